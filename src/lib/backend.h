@@ -1,0 +1,103 @@
+/* The compute-system interface.  A container runs under one backend:
+   "process" (namespaces and cgroups on this kernel) or "hypervisor" (in its
+   own utility VM).  The runtime layer (runtime.c) owns the registry, ids,
+   locking and isolation choice; a backend owns processes, cgroups and VMs. */
+#ifndef RUNHV_BACKEND_H
+#define RUNHV_BACKEND_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "error.h"
+#include "spec.h"
+#include "state.h"
+
+enum container_status
+{
+  STATUS_CREATING = 0,
+  STATUS_CREATED,
+  STATUS_RUNNING,
+  STATUS_PAUSED,
+  STATUS_STOPPED,
+};
+
+struct runtime_context;
+
+struct container
+{
+  struct container_state *state;
+  struct oci_spec *spec; /* from state->config */
+  const struct backend_ops *ops;
+  int lock_fd;
+};
+
+struct create_options
+{
+  const char *bundle;
+  const char *pid_file;
+  const char *console_socket;
+  int console_receiver; /* instead of console_socket: a socket fd we read */
+  int preserve_fds;
+  bool no_pivot;
+  const char *isolation; /* --isolation, NULL when not given */
+  const char *owner;
+  int lock_fd; /* set by the runtime: children must not keep it */
+};
+
+struct exec_options
+{
+  struct oci_process *process; /* complete: args, env, user, caps, ... */
+  const char *pid_file;
+  const char *console_socket;
+  int console_receiver;
+  bool detach;
+  int preserve_fds;
+};
+
+/* A process the caller may wait on: the container's own (run in the
+   foreground) or an exec'd one.  */
+struct process_handle
+{
+  pid_t pid;   /* host pid when there is one (process backend), else 0 */
+  int wait_fd; /* readable once the process has exited */
+  int (*signal) (struct process_handle *h, int sig, runhv_error_t *err);
+  int (*reap) (struct process_handle *h, int *exit_status, runhv_error_t *err);
+  void (*release) (struct process_handle *h);
+  void *priv;
+};
+
+void process_handle_release (struct process_handle *h);
+
+struct backend_ops
+{
+  const char *name;
+  /* The state directory exists and state->config is set; fill state->pid
+     and backend data.  On failure, leave nothing behind.  */
+  int (*create) (struct runtime_context *ctx, struct container *c, const struct create_options *o,
+                 runhv_error_t *err);
+  int (*start) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
+  enum container_status (*status) (struct runtime_context *ctx, struct container *c);
+  int (*kill) (struct runtime_context *ctx, struct container *c, int sig, bool all, runhv_error_t *err);
+  /* Stop whatever runs (force) and release every host resource.  */
+  int (*destroy) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
+  int (*exec) (struct runtime_context *ctx, struct container *c, const struct exec_options *o,
+               struct process_handle *h, runhv_error_t *err);
+  int (*ps) (struct runtime_context *ctx, struct container *c, pid_t **pids, size_t *n, runhv_error_t *err);
+  int (*pause) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
+  int (*resume) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
+  int (*update) (struct runtime_context *ctx, struct container *c, const struct oci_resources *r,
+                 runhv_error_t *err);
+  int (*stats) (struct runtime_context *ctx, struct container *c, struct cgroup_stats *s, runhv_error_t *err);
+  /* The container's own process, for a caller that waits on it (run in the
+     foreground: runhv is then its parent).  */
+  int (*attach) (struct runtime_context *ctx, struct container *c, struct process_handle *h, runhv_error_t *err);
+};
+
+extern const struct backend_ops process_backend;
+extern const struct backend_ops hypervisor_backend;
+
+const char *container_status_name (enum container_status s);
+
+#endif

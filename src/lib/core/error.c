@@ -1,0 +1,147 @@
+#include "error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+static char *vformat (const char *fmt, va_list ap) RUNHV_PRINTF (1, 0);
+
+static char *
+vformat (const char *fmt, va_list ap)
+{
+  char *s = NULL;
+  if (vasprintf (&s, fmt, ap) < 0)
+    return NULL;
+  return s;
+}
+
+static int
+set_error (runhv_error_t *err, int status, char *msg)
+{
+  if (err == NULL)
+    {
+      free (msg);
+      return -1;
+    }
+  if (*err != NULL)
+    runhv_error_release (err);
+  *err = calloc (1, sizeof (**err));
+  if (*err == NULL)
+    {
+      free (msg);
+      return -1;
+    }
+  (*err)->status = status;
+  (*err)->msg = msg != NULL ? msg : strdup ("out of memory");
+  return -1;
+}
+
+int
+runhv_make_error (runhv_error_t *err, int status, const char *fmt, ...)
+{
+  va_list ap;
+  char *base, *msg = NULL;
+
+  va_start (ap, fmt);
+  base = vformat (fmt, ap);
+  va_end (ap);
+  if (base != NULL && status != 0)
+    {
+      if (asprintf (&msg, "%s: %s", base, strerror (status)) < 0)
+        msg = NULL;
+      free (base);
+    }
+  else
+    msg = base;
+  return set_error (err, status, msg);
+}
+
+int
+runhv_error (runhv_error_t *err, const char *fmt, ...)
+{
+  va_list ap;
+  char *msg;
+
+  va_start (ap, fmt);
+  msg = vformat (fmt, ap);
+  va_end (ap);
+  return set_error (err, EINVAL, msg);
+}
+
+int
+runhv_error_wrap (runhv_error_t *err, const char *fmt, ...)
+{
+  va_list ap;
+  char *ctx, *msg = NULL;
+
+  if (err == NULL || *err == NULL)
+    return -1;
+  va_start (ap, fmt);
+  ctx = vformat (fmt, ap);
+  va_end (ap);
+  if (ctx == NULL)
+    return -1;
+  if (asprintf (&msg, "%s: %s", ctx, (*err)->msg) >= 0)
+    {
+      free ((*err)->msg);
+      (*err)->msg = msg;
+    }
+  free (ctx);
+  return -1;
+}
+
+void
+runhv_error_release (runhv_error_t *err)
+{
+  if (err == NULL || *err == NULL)
+    return;
+  free ((*err)->msg);
+  free (*err);
+  *err = NULL;
+}
+
+/* Wire format: int32 status, then the message bytes (one datagram on a
+   SOCK_SEQPACKET socket).  A status of 0 and no message means success.  */
+int
+runhv_error_send (int fd, int status, const char *msg)
+{
+  char buf[4096];
+  size_t len = msg != NULL ? strlen (msg) : 0;
+  int32_t st = status;
+
+  if (len > sizeof (buf) - sizeof (st))
+    len = sizeof (buf) - sizeof (st);
+  memcpy (buf, &st, sizeof (st));
+  if (len > 0)
+    memcpy (buf + sizeof (st), msg, len);
+  if (TEMP_FAILURE_RETRY (send (fd, buf, sizeof (st) + len, MSG_NOSIGNAL)) < 0)
+    return -1;
+  return 0;
+}
+
+int
+runhv_error_recv (int fd, runhv_error_t *err)
+{
+  char buf[4096 + 1];
+  ssize_t n;
+  int32_t st;
+
+  n = TEMP_FAILURE_RETRY (recv (fd, buf, sizeof (buf) - 1, 0));
+  if (n < 0)
+    return runhv_make_error (err, errno, "read status from child");
+  if (n == 0)
+    return runhv_error (err, "child exited before reporting its status");
+  if ((size_t) n < sizeof (st))
+    return runhv_error (err, "short status message from child");
+  memcpy (&st, buf, sizeof (st));
+  buf[n] = '\0';
+  if (st == 0 && (size_t) n == sizeof (st))
+    return 0;
+  set_error (err, st, strdup (buf + sizeof (st)));
+  return -1;
+}

@@ -1,0 +1,594 @@
+#include "util.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "banned.h"
+
+static void __attribute__ ((noreturn))
+oom (void)
+{
+  static const char msg[] = "runhv: out of memory\n";
+  (void) !write (2, msg, sizeof (msg) - 1);
+  abort ();
+}
+
+void *
+xmalloc0 (size_t size)
+{
+  void *p = calloc (1, size ? size : 1);
+  if (p == NULL)
+    oom ();
+  return p;
+}
+
+void *
+xrealloc (void *p, size_t size)
+{
+  void *r = realloc (p, size ? size : 1);
+  if (r == NULL)
+    oom ();
+  return r;
+}
+
+char *
+xstrdup (const char *s)
+{
+  char *r;
+  if (s == NULL)
+    return NULL;
+  r = strdup (s);
+  if (r == NULL)
+    oom ();
+  return r;
+}
+
+char *
+xstrndup (const char *s, size_t n)
+{
+  char *r = strndup (s, n);
+  if (r == NULL)
+    oom ();
+  return r;
+}
+
+char *
+xasprintf (const char *fmt, ...)
+{
+  va_list ap;
+  char *r = NULL;
+  va_start (ap, fmt);
+  if (vasprintf (&r, fmt, ap) < 0)
+    oom ();
+  va_end (ap);
+  return r;
+}
+
+size_t
+strv_len (char *const *v)
+{
+  size_t n = 0;
+  while (v != NULL && v[n] != NULL)
+    n++;
+  return n;
+}
+
+void
+strv_free (char **v)
+{
+  cleanup_strvp (&v);
+}
+
+char **
+strv_dup (char *const *v)
+{
+  size_t n = strv_len (v);
+  char **r = xmalloc0 ((n + 1) * sizeof (char *));
+  for (size_t i = 0; i < n; i++)
+    r[i] = xstrdup (v[i]);
+  return r;
+}
+
+void
+strv_append (char ***v, const char *s)
+{
+  size_t n = strv_len (*v);
+  *v = xrealloc (*v, (n + 2) * sizeof (char *));
+  (*v)[n] = xstrdup (s);
+  (*v)[n + 1] = NULL;
+}
+
+bool
+strv_contains (char *const *v, const char *s)
+{
+  for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+    if (strcmp (v[i], s) == 0)
+      return true;
+  return false;
+}
+
+int
+parse_int64 (const char *s, int64_t *out)
+{
+  char *end;
+  long long v;
+  if (s == NULL || *s == '\0' || isspace ((unsigned char) *s))
+    return -1;
+  errno = 0;
+  v = strtoll (s, &end, 10);
+  if (errno != 0 || *end != '\0')
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int
+parse_uint64 (const char *s, uint64_t *out)
+{
+  char *end;
+  unsigned long long v;
+  if (s == NULL || !isdigit ((unsigned char) *s))
+    return -1;
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno != 0 || *end != '\0')
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int
+parse_size (const char *s, int64_t *out)
+{
+  char *end;
+  unsigned long long v;
+  uint64_t mult = 1;
+  if (s == NULL || !isdigit ((unsigned char) *s))
+    return -1;
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno != 0)
+    return -1;
+  switch (tolower ((unsigned char) *end))
+    {
+    case '\0':
+      break;
+    case 'b':
+      end++;
+      break;
+    case 'k':
+      mult = 1ULL << 10;
+      end++;
+      break;
+    case 'm':
+      mult = 1ULL << 20;
+      end++;
+      break;
+    case 'g':
+      mult = 1ULL << 30;
+      end++;
+      break;
+    case 't':
+      mult = 1ULL << 40;
+      end++;
+      break;
+    default:
+      return -1;
+    }
+  if (mult > 1 && (*end == 'b' || *end == 'B' || *end == 'i'))
+    {
+      if (*end == 'i')
+        end++;
+      if (*end == 'b' || *end == 'B')
+        end++;
+    }
+  if (*end != '\0')
+    return -1;
+  if (v > (uint64_t) INT64_MAX / mult)
+    return -1;
+  *out = (int64_t) (v * mult);
+  return 0;
+}
+
+ssize_t
+write_all (int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+  size_t left = len;
+  while (left > 0)
+    {
+      ssize_t n = write (fd, p, left);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      p += n;
+      left -= (size_t) n;
+    }
+  return (ssize_t) len;
+}
+
+ssize_t
+read_all (int fd, void *buf, size_t len)
+{
+  char *p = buf;
+  size_t got = 0;
+  while (got < len)
+    {
+      ssize_t n = read (fd, p + got, len - got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      if (n == 0)
+        break;
+      got += (size_t) n;
+    }
+  return (ssize_t) got;
+}
+
+static int
+read_fd_all (int fd, size_t max, char **out, size_t *len)
+{
+  size_t cap = 4096, n = 0;
+  cleanup_free char *buf = xmalloc0 (cap + 1);
+  if (max == 0)
+    max = 64u << 20;
+  for (;;)
+    {
+      ssize_t r;
+      if (n == cap)
+        {
+          if (cap >= max)
+            {
+              errno = EFBIG;
+              return -1;
+            }
+          cap = cap * 2 > max ? max : cap * 2;
+          buf = xrealloc (buf, cap + 1);
+        }
+      r = read (fd, buf + n, cap - n);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return -1;
+      if (r == 0)
+        break;
+      n += (size_t) r;
+    }
+  buf[n] = '\0';
+  if (len)
+    *len = n;
+  *out = steal_ptr (&buf);
+  return 0;
+}
+
+int
+read_file_at (int dirfd, const char *name, size_t max, char **out, size_t *len, runhv_error_t *err)
+{
+  cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "open `%s`", name);
+  if (read_fd_all (fd, max, out, len) < 0)
+    return runhv_make_error (err, errno, "read `%s`", name);
+  return 0;
+}
+
+int
+read_file (const char *path, size_t max, char **out, size_t *len, runhv_error_t *err)
+{
+  return read_file_at (AT_FDCWD, path, max, out, len, err);
+}
+
+int
+write_file_at (int dirfd, const char *name, const char *data, size_t len, runhv_error_t *err)
+{
+  cleanup_close int fd = openat (dirfd, name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "open `%s` for writing", name);
+  if (write_all (fd, data, len) < 0)
+    return runhv_make_error (err, errno, "write `%.*s` to `%s`", (int) (len > 64 ? 64 : len), data, name);
+  return 0;
+}
+
+int
+write_file (const char *path, const char *data, size_t len, runhv_error_t *err)
+{
+  return write_file_at (AT_FDCWD, path, data, len, err);
+}
+
+int
+write_file_atomic (const char *path, const char *data, size_t len, mode_t mode, runhv_error_t *err)
+{
+  cleanup_free char *tmp = xasprintf ("%s.tmp.%d", path, (int) getpid ());
+  cleanup_close int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "create `%s`", tmp);
+  if (write_all (fd, data, len) < 0)
+    {
+      int e = errno;
+      unlink (tmp);
+      return runhv_make_error (err, e, "write `%s`", tmp);
+    }
+  if (rename (tmp, path) < 0)
+    {
+      int e = errno;
+      unlink (tmp);
+      return runhv_make_error (err, e, "rename `%s` to `%s`", tmp, path);
+    }
+  return 0;
+}
+
+int
+mkdir_p (const char *path, mode_t mode, runhv_error_t *err)
+{
+  cleanup_free char *p = xstrdup (path);
+  for (char *s = p + 1; *s; s++)
+    {
+      if (*s != '/')
+        continue;
+      *s = '\0';
+      if (mkdir (p, mode) < 0 && errno != EEXIST)
+        return runhv_make_error (err, errno, "mkdir `%s`", p);
+      *s = '/';
+    }
+  if (mkdir (p, mode) < 0 && errno != EEXIST)
+    return runhv_make_error (err, errno, "mkdir `%s`", p);
+  return 0;
+}
+
+static int
+rm_rf_at (int parent, const char *name, int depth)
+{
+  struct stat st;
+  if (depth > 64)
+    {
+      errno = ELOOP;
+      return -1;
+    }
+  if (fstatat (parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? 0 : -1;
+  if (!S_ISDIR (st.st_mode))
+    return unlinkat (parent, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+  {
+    int fd = openat (parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_dir DIR *d = NULL;
+    struct dirent *de;
+    if (fd < 0)
+      return -1;
+    d = fdopendir (fd);
+    if (d == NULL)
+      {
+        close (fd);
+        return -1;
+      }
+    while ((de = readdir (d)) != NULL)
+      {
+        if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+          continue;
+        if (rm_rf_at (dirfd (d), de->d_name, depth + 1) < 0)
+          return -1;
+      }
+  }
+  if (unlinkat (parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return -1;
+  return 0;
+}
+
+int
+rm_rf (const char *path, runhv_error_t *err)
+{
+  if (rm_rf_at (AT_FDCWD, path, 0) < 0)
+    return runhv_make_error (err, errno, "remove `%s`", path);
+  return 0;
+}
+
+uint64_t
+pid_start_time (pid_t pid)
+{
+  char path[64], buf[1024];
+  cleanup_close int fd = -1;
+  ssize_t n;
+  char *p;
+  unsigned long long st = 0;
+
+  if (pid <= 0)
+    return 0;
+  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  n = read_all (fd, buf, sizeof (buf) - 1);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  /* comm may contain spaces and parentheses: skip to the last ')'.  */
+  p = strrchr (buf, ')');
+  if (p == NULL)
+    return 0;
+  p += 2; /* now at field 3 (state) */
+  if (*p == 'Z' || *p == 'X')
+    return 0; /* a zombie is not running */
+  for (int field = 3; field < 22 && p != NULL; field++)
+    {
+      p = strchr (p, ' ');
+      if (p != NULL)
+        p++;
+    }
+  if (p == NULL || sscanf (p, "%llu", &st) != 1)
+    return 0;
+  return st;
+}
+
+bool
+pid_alive (pid_t pid, uint64_t start_time)
+{
+  uint64_t st = pid_start_time (pid);
+  return st != 0 && (start_time == 0 || st == start_time);
+}
+
+void
+format_rfc3339_now (char *buf, size_t size)
+{
+  struct timespec ts;
+  struct tm tm;
+  char base[32];
+  clock_gettime (CLOCK_REALTIME, &ts);
+  gmtime_r (&ts.tv_sec, &tm);
+  strftime (base, sizeof (base), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf (buf, size, "%s.%09ldZ", base, ts.tv_nsec);
+}
+
+char *
+json_escape_string (const char *s)
+{
+  json_t *j = json_string (s);
+  char *r;
+  if (j == NULL)
+    j = json_stringn (s, 0);
+  r = json_dumps (j, JSON_ENCODE_ANY);
+  json_decref (j);
+  return r;
+}
+
+int
+set_cloexec (int fd, bool on)
+{
+  int fl = fcntl (fd, F_GETFD);
+  if (fl < 0)
+    return -1;
+  fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+  return fcntl (fd, F_SETFD, fl);
+}
+
+int
+set_nonblock (int fd, bool on)
+{
+  int fl = fcntl (fd, F_GETFL);
+  if (fl < 0)
+    return -1;
+  fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+  return fcntl (fd, F_SETFL, fl);
+}
+
+int
+fd_send (int sock, int fd, const void *data, size_t len)
+{
+  struct msghdr msg = { 0 };
+  struct iovec iov;
+  char dummy = 0;
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+
+  if (data == NULL || len == 0)
+    {
+      data = &dummy;
+      len = 1;
+    }
+  iov.iov_base = (void *) data;
+  iov.iov_len = len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (fd >= 0)
+    {
+      struct cmsghdr *c;
+      memset (&u, 0, sizeof (u));
+      msg.msg_control = u.buf;
+      msg.msg_controllen = sizeof (u.buf);
+      c = CMSG_FIRSTHDR (&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN (sizeof (int));
+      memcpy (CMSG_DATA (c), &fd, sizeof (int));
+    }
+  return TEMP_FAILURE_RETRY (sendmsg (sock, &msg, MSG_NOSIGNAL)) < 0 ? -1 : 0;
+}
+
+int
+fd_recv (int sock, int *fd, void *data, size_t len)
+{
+  struct msghdr msg = { 0 };
+  struct iovec iov;
+  char dummy;
+  ssize_t n;
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int) * 4)];
+    struct cmsghdr align;
+  } u;
+
+  *fd = -1;
+  if (data == NULL || len == 0)
+    {
+      data = &dummy;
+      len = 1;
+    }
+  iov.iov_base = data;
+  iov.iov_len = len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof (u.buf);
+  n = TEMP_FAILURE_RETRY (recvmsg (sock, &msg, MSG_CMSG_CLOEXEC));
+  if (n < 0)
+    return -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (&msg); c != NULL; c = CMSG_NXTHDR (&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      {
+        size_t nfds = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+        int fds[4];
+        memcpy (fds, CMSG_DATA (c), nfds * sizeof (int));
+        for (size_t i = 0; i < nfds; i++)
+          {
+            if (*fd < 0)
+              *fd = fds[i];
+            else
+              close (fds[i]); /* more than we asked for: never leak */
+          }
+      }
+  return (int) n;
+}
+
+char *
+find_in_path (const char *cmd, char *const *env)
+{
+  const char *path = NULL;
+  cleanup_free char *copy = NULL;
+  char *saveptr = NULL, *dir;
+
+  if (strchr (cmd, '/') != NULL)
+    return xstrdup (cmd);
+  for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+    if (strncmp (env[i], "PATH=", 5) == 0)
+      path = env[i] + 5;
+  if (path == NULL)
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  copy = xstrdup (path);
+  for (dir = copy; dir != NULL; dir = saveptr)
+    {
+      cleanup_free char *cand = NULL;
+      struct stat st;
+      saveptr = strchr (dir, ':');
+      if (saveptr != NULL)
+        *saveptr++ = '\0';
+      cand = xasprintf ("%s/%s", *dir ? dir : ".", cmd);
+      if (stat (cand, &st) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 0111))
+        return steal_ptr (&cand);
+    }
+  return NULL;
+}

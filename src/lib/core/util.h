@@ -1,0 +1,66 @@
+/* Small helpers shared by every component.  Allocation failures abort (as
+   git's xmalloc does): every other failure is an error returned to the caller. */
+#ifndef RUNHV_UTIL_H
+#define RUNHV_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cleanup.h"
+#include "error.h"
+
+void *xmalloc0 (size_t size);
+void *xrealloc (void *p, size_t size);
+char *xstrdup (const char *s);
+char *xstrndup (const char *s, size_t n);
+char *xasprintf (const char *fmt, ...) RUNHV_PRINTF (1, 2);
+
+/* NULL-terminated string vectors.  */
+size_t strv_len (char *const *v);
+void strv_free (char **v);
+char **strv_dup (char *const *v);
+void strv_append (char ***v, const char *s); /* copies s */
+bool strv_contains (char *const *v, const char *s);
+
+/* Strict number parsing: the whole string, no sign surprises, no overflow.  */
+int parse_int64 (const char *s, int64_t *out);
+int parse_uint64 (const char *s, uint64_t *out);
+/* "512m", "1g", "1024" (bytes) as docker/podman/runc accept them.  */
+int parse_size (const char *s, int64_t *out);
+
+ssize_t write_all (int fd, const void *buf, size_t len);
+ssize_t read_all (int fd, void *buf, size_t len);
+
+/* Read a whole file (at most max bytes, 0 = 64 MiB), NUL-terminated.  */
+int read_file (const char *path, size_t max, char **out, size_t *len, runhv_error_t *err);
+int read_file_at (int dirfd, const char *name, size_t max, char **out, size_t *len, runhv_error_t *err);
+/* Write via O_WRONLY|O_TRUNC (cgroup files, /proc knobs).  */
+int write_file (const char *path, const char *data, size_t len, runhv_error_t *err);
+int write_file_at (int dirfd, const char *name, const char *data, size_t len, runhv_error_t *err);
+/* Create or replace atomically (tmp + rename), mode given.  */
+int write_file_atomic (const char *path, const char *data, size_t len, mode_t mode, runhv_error_t *err);
+
+int mkdir_p (const char *path, mode_t mode, runhv_error_t *err);
+/* Remove a directory tree without following symlinks.  */
+int rm_rf (const char *path, runhv_error_t *err);
+
+/* Process start time in clock ticks since boot (field 22 of /proc/PID/stat);
+   0 when the process does not exist.  Guards against PID reuse.  */
+uint64_t pid_start_time (pid_t pid);
+bool pid_alive (pid_t pid, uint64_t start_time);
+
+void format_rfc3339_now (char *buf, size_t size);
+/* A quoted, escaped JSON string literal; caller frees.  */
+char *json_escape_string (const char *s);
+
+int set_cloexec (int fd, bool on);
+int set_nonblock (int fd, bool on);
+int fd_send (int sock, int fd, const void *data, size_t len);
+int fd_recv (int sock, int *fd, void *data, size_t len); /* returns bytes, fd -1 when none */
+
+/* Look a command up in PATH (from env, a NULL-terminated "K=V" vector).  */
+char *find_in_path (const char *cmd, char *const *env);
+
+#endif

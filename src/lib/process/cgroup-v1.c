@@ -1,0 +1,408 @@
+/* cgroup v1: one directory per mounted hierarchy (this host's layout).  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup-internal.h"
+#include "util.h"
+#include "banned.h"
+
+static int
+copy_if_empty (const char *dir, const char *parent, const char *file, runhv_error_t *err)
+{
+  cleanup_free char *cur = NULL, *pv = NULL;
+  cleanup_free char *cpath = xasprintf ("%s/%s", dir, file), *ppath = xasprintf ("%s/%s", parent, file);
+  if (read_file (cpath, 4096, &cur, NULL, NULL) < 0)
+    return 0;
+  if (cur[0] != '\n' && cur[0] != '\0')
+    return 0;
+  if (read_file (ppath, 4096, &pv, NULL, err) < 0)
+    return -1;
+  return write_file (cpath, pv, strlen (pv), err);
+}
+
+/* A new v1 cpuset cgroup starts with empty cpus and mems, and the kernel
+   refuses tasks in it until both are set: copy them down from the parent
+   at every level below the mountpoint.  */
+int
+cgroup_v1_prepare_dir (struct cgroup_manager *m, size_t i, runhv_error_t *err)
+{
+  const char *rel = m->h[i].path;
+  size_t len = strlen (rel);
+  if (cgroup_v1_find (m, "cpuset") != (int) i)
+    return 0;
+  for (size_t k = 1; k <= len; k++)
+    {
+      cleanup_free char *dir = NULL, *parent = NULL;
+      if (k < len && rel[k] != '/')
+        continue;
+      dir = xasprintf ("%s%.*s", m->h[i].mountpoint, (int) k, rel);
+      parent = xstrdup (dir);
+      *strrchr (parent, '/') = '\0';
+      if (copy_if_empty (dir, parent, "cpuset.cpus", err) < 0 || copy_if_empty (dir, parent, "cpuset.mems", err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+open_ctrl (struct cgroup_manager *m, const char *ctrl, runhv_error_t *err)
+{
+  int i = cgroup_v1_find (m, ctrl);
+  if (i < 0)
+    return -2; /* not mounted: nothing to apply */
+  return cgroup_open_dir (m, (size_t) i, err);
+}
+
+static bool
+file_exists_at (int dfd, const char *name)
+{
+  return faccessat (dfd, name, F_OK, 0) == 0;
+}
+
+static int
+apply_memory (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
+{
+  cleanup_close int dfd = -1;
+  bool has_swap_file;
+  if (!r->has_memory_limit && !r->has_memory_reservation && !r->has_memory_swap && !r->has_memory_swappiness
+      && !r->disable_oom_killer)
+    return 0;
+  dfd = open_ctrl (m, "memory", err);
+  if (dfd == -2)
+    return runhv_error (err, "linux.resources.memory: the memory cgroup controller is not mounted on this host");
+  if (dfd < 0)
+    return -1;
+  has_swap_file = file_exists_at (dfd, "memory.memsw.limit_in_bytes");
+  if (r->has_memory_limit)
+    {
+      int64_t limit = r->memory_limit == 0 ? -1 : r->memory_limit;
+      /* memsw must stay >= limit at every moment: when raising the limit
+         above the current memsw, move memsw first.  */
+      if (has_swap_file && r->has_memory_swap && r->memory_swap != 0)
+        {
+          uint64_t cur_swap = 0;
+          if (cgroup_read_u64 (dfd, "memory.memsw.limit_in_bytes", &cur_swap) == 0
+              && (r->memory_swap == -1 || (uint64_t) r->memory_swap > cur_swap || limit == -1))
+            {
+              if (cgroup_write_i64 (m, dfd, "memory.memsw.limit_in_bytes", r->memory_swap, "linux.resources.memory.swap",
+                                    err)
+                  < 0)
+                return -1;
+              if (cgroup_write_i64 (m, dfd, "memory.limit_in_bytes", limit, "linux.resources.memory.limit", err) < 0)
+                return -1;
+              goto rest;
+            }
+        }
+      if (cgroup_write_i64 (m, dfd, "memory.limit_in_bytes", limit, "linux.resources.memory.limit", err) < 0)
+        return -1;
+    }
+  if (r->has_memory_swap && r->memory_swap != 0)
+    {
+      if (has_swap_file)
+        {
+          if (cgroup_write_i64 (m, dfd, "memory.memsw.limit_in_bytes", r->memory_swap, "linux.resources.memory.swap",
+                                err)
+              < 0)
+            return -1;
+        }
+      /* Without swap accounting the kernel has no knob: runc ignores it too. */
+    }
+rest:
+  if (r->has_memory_reservation && r->memory_reservation != 0
+      && cgroup_write_i64 (m, dfd, "memory.soft_limit_in_bytes", r->memory_reservation,
+                           "linux.resources.memory.reservation", err)
+             < 0)
+    return -1;
+  if (r->has_memory_swappiness
+      && cgroup_write_u64 (m, dfd, "memory.swappiness", r->memory_swappiness, "linux.resources.memory.swappiness", err)
+             < 0)
+    return -1;
+  if (r->disable_oom_killer
+      && cgroup_write (m, dfd, "memory.oom_control", "1", "linux.resources.memory.disableOOMKiller", err) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+apply_cpu (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
+{
+  if (r->has_cpu_shares || r->has_cpu_period || r->has_cpu_quota)
+    {
+      cleanup_close int dfd = open_ctrl (m, "cpu", err);
+      if (dfd == -2)
+        return runhv_error (err, "linux.resources.cpu: the cpu cgroup controller is not mounted on this host");
+      if (dfd < 0)
+        return -1;
+      if (r->has_cpu_shares && r->cpu_shares != 0
+          && cgroup_write_u64 (m, dfd, "cpu.shares", r->cpu_shares, "linux.resources.cpu.shares", err) < 0)
+        return -1;
+      if (r->has_cpu_period && r->cpu_period != 0
+          && cgroup_write_u64 (m, dfd, "cpu.cfs_period_us", r->cpu_period, "linux.resources.cpu.period", err) < 0)
+        return -1;
+      if (r->has_cpu_quota && r->cpu_quota != 0
+          && cgroup_write_i64 (m, dfd, "cpu.cfs_quota_us", r->cpu_quota, "linux.resources.cpu.quota", err) < 0)
+        return -1;
+    }
+  if ((r->cpu_cpus && r->cpu_cpus[0]) || (r->cpu_mems && r->cpu_mems[0]))
+    {
+      cleanup_close int dfd = open_ctrl (m, "cpuset", err);
+      if (dfd == -2)
+        return runhv_error (err, "linux.resources.cpu.cpus: the cpuset cgroup controller is not mounted on this host");
+      if (dfd < 0)
+        return -1;
+      if (r->cpu_cpus && r->cpu_cpus[0]
+          && cgroup_write (m, dfd, "cpuset.cpus", r->cpu_cpus, "linux.resources.cpu.cpus", err) < 0)
+        return runhv_error_wrap (err, "(only the host's CPUs can be used)");
+      if (r->cpu_mems && r->cpu_mems[0]
+          && cgroup_write (m, dfd, "cpuset.mems", r->cpu_mems, "linux.resources.cpu.mems", err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+apply_pids (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
+{
+  cleanup_close int dfd = -1;
+  char buf[32];
+  if (!r->has_pids_limit)
+    return 0;
+  dfd = open_ctrl (m, "pids", err);
+  if (dfd == -2)
+    return runhv_error (err, "linux.resources.pids: the pids cgroup controller is not mounted on this host");
+  if (dfd < 0)
+    return -1;
+  if (r->pids_limit <= 0)
+    snprintf (buf, sizeof (buf), "max");
+  else
+    snprintf (buf, sizeof (buf), "%lld", (long long) r->pids_limit);
+  return cgroup_write (m, dfd, "pids.max", buf, "linux.resources.pids.limit", err);
+}
+
+static int
+write_throttle (struct cgroup_manager *m, int dfd, const char *file, const struct oci_throttle_device *d, size_t n,
+                runhv_error_t *err)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      char buf[96];
+      snprintf (buf, sizeof (buf), "%lld:%lld %llu", (long long) d[i].major, (long long) d[i].minor,
+                (unsigned long long) d[i].rate);
+      if (cgroup_write (m, dfd, file, buf, "linux.resources.blockIO", err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+apply_blkio (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
+{
+  cleanup_close int dfd = -1;
+  if (!r->has_blkio_weight && !r->n_throttle_read_bps && !r->n_throttle_write_bps && !r->n_throttle_read_iops
+      && !r->n_throttle_write_iops)
+    return 0;
+  dfd = open_ctrl (m, "blkio", err);
+  if (dfd == -2)
+    return runhv_error (err, "linux.resources.blockIO: the blkio cgroup controller is not mounted on this host");
+  if (dfd < 0)
+    return -1;
+  if (r->has_blkio_weight && r->blkio_weight != 0)
+    {
+      const char *f = file_exists_at (dfd, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight";
+      if (!file_exists_at (dfd, f))
+        return runhv_error (err, "linux.resources.blockIO.weight: this kernel has no blkio weight (no CFQ/BFQ "
+                                 "scheduler); remove the weight");
+      if (cgroup_write_u64 (m, dfd, f, r->blkio_weight, "linux.resources.blockIO.weight", err) < 0)
+        return -1;
+    }
+  if (write_throttle (m, dfd, "blkio.throttle.read_bps_device", r->throttle_read_bps, r->n_throttle_read_bps, err) < 0
+      || write_throttle (m, dfd, "blkio.throttle.write_bps_device", r->throttle_write_bps, r->n_throttle_write_bps, err)
+             < 0
+      || write_throttle (m, dfd, "blkio.throttle.read_iops_device", r->throttle_read_iops, r->n_throttle_read_iops, err)
+             < 0
+      || write_throttle (m, dfd, "blkio.throttle.write_iops_device", r->throttle_write_iops, r->n_throttle_write_iops,
+                         err)
+             < 0)
+    return -1;
+  return 0;
+}
+
+static void
+format_rule (char *buf, size_t size, char type, int64_t major, int64_t minor, const char *access)
+{
+  char ma[24], mi[24];
+  if (major < 0)
+    snprintf (ma, sizeof (ma), "*");
+  else
+    snprintf (ma, sizeof (ma), "%lld", (long long) major);
+  if (minor < 0)
+    snprintf (mi, sizeof (mi), "*");
+  else
+    snprintf (mi, sizeof (mi), "%lld", (long long) minor);
+  if (type == 'a')
+    snprintf (buf, size, "a");
+  else
+    snprintf (buf, size, "%c %s:%s %s", type, ma, mi, access);
+}
+
+/* Devices every container gets whatever its rules say, as with runc.  */
+static const struct
+{
+  char type;
+  int64_t major, minor;
+} default_allowed[] = {
+  { 'c', -1, -1 }, /* mknod of any char device ("m" only, below) */
+  { 'b', -1, -1 },
+  { 'c', 1, 3 },   /* null */
+  { 'c', 1, 5 },   /* zero */
+  { 'c', 1, 7 },   /* full */
+  { 'c', 1, 8 },   /* random */
+  { 'c', 1, 9 },   /* urandom */
+  { 'c', 5, 0 },   /* tty */
+  { 'c', 5, 1 },   /* console */
+  { 'c', 5, 2 },   /* ptmx */
+  { 'c', 136, -1 }, /* pts */
+};
+
+static int
+apply_devices (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
+{
+  cleanup_close int dfd = -1;
+  char buf[96];
+  if (r->n_devices == 0)
+    return 0;
+  dfd = open_ctrl (m, "devices", err);
+  if (dfd == -2)
+    return 0; /* no devices controller: nothing to restrict with */
+  if (dfd < 0)
+    return -1;
+  for (size_t i = 0; i < r->n_devices; i++)
+    {
+      const struct oci_device_rule *d = &r->devices[i];
+      format_rule (buf, sizeof (buf), d->type, d->major, d->minor, d->access);
+      if (cgroup_write (m, dfd, d->allow ? "devices.allow" : "devices.deny", buf, "linux.resources.devices", err) < 0)
+        return -1;
+    }
+  for (size_t i = 0; i < sizeof (default_allowed) / sizeof (default_allowed[0]); i++)
+    {
+      format_rule (buf, sizeof (buf), default_allowed[i].type, default_allowed[i].major, default_allowed[i].minor,
+                   default_allowed[i].major < 0 ? "m" : "rwm");
+      if (cgroup_write (m, dfd, "devices.allow", buf, "linux.resources.devices", err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+cgroup_v1_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
+{
+  if (apply_memory (m, r, err) < 0 || apply_cpu (m, r, err) < 0 || apply_pids (m, r, err) < 0
+      || apply_blkio (m, r, err) < 0 || apply_devices (m, r, err) < 0)
+    return -1;
+  if (r->unified_keys != NULL)
+    return runhv_error (err, "linux.resources.unified: needs cgroup v2, and this host uses v1 (remove it)");
+  return 0;
+}
+
+int
+cgroup_v1_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err)
+{
+  cleanup_close int dfd = open_ctrl (m, "freezer", err);
+  if (dfd == -2)
+    return runhv_error (err, "pause: the freezer cgroup controller is not mounted on this host");
+  if (dfd < 0)
+    return -1;
+  for (int attempt = 0; attempt < 5000; attempt++)
+    {
+      cleanup_free char *state = NULL;
+      if (cgroup_write (m, dfd, "freezer.state", frozen ? "FROZEN" : "THAWED", NULL, err) < 0)
+        return -1;
+      if (read_file_at (dfd, "freezer.state", 64, &state, NULL, err) < 0)
+        return -1;
+      if (strncmp (state, frozen ? "FROZEN" : "THAWED", 6) == 0)
+        return 0;
+      usleep (attempt < 100 ? 100 : 1000);
+    }
+  return runhv_error (err, "the freezer did not reach %s in time", frozen ? "FROZEN" : "THAWED");
+}
+
+bool
+cgroup_v1_is_frozen (struct cgroup_manager *m)
+{
+  cleanup_close int dfd = open_ctrl (m, "freezer", NULL);
+  cleanup_free char *state = NULL;
+  if (dfd < 0)
+    return false;
+  if (read_file_at (dfd, "freezer.state", 64, &state, NULL, NULL) < 0)
+    return false;
+  return strncmp (state, "FROZEN", 6) == 0 || strncmp (state, "FREEZING", 8) == 0;
+}
+
+static uint64_t
+stat_field (const char *buf, const char *key)
+{
+  size_t kl = strlen (key);
+  for (const char *p = buf; p && *p;)
+    {
+      if (strncmp (p, key, kl) == 0 && p[kl] == ' ')
+        return strtoull (p + kl + 1, NULL, 10);
+      p = strchr (p, '\n');
+      if (p)
+        p++;
+    }
+  return 0;
+}
+
+int
+cgroup_v1_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err)
+{
+  int fd;
+  (void) err;
+  if ((fd = open_ctrl (m, "memory", NULL)) >= 0)
+    {
+      cleanup_close int dfd = fd;
+      cleanup_free char *oom = NULL;
+      uint64_t sw = 0;
+      cgroup_read_u64 (dfd, "memory.usage_in_bytes", &s->memory_usage);
+      cgroup_read_u64 (dfd, "memory.limit_in_bytes", &s->memory_limit);
+      cgroup_read_u64 (dfd, "memory.max_usage_in_bytes", &s->memory_max_usage);
+      if (cgroup_read_u64 (dfd, "memory.memsw.usage_in_bytes", &sw) == 0 && sw >= s->memory_usage)
+        s->memory_swap_usage = sw - s->memory_usage;
+      if (read_file_at (dfd, "memory.oom_control", 4096, &oom, NULL, NULL) == 0)
+        s->oom_kills = stat_field (oom, "oom_kill");
+    }
+  if ((fd = open_ctrl (m, "cpuacct", NULL)) >= 0)
+    {
+      cleanup_close int dfd = fd;
+      cleanup_free char *st = NULL;
+      long hz = sysconf (_SC_CLK_TCK);
+      cgroup_read_u64 (dfd, "cpuacct.usage", &s->cpu_usage_ns);
+      if (read_file_at (dfd, "cpuacct.stat", 4096, &st, NULL, NULL) == 0 && hz > 0)
+        {
+          s->cpu_user_ns = stat_field (st, "user") * (1000000000ULL / (uint64_t) hz);
+          s->cpu_system_ns = stat_field (st, "system") * (1000000000ULL / (uint64_t) hz);
+        }
+    }
+  if ((fd = open_ctrl (m, "cpu", NULL)) >= 0)
+    {
+      cleanup_close int dfd = fd;
+      cleanup_free char *st = NULL;
+      if (read_file_at (dfd, "cpu.stat", 4096, &st, NULL, NULL) == 0)
+        {
+          s->cpu_periods = stat_field (st, "nr_periods");
+          s->cpu_throttled_periods = stat_field (st, "nr_throttled");
+          s->cpu_throttled_ns = stat_field (st, "throttled_time");
+        }
+    }
+  if ((fd = open_ctrl (m, "pids", NULL)) >= 0)
+    {
+      cleanup_close int dfd = fd;
+      cgroup_read_u64 (dfd, "pids.current", &s->pids_current);
+      cgroup_read_u64 (dfd, "pids.max", &s->pids_limit);
+    }
+  return 0;
+}

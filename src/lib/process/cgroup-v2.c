@@ -1,0 +1,265 @@
+/* cgroup v2: one directory in the unified tree (the utility VM's layout).  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup-internal.h"
+#include "util.h"
+#include "banned.h"
+
+static const char *const wanted_controllers[] = { "cpuset", "cpu", "io", "memory", "pids", "hugetlb", NULL };
+
+static bool
+word_in (const char *list, const char *word)
+{
+  size_t wl = strlen (word);
+  for (const char *p = list; p && *p;)
+    {
+      while (*p == ' ' || *p == '\n')
+        p++;
+      if (strncmp (p, word, wl) == 0 && (p[wl] == ' ' || p[wl] == '\n' || p[wl] == '\0'))
+        return true;
+      p = strpbrk (p, " \n");
+    }
+  return false;
+}
+
+/* Controllers must be enabled in every ancestor's subtree_control before
+   the leaf gets their files.  */
+int
+cgroup_v2_enable_controllers (struct cgroup_manager *m, runhv_error_t *err)
+{
+  const char *rel = m->h[0].path;
+  size_t len = strlen (rel);
+  cleanup_free char *available = NULL;
+  {
+    cleanup_free char *f = xasprintf ("%s/cgroup.controllers", m->h[0].mountpoint);
+    if (read_file (f, 4096, &available, NULL, err) < 0)
+      return -1;
+  }
+  for (size_t k = 0; k < len; k++)
+    {
+      cleanup_free char *dir = NULL;
+      cleanup_close int dfd = -1;
+      if (k > 0 && rel[k] != '/')
+        continue;
+      if (k + 1 >= len)
+        break; /* the leaf itself keeps no subtree_control */
+      dir = xasprintf ("%s%.*s", m->h[0].mountpoint, (int) k, rel);
+      dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd < 0)
+        return runhv_make_error (err, errno, "open cgroup `%s`", dir);
+      for (size_t c = 0; wanted_controllers[c]; c++)
+        {
+          char buf[32];
+          runhv_error_t ignored = NULL;
+          if (!word_in (available, wanted_controllers[c]))
+            continue;
+          snprintf (buf, sizeof (buf), "+%s", wanted_controllers[c]);
+          /* EBUSY/ENOTSUP for one controller must not block the others
+             (e.g. cpuset on a root with threaded children).  */
+          if (m->fake)
+            {
+              cleanup_free char *cur = NULL;
+              cleanup_free char *n = NULL;
+              if (read_file_at (dfd, "cgroup.subtree_control", 4096, &cur, NULL, NULL) < 0)
+                cur = xstrdup ("");
+              if (word_in (cur, wanted_controllers[c]))
+                continue;
+              n = xasprintf ("%s%s%s", cur, cur[0] ? " " : "", wanted_controllers[c]);
+              if (cgroup_write (m, dfd, "cgroup.subtree_control", n, NULL, err) < 0)
+                return -1;
+              continue;
+            }
+          if (cgroup_write (m, dfd, "cgroup.subtree_control", buf, NULL, &ignored) < 0)
+            runhv_error_release (&ignored);
+        }
+    }
+  return 0;
+}
+
+int
+cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
+{
+  cleanup_close int dfd = cgroup_open_dir (m, 0, err);
+  char buf[128];
+  if (dfd < 0)
+    return -1;
+
+  if (r->has_memory_limit)
+    {
+      if (r->memory_limit <= 0)
+        snprintf (buf, sizeof (buf), "max");
+      else
+        snprintf (buf, sizeof (buf), "%lld", (long long) r->memory_limit);
+      if (cgroup_write (m, dfd, "memory.max", buf, "linux.resources.memory.limit", err) < 0)
+        return -1;
+    }
+  if (r->has_memory_reservation && r->memory_reservation != 0)
+    {
+      if (r->memory_reservation < 0)
+        snprintf (buf, sizeof (buf), "0");
+      else
+        snprintf (buf, sizeof (buf), "%lld", (long long) r->memory_reservation);
+      if (cgroup_write (m, dfd, "memory.low", buf, "linux.resources.memory.reservation", err) < 0)
+        return -1;
+    }
+  if (r->has_memory_swap && r->memory_swap != 0)
+    {
+      /* v1's swap is memory+swap; v2's memory.swap.max is swap alone.  */
+      if (r->memory_swap < 0 || !r->has_memory_limit || r->memory_limit <= 0)
+        snprintf (buf, sizeof (buf), "max");
+      else
+        snprintf (buf, sizeof (buf), "%lld", (long long) (r->memory_swap - r->memory_limit));
+      if (faccessat (dfd, "memory.swap.max", F_OK, 0) == 0 || m->fake)
+        if (cgroup_write (m, dfd, "memory.swap.max", buf, "linux.resources.memory.swap", err) < 0)
+          return -1;
+    }
+  if (r->has_cpu_shares && r->cpu_shares != 0
+      && cgroup_write_u64 (m, dfd, "cpu.weight", cgroup_shares_to_weight (r->cpu_shares), "linux.resources.cpu.shares",
+                           err)
+             < 0)
+    return -1;
+  if (r->has_cpu_quota || r->has_cpu_period)
+    {
+      uint64_t period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
+      if (!r->has_cpu_quota || r->cpu_quota <= 0)
+        snprintf (buf, sizeof (buf), "max %llu", (unsigned long long) period);
+      else
+        snprintf (buf, sizeof (buf), "%lld %llu", (long long) r->cpu_quota, (unsigned long long) period);
+      if (cgroup_write (m, dfd, "cpu.max", buf, "linux.resources.cpu.quota", err) < 0)
+        return -1;
+    }
+  if (r->cpu_cpus && r->cpu_cpus[0]
+      && cgroup_write (m, dfd, "cpuset.cpus", r->cpu_cpus, "linux.resources.cpu.cpus", err) < 0)
+    return -1;
+  if (r->cpu_mems && r->cpu_mems[0]
+      && cgroup_write (m, dfd, "cpuset.mems", r->cpu_mems, "linux.resources.cpu.mems", err) < 0)
+    return -1;
+  if (r->has_pids_limit)
+    {
+      if (r->pids_limit <= 0)
+        snprintf (buf, sizeof (buf), "max");
+      else
+        snprintf (buf, sizeof (buf), "%lld", (long long) r->pids_limit);
+      if (cgroup_write (m, dfd, "pids.max", buf, "linux.resources.pids.limit", err) < 0)
+        return -1;
+    }
+  if (r->has_blkio_weight && r->blkio_weight != 0)
+    {
+      const char *f = faccessat (dfd, "io.weight", F_OK, 0) == 0 || m->fake ? "io.weight" : "io.bfq.weight";
+      if (cgroup_write_u64 (m, dfd, f, cgroup_blkio_to_io_weight (r->blkio_weight), "linux.resources.blockIO.weight",
+                            err)
+          < 0)
+        return -1;
+    }
+  {
+    const struct
+    {
+      const struct oci_throttle_device *d;
+      size_t n;
+      const char *key;
+    } t[] = {
+      { r->throttle_read_bps, r->n_throttle_read_bps, "rbps" },
+      { r->throttle_write_bps, r->n_throttle_write_bps, "wbps" },
+      { r->throttle_read_iops, r->n_throttle_read_iops, "riops" },
+      { r->throttle_write_iops, r->n_throttle_write_iops, "wiops" },
+    };
+    for (size_t k = 0; k < 4; k++)
+      for (size_t i = 0; i < t[k].n; i++)
+        {
+          snprintf (buf, sizeof (buf), "%lld:%lld %s=%llu", (long long) t[k].d[i].major, (long long) t[k].d[i].minor,
+                    t[k].key, (unsigned long long) t[k].d[i].rate);
+          if (cgroup_write (m, dfd, "io.max", buf, "linux.resources.blockIO", err) < 0)
+            return -1;
+        }
+  }
+  for (size_t i = 0; r->unified_keys != NULL && r->unified_keys[i] != NULL; i++)
+    {
+      cleanup_free char *field = xasprintf ("linux.resources.unified.%s", r->unified_keys[i]);
+      if (cgroup_write (m, dfd, r->unified_keys[i], r->unified_values[i], field, err) < 0)
+        return -1;
+    }
+  /* Device rules need an eBPF program on v2; inside the utility VM the
+     container sees only the VM's own devices, so they are not enforced.  */
+  return 0;
+}
+
+int
+cgroup_v2_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err)
+{
+  cleanup_close int dfd = cgroup_open_dir (m, 0, err);
+  if (dfd < 0)
+    return -1;
+  if (cgroup_write (m, dfd, "cgroup.freeze", frozen ? "1" : "0", NULL, err) < 0)
+    return -1;
+  if (m->fake)
+    return 0;
+  for (int attempt = 0; attempt < 5000; attempt++)
+    {
+      cleanup_free char *ev = NULL;
+      if (read_file_at (dfd, "cgroup.events", 4096, &ev, NULL, err) < 0)
+        return -1;
+      if (strstr (ev, frozen ? "frozen 1" : "frozen 0") != NULL)
+        return 0;
+      usleep (attempt < 100 ? 100 : 1000);
+    }
+  return runhv_error (err, "the cgroup did not become %s in time", frozen ? "frozen" : "thawed");
+}
+
+bool
+cgroup_v2_is_frozen (struct cgroup_manager *m)
+{
+  cleanup_close int dfd = cgroup_open_dir (m, 0, NULL);
+  cleanup_free char *v = NULL;
+  if (dfd < 0)
+    return false;
+  if (read_file_at (dfd, "cgroup.freeze", 64, &v, NULL, NULL) < 0)
+    return false;
+  return v[0] == '1';
+}
+
+static uint64_t
+kv_field (const char *buf, const char *key)
+{
+  size_t kl = strlen (key);
+  for (const char *p = buf; p && *p;)
+    {
+      if (strncmp (p, key, kl) == 0 && p[kl] == ' ')
+        return strtoull (p + kl + 1, NULL, 10);
+      p = strchr (p, '\n');
+      if (p)
+        p++;
+    }
+  return 0;
+}
+
+int
+cgroup_v2_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err)
+{
+  cleanup_close int dfd = cgroup_open_dir (m, 0, err);
+  cleanup_free char *cpu = NULL, *ev = NULL;
+  if (dfd < 0)
+    return -1;
+  cgroup_read_u64 (dfd, "memory.current", &s->memory_usage);
+  cgroup_read_u64 (dfd, "memory.max", &s->memory_limit);
+  cgroup_read_u64 (dfd, "memory.peak", &s->memory_max_usage);
+  cgroup_read_u64 (dfd, "memory.swap.current", &s->memory_swap_usage);
+  if (read_file_at (dfd, "cpu.stat", 4096, &cpu, NULL, NULL) == 0)
+    {
+      s->cpu_usage_ns = kv_field (cpu, "usage_usec") * 1000;
+      s->cpu_user_ns = kv_field (cpu, "user_usec") * 1000;
+      s->cpu_system_ns = kv_field (cpu, "system_usec") * 1000;
+      s->cpu_periods = kv_field (cpu, "nr_periods");
+      s->cpu_throttled_periods = kv_field (cpu, "nr_throttled");
+      s->cpu_throttled_ns = kv_field (cpu, "throttled_usec") * 1000;
+    }
+  cgroup_read_u64 (dfd, "pids.current", &s->pids_current);
+  cgroup_read_u64 (dfd, "pids.max", &s->pids_limit);
+  if (read_file_at (dfd, "memory.events", 4096, &ev, NULL, NULL) == 0)
+    s->oom_kills = kv_field (ev, "oom_kill");
+  return 0;
+}

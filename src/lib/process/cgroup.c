@@ -1,0 +1,609 @@
+#include "cgroup.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup-internal.h"
+#include "json.h"
+#include "util.h"
+#include "banned.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+uint64_t
+cgroup_shares_to_weight (uint64_t shares)
+{
+  /* The mapping runc and crun use, so a Kubernetes CPU request gives the
+     same weight whatever runtime the node has.  */
+  if (shares == 0)
+    return 0;
+  if (shares < 2)
+    shares = 2;
+  if (shares > 262144)
+    shares = 262144;
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+uint64_t
+cgroup_blkio_to_io_weight (uint64_t weight)
+{
+  if (weight == 0)
+    return 0;
+  return 1 + (weight - 10) * 9999 / 990;
+}
+
+/* "machine.slice:libpod:abc" → /machine.slice/libpod-abc.scope; nested
+   slices "a-b.slice" expand to /a.slice/a-b.slice as systemd lays them out. */
+static char *
+systemd_to_path (const char *spec)
+{
+  const char *c1 = strchr (spec, ':');
+  const char *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
+  cleanup_free char *slice = NULL, *prefix = NULL, *slice_path = NULL;
+  const char *name;
+  if (c1 == NULL || c2 == NULL)
+    return NULL;
+  slice = xstrndup (spec, (size_t) (c1 - spec));
+  prefix = xstrndup (c1 + 1, (size_t) (c2 - c1 - 1));
+  name = c2 + 1;
+  if (slice[0] == '\0')
+    {
+      free (slice);
+      slice = xstrdup ("system.slice");
+    }
+  slice_path = xstrdup ("");
+  {
+    /* each '-' in "a-b-c.slice" opens one more level */
+    size_t len = strlen (slice);
+    const char *suffix = ".slice";
+    if (len > 6 && strcmp (slice + len - 6, suffix) == 0)
+      {
+        for (size_t i = 0; i < len - 6; i++)
+          if (slice[i] == '-')
+            {
+              char *n = xasprintf ("%s/%.*s.slice", slice_path, (int) i, slice);
+              free (slice_path);
+              slice_path = n;
+            }
+      }
+    {
+      char *n = xasprintf ("%s/%s", slice_path, slice);
+      free (slice_path);
+      slice_path = n;
+    }
+  }
+  if (prefix[0] == '\0')
+    return xasprintf ("%s/%s.scope", slice_path, name);
+  return xasprintf ("%s/%s-%s.scope", slice_path, prefix, name);
+}
+
+char *
+cgroup_path_from_spec (const char *cgroups_path, const char *id, bool systemd)
+{
+  if (cgroups_path == NULL || cgroups_path[0] == '\0')
+    return xasprintf ("/runhv/%s", id);
+  if (systemd || (cgroups_path[0] != '/' && strchr (cgroups_path, ':') != NULL))
+    {
+      char *p = systemd_to_path (cgroups_path);
+      if (p != NULL)
+        return p;
+    }
+  return xstrdup (cgroups_path);
+}
+
+void
+cgroup_manager_free (struct cgroup_manager *m)
+{
+  if (m == NULL)
+    return;
+  for (size_t i = 0; i < m->n_h; i++)
+    {
+      free (m->h[i].name);
+      free (m->h[i].mountpoint);
+      free (m->h[i].path);
+    }
+  free (m->h);
+  free (m->root);
+  free (m);
+}
+
+static void
+add_hierarchy (struct cgroup_manager *m, const char *name, const char *mountpoint, const char *path)
+{
+  m->h = xrealloc (m->h, (m->n_h + 1) * sizeof (*m->h));
+  m->h[m->n_h].name = xstrdup (name);
+  m->h[m->n_h].mountpoint = xstrdup (mountpoint);
+  m->h[m->n_h].path = xstrdup (path);
+  m->n_h++;
+}
+
+/* Our own cgroup in a hierarchy, from /proc/self/cgroup ("4:memory:/x").  */
+static char *
+own_cgroup (const char *name)
+{
+  cleanup_free char *buf = NULL;
+  char *line, *next;
+  if (read_file ("/proc/self/cgroup", 0, &buf, NULL, NULL) < 0)
+    return xstrdup ("/");
+  for (line = buf; line && *line; line = next)
+    {
+      char *c1, *c2;
+      next = strchr (line, '\n');
+      if (next)
+        *next++ = '\0';
+      c1 = strchr (line, ':');
+      c2 = c1 ? strchr (c1 + 1, ':') : NULL;
+      if (c2 == NULL)
+        continue;
+      *c2 = '\0';
+      if (strcmp (c1 + 1, name) == 0)
+        return xstrdup (c2 + 1);
+    }
+  return xstrdup ("/");
+}
+
+static char *
+join_path (const char *base, const char *rel)
+{
+  size_t bl = strlen (base);
+  if (bl > 0 && base[bl - 1] == '/')
+    bl--;
+  return xasprintf ("%.*s/%s", (int) bl, base, rel[0] == '/' ? rel + 1 : rel);
+}
+
+/* A hierarchy's path for this container: absolute as given, or relative to
+   the cgroup the runtime itself is in (runc's rule).  */
+static char *
+resolve_in (const char *hierarchy, const char *path)
+{
+  cleanup_free char *own = NULL;
+  if (path[0] == '/')
+    return xstrdup (path);
+  own = own_cgroup (hierarchy);
+  return join_path (own, path);
+}
+
+/* The super options of a v1 mount name its controllers ("rw,cpu,cpuacct"):
+   keep those, drop the mount flags.  */
+static char *
+controllers_from_superopts (char *opts)
+{
+  char *ctrls = NULL, *o, *next;
+  for (o = opts; o != NULL; o = next)
+    {
+      next = strchr (o, ',');
+      if (next)
+        *next++ = '\0';
+      if (strcmp (o, "rw") == 0 || strcmp (o, "ro") == 0 || strncmp (o, "release_agent", 13) == 0
+          || strcmp (o, "clone_children") == 0 || strcmp (o, "noprefix") == 0 || strcmp (o, "xattr") == 0
+          || strcmp (o, "cpuset_v2_mode") == 0 || o[0] == '\0')
+        continue;
+      if (ctrls == NULL)
+        ctrls = xstrdup (o);
+      else
+        {
+          char *n = xasprintf ("%s,%s", ctrls, o);
+          free (ctrls);
+          ctrls = n;
+        }
+    }
+  return ctrls;
+}
+
+/* The v1 hierarchies (and, in hybrid mode, the unified one) mounted under
+   root, from mountinfo: "id parent maj:min root mountpoint opts [tags] -
+   fstype source superopts".  */
+static int
+discover_v1 (struct cgroup_manager *m, const char *path, runhv_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  char *line, *next;
+  size_t rootlen = strlen (m->root);
+  if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, err) < 0)
+    return -1;
+  for (line = buf; line && *line; line = next)
+    {
+      char *f[32];
+      int nf = 0, dash = -1;
+      const char *mnt, *fstype;
+      next = strchr (line, '\n');
+      if (next)
+        *next++ = '\0';
+      for (char *s = line; s != NULL && nf < 32;)
+        {
+          f[nf++] = s;
+          s = strchr (s, ' ');
+          if (s)
+            *s++ = '\0';
+        }
+      for (int i = 6; i < nf; i++)
+        if (strcmp (f[i], "-") == 0)
+          {
+            dash = i;
+            break;
+          }
+      if (dash < 0 || dash + 3 >= nf)
+        continue;
+      mnt = f[4];
+      fstype = f[dash + 1];
+      if (strncmp (mnt, m->root, rootlen) != 0 || mnt[rootlen] != '/')
+        continue;
+      if (strcmp (fstype, "cgroup") == 0)
+        {
+          cleanup_free char *ctrls = controllers_from_superopts (f[dash + 3]);
+          cleanup_free char *full = NULL;
+          if (ctrls == NULL)
+            continue;
+          full = resolve_in (ctrls, path);
+          add_hierarchy (m, ctrls, mnt, full);
+        }
+      else if (strcmp (fstype, "cgroup2") == 0)
+        {
+          cleanup_free char *full = resolve_in ("", path);
+          add_hierarchy (m, "", mnt, full);
+        }
+    }
+  if (m->n_h == 0)
+    return runhv_error (err, "no cgroup hierarchy is mounted under `%s` (mount cgroupfs there)", m->root);
+  return 0;
+}
+
+int
+cgroup_manager_new (const char *root, const char *cgroups_path, const char *id, bool systemd,
+                    struct cgroup_manager **out, runhv_error_t *err)
+{
+  struct cgroup_manager *m = xmalloc0 (sizeof (*m));
+  cleanup_free char *path = cgroup_path_from_spec (cgroups_path, id, systemd);
+  struct statfs sfs;
+
+  m->root = xstrdup (root ? root : "/sys/fs/cgroup");
+  m->fake = root != NULL && strcmp (root, "/sys/fs/cgroup") != 0;
+  if (m->fake)
+    {
+      /* A test tree is always unified: v1 is exercised on the real host.  */
+      m->mode = CGROUP_MODE_V2;
+    }
+  else
+    {
+      if (statfs (m->root, &sfs) < 0)
+        {
+          int e = errno;
+          cgroup_manager_free (m);
+          return runhv_make_error (err, e, "statfs `%s` (is cgroupfs mounted?)", root ? root : "/sys/fs/cgroup");
+        }
+      m->mode = sfs.f_type == CGROUP2_SUPER_MAGIC ? CGROUP_MODE_V2 : CGROUP_MODE_V1;
+    }
+  if (m->mode == CGROUP_MODE_V2)
+    {
+      cleanup_free char *full = NULL, *own = NULL;
+      if (path[0] == '/')
+        full = xstrdup (path);
+      else
+        {
+          own = m->fake ? xstrdup ("/") : own_cgroup ("");
+          full = join_path (own, path);
+        }
+      add_hierarchy (m, "", m->root, full);
+    }
+  else if (discover_v1 (m, path, err) < 0)
+    {
+      cgroup_manager_free (m);
+      return -1;
+    }
+  *out = m;
+  return 0;
+}
+
+json_t *
+cgroup_manager_to_json (const struct cgroup_manager *m)
+{
+  json_t *j = json_object (), *a = json_array ();
+  json_object_set_new (j, "mode", json_integer (m->mode));
+  json_object_set_new (j, "root", json_string (m->root));
+  json_object_set_new (j, "fake", json_boolean (m->fake));
+  for (size_t i = 0; i < m->n_h; i++)
+    json_array_append_new (a, json_pack ("{s:s,s:s,s:s}", "name", m->h[i].name, "mountpoint", m->h[i].mountpoint,
+                                         "path", m->h[i].path));
+  json_object_set_new (j, "hierarchies", a);
+  return j;
+}
+
+int
+cgroup_manager_from_json (json_t *j, struct cgroup_manager **out, runhv_error_t *err)
+{
+  struct cgroup_manager *m = xmalloc0 (sizeof (*m));
+  json_t *a, *e;
+  size_t i;
+  int64_t mode = 0;
+  if (jget_int64 (j, "cgroups", "mode", &mode, NULL, err) < 0 || jget_string (j, "cgroups", "root", true, &m->root, err) < 0
+      || jget_bool (j, "cgroups", "fake", &m->fake, NULL, err) < 0)
+    {
+      cgroup_manager_free (m);
+      return -1;
+    }
+  m->mode = mode == 2 ? CGROUP_MODE_V2 : CGROUP_MODE_V1;
+  a = json_object_get (j, "hierarchies");
+  json_array_foreach (a, i, e)
+    {
+      const char *n = json_string_value (json_object_get (e, "name"));
+      const char *mp = json_string_value (json_object_get (e, "mountpoint"));
+      const char *p = json_string_value (json_object_get (e, "path"));
+      if (n == NULL || mp == NULL || p == NULL)
+        {
+          cgroup_manager_free (m);
+          return runhv_error (err, "state: malformed cgroup record");
+        }
+      add_hierarchy (m, n, mp, p);
+    }
+  *out = m;
+  return 0;
+}
+
+char *
+cgroup_host_dir (const struct cgroup_manager *m, size_t i)
+{
+  return join_path (m->h[i].mountpoint, m->h[i].path);
+}
+
+int
+cgroup_open_dir (const struct cgroup_manager *m, size_t i, runhv_error_t *err)
+{
+  cleanup_free char *dir = cgroup_host_dir (m, i);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "open cgroup `%s`", dir);
+  return fd;
+}
+
+int
+cgroup_write (const struct cgroup_manager *m, int dirfd, const char *file, const char *value, const char *field,
+              runhv_error_t *err)
+{
+  cleanup_close int fd = openat (dirfd, file, O_WRONLY | O_TRUNC | O_CLOEXEC | (m->fake ? O_CREAT : 0), 0644);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "%s%sopen cgroup file `%s`", field ? field : "", field ? ": " : "", file);
+  if (write_all (fd, value, strlen (value)) < 0)
+    {
+      int e = errno;
+      if (e == EBUSY && strncmp (file, "memory.", 7) == 0)
+        return runhv_make_error (err, e, "%s%swrite `%s` to `%s` (the container already uses more than that)",
+                                 field ? field : "", field ? ": " : "", value, file);
+      return runhv_make_error (err, e, "%s%swrite `%s` to `%s`", field ? field : "", field ? ": " : "", value, file);
+    }
+  return 0;
+}
+
+int
+cgroup_write_u64 (const struct cgroup_manager *m, int dirfd, const char *file, uint64_t v, const char *field,
+                  runhv_error_t *err)
+{
+  char buf[32];
+  snprintf (buf, sizeof (buf), "%llu", (unsigned long long) v);
+  return cgroup_write (m, dirfd, file, buf, field, err);
+}
+
+int
+cgroup_write_i64 (const struct cgroup_manager *m, int dirfd, const char *file, int64_t v, const char *field,
+                  runhv_error_t *err)
+{
+  char buf[32];
+  snprintf (buf, sizeof (buf), "%lld", (long long) v);
+  return cgroup_write (m, dirfd, file, buf, field, err);
+}
+
+int
+cgroup_read_u64 (int dirfd, const char *file, uint64_t *out)
+{
+  cleanup_free char *buf = NULL;
+  char *end;
+  if (read_file_at (dirfd, file, 4096, &buf, NULL, NULL) < 0)
+    return -1;
+  if (strncmp (buf, "max", 3) == 0)
+    {
+      *out = UINT64_MAX;
+      return 0;
+    }
+  errno = 0;
+  *out = strtoull (buf, &end, 10);
+  if (errno != 0 || end == buf)
+    return -1;
+  return 0;
+}
+
+int
+cgroup_v1_find (const struct cgroup_manager *m, const char *controller)
+{
+  size_t cl = strlen (controller);
+  for (size_t i = 0; i < m->n_h; i++)
+    {
+      const char *n = m->h[i].name;
+      while (n && *n)
+        {
+          const char *c = strchr (n, ',');
+          size_t l = c ? (size_t) (c - n) : strlen (n);
+          if (l == cl && strncmp (n, controller, l) == 0)
+            return (int) i;
+          n = c ? c + 1 : NULL;
+        }
+    }
+  return -1;
+}
+
+int
+cgroup_create (struct cgroup_manager *m, runhv_error_t *err)
+{
+  for (size_t i = 0; i < m->n_h; i++)
+    {
+      cleanup_free char *dir = cgroup_host_dir (m, i);
+      if (mkdir_p (dir, 0755, err) < 0)
+        return runhv_error_wrap (err, "create cgroup");
+      if (m->mode == CGROUP_MODE_V1 && cgroup_v1_prepare_dir (m, i, err) < 0)
+        return -1;
+    }
+  if (m->mode == CGROUP_MODE_V2 && cgroup_v2_enable_controllers (m, err) < 0)
+    return -1;
+  return 0;
+}
+
+int
+cgroup_enter (struct cgroup_manager *m, pid_t pid, runhv_error_t *err)
+{
+  char buf[32];
+  snprintf (buf, sizeof (buf), "%d", (int) pid);
+  for (size_t i = 0; i < m->n_h; i++)
+    {
+      cleanup_close int dfd = cgroup_open_dir (m, i, err);
+      if (dfd < 0)
+        return -1;
+      if (cgroup_write (m, dfd, "cgroup.procs", buf, NULL, err) < 0)
+        return runhv_error_wrap (err, "join cgroup `%s` of hierarchy `%s`", m->h[i].path,
+                                 m->h[i].name[0] ? m->h[i].name : "unified");
+    }
+  return 0;
+}
+
+int
+cgroup_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
+{
+  if (r == NULL)
+    return 0;
+  return m->mode == CGROUP_MODE_V2 ? cgroup_v2_apply (m, r, err) : cgroup_v1_apply (m, r, err);
+}
+
+int
+cgroup_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err)
+{
+  return m->mode == CGROUP_MODE_V2 ? cgroup_v2_freeze (m, frozen, err) : cgroup_v1_freeze (m, frozen, err);
+}
+
+bool
+cgroup_is_frozen (struct cgroup_manager *m)
+{
+  return m->mode == CGROUP_MODE_V2 ? cgroup_v2_is_frozen (m) : cgroup_v1_is_frozen (m);
+}
+
+int
+cgroup_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err)
+{
+  memset (s, 0, sizeof (*s));
+  return m->mode == CGROUP_MODE_V2 ? cgroup_v2_stats (m, s, err) : cgroup_v1_stats (m, s, err);
+}
+
+/* The hierarchy whose cgroup.procs lists the container's processes.  */
+static int
+procs_hierarchy (const struct cgroup_manager *m)
+{
+  int i;
+  if (m->mode == CGROUP_MODE_V2)
+    return 0;
+  i = cgroup_v1_find (m, "pids");
+  if (i < 0)
+    i = cgroup_v1_find (m, "memory");
+  if (i < 0)
+    i = cgroup_v1_find (m, "freezer");
+  return i < 0 ? 0 : i;
+}
+
+int
+cgroup_pids (struct cgroup_manager *m, pid_t **pids, size_t *n, runhv_error_t *err)
+{
+  cleanup_close int dfd = -1;
+  cleanup_free char *buf = NULL;
+  char *line, *next;
+  size_t cap = 16;
+  *n = 0;
+  *pids = xmalloc0 (cap * sizeof (pid_t));
+  dfd = cgroup_open_dir (m, (size_t) procs_hierarchy (m), err);
+  if (dfd < 0)
+    {
+      free (*pids);
+      *pids = NULL;
+      return -1;
+    }
+  if (read_file_at (dfd, "cgroup.procs", 0, &buf, NULL, err) < 0)
+    {
+      free (*pids);
+      *pids = NULL;
+      return -1;
+    }
+  for (line = buf; line && *line; line = next)
+    {
+      int64_t v;
+      next = strchr (line, '\n');
+      if (next)
+        *next++ = '\0';
+      if (parse_int64 (line, &v) < 0 || v <= 0)
+        continue;
+      if (*n == cap)
+        {
+          cap *= 2;
+          *pids = xrealloc (*pids, cap * sizeof (pid_t));
+        }
+      (*pids)[(*n)++] = (pid_t) v;
+    }
+  return 0;
+}
+
+int
+cgroup_signal_all (struct cgroup_manager *m, int sig, runhv_error_t *err)
+{
+  cleanup_free pid_t *pids = NULL;
+  size_t n = 0;
+  if (cgroup_pids (m, &pids, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (kill (pids[i], sig) < 0 && errno != ESRCH)
+      return runhv_make_error (err, errno, "signal process %d", (int) pids[i]);
+  return 0;
+}
+
+int
+cgroup_destroy (struct cgroup_manager *m, bool kill_all, runhv_error_t *err)
+{
+  struct timespec start, now;
+  clock_gettime (CLOCK_MONOTONIC, &start);
+  for (size_t i = m->n_h; i-- > 0;)
+    {
+      cleanup_free char *dir = cgroup_host_dir (m, i);
+      for (int attempt = 0;; attempt++)
+        {
+          if (rmdir (dir) == 0 || errno == ENOENT)
+            break;
+          if (errno != EBUSY || m->fake)
+            {
+              if (m->fake && errno == ENOTEMPTY)
+                {
+                  if (rm_rf (dir, err) < 0)
+                    return -1;
+                  break;
+                }
+              return runhv_make_error (err, errno, "remove cgroup `%s`", dir);
+            }
+          if (kill_all)
+            {
+              runhv_error_t ignored = NULL;
+              if (m->mode == CGROUP_MODE_V1 && cgroup_v1_find (m, "freezer") >= 0)
+                cgroup_v1_freeze (m, false, &ignored);
+              runhv_error_release (&ignored);
+              cgroup_signal_all (m, SIGKILL, &ignored);
+              runhv_error_release (&ignored);
+            }
+          clock_gettime (CLOCK_MONOTONIC, &now);
+          if (now.tv_sec - start.tv_sec > 5)
+            return runhv_make_error (err, EBUSY, "remove cgroup `%s` (processes are still in it)", dir);
+          usleep (attempt < 10 ? 1000 : 10000);
+        }
+    }
+  return 0;
+}

@@ -1,0 +1,74 @@
+/* cgroups for one container: v1 (one directory per mounted hierarchy, the
+   layout of this host, hybrid included) and v2 (one directory in the unified
+   tree, the layout inside the utility VM).  */
+#ifndef RUNHV_CGROUP_H
+#define RUNHV_CGROUP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "spec.h"
+
+enum cgroup_mode
+{
+  CGROUP_MODE_V1 = 1, /* legacy or hybrid */
+  CGROUP_MODE_V2 = 2, /* unified only */
+};
+
+struct cgroup_hierarchy
+{
+  char *name;       /* "memory", "cpu,cpuacct", "name=systemd", "" for v2/unified */
+  char *mountpoint; /* /sys/fs/cgroup/memory */
+  char *path;       /* container cgroup relative to the mountpoint: /runhv/abc */
+};
+
+struct cgroup_manager
+{
+  enum cgroup_mode mode;
+  char *root; /* /sys/fs/cgroup, or a fake tree in tests */
+  bool fake;  /* a test tree: control files are created on write */
+  struct cgroup_hierarchy *h;
+  size_t n_h;
+};
+
+struct cgroup_stats
+{
+  uint64_t memory_usage, memory_limit, memory_max_usage, memory_swap_usage;
+  uint64_t cpu_usage_ns, cpu_user_ns, cpu_system_ns;
+  uint64_t cpu_throttled_periods, cpu_throttled_ns, cpu_periods;
+  uint64_t pids_current, pids_limit;
+  uint64_t oom_kills;
+};
+
+/* Detect the layout under root (NULL = /sys/fs/cgroup) and resolve the
+   container's cgroup from spec's cgroupsPath (NULL = /runhv/<id>).  systemd
+   style "slice:prefix:name" is mapped to /slice/prefix-name.scope.  */
+int cgroup_manager_new (const char *root, const char *cgroups_path, const char *id, bool systemd,
+                        struct cgroup_manager **out, runhv_error_t *err);
+void cgroup_manager_free (struct cgroup_manager *m);
+json_t *cgroup_manager_to_json (const struct cgroup_manager *m);
+int cgroup_manager_from_json (json_t *j, struct cgroup_manager **out, runhv_error_t *err);
+
+int cgroup_create (struct cgroup_manager *m, runhv_error_t *err);
+int cgroup_enter (struct cgroup_manager *m, pid_t pid, runhv_error_t *err);
+int cgroup_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err);
+/* Remove the cgroup; with kill, SIGKILL whatever is left first.  */
+int cgroup_destroy (struct cgroup_manager *m, bool kill, runhv_error_t *err);
+int cgroup_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err);
+bool cgroup_is_frozen (struct cgroup_manager *m);
+int cgroup_pids (struct cgroup_manager *m, pid_t **pids, size_t *n, runhv_error_t *err);
+int cgroup_signal_all (struct cgroup_manager *m, int sig, runhv_error_t *err);
+int cgroup_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err);
+/* Host path of the directory that a process in the container sees as its
+   cgroup root for hierarchy i (for bind-mounting into the container).  */
+char *cgroup_host_dir (const struct cgroup_manager *m, size_t i);
+
+/* Pure conversions, unit-tested.  */
+uint64_t cgroup_shares_to_weight (uint64_t shares);
+uint64_t cgroup_blkio_to_io_weight (uint64_t weight);
+char *cgroup_path_from_spec (const char *cgroups_path, const char *id, bool systemd);
+
+#endif

@@ -1,0 +1,44 @@
+/* The processes the runtime forks.  Stage 1 joins and creates namespaces,
+   then clones stage 2 as a sibling (CLONE_PARENT) so the runtime or its
+   caller's subreaper is the parent of the container's process.  */
+#ifndef RUNHV_INIT_H
+#define RUNHV_INIT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "spec.h"
+
+struct init_config
+{
+  const struct oci_spec *spec;
+  const char *id;
+  const char *bundle;
+  const char *rootfs;    /* absolute */
+  const char *fifo_path; /* exec.fifo in the state directory */
+  int sync_fd;
+  int preserve_fds;
+  bool no_pivot;
+  bool has_hooks; /* any hook: the parent runs some and tells our host pid */
+  const struct cgroup_manager *cgroups;
+};
+
+void init_stage1 (const struct init_config *cfg) __attribute__ ((noreturn));
+
+struct exec_config
+{
+  const struct oci_process *process;
+  const struct oci_spec *spec; /* the container's spec: seccomp, namespaces */
+  pid_t target;                /* the container's init, whose namespaces are joined */
+  int sync_fd;
+  int preserve_fds;
+  bool tty;
+};
+
+void exec_stage1 (const struct exec_config *cfg) __attribute__ ((noreturn));
+
+/* clone(2) as fork(2) with extra flags.  */
+pid_t clone_like_fork (unsigned long flags);
+
+#endif

@@ -1,0 +1,34 @@
+/* Everything the container init does to its mount namespace, in order:
+   propagation, the rootfs bind, config.json mounts, devices, pivot_root,
+   then masked/readonly paths.  Runs in the init (stage 2) only.  */
+#ifndef RUNHV_ROOTFS_H
+#define RUNHV_ROOTFS_H
+
+#include <stdbool.h>
+
+#include "cgroup.h"
+#include "error.h"
+#include "spec.h"
+
+struct rootfs_context
+{
+  const struct oci_spec *spec;
+  const char *rootfs;               /* absolute host path */
+  const struct cgroup_manager *cgroups; /* may be NULL (no cgroup mount source) */
+  bool userns;                      /* inside a new user namespace */
+  bool cgroupns;                    /* inside a new cgroup namespace */
+  bool no_pivot;
+};
+
+/* Before pivot_root.  */
+int rootfs_prepare (struct rootfs_context *ctx, runhv_error_t *err);
+int rootfs_pivot (struct rootfs_context *ctx, runhv_error_t *err);
+/* After pivot_root (paths are now the container's).  */
+int rootfs_finalize (struct rootfs_context *ctx, runhv_error_t *err);
+
+/* Open (creating directories or a file as needed) `path` inside the tree
+   rooted at rootfd, resolving symlinks as if rootfd were "/".  Returns an
+   O_PATH fd.  */
+int rootfs_open_in_root (int rootfd, const char *path, bool create_dir, bool create_file, runhv_error_t *err);
+
+#endif

@@ -1,0 +1,283 @@
+#include "security.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "banned.h"
+
+int
+security_last_cap (void)
+{
+  static int last = -1;
+  cleanup_free char *buf = NULL;
+  int64_t v;
+  if (last >= 0)
+    return last;
+  if (read_file ("/proc/sys/kernel/cap_last_cap", 64, &buf, NULL, NULL) == 0)
+    {
+      buf[strcspn (buf, "\n")] = '\0';
+      if (parse_int64 (buf, &v) == 0 && v > 0 && v < 64)
+        return last = (int) v;
+    }
+  return last = CAP_LAST_CAP;
+}
+
+static const char *
+rlimit_name (int resource)
+{
+  static const char *const names[] = {
+    [RLIMIT_CPU] = "RLIMIT_CPU",       [RLIMIT_FSIZE] = "RLIMIT_FSIZE",           [RLIMIT_DATA] = "RLIMIT_DATA",
+    [RLIMIT_STACK] = "RLIMIT_STACK",   [RLIMIT_CORE] = "RLIMIT_CORE",             [RLIMIT_RSS] = "RLIMIT_RSS",
+    [RLIMIT_NPROC] = "RLIMIT_NPROC",   [RLIMIT_NOFILE] = "RLIMIT_NOFILE",         [RLIMIT_MEMLOCK] = "RLIMIT_MEMLOCK",
+    [RLIMIT_AS] = "RLIMIT_AS",         [RLIMIT_LOCKS] = "RLIMIT_LOCKS",           [RLIMIT_SIGPENDING] = "RLIMIT_SIGPENDING",
+    [RLIMIT_MSGQUEUE] = "RLIMIT_MSGQUEUE", [RLIMIT_NICE] = "RLIMIT_NICE",         [RLIMIT_RTPRIO] = "RLIMIT_RTPRIO",
+    [RLIMIT_RTTIME] = "RLIMIT_RTTIME",
+  };
+  if (resource >= 0 && (size_t) resource < sizeof (names) / sizeof (names[0]) && names[resource])
+    return names[resource];
+  return "rlimit";
+}
+
+int
+security_set_rlimits (const struct oci_process *p, runhv_error_t *err)
+{
+  for (size_t i = 0; i < p->n_rlimits; i++)
+    {
+      struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
+      if (setrlimit (p->rlimits[i].resource, &rl) < 0)
+        {
+          int e = errno;
+          struct rlimit cur;
+          if (e == EPERM && getrlimit (p->rlimits[i].resource, &cur) == 0 && rl.rlim_max > cur.rlim_max)
+            return runhv_error (err,
+                                "process.rlimits: %s hard limit %llu is above the %llu that runhv itself has, and "
+                                "raising it needs CAP_SYS_RESOURCE, which this host withholds (lower it to %llu)",
+                                rlimit_name (p->rlimits[i].resource), (unsigned long long) rl.rlim_max,
+                                (unsigned long long) cur.rlim_max, (unsigned long long) cur.rlim_max);
+          return runhv_make_error (err, e, "process.rlimits: set %s", rlimit_name (p->rlimits[i].resource));
+        }
+    }
+  return 0;
+}
+
+int
+security_set_oom_score_adj (const struct oci_process *p, runhv_error_t *err)
+{
+  char buf[16];
+  cleanup_close int fd = -1;
+  if (!p->has_oom_score_adj)
+    return 0;
+  fd = open ("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "process.oomScoreAdj: open /proc/self/oom_score_adj");
+  snprintf (buf, sizeof (buf), "%d", p->oom_score_adj);
+  if (write_all (fd, buf, strlen (buf)) < 0)
+    {
+      int e = errno;
+      if (e == EACCES || e == EPERM)
+        {
+          cleanup_free char *cur = NULL;
+          if (read_file ("/proc/self/oom_score_adj", 64, &cur, NULL, NULL) == 0)
+            cur[strcspn (cur, "\n")] = '\0';
+          return runhv_error (err,
+                              "process.oomScoreAdj: %d is below the current %s and lowering it needs "
+                              "CAP_SYS_RESOURCE, which this host withholds (use a value >= %s; for containerd's CRI "
+                              "set restrict_oom_score_adj = true)",
+                              p->oom_score_adj, cur ? cur : "value", cur ? cur : "it");
+        }
+      return runhv_make_error (err, e, "process.oomScoreAdj: write %d", p->oom_score_adj);
+    }
+  return 0;
+}
+
+static int
+name_cap (int c, char *buf, size_t size)
+{
+  char *n = cap_to_name (c);
+  if (n == NULL)
+    return snprintf (buf, size, "%d", c);
+  snprintf (buf, size, "%s", n);
+  for (char *q = buf; *q; q++)
+    if (*q >= 'a' && *q <= 'z')
+      *q = (char) (*q - 'a' + 'A');
+  cap_free (n);
+  return 0;
+}
+
+int
+security_switch_user_and_caps (const struct oci_process *p, runhv_error_t *err)
+{
+  int last = security_last_cap ();
+  struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+  struct __user_cap_data_struct data[2];
+  uint64_t mask = last >= 63 ? ~0ULL : ((1ULL << (last + 1)) - 1);
+  uint64_t bounding = p->cap_bounding & mask, eff = p->cap_effective & mask, perm = p->cap_permitted & mask;
+  uint64_t inh = p->cap_inheritable & mask, amb = p->cap_ambient & mask;
+
+  if (p->has_capabilities)
+    {
+      /* A capability runhv itself lacks cannot be handed on: say so.  */
+      for (int c = 0; c <= last; c++)
+        if (((eff | perm | amb) >> c) & 1)
+          if (prctl (PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+            {
+              char name[64];
+              name_cap (c, name, sizeof (name));
+              return runhv_error (err,
+                                  "process.capabilities: %s is not in runhv's own bounding set (this host withholds "
+                                  "it); remove it from the spec",
+                                  name);
+            }
+      for (int c = 0; c <= last; c++)
+        if (!((bounding >> c) & 1) && prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+          return runhv_make_error (err, errno, "drop capability %d from the bounding set", c);
+    }
+
+  if (p->n_additional_gids > 0)
+    {
+      if (setgroups (p->n_additional_gids, (const gid_t *) p->additional_gids) < 0)
+        return runhv_make_error (err, errno, "process.user.additionalGids: setgroups");
+    }
+  else if (setgroups (0, NULL) < 0 && errno != EPERM)
+    return runhv_make_error (err, errno, "setgroups");
+  if (setresgid (p->gid, p->gid, p->gid) < 0)
+    return runhv_make_error (err, errno, "process.user.gid: setgid %u (is it mapped in the user namespace?)", p->gid);
+  if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+    return runhv_make_error (err, errno, "prctl(PR_SET_KEEPCAPS)");
+  if (setresuid (p->uid, p->uid, p->uid) < 0)
+    return runhv_make_error (err, errno, "process.user.uid: setuid %u (is it mapped in the user namespace?)", p->uid);
+  if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+    return runhv_make_error (err, errno, "prctl(PR_SET_KEEPCAPS)");
+
+  if (!p->has_capabilities)
+    return 0;
+  memset (data, 0, sizeof (data));
+  data[0].effective = (uint32_t) eff;
+  data[1].effective = (uint32_t) (eff >> 32);
+  data[0].permitted = (uint32_t) perm;
+  data[1].permitted = (uint32_t) (perm >> 32);
+  data[0].inheritable = (uint32_t) inh;
+  data[1].inheritable = (uint32_t) (inh >> 32);
+  if (capset (&hdr, data) < 0)
+    return runhv_make_error (err, errno, "process.capabilities: capset (effective must be within permitted)");
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return runhv_make_error (err, errno, "clear ambient capabilities");
+  /* The kernel raises an ambient capability only if it is permitted and
+     inheritable; like runc, one that is not is skipped rather than fatal
+     (runc's own `spec` lists ambient caps without inheritable ones).  */
+  for (int c = 0; c <= last; c++)
+    if (((amb & perm & inh) >> c) & 1)
+      if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+        {
+          char name[64];
+          name_cap (c, name, sizeof (name));
+          return runhv_make_error (err, errno, "process.capabilities.ambient: raise %s", name);
+        }
+  return 0;
+}
+
+int
+seccomp_filter_build (const struct oci_seccomp *s, scmp_filter_ctx *out, runhv_error_t *err)
+{
+  scmp_filter_ctx ctx;
+  int r;
+  *out = NULL;
+  if (s == NULL)
+    return 0;
+  ctx = seccomp_init (s->default_action);
+  if (ctx == NULL)
+    return runhv_error (err, "linux.seccomp: cannot initialize libseccomp");
+  /* no_new_privs is the spec's business, not libseccomp's.  */
+  seccomp_attr_set (ctx, SCMP_FLTATR_CTL_NNP, 0);
+  for (size_t i = 0; s->architectures && s->architectures[i]; i++)
+    {
+      char lower[64];
+      size_t k;
+      uint32_t arch;
+      const char *a = s->architectures[i] + 10;
+      for (k = 0; a[k] && k + 1 < sizeof (lower); k++)
+        lower[k] = (char) (a[k] >= 'A' && a[k] <= 'Z' ? a[k] - 'A' + 'a' : a[k]);
+      lower[k] = '\0';
+      arch = seccomp_arch_resolve_name (lower);
+      if (arch == 0)
+        continue;
+      r = seccomp_arch_add (ctx, arch);
+      if (r < 0 && r != -EEXIST)
+        {
+          seccomp_release (ctx);
+          return runhv_make_error (err, -r, "linux.seccomp.architectures: add `%s`", s->architectures[i]);
+        }
+    }
+  for (size_t i = 0; s->flags && s->flags[i]; i++)
+    {
+      if (strcmp (s->flags[i], "SECCOMP_FILTER_FLAG_LOG") == 0)
+        seccomp_attr_set (ctx, SCMP_FLTATR_CTL_LOG, 1);
+      else if (strcmp (s->flags[i], "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0)
+        seccomp_attr_set (ctx, SCMP_FLTATR_CTL_SSB, 1);
+      else if (strcmp (s->flags[i], "SECCOMP_FILTER_FLAG_TSYNC") == 0)
+        seccomp_attr_set (ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+    }
+  for (size_t i = 0; i < s->n_rules; i++)
+    {
+      const struct oci_seccomp_rule *rule = &s->rules[i];
+      if (rule->action == s->default_action)
+        continue; /* libseccomp refuses rules that repeat the default */
+      for (size_t n = 0; rule->names && rule->names[n]; n++)
+        {
+          int nr = seccomp_syscall_resolve_name (rule->names[n]);
+          struct scmp_arg_cmp cmp[6];
+          bool repeated = false;
+          if (nr == __NR_SCMP_ERROR)
+            continue; /* not a syscall on this architecture or kernel */
+          for (size_t a = 0; a < rule->n_args; a++)
+            {
+              cmp[a].arg = rule->args[a].index;
+              cmp[a].op = (enum scmp_compare) rule->args[a].op;
+              cmp[a].datum_a = rule->args[a].value;
+              cmp[a].datum_b = rule->args[a].value_two;
+              for (size_t b = 0; b < a; b++)
+                if (rule->args[b].index == rule->args[a].index)
+                  repeated = true;
+            }
+          if (!repeated)
+            r = seccomp_rule_add_array (ctx, rule->action, nr, (unsigned) rule->n_args, cmp);
+          else
+            {
+              /* libseccomp cannot AND two tests of one argument: add them
+                 as alternatives, as runc does.  */
+              r = 0;
+              for (size_t a = 0; a < rule->n_args && r == 0; a++)
+                r = seccomp_rule_add_array (ctx, rule->action, nr, 1, &cmp[a]);
+            }
+          if (r < 0)
+            {
+              seccomp_release (ctx);
+              return runhv_make_error (err, -r, "linux.seccomp.syscalls[%zu]: add a rule for `%s`", i,
+                                       rule->names[n]);
+            }
+        }
+    }
+  *out = ctx;
+  return 0;
+}
+
+int
+seccomp_filter_load (scmp_filter_ctx ctx, runhv_error_t *err)
+{
+  int r;
+  if (ctx == NULL)
+    return 0;
+  r = seccomp_load (ctx);
+  if (r < 0)
+    return runhv_make_error (err, -r, "linux.seccomp: load the filter");
+  return 0;
+}

@@ -1,0 +1,96 @@
+# Shared by the bats suites: a private runtime root, a fresh bundle per test
+# (a copy of the busybox rootfs the suite built), and leak checks.
+
+: "${RUNHV:?RUNHV must point at the runhv binary under test}"
+: "${RUNHV_SOURCE_DIR:?}"
+: "${RUNHV_BUILD_DIR:?}"
+ASSETS="${RUNHV_BUILD_DIR}/test-assets"
+
+fail() {
+  echo "# $*" >&3
+  return 1
+}
+
+setup_bundle() {
+  [[ -d "$ASSETS/rootfs" ]] || fail "test assets missing: run tests/lib/prepare-assets.sh $ASSETS"
+  TEST_DIR=$(mktemp -d /tmp/runhv-test.XXXXXX)
+  ROOT="$TEST_DIR/root"
+  BUNDLE="$TEST_DIR/bundle"
+  mkdir -p "$BUNDLE"
+  cp -a "$ASSETS/rootfs" "$BUNDLE/rootfs"
+  (cd "$BUNDLE" && "$RUNHV" spec)
+  # tests change what they need from here
+  config '.process.terminal = false | .process.args = ["sleep", "1000"] | .root.readonly = false'
+}
+
+teardown_bundle() {
+  if [[ -n "${ROOT:-}" && -d "$ROOT" ]]; then
+    for d in "$ROOT"/*/; do
+      [[ -d "$d" ]] || continue
+      "$RUNHV" --root "$ROOT" delete --force "$(basename "$d")" >/dev/null 2>&1 || true
+    done
+  fi
+  [[ -n "${TEST_DIR:-}" ]] && rm -rf "$TEST_DIR"
+}
+
+# Apply a jq filter to the bundle's config.json.
+config() {
+  local tmp="$BUNDLE/config.json.tmp"
+  jq "$1" "$BUNDLE/config.json" > "$tmp" && mv "$tmp" "$BUNDLE/config.json"
+}
+
+rh() {
+  "$RUNHV" --root "$ROOT" "$@"
+}
+
+# For create and run --detach: the container inherits runhv's stdio, and
+# bats' `run` would wait for it to close; give it a file instead and print
+# what runhv itself said.
+rhd() {
+  local log="$TEST_DIR/detached.$RANDOM.log"
+  "$RUNHV" --root "$ROOT" "$@" </dev/null >"$log" 2>&1
+  local rc=$?
+  cat "$log"
+  return $rc
+}
+
+# Wait until `cmd` succeeds (tests assert behaviour, not timing: this only
+# bounds how long a broken runtime can hang the suite).
+wait_for() {
+  local tries=$1
+  shift
+  for ((i = 0; i < tries; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+status_of() {
+  rh state "$1" | jq -r .status
+}
+
+pid_of() {
+  rh state "$1" | jq -r .pid
+}
+
+# Nothing of container $1 may be left: state directory, cgroups, processes
+# rooted in the bundle, mounts from the bundle.
+assert_no_leaks() {
+  local id=$1
+  [[ ! -e "$ROOT/$id" ]] || fail "state directory $ROOT/$id left behind"
+  local cg
+  for cg in /sys/fs/cgroup/*/runhv/"$id" /sys/fs/cgroup/runhv/"$id"; do
+    [[ ! -e "$cg" ]] || fail "cgroup $cg left behind"
+  done
+  if grep -q " $BUNDLE/rootfs" /proc/self/mountinfo; then
+    fail "mount from $BUNDLE/rootfs left behind"
+  fi
+  local p
+  for p in /proc/[0-9]*; do
+    local r
+    r=$(readlink "$p/root" 2>/dev/null) || continue
+    [[ "$r" == "$BUNDLE/rootfs"* ]] && fail "process ${p#/proc/} still runs in the bundle"
+  done
+  return 0
+}
