@@ -382,15 +382,22 @@ runtime_delete (struct runtime_context *ctx, const char *id, bool force, runhv_e
   int ret = -1;
   if (container_open (ctx, id, &c, err) < 0)
     {
-      /* A directory without a readable state is what a crash mid-create
-         leaves: --force removes it.  */
+      /* With --force, a container that is not there is already deleted
+         (runc's rule, which containerd's and podman's cleanup rely on);
+         a directory without a readable state is what a crash mid-create
+         leaves, and goes too.  */
       cleanup_free char *dir = NULL;
       struct stat stbuf;
       if (!force || state_validate_id (id, NULL) < 0)
         return -1;
       dir = state_dir_path (ctx->root, id);
       if (stat (dir, &stbuf) < 0)
-        return -1;
+        {
+          if ((*err)->status != ENOENT)
+            return -1;
+          runhv_error_release (err);
+          return 0;
+        }
       log_warning ("removing `%s`, which has no readable state (%s)", dir, (*err)->msg);
       runhv_error_release (err);
       return state_remove (ctx->root, id, err);

@@ -208,8 +208,8 @@ H
   ! grep -q "^poststart" "$log"
   host_mnt=$(readlink /proc/self/ns/mnt)
   # runtime-namespace hooks see the host's mount ns, createContainer the container's
-  grep "^createRuntime" "$log" | grep -q "$host_mnt"
-  ! grep "^createContainer" "$log" | grep -q "$host_mnt"
+  grep "^createRuntime" "$log" | grep -qF "$host_mnt"
+  ! grep "^createContainer" "$log" | grep -qF "$host_mnt"
   rhd start h1
   wait_for 50 grep -q "^poststart running" "$log"
   wait_for 50 test -s "$BUNDLE/rootfs/hooklog"
@@ -240,17 +240,18 @@ H
 }
 
 @test "terminal via --console-socket: the master arrives on the socket" {
-  config '.process.terminal = true | .process.args = ["sh", "-c", "tty > /tmp/tty-name; sleep 1000"]'
+  config '.process.terminal = true | .process.args = ["sh", "-c", "tty; echo typed-into-the-pty; sleep 1000"]'
   /usr/bin/python3 "$RUNHV_SOURCE_DIR/tests/lib/console-socket.py" "$TEST_DIR/console.sock" "$TEST_DIR/console.out" &
   srv=$!
   wait_for 50 test -S "$TEST_DIR/console.sock"
   run rhd create --bundle "$BUNDLE" --console-socket "$TEST_DIR/console.sock" t1
   [ "$status" -eq 0 ]
-  wait $srv
-  grep -q "received /dev/pts/" "$TEST_DIR/console.out"
+  wait_for 50 grep -q "received /dev/pts/.* tty=True" "$TEST_DIR/console.out"
   rhd start t1
-  wait_for 50 test -s "$BUNDLE/rootfs/tmp/tty-name"
-  [ "$(cat "$BUNDLE/rootfs/tmp/tty-name")" = /dev/pts/0 ]
+  wait_for 50 grep -q typed-into-the-pty "$TEST_DIR/console.out"
+  grep -q "^/dev/pts/0" "$TEST_DIR/console.out"
+  rh delete --force t1
+  kill $srv 2>/dev/null || true
 }
 
 @test "terminal without a console socket is refused up front" {

@@ -14,6 +14,7 @@ fail() {
 setup_bundle() {
   [[ -d "$ASSETS/rootfs" ]] || fail "test assets missing: run tests/lib/prepare-assets.sh $ASSETS"
   TEST_DIR=$(mktemp -d /tmp/runhv-test.XXXXXX)
+  chmod 755 "$TEST_DIR"  # a mapped container root must reach its rootfs
   ROOT="$TEST_DIR/root"
   BUNDLE="$TEST_DIR/bundle"
   mkdir -p "$BUNDLE"

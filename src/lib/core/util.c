@@ -572,7 +572,12 @@ find_in_path (const char *cmd, char *const *env)
   char *saveptr = NULL, *dir;
 
   if (strchr (cmd, '/') != NULL)
-    return xstrdup (cmd);
+    {
+      struct stat st;
+      if (stat (cmd, &st) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 0111))
+        return xstrdup (cmd);
+      return NULL;
+    }
   for (size_t i = 0; env != NULL && env[i] != NULL; i++)
     if (strncmp (env[i], "PATH=", 5) == 0)
       path = env[i] + 5;

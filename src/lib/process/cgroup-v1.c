@@ -154,9 +154,17 @@ apply_cpu (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_
         return runhv_error (err, "linux.resources.cpu.cpus: the cpuset cgroup controller is not mounted on this host");
       if (dfd < 0)
         return -1;
-      if (r->cpu_cpus && r->cpu_cpus[0]
-          && cgroup_write (m, dfd, "cpuset.cpus", r->cpu_cpus, "linux.resources.cpu.cpus", err) < 0)
-        return runhv_error_wrap (err, "(only the host's CPUs can be used)");
+      if (r->cpu_cpus && r->cpu_cpus[0] && cgroup_write (m, dfd, "cpuset.cpus", r->cpu_cpus, NULL, err) < 0)
+        {
+          cleanup_free char *have = NULL;
+          if (read_file_at (dfd, "../cpuset.effective_cpus", 256, &have, NULL, NULL) < 0
+              && read_file_at (dfd, "../cpuset.cpus", 256, &have, NULL, NULL) < 0)
+            have = xstrdup ("?");
+          have[strcspn (have, "\n")] = '\0';
+          runhv_error_release (err);
+          return runhv_error (err, "linux.resources.cpu.cpus: `%s` is not available here (this host offers CPUs %s)",
+                              r->cpu_cpus, have);
+        }
       if (r->cpu_mems && r->cpu_mems[0]
           && cgroup_write (m, dfd, "cpuset.mems", r->cpu_mems, "linux.resources.cpu.mems", err) < 0)
         return -1;

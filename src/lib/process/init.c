@@ -78,7 +78,7 @@ env_with_defaults (char *const *env)
    "inside the container" and execve.  */
 static void
 finish_and_exec (int sock, const struct oci_process *p, const struct oci_spec *spec, int preserve_fds,
-                 bool report_exec_error)
+                 bool report_exec_error, bool set_rlimits)
 {
   runhv_error_t err = NULL;
   scmp_filter_ctx filter = NULL;
@@ -94,7 +94,7 @@ finish_and_exec (int sock, const struct oci_process *p, const struct oci_spec *s
     }
   if (seccomp_filter_build (spec->seccomp, &filter, &err) < 0)
     goto fail;
-  if (security_set_rlimits (p, &err) < 0)
+  if (set_rlimits && security_set_rlimits (p, &err) < 0)
     goto fail;
   if (p->has_umask)
     umask (p->umask);
@@ -221,6 +221,9 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
     sync_fail (sock, &err);
   if (security_set_oom_score_adj (p, &err) < 0)
     sync_fail (sock, &err);
+  /* rlimits now, so that a limit the host cannot grant fails create.  */
+  if (security_set_rlimits (p, &err) < 0)
+    sync_fail (sock, &err);
   {
     /* Fail create, not start, when the command is missing.  */
     cleanup_strv char **env = env_with_defaults (p->env);
@@ -261,7 +264,7 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
           _exit (127);
         }
     }
-  finish_and_exec (-1, p, s, cfg->preserve_fds, false);
+  finish_and_exec (-1, p, s, cfg->preserve_fds, false, false);
 }
 
 void
@@ -442,7 +445,7 @@ exec_stage1 (const struct exec_config *cfg)
         }
       prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
       /* The socket is close-on-exec: EOF tells the runtime exec worked. */
-      finish_and_exec (sock, p, cfg->spec, cfg->preserve_fds, true);
+      finish_and_exec (sock, p, cfg->spec, cfg->preserve_fds, true, true);
     }
   _exit (0);
 }

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "log.h"
 #include "runtime.h"
+#include "security.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -126,6 +127,8 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
   if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     return runhv_error (err, "process.terminal is true but no --console-socket was given (pass one, or set "
                              "terminal to false)");
+  if (security_check_caps (spec->process, err) < 0)
+    return -1;
 
   if (cgroup_manager_new (ctx->cgroup_root, spec->cgroups_path, st->id, ctx->systemd_cgroup, &cg, err) < 0)
     return -1;
@@ -435,6 +438,8 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
 
   if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     return runhv_error (err, "--tty needs a terminal receiver (pass --console-socket, or run in the foreground)");
+  if (security_check_caps (o->process, err) < 0)
+    return -1;
   if (load_cgroups (ctx, c, &cg, err) < 0)
     return -1;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

@@ -114,6 +114,29 @@ name_cap (int c, char *buf, size_t size)
 }
 
 int
+security_check_caps (const struct oci_process *p, runhv_error_t *err)
+{
+  int last = security_last_cap ();
+  uint64_t wanted = p->cap_effective | p->cap_permitted | p->cap_ambient | p->cap_inheritable | p->cap_bounding;
+  if (!p->has_capabilities)
+    return 0;
+  /* A capability runhv itself lacks cannot be handed on: say so before
+     anything is created.  */
+  for (int c = 0; c <= last; c++)
+    if (((wanted & (p->cap_effective | p->cap_permitted | p->cap_ambient)) >> c) & 1)
+      if (prctl (PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+        {
+          char name[64];
+          name_cap (c, name, sizeof (name));
+          return runhv_error (err,
+                              "process.capabilities: %s is not in runhv's own bounding set (this host withholds "
+                              "it); remove it from the spec",
+                              name);
+        }
+  return 0;
+}
+
+int
 security_switch_user_and_caps (const struct oci_process *p, runhv_error_t *err)
 {
   int last = security_last_cap ();
@@ -125,18 +148,6 @@ security_switch_user_and_caps (const struct oci_process *p, runhv_error_t *err)
 
   if (p->has_capabilities)
     {
-      /* A capability runhv itself lacks cannot be handed on: say so.  */
-      for (int c = 0; c <= last; c++)
-        if (((eff | perm | amb) >> c) & 1)
-          if (prctl (PR_CAPBSET_READ, c, 0, 0, 0) != 1)
-            {
-              char name[64];
-              name_cap (c, name, sizeof (name));
-              return runhv_error (err,
-                                  "process.capabilities: %s is not in runhv's own bounding set (this host withholds "
-                                  "it); remove it from the spec",
-                                  name);
-            }
       for (int c = 0; c <= last; c++)
         if (!((bounding >> c) & 1) && prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
           return runhv_make_error (err, errno, "drop capability %d from the bounding set", c);

@@ -11,6 +11,8 @@
 
 int security_set_rlimits (const struct oci_process *p, runhv_error_t *err);
 int security_set_oom_score_adj (const struct oci_process *p, runhv_error_t *err);
+/* Refuse, up front, capabilities that runhv itself does not have.  */
+int security_check_caps (const struct oci_process *p, runhv_error_t *err);
 /* Drop the bounding set, switch uid/gid/groups keeping capabilities, then
    set the effective/permitted/inheritable/ambient sets.  */
 int security_switch_user_and_caps (const struct oci_process *p, runhv_error_t *err);
