@@ -92,7 +92,10 @@ container_state_to_json (const struct container_state *st)
   json_object_set_new (j, "started", json_boolean (st->started));
   if (st->has_exit_status)
     json_object_set_new (j, "exitStatus", json_integer (st->exit_status));
-  json_object_set (j, "annotations", st->annotations ? st->annotations : json_object ());
+  if (st->annotations)
+    json_object_set (j, "annotations", st->annotations);
+  else
+    json_object_set_new (j, "annotations", json_object ());
   if (st->config)
     json_object_set (j, "config", st->config);
   if (st->backend)

@@ -331,12 +331,14 @@ process_start (struct runtime_context *ctx, struct container *c, runhv_error_t *
   cleanup_close int fd = -1, pidfd = -1;
   char byte;
 
-  fd = open (fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0)
-    return runhv_make_error (err, errno, "open `%s`", fifo);
+  /* Watch the init before opening the FIFO: opening it releases the init,
+     which may exec and exit before we look.  */
   pidfd = pidfd_open_checked (st->pid, st->pid_start);
   if (pidfd < 0)
     return runhv_error (err, "container `%s` exited before it was started", st->id);
+  fd = open (fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "open `%s`", fifo);
   for (;;)
     {
       struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
