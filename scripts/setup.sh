@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The README's first command, for a fresh Debian 12 machine: install what is
+# needed, build, install runhv, provision the guest kernel and initramfs for
+# hypervisor isolation, and run the isolation demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $(id -u) -ne 0 ]]; then
+  exec sudo -E bash "$0" "$@"
+fi
+bash scripts/install-deps.sh
+make -s all
+make -s install >/dev/null
+if [[ -x scripts/provision-guest.sh ]]; then
+  bash scripts/provision-guest.sh
+fi
+exec bash scripts/demo.sh
