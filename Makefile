@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 PREFIX ?= /usr/local
 MESON ?= meson
 
-.PHONY: all asan check install demo bench format format-check fuzz clean
+.PHONY: all asan check guest install demo bench format format-check fuzz clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -20,11 +20,21 @@ asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
 # The README's second command: everything, ending in "N passed, N failed".
-check: all asan
+check: all asan guest
 	bash tests/run.sh
+
+# The guest kernel (downloaded from Debian's archive) and the initramfs with
+# runhv-agent, in build/guest.
+guest: all
+	bash scripts/provision-guest.sh
 
 install: all
 	meson install -C $(BUILD)
+	if [ -f $(BUILD)/guest/initramfs.cpio ]; then \
+	  install -d $(DESTDIR)$(PREFIX)/share/runhv; \
+	  install -m 644 $(BUILD)/guest/vmlinux $(BUILD)/guest/kernel-release $(BUILD)/guest/initramfs.cpio \
+	    $(BUILD)/guest/initramfs.cpio.kernel-release $(DESTDIR)$(PREFIX)/share/runhv/; \
+	fi
 
 demo: all
 	bash scripts/demo.sh

@@ -43,6 +43,7 @@ parse (const char *verb, int argc, char **argv, struct create_options *o, bool *
   memset (o, 0, sizeof (*o));
   o->console_receiver = -1;
   o->lock_fd = -1;
+  o->stdio[0] = o->stdio[1] = o->stdio[2] = -1;
   while ((c = getopt_long (argc, argv, "+b:d", create_opts, NULL)) != -1)
     {
       switch (c)

@@ -67,7 +67,7 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
   const char *process_file = NULL, *cwd = NULL, *user = NULL, *id;
   cleanup_strv char **envs = NULL, **caps = NULL, **gids = NULL;
   bool tty = false, nnp = false;
-  struct exec_options o = { .console_receiver = -1 };
+  struct exec_options o = { .console_receiver = -1, .stdio = { -1, -1, -1 } };
   cleanup_json json_t *proc = NULL;
   struct oci_process *p = NULL;
   int c, rc = 0, result = 0;

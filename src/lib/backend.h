@@ -43,7 +43,8 @@ struct create_options
   bool no_pivot;
   const char *isolation; /* --isolation, NULL when not given */
   const char *owner;
-  int lock_fd; /* set by the runtime: children must not keep it */
+  int lock_fd;  /* set by the runtime: children must not keep it */
+  int stdio[3]; /* the container's stdin/stdout/stderr; -1 = inherit ours */
 };
 
 struct exec_options
@@ -54,6 +55,8 @@ struct exec_options
   int console_receiver;
   bool detach;
   int preserve_fds;
+  int stdio[3]; /* -1 = inherit ours */
+  pid_t pid;    /* out: the process's pid (host pid for process isolation) */
 };
 
 /* A process the caller may wait on: the container's own (run in the

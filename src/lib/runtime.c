@@ -801,6 +801,7 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
       runhv_error_wrap (err, "exec in container `%s`", id);
       goto out;
     }
+  o->pid = h.pid;
   if (write_pid_file (o->pid_file, h.pid, err) < 0)
     {
       runhv_error_t ignored = NULL;
@@ -843,7 +844,7 @@ runtime_convert (struct runtime_context *ctx, const char *id, const char *isolat
   struct container *c = NULL;
   enum container_status s;
   enum isolation iso;
-  struct create_options o = { .console_receiver = -1 };
+  struct create_options o = { .console_receiver = -1, .stdio = { -1, -1, -1 } };
   cleanup_free char *bundle = NULL;
   int ret = -1;
 

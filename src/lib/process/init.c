@@ -44,6 +44,21 @@ join_namespace (const char *path, int type, runhv_error_t *err)
   return 0;
 }
 
+/* Put the given fds on 0, 1 and 2 (the agent passes pipes it relays).  */
+static int
+install_stdio (const int *stdio, runhv_error_t *err)
+{
+  if (stdio == NULL)
+    return 0;
+  for (int i = 0; i < 3; i++)
+    if (stdio[i] >= 0 && stdio[i] != i && dup2 (stdio[i], i) < 0)
+      return runhv_make_error (err, errno, "set up stdio");
+  for (int i = 0; i < 3; i++)
+    if (stdio[i] > 2)
+      close (stdio[i]);
+  return 0;
+}
+
 static void
 reset_signals (void)
 {
@@ -157,6 +172,8 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (sync_send (sock, SYNC_PID, 0, NULL, -1) < 0)
     _exit (1);
+  if (install_stdio (cfg->stdio, &err) < 0)
+    sync_fail (sock, &err);
   if (setsid () < 0)
     {
       runhv_make_error (&err, errno, "setsid");
@@ -425,6 +442,8 @@ exec_stage1 (const struct exec_config *cfg)
       prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
       if (sync_send (sock, SYNC_PID, 0, NULL, -1) < 0)
         _exit (1);
+      if (install_stdio (cfg->stdio, &err) < 0)
+        sync_fail (sock, &err);
       if (chdir ("/") < 0)
         {
           runhv_make_error (&err, errno, "chdir to the container's root");

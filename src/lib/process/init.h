@@ -22,6 +22,7 @@ struct init_config
   bool no_pivot;
   bool has_hooks; /* any hook: the parent runs some and tells our host pid */
   const struct cgroup_manager *cgroups;
+  const int *stdio; /* three fds or -1 */
 };
 
 void init_stage1 (const struct init_config *cfg) __attribute__ ((noreturn));
@@ -34,6 +35,7 @@ struct exec_config
   int sync_fd;
   int preserve_fds;
   bool tty;
+  const int *stdio;
 };
 
 void exec_stage1 (const struct exec_config *cfg) __attribute__ ((noreturn));

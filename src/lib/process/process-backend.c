@@ -166,6 +166,7 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
     .no_pivot = o->no_pivot,
     .has_hooks = hooks,
     .cgroups = cg,
+    .stdio = o->stdio,
   };
   stage1 = fork ();
   if (stage1 < 0)
@@ -457,6 +458,7 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
     .sync_fd = sv[1],
     .preserve_fds = o->preserve_fds,
     .tty = o->process->terminal,
+    .stdio = o->stdio,
   };
   stage1 = fork ();
   if (stage1 < 0)

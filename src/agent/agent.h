@@ -1,0 +1,27 @@
+/* runhv-agent: PID 1 of the utility VM and the guest end of the agent
+   protocol.  It runs containers with the same library the host uses
+   (process backend, cgroup v2), so a container inside the VM gets the same
+   namespaces, limits and security settings as on the host.  */
+#ifndef RUNHV_AGENT_H
+#define RUNHV_AGENT_H
+
+#include "error.h"
+
+#define AGENT_SHARED_DIR "/run/shared"
+#define AGENT_RUNTIME_ROOT "/run/runhv"
+
+struct agent_boot
+{
+  char fs[16];    /* 9p | virtiofs | none */
+  char port[128]; /* virtio-serial port name */
+  char net[256];  /* ip=ADDR/PREFIX,gw=...,mac=... from the host, or empty */
+};
+
+/* PID 1 duties: mounts, modules, the shared filesystem; returns the fd of
+   the host channel.  */
+int agent_boot (struct agent_boot *b, runhv_error_t *err);
+/* Serve the host until it asks for shutdown.  */
+int agent_serve (int port_fd, runhv_error_t *err);
+void agent_poweroff (void) __attribute__ ((noreturn));
+
+#endif

@@ -1,0 +1,189 @@
+/* What the agent does as PID 1 before it can talk to the host.  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent-proto.h"
+#include "agent.h"
+#include "log.h"
+#include "util.h"
+#include "banned.h"
+
+static int
+mount_one (const char *src, const char *dst, const char *type, unsigned long flags, const char *data,
+           runhv_error_t *err)
+{
+  mkdir (dst, 0755);
+  if (mount (src, dst, type, flags, data) < 0 && errno != EBUSY)
+    return runhv_make_error (err, errno, "mount %s on %s", type, dst);
+  return 0;
+}
+
+static void
+parse_cmdline (struct agent_boot *b)
+{
+  cleanup_free char *cmd = NULL;
+  snprintf (b->fs, sizeof (b->fs), "9p");
+  snprintf (b->port, sizeof (b->port), "%s", AGENT_PORT_NAME);
+  b->net[0] = '\0';
+  if (read_file ("/proc/cmdline", 65536, &cmd, NULL, NULL) < 0)
+    return;
+  for (char *p = cmd, *next; p && *p; p = next)
+    {
+      next = strpbrk (p, " \n");
+      if (next)
+        *next++ = '\0';
+      if (strncmp (p, "runhv.fs=", 9) == 0)
+        snprintf (b->fs, sizeof (b->fs), "%s", p + 9);
+      else if (strncmp (p, "runhv.port=", 11) == 0)
+        snprintf (b->port, sizeof (b->port), "%s", p + 11);
+      else if (strncmp (p, "runhv.net=", 10) == 0)
+        snprintf (b->net, sizeof (b->net), "%s", p + 10);
+    }
+}
+
+/* Modules in the order provisioning computed from modules.dep; only what
+   this boot needs (the share's filesystem, the channel, the network).  */
+static int
+load_modules (const char *fs, bool net, runhv_error_t *err)
+{
+  cleanup_free char *order = NULL;
+  if (read_file ("/lib/modules/load-order", 65536, &order, NULL, NULL) < 0)
+    return 0; /* a kernel with everything built in */
+  for (char *p = order, *next; p && *p; p = next)
+    {
+      cleanup_free char *path = NULL;
+      cleanup_close int fd = -1;
+      next = strchr (p, '\n');
+      if (next)
+        *next++ = '\0';
+      if (*p == '\0' || *p == '#')
+        continue;
+      if ((strcmp (p, "fuse.ko") == 0 || strcmp (p, "virtiofs.ko") == 0) && strcmp (fs, "virtiofs") != 0)
+        continue;
+      if ((strncmp (p, "9p", 2) == 0 || strcmp (p, "netfs.ko") == 0 || strcmp (p, "fscache.ko") == 0)
+          && strcmp (fs, "9p") != 0)
+        continue;
+      if ((strcmp (p, "failover.ko") == 0 || strcmp (p, "net_failover.ko") == 0 || strcmp (p, "virtio_net.ko") == 0)
+          && !net)
+        continue;
+      if (strcmp (p, "overlay.ko") == 0)
+        continue; /* not used by the agent */
+      path = xasprintf ("/lib/modules/%s", p);
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return runhv_make_error (err, errno, "open module %s", path);
+      if (syscall (SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+        return runhv_make_error (err, errno, "load module %s", p);
+    }
+  return 0;
+}
+
+static int
+open_port (const char *name, runhv_error_t *err)
+{
+  /* No udev: the port's name is in sysfs, its node made by devtmpfs.  */
+  for (int attempt = 0; attempt < 200; attempt++)
+    {
+      cleanup_dir DIR *d = opendir ("/sys/class/virtio-ports");
+      struct dirent *de;
+      while (d && (de = readdir (d)) != NULL)
+        {
+          cleanup_free char *np = NULL, *n = NULL, *dev = NULL;
+          int fd;
+          if (de->d_name[0] == '.')
+            continue;
+          np = xasprintf ("/sys/class/virtio-ports/%s/name", de->d_name);
+          if (read_file (np, 256, &n, NULL, NULL) < 0)
+            continue;
+          n[strcspn (n, "\n")] = '\0';
+          if (strcmp (n, name) != 0)
+            continue;
+          dev = xasprintf ("/dev/%s", de->d_name);
+          fd = open (dev, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+          if (fd >= 0)
+            return fd;
+        }
+      usleep (10000);
+    }
+  return runhv_error (err, "no virtio-serial port named `%s`", name);
+}
+
+/* The initramfs is the kernel's rootfs, which can never be unmounted, so
+   pivot_root (which containers need) refuses to leave it.  Move to a tmpfs
+   root first, as switch_root does, and free the initramfs's files.  */
+static int
+switch_root_to_tmpfs (runhv_error_t *err)
+{
+  static const char *const keep[] = { "/proc", "/sys", "/dev" };
+  if (mount_one ("tmpfs", "/newroot", "tmpfs", MS_NOSUID, "mode=0755", err) < 0)
+    return -1;
+  for (size_t i = 0; i < sizeof (keep) / sizeof (keep[0]); i++)
+    {
+      cleanup_free char *dst = xasprintf ("/newroot%s", keep[i]);
+      mkdir (dst, 0755);
+      if (mount (keep[i], dst, NULL, MS_MOVE, NULL) < 0)
+        return runhv_make_error (err, errno, "move %s to the new root", keep[i]);
+    }
+  /* The old root's files are unreachable afterwards: free their memory.  */
+  {
+    runhv_error_t ignored = NULL;
+    if (rm_rf ("/lib", &ignored) < 0)
+      runhv_error_release (&ignored);
+    unlink ("/init");
+  }
+  if (chdir ("/newroot") < 0 || mount (".", "/", NULL, MS_MOVE, NULL) < 0 || chroot (".") < 0 || chdir ("/") < 0)
+    return runhv_make_error (err, errno, "switch the root to a tmpfs");
+  return 0;
+}
+
+int
+agent_boot (struct agent_boot *b, runhv_error_t *err)
+{
+  if (mount_one ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0
+      || mount_one ("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0
+      || mount_one ("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", err) < 0)
+    return -1;
+  parse_cmdline (b);
+  if (load_modules (b->fs, b->net[0] != '\0', err) < 0)
+    return -1;
+  if (switch_root_to_tmpfs (err) < 0)
+    return -1;
+  if (mount_one ("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666", err) < 0
+      || mount_one ("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", err) < 0
+      || mount_one ("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0
+      || mount_one ("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+    return -1;
+  if (strcmp (b->fs, "9p") == 0)
+    {
+      if (mount_one ("rootfs", AGENT_SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap",
+                     err)
+          < 0)
+        return -1;
+    }
+  else if (strcmp (b->fs, "virtiofs") == 0)
+    {
+      if (mount_one ("rootfs", AGENT_SHARED_DIR, "virtiofs", 0, NULL, err) < 0)
+        return -1;
+    }
+  mkdir (AGENT_RUNTIME_ROOT, 0700);
+  return open_port (b->port, err);
+}
+
+void
+agent_poweroff (void)
+{
+  sync ();
+  reboot (RB_POWER_OFF);
+  /* Should poweroff fail, exiting PID 1 panics the kernel, and with
+     panic=-1 and -no-reboot QEMU exits all the same.  */
+  _exit (1);
+}

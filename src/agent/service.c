@@ -1,0 +1,762 @@
+/* The agent's service loop: requests from the host run through the runtime
+   library; stdio of containers and exec'd processes is relayed as streams;
+   exits are reported as events once their output has drained.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent-proto.h"
+#include "agent.h"
+#include "json.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
+#include "banned.h"
+
+#define MAX_STREAMS 256
+#define MAX_PROCS 128
+/* Stop reading container output while this much waits for the host.  */
+#define OUTPUT_HIGH_WATER (4u << 20)
+/* How long an exited process's output may still drain before its exit is
+   reported (a detached grandchild can hold a pipe open for ever).  */
+#define DRAIN_MS 1000
+
+struct stream
+{
+  uint32_t id;
+  int fd;
+  bool from_guest; /* stdout, stderr, terminal: read fd, send DATA */
+  bool to_guest;   /* stdin, terminal: DATA from the host written to fd */
+  bool read_open;
+  bool write_closed;
+  bool close_after_drain;
+  uint8_t *pending;
+  size_t npending;
+  int proc;
+};
+
+struct proc
+{
+  bool used;
+  char id[1100];
+  char exec_id[1100]; /* "" for the container's own process */
+  pid_t pid;
+  bool exited, reported;
+  int status;
+  struct timespec exited_at;
+};
+
+struct agent
+{
+  struct runtime_context ctx;
+  int port;
+  struct frame_reader in;
+  struct outq out;
+  struct stream streams[MAX_STREAMS];
+  size_t nstreams;
+  struct proc procs[MAX_PROCS];
+  bool shutdown;
+};
+
+static long
+ms_since (const struct timespec *t)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static struct stream *
+stream_find (struct agent *a, uint32_t id)
+{
+  for (size_t i = 0; i < a->nstreams; i++)
+    if (a->streams[i].id == id)
+      return &a->streams[i];
+  return NULL;
+}
+
+static void
+stream_remove (struct agent *a, struct stream *s)
+{
+  if (s->fd >= 0)
+    close (s->fd);
+  free (s->pending);
+  *s = a->streams[--a->nstreams];
+}
+
+static int
+stream_add (struct agent *a, uint32_t id, int fd, bool from, bool to, int proc, runhv_error_t *err)
+{
+  struct stream *s;
+  if (stream_find (a, id) != NULL)
+    return runhv_error (err, "stream %u is already in use", id);
+  if (a->nstreams == MAX_STREAMS)
+    return runhv_error (err, "too many streams (at most %d)", MAX_STREAMS);
+  set_nonblock (fd, true);
+  s = &a->streams[a->nstreams++];
+  memset (s, 0, sizeof (*s));
+  s->id = id;
+  s->fd = fd;
+  s->from_guest = from;
+  s->to_guest = to;
+  s->read_open = from;
+  s->proc = proc;
+  return 0;
+}
+
+static int
+proc_alloc (struct agent *a, const char *id, const char *exec_id, runhv_error_t *err)
+{
+  for (int i = 0; i < MAX_PROCS; i++)
+    if (a->procs[i].used && strcmp (a->procs[i].id, id) == 0 && strcmp (a->procs[i].exec_id, exec_id) == 0)
+      return runhv_error (err, "process `%s%s%s` already exists", id, exec_id[0] ? "/" : "", exec_id);
+  for (int i = 0; i < MAX_PROCS; i++)
+    if (!a->procs[i].used)
+      {
+        memset (&a->procs[i], 0, sizeof (a->procs[i]));
+        a->procs[i].used = true;
+        snprintf (a->procs[i].id, sizeof (a->procs[i].id), "%s", id);
+        snprintf (a->procs[i].exec_id, sizeof (a->procs[i].exec_id), "%s", exec_id);
+        return i;
+      }
+  return runhv_error (err, "too many processes (at most %d)", MAX_PROCS);
+}
+
+static void
+proc_release (struct agent *a, int i)
+{
+  for (size_t k = 0; k < a->nstreams;)
+    if (a->streams[k].proc == i)
+      stream_remove (a, &a->streams[k]);
+    else
+      k++;
+  a->procs[i].used = false;
+}
+
+/* Pipes (or a terminal) for a process, from the request's "stdio".  Fills
+   stdio[3] with the child's ends; the agent keeps the other ends as
+   streams.  */
+struct io_setup
+{
+  int child[3];
+  int sock[2]; /* terminal: where the runtime hands us the pty master */
+  uint32_t tty_stream;
+};
+
+static void
+io_release (struct io_setup *io)
+{
+  for (int i = 0; i < 3; i++)
+    if (io->child[i] >= 0)
+      close (io->child[i]);
+  for (int i = 0; i < 2; i++)
+    if (io->sock[i] >= 0)
+      close (io->sock[i]);
+}
+
+static int
+io_prepare (struct agent *a, json_t *stdio, int proc, struct io_setup *io, runhv_error_t *err)
+{
+  static const char *const names[] = { "stdin", "stdout", "stderr" };
+  io->child[0] = io->child[1] = io->child[2] = -1;
+  io->sock[0] = io->sock[1] = -1;
+  io->tty_stream = 0;
+  if (json_object_get (stdio, "terminal"))
+    {
+      io->tty_stream = (uint32_t) json_integer_value (json_object_get (stdio, "terminal"));
+      if (stream_find (a, io->tty_stream))
+        return runhv_error (err, "stream %u is already in use", io->tty_stream);
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io->sock) < 0)
+        return runhv_make_error (err, errno, "socketpair");
+      return 0;
+    }
+  for (int i = 0; i < 3; i++)
+    {
+      json_t *v = json_object_get (stdio, names[i]);
+      int p[2];
+      if (v == NULL)
+        {
+          io->child[i] = open ("/dev/null", O_RDWR | O_CLOEXEC);
+          continue;
+        }
+      if (pipe2 (p, O_CLOEXEC) < 0)
+        return runhv_make_error (err, errno, "pipe");
+      if (i == 0)
+        {
+          io->child[0] = p[0];
+          if (stream_add (a, (uint32_t) json_integer_value (v), p[1], false, true, proc, err) < 0)
+            {
+              close (p[1]);
+              return -1;
+            }
+        }
+      else
+        {
+          io->child[i] = p[1];
+          if (stream_add (a, (uint32_t) json_integer_value (v), p[0], true, false, proc, err) < 0)
+            {
+              close (p[0]);
+              return -1;
+            }
+        }
+    }
+  return 0;
+}
+
+static int
+io_take_terminal (struct agent *a, struct io_setup *io, int proc, runhv_error_t *err)
+{
+  char name[128];
+  int master = -1;
+  if (io->tty_stream == 0)
+    return 0;
+  if (fd_recv (io->sock[1], &master, name, sizeof (name)) < 0 || master < 0)
+    return runhv_error (err, "the runtime handed over no terminal");
+  if (stream_add (a, io->tty_stream, master, true, true, proc, err) < 0)
+    {
+      close (master);
+      return -1;
+    }
+  return 0;
+}
+
+static void
+send_response (struct agent *a, uint32_t id, json_t *resp)
+{
+  runhv_error_t err = NULL;
+  if (outq_push_json (&a->out, FRAME_RESPONSE, id, resp, &err) < 0)
+    {
+      log_error ("%s", err->msg);
+      runhv_error_release (&err);
+    }
+  json_decref (resp);
+}
+
+static int
+op_create (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
+{
+  const char *id = json_string_value (json_object_get (req, "id"));
+  json_t *spec = json_deep_copy (json_object_get (req, "spec"));
+  cleanup_free char *bundle = xasprintf ("%s/bundles/%s", AGENT_RUNTIME_ROOT, id);
+  cleanup_free char *cfg = xasprintf ("%s/config.json", bundle);
+  cleanup_free char *text = NULL;
+  struct create_options o = { .console_receiver = -1, .lock_fd = -1, .isolation = "process", .owner = "runhv-agent" };
+  struct io_setup io;
+  int p, ret = -1;
+  json_t *root, *proc;
+
+  p = proc_alloc (a, id, "", err);
+  if (p < 0)
+    {
+      json_decref (spec);
+      return -1;
+    }
+  root = json_object_get (spec, "root");
+  if (!json_is_object (root))
+    {
+      root = json_object ();
+      json_object_set_new (spec, "root", root);
+    }
+  json_object_set (root, "path", json_object_get (req, "rootfs"));
+  proc = json_object_get (spec, "process");
+  if (json_is_object (proc))
+    json_object_set_new (proc, "terminal", json_boolean (json_object_get (json_object_get (req, "stdio"), "terminal")));
+  text = json_dumps (spec, JSON_INDENT (1));
+  json_decref (spec);
+  if (mkdir_p (bundle, 0700, err) < 0 || write_file_atomic (cfg, text, strlen (text), 0600, err) < 0)
+    goto out;
+  if (io_prepare (a, json_object_get (req, "stdio"), p, &io, err) < 0)
+    goto out_io;
+  o.bundle = bundle;
+  o.console_receiver = io.sock[0];
+  memcpy (o.stdio, io.child, sizeof (o.stdio));
+  if (runtime_create (&a->ctx, id, &o, err) < 0)
+    goto out_io;
+  if (io_take_terminal (a, &io, p, err) < 0)
+    goto out_io;
+  {
+    cleanup_json json_t *st = NULL;
+    if (runtime_state (&a->ctx, id, &st, err) < 0)
+      goto out_io;
+    a->procs[p].pid = (pid_t) json_integer_value (json_object_get (st, "pid"));
+    *resp = json_pack ("{s:b,s:i}", "ok", 1, "pid", a->procs[p].pid);
+  }
+  ret = 0;
+out_io:
+  io_release (&io);
+out:
+  if (ret < 0)
+    {
+      runhv_error_t ignored = NULL;
+      proc_release (a, p);
+      if (rm_rf (bundle, &ignored) < 0)
+        runhv_error_release (&ignored);
+    }
+  return ret;
+}
+
+static int
+op_exec (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
+{
+  const char *id = json_string_value (json_object_get (req, "id"));
+  const char *exec_id = json_string_value (json_object_get (req, "exec_id"));
+  json_t *pj = json_deep_copy (json_object_get (req, "process"));
+  struct oci_process *proc = NULL;
+  struct exec_options o = { .console_receiver = -1, .detach = true };
+  struct io_setup io;
+  int p, ret = -1;
+
+  json_object_set_new (pj, "terminal", json_boolean (json_object_get (json_object_get (req, "stdio"), "terminal")));
+  if (oci_process_parse (pj, "process", &proc, err) < 0)
+    {
+      json_decref (pj);
+      return -1;
+    }
+  json_decref (pj);
+  p = proc_alloc (a, id, exec_id, err);
+  if (p < 0)
+    {
+      oci_process_free (proc);
+      return -1;
+    }
+  if (io_prepare (a, json_object_get (req, "stdio"), p, &io, err) < 0)
+    goto out;
+  o.process = proc;
+  o.console_receiver = io.sock[0];
+  memcpy (o.stdio, io.child, sizeof (o.stdio));
+  if (runtime_exec (&a->ctx, id, &o, NULL, err) < 0)
+    goto out;
+  if (io_take_terminal (a, &io, p, err) < 0)
+    goto out;
+  a->procs[p].pid = o.pid;
+  *resp = json_pack ("{s:b,s:i}", "ok", 1, "pid", o.pid);
+  ret = 0;
+out:
+  io_release (&io);
+  if (ret < 0)
+    proc_release (a, p);
+  oci_process_free (proc);
+  return ret;
+}
+
+static int
+op_kill (struct agent *a, json_t *req, runhv_error_t *err)
+{
+  const char *id = json_string_value (json_object_get (req, "id"));
+  const char *exec_id = json_string_value (json_object_get (req, "exec_id"));
+  int sig = (int) json_integer_value (json_object_get (req, "signal"));
+  if (exec_id != NULL)
+    {
+      for (int i = 0; i < MAX_PROCS; i++)
+        if (a->procs[i].used && strcmp (a->procs[i].id, id) == 0 && strcmp (a->procs[i].exec_id, exec_id) == 0)
+          {
+            if (a->procs[i].exited)
+              return runhv_error (err, "process `%s` of `%s` is not running", exec_id, id);
+            if (kill (a->procs[i].pid, sig) < 0)
+              return runhv_make_error (err, errno, "signal process `%s`", exec_id);
+            return 0;
+          }
+      return runhv_error (err, "no process `%s` in container `%s`", exec_id, id);
+    }
+  return runtime_kill (&a->ctx, id, sig, json_is_true (json_object_get (req, "all")), err);
+}
+
+static json_t *
+stats_json (const struct cgroup_stats *s)
+{
+  return json_pack ("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ok", 1, "memory_usage",
+                    (json_int_t) s->memory_usage, "memory_limit", (json_int_t) s->memory_limit, "memory_max_usage",
+                    (json_int_t) s->memory_max_usage, "memory_swap_usage", (json_int_t) s->memory_swap_usage,
+                    "cpu_usage_ns", (json_int_t) s->cpu_usage_ns, "cpu_user_ns", (json_int_t) s->cpu_user_ns,
+                    "cpu_system_ns", (json_int_t) s->cpu_system_ns, "cpu_periods", (json_int_t) s->cpu_periods,
+                    "cpu_throttled_periods", (json_int_t) s->cpu_throttled_periods, "cpu_throttled_ns",
+                    (json_int_t) s->cpu_throttled_ns, "pids_current", (json_int_t) s->pids_current, "pids_limit",
+                    (json_int_t) s->pids_limit, "oom_kills", (json_int_t) s->oom_kills);
+}
+
+static void
+handle_request (struct agent *a, uint32_t rid, json_t *req)
+{
+  runhv_error_t err = NULL;
+  enum agent_op op;
+  json_t *resp = NULL;
+  int r = 0;
+  const char *id;
+
+  if (proto_validate_request (req, &op, &err) < 0)
+    {
+      send_response (a, rid, proto_error (err));
+      runhv_error_release (&err);
+      return;
+    }
+  id = json_string_value (json_object_get (req, "id"));
+  switch (op)
+    {
+    case OP_HELLO:
+      {
+        struct utsname u;
+        cleanup_free char *boot_id = NULL;
+        uname (&u);
+        if (read_file ("/proc/sys/kernel/random/boot_id", 64, &boot_id, NULL, NULL) == 0)
+          boot_id[strcspn (boot_id, "\n")] = '\0';
+        resp = json_pack ("{s:b,s:i,s:s,s:s,s:i}", "ok", 1, "version", AGENT_PROTO_VERSION, "kernel", u.release,
+                          "boot_id", boot_id ? boot_id : "", "cpus", (int) sysconf (_SC_NPROCESSORS_ONLN));
+      }
+      break;
+    case OP_CREATE:
+      r = op_create (a, req, &resp, &err);
+      break;
+    case OP_START:
+      r = runtime_start (&a->ctx, id, &err);
+      break;
+    case OP_KILL:
+      r = op_kill (a, req, &err);
+      break;
+    case OP_EXEC:
+      r = op_exec (a, req, &resp, &err);
+      break;
+    case OP_PS:
+      {
+        cleanup_free pid_t *pids = NULL;
+        size_t n = 0;
+        r = runtime_ps (&a->ctx, id, &pids, &n, &err);
+        if (r == 0)
+          {
+            json_t *arr = json_array ();
+            for (size_t i = 0; i < n; i++)
+              json_array_append_new (arr, json_integer (pids[i]));
+            resp = json_pack ("{s:b,s:o}", "ok", 1, "pids", arr);
+          }
+      }
+      break;
+    case OP_PAUSE:
+      r = runtime_pause (&a->ctx, id, &err);
+      break;
+    case OP_RESUME:
+      r = runtime_resume (&a->ctx, id, &err);
+      break;
+    case OP_UPDATE:
+      {
+        struct oci_resources *res = NULL;
+        r = oci_resources_parse (json_object_get (req, "resources"), "resources", &res, &err);
+        if (r == 0)
+          r = runtime_update (&a->ctx, id, res, &err);
+        oci_resources_free (res);
+      }
+      break;
+    case OP_STATS:
+      {
+        struct cgroup_stats s;
+        r = runtime_stats (&a->ctx, id, &s, &err);
+        if (r == 0)
+          resp = stats_json (&s);
+      }
+      break;
+    case OP_RESIZE:
+      {
+        struct stream *s = stream_find (a, (uint32_t) json_integer_value (json_object_get (req, "stream")));
+        struct winsize ws = { .ws_row = (unsigned short) json_integer_value (json_object_get (req, "rows")),
+                              .ws_col = (unsigned short) json_integer_value (json_object_get (req, "cols")) };
+        if (s == NULL || !(s->from_guest && s->to_guest))
+          r = runhv_error (&err, "resize: stream %lld is not a terminal",
+                           (long long) json_integer_value (json_object_get (req, "stream")));
+        else if (ioctl (s->fd, TIOCSWINSZ, &ws) < 0)
+          r = runhv_make_error (&err, errno, "resize the terminal");
+      }
+      break;
+    case OP_DELETE:
+      {
+        cleanup_free char *bundle = xasprintf ("%s/bundles/%s", AGENT_RUNTIME_ROOT, id);
+        runhv_error_t ignored = NULL;
+        r = runtime_delete (&a->ctx, id, true, &err);
+        if (r == 0)
+          {
+            for (int i = 0; i < MAX_PROCS; i++)
+              if (a->procs[i].used && strcmp (a->procs[i].id, id) == 0)
+                proc_release (a, i);
+            if (rm_rf (bundle, &ignored) < 0)
+              runhv_error_release (&ignored);
+          }
+      }
+      break;
+    case OP_SHUTDOWN:
+      a->shutdown = true;
+      break;
+    }
+  if (r < 0)
+    {
+      log_debug ("%s failed: %s", proto_op_name (op), err ? err->msg : "?");
+      if (resp)
+        json_decref (resp);
+      resp = proto_error (err);
+    }
+  else if (resp == NULL)
+    resp = proto_ok ();
+  send_response (a, rid, resp);
+  runhv_error_release (&err);
+}
+
+static int
+handle_frame (struct agent *a, struct frame *f, runhv_error_t *err)
+{
+  switch (f->type)
+    {
+    case FRAME_REQUEST:
+      {
+        json_t *req = NULL;
+        runhv_error_t perr = NULL;
+        if (proto_json (f, &req, &perr) < 0)
+          {
+            send_response (a, f->id, proto_error (perr));
+            runhv_error_release (&perr);
+            return 0;
+          }
+        handle_request (a, f->id, req);
+        json_decref (req);
+        return 0;
+      }
+    case FRAME_DATA:
+    case FRAME_CLOSE:
+      {
+        struct stream *s = stream_find (a, f->id);
+        if (s == NULL || !s->to_guest || s->write_closed)
+          return 0; /* the process is gone: drop its input */
+        if (f->type == FRAME_CLOSE)
+          {
+            s->close_after_drain = true;
+            return 0;
+          }
+        if (s->npending + f->len > (16u << 20))
+          return runhv_error (err, "stream %u: the host sent more than 16 MiB the process did not read", f->id);
+        s->pending = xrealloc (s->pending, s->npending + f->len);
+        memcpy (s->pending + s->npending, f->payload, f->len);
+        s->npending += f->len;
+        return 0;
+      }
+    default:
+      return runhv_error (err, "agent protocol: the host sent a frame of type %u", f->type);
+    }
+}
+
+static void
+reap_children (struct agent *a)
+{
+  for (;;)
+    {
+      int status;
+      pid_t pid = waitpid (-1, &status, WNOHANG);
+      if (pid <= 0)
+        return;
+      for (int i = 0; i < MAX_PROCS; i++)
+        if (a->procs[i].used && a->procs[i].pid == pid && !a->procs[i].exited)
+          {
+            a->procs[i].exited = true;
+            a->procs[i].status = WIFSIGNALED (status) ? 128 + WTERMSIG (status) : WEXITSTATUS (status);
+            clock_gettime (CLOCK_MONOTONIC, &a->procs[i].exited_at);
+          }
+    }
+}
+
+static void
+report_exits (struct agent *a)
+{
+  for (int i = 0; i < MAX_PROCS; i++)
+    {
+      struct proc *p = &a->procs[i];
+      bool open_output = false;
+      runhv_error_t err = NULL;
+      json_t *ev;
+      if (!p->used || !p->exited || p->reported)
+        continue;
+      for (size_t k = 0; k < a->nstreams; k++)
+        if (a->streams[k].proc == i && a->streams[k].read_open)
+          open_output = true;
+      if (open_output && ms_since (&p->exited_at) < DRAIN_MS)
+        continue;
+      /* Streams first, then the exit: the host sees all output before it. */
+      for (size_t k = 0; k < a->nstreams;)
+        if (a->streams[k].proc == i)
+          {
+            if (a->streams[k].from_guest)
+              outq_push (&a->out, FRAME_CLOSE, a->streams[k].id, NULL, 0, NULL);
+            stream_remove (a, &a->streams[k]);
+          }
+        else
+          k++;
+      ev = json_pack ("{s:s,s:s,s:i}", "event", "exit", "id", p->id, "status", p->status);
+      if (p->exec_id[0])
+        json_object_set_new (ev, "exec_id", json_string (p->exec_id));
+      if (outq_push_json (&a->out, FRAME_EVENT, 0, ev, &err) < 0)
+        runhv_error_release (&err);
+      json_decref (ev);
+      p->reported = true;
+      if (p->exec_id[0])
+        p->used = false; /* the container's own record stays until delete */
+    }
+}
+
+int
+agent_serve (int port, runhv_error_t *err)
+{
+  struct agent *a = xmalloc0 (sizeof (*a));
+  cleanup_close int sfd = -1;
+  sigset_t mask;
+  int ret = -1;
+
+  if (runtime_context_init (&a->ctx, AGENT_RUNTIME_ROOT, err) < 0)
+    {
+      free (a);
+      return -1;
+    }
+  a->port = port;
+  frame_reader_init (&a->in);
+  outq_init (&a->out);
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0)
+    {
+      runhv_make_error (err, errno, "signalfd");
+      goto out;
+    }
+  while (!a->shutdown || !outq_empty (&a->out))
+    {
+      struct pollfd pfd[2 + MAX_STREAMS];
+      int map[2 + MAX_STREAMS];
+      int n = 0, timeout = -1;
+
+      pfd[n] = (struct pollfd){ .fd = port, .events = POLLIN | (outq_empty (&a->out) ? 0 : POLLOUT) };
+      map[n++] = -1;
+      pfd[n] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+      map[n++] = -2;
+      for (size_t i = 0; i < a->nstreams; i++)
+        {
+          struct stream *s = &a->streams[i];
+          short ev = 0;
+          if (s->read_open && outq_pending (&a->out) < OUTPUT_HIGH_WATER)
+            ev |= POLLIN;
+          if (s->to_guest && !s->write_closed && s->npending > 0)
+            ev |= POLLOUT;
+          if (ev == 0)
+            continue;
+          pfd[n] = (struct pollfd){ .fd = s->fd, .events = ev };
+          map[n++] = (int) i;
+        }
+      for (int i = 0; i < MAX_PROCS; i++)
+        if (a->procs[i].used && a->procs[i].exited && !a->procs[i].reported)
+          timeout = 50;
+      if (poll (pfd, (nfds_t) n, timeout) < 0 && errno != EINTR)
+        {
+          runhv_make_error (err, errno, "poll");
+          goto out;
+        }
+      for (int i = 0; i < n; i++)
+        {
+          if (pfd[i].revents == 0)
+            continue;
+          if (map[i] == -1)
+            {
+              if (pfd[i].revents & POLLOUT)
+                outq_flush (&a->out, port);
+              if (pfd[i].revents & POLLIN)
+                {
+                  uint8_t buf[65536];
+                  ssize_t r = read (port, buf, sizeof (buf));
+                  struct frame f;
+                  int got;
+                  if (r > 0)
+                    frame_reader_feed (&a->in, buf, (size_t) r);
+                  while ((got = frame_reader_next (&a->in, &f, err)) == 1)
+                    if (handle_frame (a, &f, err) < 0)
+                      goto out;
+                  if (got < 0)
+                    goto out;
+                }
+              /* POLLHUP: the host end is not connected; virtio-serial
+                 keeps the port, so wait for it to come back.  */
+              if ((pfd[i].revents & POLLHUP) && !(pfd[i].revents & POLLIN))
+                usleep (20000);
+            }
+          else if (map[i] == -2)
+            {
+              struct signalfd_siginfo si;
+              while (read (sfd, &si, sizeof (si)) == sizeof (si))
+                ;
+              reap_children (a);
+            }
+          else
+            {
+              struct stream *s = &a->streams[map[i]];
+              if (pfd[i].revents & POLLOUT)
+                {
+                  ssize_t w = write (s->fd, s->pending, s->npending);
+                  if (w > 0)
+                    {
+                      memmove (s->pending, s->pending + w, s->npending - (size_t) w);
+                      s->npending -= (size_t) w;
+                    }
+                  else if (w < 0 && errno != EAGAIN && errno != EINTR)
+                    {
+                      s->npending = 0;
+                      s->write_closed = true;
+                    }
+                }
+              if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+                {
+                  uint8_t buf[65536];
+                  ssize_t r = read (s->fd, buf, sizeof (buf));
+                  if (r > 0)
+                    outq_push (&a->out, FRAME_DATA, s->id, buf, (size_t) r, NULL);
+                  else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+                    {
+                      s->read_open = false;
+                      if (!s->to_guest)
+                        {
+                          outq_push (&a->out, FRAME_CLOSE, s->id, NULL, 0, NULL);
+                        }
+                    }
+                }
+            }
+        }
+      /* stdin EOF once what was queued is written */
+      for (size_t i = 0; i < a->nstreams;)
+        {
+          struct stream *s = &a->streams[i];
+          if (s->to_guest && s->close_after_drain && s->npending == 0 && !s->from_guest)
+            {
+              stream_remove (a, s);
+              continue;
+            }
+          if (!s->read_open && !s->to_guest)
+            {
+              stream_remove (a, s);
+              continue;
+            }
+          i++;
+        }
+      reap_children (a);
+      report_exits (a);
+      if (!outq_empty (&a->out))
+        outq_flush (&a->out, port);
+    }
+  ret = 0;
+out:
+  frame_reader_release (&a->in);
+  outq_release (&a->out);
+  runtime_context_release (&a->ctx);
+  free (a);
+  return ret;
+}

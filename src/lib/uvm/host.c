@@ -1,0 +1,310 @@
+#include "host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "json.h"
+#include "log.h"
+#include "runhv-config.h"
+#include "util.h"
+#include "banned.h"
+
+const char *
+uvm_default_guest_dir (void)
+{
+  const char *env = getenv ("RUNHV_GUEST_DIR");
+  struct stat st;
+  if (env != NULL && env[0] != '\0')
+    return env;
+  /* Installed artifacts first, then the build tree's (for a checkout).  */
+  if (stat (RUNHV_DATADIR "/initramfs.cpio", &st) == 0)
+    return RUNHV_DATADIR;
+  return RUNHV_SOURCE_ROOT "/build/guest";
+}
+
+static char *
+find_program (const char *name)
+{
+  static const char *const dirs[] = { "/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", NULL };
+  for (size_t i = 0; dirs[i]; i++)
+    {
+      cleanup_free char *p = xasprintf ("%s/%s", dirs[i], name);
+      if (access (p, X_OK) == 0)
+        return steal_ptr (&p);
+    }
+  return NULL;
+}
+
+static char *
+read_line (const char *path)
+{
+  char *s = NULL;
+  if (read_file (path, 256, &s, NULL, NULL) < 0)
+    return NULL;
+  s[strcspn (s, "\n")] = '\0';
+  return s;
+}
+
+void
+uvm_artifacts_release (struct uvm_artifacts *a)
+{
+  free (a->kernel);
+  free (a->initrd);
+  free (a->qemu);
+  free (a->virtiofsd);
+  free (a->kernel_release);
+  free (a->initrd_release);
+  memset (a, 0, sizeof (*a));
+}
+
+int
+uvm_artifacts_find (const struct runhv_config *cfg, struct uvm_artifacts *out, runhv_error_t *err)
+{
+  const char *dir = uvm_default_guest_dir ();
+  memset (out, 0, sizeof (*out));
+  out->kernel = cfg && cfg->kernel ? xstrdup (cfg->kernel) : xasprintf ("%s/vmlinux", dir);
+  out->initrd = cfg && cfg->initrd ? xstrdup (cfg->initrd) : xasprintf ("%s/initramfs.cpio", dir);
+  out->qemu = cfg && cfg->qemu ? xstrdup (cfg->qemu) : find_program ("qemu-system-x86_64");
+  if (access (out->kernel, R_OK) < 0)
+    {
+      runhv_make_error (err, errno,
+                        "hypervisor isolation: guest kernel `%s` is missing (provision it with `make guest` or "
+                        "scripts/setup.sh, or set [vm] kernel in runhv.toml)",
+                        out->kernel);
+      goto fail;
+    }
+  if (access (out->initrd, R_OK) < 0)
+    {
+      runhv_make_error (err, errno,
+                        "hypervisor isolation: initramfs `%s` is missing (build it with `make guest`, or set [vm] "
+                        "initrd in runhv.toml)",
+                        out->initrd);
+      goto fail;
+    }
+  if (out->qemu == NULL || access (out->qemu, X_OK) < 0)
+    {
+      runhv_error (err, "hypervisor isolation: QEMU (qemu-system-x86_64) is not installed (apt-get install "
+                        "qemu-system-x86, or set [vm] qemu in runhv.toml)");
+      goto fail;
+    }
+  if (cfg && cfg->shared_fs && strcmp (cfg->shared_fs, "virtiofs") == 0)
+    {
+      out->virtiofsd = cfg->virtiofsd ? xstrdup (cfg->virtiofsd) : xstrdup ("/usr/lib/qemu/virtiofsd");
+      if (access (out->virtiofsd, X_OK) < 0)
+        {
+          runhv_make_error (err, errno, "vm.shared_fs = virtiofs but `%s` is missing (install qemu-system-x86 or "
+                                        "set [vm] virtiofsd)",
+                            out->virtiofsd);
+          goto fail;
+        }
+    }
+  {
+    cleanup_free char *kdir = xstrdup (out->kernel), *rel = NULL, *irel = NULL;
+    char *slash = strrchr (kdir, '/');
+    if (slash)
+      *slash = '\0';
+    rel = xasprintf ("%s/kernel-release", slash ? kdir : ".");
+    irel = xasprintf ("%s.kernel-release", out->initrd);
+    out->kernel_release = read_line (rel);
+    out->initrd_release = read_line (irel);
+  }
+  return 0;
+fail:
+  uvm_artifacts_release (out);
+  return -1;
+}
+
+long
+uvm_host_tsc_khz (void)
+{
+  /* The host kernel's own TSC rate, from a perf mmap page's conversion
+     factors; a 20 ms measurement otherwise.  Under TCG the guest reads the
+     host TSC, and microvm has no timer to calibrate it against reliably.  */
+  struct perf_event_attr attr;
+  long pg = sysconf (_SC_PAGESIZE), khz = 0;
+  int fd;
+  memset (&attr, 0, sizeof (attr));
+  attr.size = sizeof (attr);
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_DUMMY;
+  attr.exclude_kernel = 1;
+  fd = (int) syscall (SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd >= 0)
+    {
+      struct perf_event_mmap_page *p = mmap (NULL, (size_t) pg, PROT_READ, MAP_SHARED, fd, 0);
+      close (fd);
+      if (p != MAP_FAILED)
+        {
+          if (p->cap_user_time && p->time_mult)
+            khz = (long) (((unsigned __int128) 1000000 << p->time_shift) / p->time_mult);
+          munmap (p, (size_t) pg);
+        }
+    }
+  if (khz <= 0)
+    {
+      struct timespec t0, t1, d = { 0, 20 * 1000 * 1000 };
+      uint64_t c0, c1;
+      clock_gettime (CLOCK_MONOTONIC_RAW, &t0);
+      c0 = __rdtsc ();
+      nanosleep (&d, NULL);
+      clock_gettime (CLOCK_MONOTONIC_RAW, &t1);
+      c1 = __rdtsc ();
+      khz = (long) ((double) (c1 - c0) * 1e6
+                    / ((double) (t1.tv_sec - t0.tv_sec) * 1e9 + (double) (t1.tv_nsec - t0.tv_nsec)));
+    }
+  return khz;
+}
+
+int64_t
+uvm_host_memory_mb (void)
+{
+  long pages = sysconf (_SC_PHYS_PAGES), size = sysconf (_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? (int64_t) pages * size / (1 << 20) : 1024;
+}
+
+int64_t
+uvm_host_cpus (void)
+{
+  long n = sysconf (_SC_NPROCESSORS_ONLN);
+  return n > 0 ? n : 1;
+}
+
+/* Boot the guest kernel under KVM with no initramfs: a working KVM runs
+   every initcall and panics on the missing root filesystem, and with
+   panic=-1 -no-reboot QEMU exits.  A KVM that cannot run the guest (this
+   kind of nested host: emulation failures) spins or reports an internal
+   error.  */
+static bool
+kvm_probe (const struct uvm_artifacts *a, char **why)
+{
+  char tmpl[] = "/tmp/runhv-kvmprobe-XXXXXX";
+  cleanup_free char *serial = NULL, *serial_arg = NULL, *text = NULL;
+  pid_t pid;
+  int status = 0, pidfd;
+  bool exited = false, ok = false;
+  struct pollfd p;
+
+  if (access ("/dev/kvm", R_OK | W_OK) < 0)
+    {
+      *why = xstrdup ("/dev/kvm is not accessible");
+      return false;
+    }
+  if (mkdtemp (tmpl) == NULL)
+    {
+      *why = xstrdup ("cannot make a temporary directory for the KVM probe");
+      return false;
+    }
+  serial = xasprintf ("%s/serial", tmpl);
+  serial_arg = xasprintf ("file:%s", serial);
+  pid = fork ();
+  if (pid == 0)
+    {
+      int null = open ("/dev/null", O_RDWR);
+      char *argv[] = { a->qemu, (char *) "-nodefaults", (char *) "-no-user-config", (char *) "-display", (char *) "none",
+                       (char *) "-M", (char *) "microvm,acpi=on", (char *) "-accel", (char *) "kvm", (char *) "-m",
+                       (char *) "128M", (char *) "-kernel", a->kernel, (char *) "-append",
+                       (char *) "earlyprintk=ttyS0 console=ttyS0 panic=-1 root=/dev/nonexistent loglevel=1",
+                       (char *) "-serial", serial_arg, (char *) "-no-reboot", NULL };
+      dup2 (null, 0);
+      dup2 (null, 1);
+      dup2 (null, 2);
+      execv (a->qemu, argv);
+      _exit (127);
+    }
+  if (pid < 0)
+    {
+      *why = xstrdup ("cannot fork the KVM probe");
+      return false;
+    }
+  pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+  p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+  if (pidfd >= 0 && poll (&p, 1, 4000) == 1)
+    exited = true;
+  if (!exited)
+    kill (pid, SIGKILL);
+  waitpid (pid, &status, 0);
+  if (pidfd >= 0)
+    close (pidfd);
+  if (read_file (serial, 1 << 20, &text, NULL, NULL) == 0 && exited && WIFEXITED (status)
+      && WEXITSTATUS (status) == 0 && strstr (text, "Kernel panic - not syncing") != NULL)
+    ok = true;
+  if (ok)
+    *why = xstrdup ("KVM booted the guest kernel in a probe");
+  else if (!exited)
+    *why = xstrdup ("KVM is present but did not boot the guest kernel within 4 s (a nested or emulating hypervisor)");
+  else
+    *why = xasprintf ("KVM is present but QEMU failed the probe boot (exit status %d)", WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
+  unlink (serial);
+  rmdir (tmpl);
+  return ok;
+}
+
+int
+uvm_accel_resolve (const struct runhv_config *cfg, const struct uvm_artifacts *a, const char *cache_dir, char **accel,
+                   char **why, runhv_error_t *err)
+{
+  const char *want = cfg && cfg->accelerator ? cfg->accelerator : "auto";
+  cleanup_free char *boot_id = read_line ("/proc/sys/kernel/random/boot_id");
+  cleanup_free char *cache = xasprintf ("%s/kvm-probe.json", cache_dir);
+  cleanup_free char *key = NULL;
+  struct stat kst;
+  bool usable;
+
+  if (strcmp (want, "tcg") == 0)
+    {
+      *accel = xstrdup ("tcg");
+      *why = xstrdup ("vm.accelerator = tcg");
+      return 0;
+    }
+  if (strcmp (want, "kvm") == 0)
+    {
+      if (access ("/dev/kvm", R_OK | W_OK) < 0)
+        return runhv_make_error (err, errno, "vm.accelerator = kvm but /dev/kvm is not usable (load kvm_intel or "
+                                             "kvm_amd, or set vm.accelerator = \"auto\")");
+      *accel = xstrdup ("kvm");
+      *why = xstrdup ("vm.accelerator = kvm");
+      return 0;
+    }
+  /* auto: the probe's answer holds for this host boot, this kernel and this
+     QEMU.  */
+  if (stat (a->kernel, &kst) < 0)
+    kst.st_mtime = 0;
+  key = xasprintf ("%s|%s|%ld|%s", boot_id ? boot_id : "", a->kernel, (long) kst.st_mtime, a->qemu);
+  {
+    cleanup_json json_t *j = NULL;
+    if (json_load_path (cache, "kvm probe cache", 65536, &j, NULL) == 0
+        && strcmp (json_string_value (json_object_get (j, "key")) ?: "", key) == 0)
+      {
+        usable = json_is_true (json_object_get (j, "kvm"));
+        *accel = xstrdup (usable ? "kvm" : "tcg");
+        *why = xasprintf ("auto: %s (cached)", json_string_value (json_object_get (j, "why")) ?: "");
+        return 0;
+      }
+  }
+  {
+    cleanup_free char *reason = NULL;
+    cleanup_json json_t *j = NULL;
+    cleanup_free char *text = NULL;
+    usable = kvm_probe (a, &reason);
+    j = json_pack ("{s:s,s:b,s:s}", "key", key, "kvm", usable, "why", reason);
+    text = json_dumps (j, JSON_COMPACT);
+    mkdir_p (cache_dir, 0700, NULL);
+    write_file_atomic (cache, text, strlen (text), 0600, NULL);
+    *accel = xstrdup (usable ? "kvm" : "tcg");
+    *why = xasprintf ("auto: %s", reason);
+  }
+  return 0;
+}

@@ -1,0 +1,40 @@
+/* One QEMU process per utility VM (the seed's vmwp.exe), named so that ps
+   shows runhv-uvm-<id>.  */
+#ifndef RUNHV_UVM_VMM_H
+#define RUNHV_UVM_VMM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "host.h"
+
+struct uvm_launch
+{
+  const char *id;
+  const struct uvm_artifacts *art;
+  const char *accel; /* kvm | tcg */
+  int64_t memory_mb, cpus;
+  const char *shared_dir; /* exported to the guest with tag "rootfs" */
+  const char *shared_fs;  /* 9p | virtiofs */
+  int virtiofs_fd;        /* connected vhost-user socket for virtiofs, or -1 */
+  uint64_t qos_bps, qos_iops;
+  int agent_fd;           /* our end stays with us; this one goes to QEMU */
+  const char *console_log;
+  const char *vmm_log;
+  long tsc_khz;
+  int tap_fd;             /* -1 = no network */
+  const char *mac;
+  const char *net_cmdline; /* runhv.net=... for the agent */
+  bool debug;
+};
+
+/* The command line (for tests and the debug log); NULL-terminated, freed
+   with strv_free.  Fds are referred to by the numbers the child gets.  */
+char **uvm_vmm_argv (const struct uvm_launch *l);
+/* Fork and exec QEMU with as little privilege as it can run with: a
+   bounding set of what 9p needs, no_new_privs, its own seccomp sandbox, and
+   death with its parent.  */
+int uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, runhv_error_t *err);
+
+#endif
