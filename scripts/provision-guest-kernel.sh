@@ -45,11 +45,19 @@ cache=${2:-${HOME:-/root}/.cache/runhv}
 metapkg=${RUNHV_KERNEL_METAPKG:-linux-image-amd64}
 
 # Modules the guest needs. Dependencies (netfs, fscache, virtio, virtio_ring,
-# failover, ...) are added from modules.dep; entries that are built in are
-# recorded in modules/builtin and skipped.
-default_modules="virtio_mmio virtio_console 9pnet_virtio 9p virtio_net fuse virtiofs overlay"
-wanted=${RUNHV_GUEST_MODULES:-$default_modules}
-wanted="$wanted ${RUNHV_GUEST_EXTRA_MODULES:-}"
+# failover, pvpanic, ...) are added from modules.dep; entries that are built in
+# are recorded in modules/builtin and skipped.
+#   virtio_mmio            transport of every device on QEMU microvm
+#   virtio_console         virtio-serial ports (agent channel)
+#   9pnet_virtio 9p        9p share over virtio
+#   virtio_net             network (tap) for later
+#   fuse virtiofs          virtio-fs share
+#   overlay                container rootfs layering
+#   pvpanic_mmio           ACPI QEMU0001 pvpanic: with QEMU's -device pvpanic
+#                          -action panic=exit-failure a guest panic makes QEMU
+#                          exit 1 instead of 0
+default_modules="virtio_mmio virtio_console 9pnet_virtio 9p virtio_net fuse virtiofs overlay pvpanic_mmio"
+read -ra wanted <<<"${RUNHV_GUEST_MODULES:-$default_modules} ${RUNHV_GUEST_EXTRA_MODULES:-}"
 
 for tool in apt-get apt-cache dpkg-deb depmod xz sha256sum flock; do
     command -v "$tool" >/dev/null 2>&1 || die "missing required tool: $tool"
@@ -85,7 +93,7 @@ if [[ -z $version ]]; then
 fi
 release=${pkg#linux-image-}          # e.g. 6.1.0-56-amd64 (checked after unpacking)
 
-modhash=$( (printf '%s\n' $wanted | sort -u; echo "keepsigs=${RUNHV_KEEP_MODULE_SIGS:-0}") |
+modhash=$( (printf '%s\n' "${wanted[@]}" | sort -u; echo "keepsigs=${RUNHV_KEEP_MODULE_SIGS:-0}") |
           sha256sum | cut -c1-16)
 stamp_want="pkg=$pkg version=$version modules=$modhash"
 
@@ -156,7 +164,7 @@ dpkg-deb -x "$deb" "$tmp/root"
 
 moddir="$tmp/root/lib/modules/$release"
 [[ -d $moddir ]] || {
-    found=$(ls "$tmp/root/lib/modules" 2>/dev/null | head -n1)
+    found=$(find "$tmp/root/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | head -n1)
     [[ -n $found ]] || die "package has no lib/modules directory"
     log "note: release is $found, not $release as guessed from the package name"
     release=$found
@@ -255,7 +263,7 @@ visit() {
 }
 
 builtin_list=()
-for w in $wanted; do
+for w in "${wanted[@]}"; do
     n=$(norm "$w")
     if [[ -n ${path_of[$n]:-} ]]; then
         visit "$n"

@@ -283,7 +283,13 @@ op_create (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
   o.console_receiver = io.sock[0];
   memcpy (o.stdio, io.child, sizeof (o.stdio));
   if (runtime_create (&a->ctx, id, &o, err) < 0)
-    goto out_io;
+    {
+      /* The host's runtime says "create container `id`" itself.  */
+      cleanup_free char *prefix = xasprintf ("create container `%s`: ", id);
+      if (strncmp ((*err)->msg, prefix, strlen (prefix)) == 0)
+        memmove ((*err)->msg, (*err)->msg + strlen (prefix), strlen ((*err)->msg) - strlen (prefix) + 1);
+      goto out_io;
+    }
   if (io_take_terminal (a, &io, p, err) < 0)
     goto out_io;
   {
@@ -434,10 +440,20 @@ handle_request (struct agent *a, uint32_t rid, json_t *req)
         r = runtime_ps (&a->ctx, id, &pids, &n, &err);
         if (r == 0)
           {
-            json_t *arr = json_array ();
+            json_t *arr = json_array (), *procs = json_array ();
             for (size_t i = 0; i < n; i++)
-              json_array_append_new (arr, json_integer (pids[i]));
-            resp = json_pack ("{s:b,s:o}", "ok", 1, "pids", arr);
+              {
+                cleanup_free char *path = xasprintf ("/proc/%d/cmdline", (int) pids[i]), *cmd = NULL;
+                size_t len = 0;
+                json_array_append_new (arr, json_integer (pids[i]));
+                if (read_file (path, 4096, &cmd, &len, NULL) < 0)
+                  continue;
+                for (size_t k = 0; k + 1 < len; k++)
+                  if (cmd[k] == '\0')
+                    cmd[k] = ' ';
+                json_array_append_new (procs, json_pack ("{s:i,s:s}", "pid", (int) pids[i], "cmd", cmd));
+              }
+            resp = json_pack ("{s:b,s:o,s:o}", "ok", 1, "pids", arr, "processes", procs);
           }
       }
       break;

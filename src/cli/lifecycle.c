@@ -190,6 +190,22 @@ cli_ps (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
       }
       return 0;
     }
+  /* In a VM the processes are the guest's: the agent describes them.  */
+  {
+    cleanup_json json_t *detail = NULL;
+    json_t *e;
+    size_t i;
+    if (runtime_ps_detail (&g->ctx, id, &detail, err) < 0)
+      return -1;
+    if (detail != NULL)
+      {
+        printf ("%-8s %s\n", "PID", "CMD");
+        json_array_foreach (detail, i, e)
+          printf ("%-8lld %s\n", (long long) json_integer_value (json_object_get (e, "pid")),
+                  json_string_value (json_object_get (e, "cmd")));
+        return 0;
+      }
+  }
   /* Table: the host's ps(1) output restricted to the container's pids, as
      runc does; extra arguments go to ps.  */
   {

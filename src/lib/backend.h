@@ -72,6 +72,8 @@ struct process_handle
 };
 
 void process_handle_release (struct process_handle *h);
+/* A handle on a host process that is our child (waitpid gives its status). */
+int process_handle_for_child (struct process_handle *h, pid_t pid, runhv_error_t *err);
 
 struct backend_ops
 {
@@ -96,6 +98,11 @@ struct backend_ops
   /* The container's own process, for a caller that waits on it (run in the
      foreground: runhv is then its parent).  */
   int (*attach) (struct runtime_context *ctx, struct container *c, struct process_handle *h, runhv_error_t *err);
+  /* Optional.  The pid `state` shows (the VMM's for a VM), when it is not
+     state->pid.  */
+  pid_t (*reported_pid) (struct runtime_context *ctx, struct container *c);
+  /* Optional.  [{pid, cmd}] when the processes are not the host's.  */
+  int (*ps_detail) (struct runtime_context *ctx, struct container *c, json_t **out, runhv_error_t *err);
 };
 
 extern const struct backend_ops process_backend;

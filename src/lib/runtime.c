@@ -325,7 +325,8 @@ static json_t *
 state_document (struct runtime_context *ctx, struct container *c)
 {
   enum container_status s = container_status (ctx, c);
-  json_t *j = oci_state_json (c->state->id, container_status_name (s), s == STATUS_STOPPED ? 0 : c->state->pid,
+  pid_t pid = c->ops->reported_pid ? c->ops->reported_pid (ctx, c) : c->state->pid;
+  json_t *j = oci_state_json (c->state->id, container_status_name (s), s == STATUS_STOPPED ? 0 : pid,
                               c->state->bundle, c->state->annotations);
   if (s == STATUS_STOPPED)
     json_object_set_new (j, "pid", json_integer (0));
@@ -450,6 +451,20 @@ runtime_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err)
     }
   *out = arr;
   return 0;
+}
+
+int
+runtime_ps_detail (struct runtime_context *ctx, const char *id, json_t **out, runhv_error_t *err)
+{
+  struct container *c = NULL;
+  int ret = 0;
+  *out = NULL;
+  if (container_open (ctx, id, &c, err) < 0)
+    return -1;
+  if (c->ops->ps_detail != NULL)
+    ret = c->ops->ps_detail (ctx, c, out, err);
+  container_free (c);
+  return ret;
 }
 
 int

@@ -45,6 +45,9 @@ int runtime_exec (struct runtime_context *ctx, const char *id, struct exec_optio
                   runhv_error_t *err);
 /* The container's own process object, as a base for `exec` with args.  */
 int runtime_exec_template (struct runtime_context *ctx, const char *id, json_t **out, runhv_error_t *err);
+/* [{pid, cmd}] for containers whose processes are not the host's (in a
+   VM); *out stays NULL for the others.  */
+int runtime_ps_detail (struct runtime_context *ctx, const char *id, json_t **out, runhv_error_t *err);
 int runtime_ps (struct runtime_context *ctx, const char *id, pid_t **pids, size_t *n, runhv_error_t *err);
 int runtime_pause (struct runtime_context *ctx, const char *id, runhv_error_t *err);
 int runtime_resume (struct runtime_context *ctx, const char *id, runhv_error_t *err);

@@ -263,6 +263,8 @@ oci_process_free (struct oci_process *p)
   free (p->rlimits);
   free (p->apparmor_profile);
   free (p->selinux_label);
+  if (p->json)
+    json_decref (p->json);
   free (p);
 }
 
@@ -278,6 +280,7 @@ oci_process_parse (json_t *obj, const char *where, struct oci_process **out, run
 {
   struct oci_process *p = xmalloc0 (sizeof (*p));
   json_t *user = NULL, *caps = NULL, *rl = NULL, *cs = NULL, *gids = NULL, *e;
+  p->json = json_incref (obj);
   cleanup_free char *uwhere = jpath (where, "user");
   cleanup_free char *cwhere = jpath (where, "capabilities");
   size_t i;

@@ -156,6 +156,7 @@ struct oci_process
   bool has_oom_score_adj;
   int oom_score_adj;
   char *apparmor_profile, *selinux_label;
+  json_t *json; /* the object it was parsed from (for passing it on) */
 };
 
 struct oci_spec

@@ -425,8 +425,6 @@ process_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t
   return ret;
 }
 
-static int pid_handle_init (struct process_handle *h, pid_t pid, runhv_error_t *err);
-
 static int
 process_exec (struct runtime_context *ctx, struct container *c, const struct exec_options *o,
               struct process_handle *h, runhv_error_t *err)
@@ -533,7 +531,7 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
       runhv_error (err, "the exec process did not set up its terminal");
       goto out;
     }
-  if (pid_handle_init (h, child, err) < 0)
+  if (process_handle_for_child (h, child, err) < 0)
     goto out;
   ret = 0;
 out:
@@ -657,8 +655,8 @@ pid_handle_release (struct process_handle *h)
   h->wait_fd = -1;
 }
 
-static int
-pid_handle_init (struct process_handle *h, pid_t pid, runhv_error_t *err)
+int
+process_handle_for_child (struct process_handle *h, pid_t pid, runhv_error_t *err)
 {
   memset (h, 0, sizeof (*h));
   h->pid = pid;
@@ -675,7 +673,7 @@ static int
 process_attach (struct runtime_context *ctx, struct container *c, struct process_handle *h, runhv_error_t *err)
 {
   (void) ctx;
-  return pid_handle_init (h, c->state->pid, err);
+  return process_handle_for_child (h, c->state->pid, err);
 }
 
 const struct backend_ops process_backend = {

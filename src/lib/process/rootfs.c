@@ -221,7 +221,13 @@ mount_cgroup_fs (struct rootfs_context *ctx, int rootfd, const struct oci_mount 
       src = cgroup_host_dir (cg, 0);
       if (mount (src, target, NULL, MS_BIND | MS_REC, NULL) < 0)
         return runhv_make_error (err, errno, "mounts[%s]: bind cgroup `%s`", m->destination, src);
-      return remount_bind (target, m->flags, false, err);
+      topfd = rootfs_open_in_root (rootfd, m->destination, false, false, err);
+      if (topfd < 0)
+        return -1;
+      top = fd_path (topfd);
+      if (remount_bind (top, m->flags, false, err) < 0)
+        return runhv_error_wrap (err, "mounts[%s]", m->destination);
+      return 0;
     }
   /* v1: a tmpfs holding one directory per hierarchy, as runc lays it out. */
   if (mount ("tmpfs", target, "tmpfs", m->flags & ~MS_RDONLY, "mode=755") < 0)
@@ -235,7 +241,7 @@ mount_cgroup_fs (struct rootfs_context *ctx, int rootfd, const struct oci_mount 
   if (mount_cgroup_v1 (cg, m, top, err) < 0)
     return -1;
   if ((m->flags & MS_RDONLY) && remount_bind (top, m->flags, false, err) < 0)
-    return -1;
+    return runhv_error_wrap (err, "mounts[%s]", m->destination);
   return 0;
 }
 

@@ -98,7 +98,7 @@ uvm_vmm_argv (const struct uvm_launch *l)
   /* A guest kernel panic ends QEMU with a failure status the supervisor
      reports as such.  */
   add (&v, "-device");
-  add (&v, "pvpanic-mmio");
+  add (&v, "pvpanic");
   add (&v, "-action");
   add (&v, "panic=exit-failure");
   if (strcmp (l->shared_fs, "virtiofs") == 0)

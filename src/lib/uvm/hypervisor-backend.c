@@ -1,0 +1,643 @@
+/* The hypervisor backend: each container in its own utility VM (the seed's
+   Hyper-V container).  The host side is the VM supervisor (supervisor.c);
+   everything here talks to it over <state>/vm.sock.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "hooks.h"
+#include "json.h"
+#include "log.h"
+#include "runtime.h"
+#include "supervisor.h"
+#include "sync.h"
+#include "terminal.h"
+#include "util.h"
+#include "banned.h"
+
+static char *
+state_dir (struct runtime_context *ctx, struct container *c)
+{
+  return state_dir_path (ctx->root, c->state->id);
+}
+
+/* Logs of a VM live beside the state, not in it: a failed create removes
+   its state directory, and its error points at these.  */
+static char *
+vm_log (struct runtime_context *ctx, const char *id, const char *what)
+{
+  cleanup_free char *dir = xasprintf ("%s/vm-logs", ctx->root);
+  mkdir_p (dir, 0700, NULL);
+  return xasprintf ("%s/%s.%s.log", dir, id, what);
+}
+
+static bool
+bind_mount_of (json_t *m)
+{
+  json_t *opts = json_object_get (m, "options"), *o;
+  size_t i;
+  if (json_is_string (json_object_get (m, "type")) && strcmp (json_string_value (json_object_get (m, "type")), "bind") == 0)
+    return true;
+  json_array_foreach (opts, i, o)
+    if (json_is_string (o) && (strcmp (json_string_value (o), "bind") == 0 || strcmp (json_string_value (o), "rbind") == 0))
+      return true;
+  return false;
+}
+
+/* config.json as the guest must see it: host paths become shared paths,
+   host-only settings go.  */
+static json_t *
+guest_spec (const struct oci_spec *spec, const struct uvm_sizing *sz, const char *sdir, const char *id,
+            struct uvm_bind **binds, size_t *nbinds)
+{
+  json_t *g = json_deep_copy (spec->json);
+  json_t *lin = json_object_get (g, "linux"), *mounts = json_object_get (g, "mounts"), *m, *ns;
+  size_t i;
+
+  json_object_del (g, "hooks"); /* host hooks run on the host */
+  if (json_is_object (lin))
+    {
+      json_t *res = uvm_guest_resources (spec, sz);
+      json_object_del (lin, "devices");
+      json_object_del (lin, "cgroupsPath");
+      if (res != NULL)
+        json_object_set_new (lin, "resources", res);
+      ns = json_object_get (lin, "namespaces");
+      if (json_is_array (ns))
+        for (i = 0; i < json_array_size (ns);)
+          {
+            json_t *e = json_array_get (ns, i);
+            const char *type = json_string_value (json_object_get (e, "type"));
+            if (json_object_get (e, "path") != NULL)
+              {
+                /* A network namespace the host prepared (podman, CNI) is
+                   what the VM's own network stands for: share the VM's.
+                   Other paths name host namespaces: make new ones.  */
+                if (type != NULL && strcmp (type, "network") == 0)
+                  {
+                    json_array_remove (ns, i);
+                    continue;
+                  }
+                json_object_del (e, "path");
+              }
+            i++;
+          }
+    }
+  json_array_foreach (mounts, i, m)
+    {
+      const char *src = json_string_value (json_object_get (m, "source"));
+      struct stat st;
+      struct uvm_bind *b;
+      if (!bind_mount_of (m) || src == NULL || src[0] != '/')
+        continue;
+      *binds = xrealloc (*binds, (*nbinds + 1) * sizeof (**binds));
+      b = &(*binds)[(*nbinds)++];
+      b->host = xstrdup (src);
+      b->file = stat (src, &st) == 0 && !S_ISDIR (st.st_mode);
+      b->shared = xasprintf ("%s/shared/%s/mounts/%zu", sdir, id, i);
+      {
+        cleanup_free char *gsrc = xasprintf ("/run/shared/%s/mounts/%zu", id, i);
+        json_object_set_new (m, "source", json_string (gsrc));
+      }
+    }
+  return g;
+}
+
+static void
+binds_free (struct uvm_bind *b, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      free (b[i].host);
+      free (b[i].shared);
+    }
+  free (b);
+}
+
+static int
+hv_create (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err)
+{
+  struct container_state *st = c->state;
+  const struct oci_spec *spec = c->spec;
+  struct runhv_config *cfg = NULL;
+  struct uvm_artifacts art = { 0 };
+  struct uvm_sizing sz;
+  struct uvm_bind *binds = NULL;
+  size_t nbinds = 0;
+  cleanup_free char *accel = NULL, *why = NULL, *sdir = state_dir (ctx, c);
+  cleanup_free char *console_log = vm_log (ctx, st->id, "console"), *vmm_log = vm_log (ctx, st->id, "vmm");
+  cleanup_json json_t *gspec = NULL;
+  int sv[2] = { -1, -1 }, ret = -1;
+  pid_t sup = -1;
+
+  if (spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] || spec->n_hooks[OCI_HOOK_START_CONTAINER])
+    return runhv_error (err, "hooks.%s: not supported with hypervisor isolation (they would run inside the VM, where "
+                             "their paths do not exist); remove them or use process isolation",
+                        spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] ? "createContainer" : "startContainer");
+  if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
+    return runhv_error (err, "process.terminal is true but no --console-socket was given (pass one, or set "
+                             "terminal to false)");
+  if (runtime_config (ctx, &cfg, err) < 0 || uvm_artifacts_find (cfg, &art, err) < 0)
+    return -1;
+  if (uvm_sizing_compute (spec, cfg, uvm_host_cpus (), uvm_host_memory_mb (), &sz, err) < 0)
+    goto out;
+  if (uvm_accel_resolve (cfg, &art, ctx->root, &accel, &why, err) < 0)
+    goto out;
+  log_debug ("container `%s`: %lld MiB (%s), %lld vCPUs (%s), %s: %s", st->id, (long long) sz.memory_mb,
+             sz.memory_source, (long long) sz.cpus, sz.cpus_source, accel, why);
+  gspec = guest_spec (spec, &sz, sdir, st->id, &binds, &nbinds);
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      runhv_make_error (err, errno, "socketpair");
+      goto out;
+    }
+  {
+    struct supervisor_config scfg = {
+      .runtime_root = ctx->root,
+      .id = st->id,
+      .state_dir = sdir,
+      .console_log = console_log,
+      .vmm_log = vmm_log,
+      .rootfs = st->rootfs,
+      .guest_spec = gspec,
+      .binds = binds,
+      .n_binds = nbinds,
+      .sizing = sz,
+      .art = &art,
+      .accel = accel,
+      .shared_fs = cfg->shared_fs ? cfg->shared_fs : "9p",
+      .tsc_khz = uvm_host_tsc_khz (),
+      .boot_timeout_ms = cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 30000,
+      .terminal = spec->process->terminal,
+      .console_socket = o->console_socket,
+      .console_receiver = o->console_receiver,
+      .report_fd = sv[1],
+      .debug = cfg->debug || log_get_level () >= LOG_LEVEL_DEBUG,
+    };
+    sup = fork ();
+    if (sup < 0)
+      {
+        runhv_make_error (err, errno, "fork the VM supervisor");
+        goto out;
+      }
+    if (sup == 0)
+      {
+        close (sv[0]);
+        if (o->lock_fd >= 0)
+          close (o->lock_fd); /* the supervisor outlives create */
+        supervisor_main (&scfg);
+      }
+  }
+  close (sv[1]);
+  sv[1] = -1;
+  {
+    struct pollfd p = { .fd = sv[0], .events = POLLIN };
+    struct sync_msg m;
+    int64_t timeout = (cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 30000) + 90000;
+    if (poll (&p, 1, (int) timeout) <= 0)
+      {
+        runhv_error (err, "the VM supervisor did not report within %lld s (see `%s`)", (long long) timeout / 1000,
+                     console_log);
+        goto out;
+      }
+    if (sync_recv (sv[0], &m) < 0)
+      {
+        runhv_error (err, "the VM supervisor died while starting the VM (see `%s`)", vmm_log);
+        goto out;
+      }
+    if (m.type == SYNC_ERROR)
+      {
+        runhv_make_error (err, 0, "%s", m.text);
+        (*err)->status = m.value;
+        goto out;
+      }
+    st->pid = sup;
+    st->pid_start = pid_start_time (sup);
+    if (st->backend == NULL)
+      st->backend = json_object ();
+    {
+      json_t *info = NULL;
+      runhv_error_t ignored = NULL;
+      if (json_load_buffer (m.text, strlen (m.text), "supervisor", &info, &ignored) < 0)
+        {
+          runhv_error_release (&ignored);
+          info = json_object ();
+        }
+      json_object_set_new (info, "pid", json_integer (m.value));
+      json_object_set_new (info, "pid_start", json_integer ((json_int_t) pid_start_time (m.value)));
+      json_object_set_new (info, "accel_reason", json_string (why));
+      json_object_set_new (st->backend, "vm", info);
+    }
+  }
+  /* Host hooks see the supervisor as the container's process.  */
+  if (spec->n_hooks[OCI_HOOK_PRESTART] || spec->n_hooks[OCI_HOOK_CREATE_RUNTIME])
+    {
+      cleanup_json json_t *sj = oci_state_json (st->id, "creating", sup, st->bundle, st->annotations);
+      cleanup_free char *text = json_dumps (sj, JSON_COMPACT);
+      if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0 || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
+        goto out;
+    }
+  ret = 0;
+out:
+  if (sv[0] >= 0)
+    close (sv[0]);
+  if (sv[1] >= 0)
+    close (sv[1]);
+  if (ret < 0 && sup > 0)
+    {
+      /* QEMU dies with its supervisor (PDEATHSIG), its mounts with the
+         supervisor's mount namespace.  */
+      kill (sup, SIGKILL);
+      waitpid (sup, NULL, 0);
+    }
+  binds_free (binds, nbinds);
+  uvm_artifacts_release (&art);
+  return ret;
+}
+
+static int
+call (struct runtime_context *ctx, struct container *c, json_t *req, json_t **resp, runhv_error_t *err)
+{
+  cleanup_free char *sdir = state_dir (ctx, c);
+  json_t *r = NULL;
+  int ret = uvm_request (sdir, req, &r, err);
+  json_decref (req);
+  if (resp)
+    *resp = r;
+  else if (r)
+    json_decref (r);
+  return ret;
+}
+
+static enum container_status
+hv_status (struct runtime_context *ctx, struct container *c)
+{
+  json_t *resp = NULL;
+  runhv_error_t err = NULL;
+  const char *s;
+  enum container_status r = STATUS_STOPPED;
+  if (!pid_alive (c->state->pid, c->state->pid_start))
+    return STATUS_STOPPED;
+  if (call (ctx, c, json_pack ("{s:s}", "op", "state"), &resp, &err) < 0)
+    {
+      runhv_error_release (&err);
+      return STATUS_STOPPED; /* going away */
+    }
+  s = json_string_value (json_object_get (resp, "status"));
+  if (s && strcmp (s, "created") == 0)
+    r = STATUS_CREATED;
+  else if (s && strcmp (s, "running") == 0)
+    r = STATUS_RUNNING;
+  else if (s && strcmp (s, "paused") == 0)
+    r = STATUS_PAUSED;
+  json_decref (resp);
+  return r;
+}
+
+static pid_t
+hv_reported_pid (struct runtime_context *ctx, struct container *c)
+{
+  json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
+  pid_t pid = (pid_t) json_integer_value (json_object_get (vm, "pid"));
+  (void) ctx;
+  if (pid > 0 && pid_alive (pid, (uint64_t) json_integer_value (json_object_get (vm, "pid_start"))))
+    return pid;
+  return 0;
+}
+
+static int
+hv_start (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
+{
+  return call (ctx, c, json_pack ("{s:s}", "op", "start"), NULL, err);
+}
+
+static int
+hv_kill (struct runtime_context *ctx, struct container *c, int sig, bool all, runhv_error_t *err)
+{
+  return call (ctx, c, json_pack ("{s:s,s:i,s:b}", "op", "kill", "signal", sig, "all", all), NULL, err);
+}
+
+static void
+remove_logs (struct runtime_context *ctx, const char *id)
+{
+  cleanup_free char *a = vm_log (ctx, id, "console"), *b = vm_log (ctx, id, "vmm");
+  unlink (a);
+  unlink (b);
+}
+
+static int
+hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
+{
+  struct container_state *st = c->state;
+  int pidfd;
+  (void) err;
+  if (st->pid <= 0 || !pid_alive (st->pid, st->pid_start))
+    {
+      waitpid (st->pid, NULL, WNOHANG);
+      remove_logs (ctx, st->id);
+      return 0;
+    }
+  pidfd = (int) syscall (SYS_pidfd_open, st->pid, 0);
+  {
+    runhv_error_t ignored = NULL;
+    if (call (ctx, c, json_pack ("{s:s}", "op", "shutdown"), NULL, &ignored) < 0)
+      runhv_error_release (&ignored);
+  }
+  if (pidfd >= 0)
+    {
+      struct pollfd p = { .fd = pidfd, .events = POLLIN };
+      if (poll (&p, 1, 10000) == 0)
+        {
+          log_warning ("container `%s`: the VM supervisor did not stop within 10 s; killing it", st->id);
+          syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+          poll (&p, 1, 5000);
+        }
+      close (pidfd);
+    }
+  waitpid (st->pid, NULL, WNOHANG);
+  remove_logs (ctx, st->id);
+  return 0;
+}
+
+static int
+hv_ps (struct runtime_context *ctx, struct container *c, pid_t **pids, size_t *n, runhv_error_t *err)
+{
+  json_t *resp = NULL, *arr, *v;
+  size_t i;
+  if (call (ctx, c, json_pack ("{s:s}", "op", "ps"), &resp, err) < 0)
+    return -1;
+  arr = json_object_get (resp, "pids");
+  *n = 0;
+  *pids = xmalloc0 ((json_array_size (arr) + 1) * sizeof (pid_t));
+  json_array_foreach (arr, i, v)
+    (*pids)[(*n)++] = (pid_t) json_integer_value (v);
+  json_decref (resp);
+  return 0;
+}
+
+static int
+hv_ps_detail (struct runtime_context *ctx, struct container *c, json_t **out, runhv_error_t *err)
+{
+  json_t *resp = NULL;
+  if (call (ctx, c, json_pack ("{s:s}", "op", "ps"), &resp, err) < 0)
+    return -1;
+  *out = json_incref (json_object_get (resp, "processes"));
+  if (*out == NULL)
+    *out = json_array ();
+  json_decref (resp);
+  return 0;
+}
+
+static int
+hv_pause (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
+{
+  return call (ctx, c, json_pack ("{s:s}", "op", "pause"), NULL, err);
+}
+
+static int
+hv_resume (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
+{
+  return call (ctx, c, json_pack ("{s:s}", "op", "resume"), NULL, err);
+}
+
+static int
+hv_update (struct runtime_context *ctx, struct container *c, const struct oci_resources *r, runhv_error_t *err)
+{
+  struct uvm_sizing sz = { .cpus = 1, .cpu_quota_scale = 1.0 };
+  struct oci_spec tmp = *c->spec;
+  json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
+  struct oci_resources merged = { 0 };
+  json_t *res;
+  /* Scale and cap as at create: the VM's vCPUs bound what a quota means.  */
+  sz.cpus = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
+  {
+    struct runhv_config *cfg = NULL;
+    runhv_error_t ignored = NULL;
+    if (runtime_config (ctx, &cfg, &ignored) == 0 && cfg->scale_cpu_limits)
+      sz.cpu_quota_scale = (double) sz.cpus / (double) uvm_host_cpus ();
+    runhv_error_release (&ignored);
+  }
+  merged = *r;
+  tmp.resources = &merged;
+  res = uvm_guest_resources (&tmp, &sz);
+  return call (ctx, c, json_pack ("{s:s,s:o}", "op", "update", "resources", res), NULL, err);
+}
+
+static int
+hv_stats (struct runtime_context *ctx, struct container *c, struct cgroup_stats *s, runhv_error_t *err)
+{
+  json_t *r = NULL;
+  if (call (ctx, c, json_pack ("{s:s}", "op", "stats"), &r, err) < 0)
+    return -1;
+  memset (s, 0, sizeof (*s));
+#define GET(f) s->f = (uint64_t) json_integer_value (json_object_get (r, #f))
+  GET (memory_usage);
+  GET (memory_limit);
+  GET (memory_max_usage);
+  GET (memory_swap_usage);
+  GET (cpu_usage_ns);
+  GET (cpu_user_ns);
+  GET (cpu_system_ns);
+  GET (cpu_periods);
+  GET (cpu_throttled_periods);
+  GET (cpu_throttled_ns);
+  GET (pids_current);
+  GET (pids_limit);
+  GET (oom_kills);
+#undef GET
+  json_decref (r);
+  return 0;
+}
+
+static int
+hv_attach (struct runtime_context *ctx, struct container *c, struct process_handle *h, runhv_error_t *err)
+{
+  (void) ctx;
+  /* The supervisor forwards the signals it gets and exits with the
+     container's status: waiting on it is waiting on the container.  */
+  return process_handle_for_child (h, c->state->pid, err);
+}
+
+/* ---- exec: a host proxy process stands for the guest process -------- */
+
+static void __attribute__ ((noreturn))
+exec_proxy (const char *sdir, const char *exec_id, const struct exec_options *o, int report)
+{
+  runhv_error_t err = NULL;
+  cleanup_close int conn = -1;
+  int fds[3];
+  size_t nfds;
+  json_t *resp = NULL, *req;
+  sigset_t mask;
+  cleanup_close int sfd = -1;
+  static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT };
+
+  if (o->process->terminal)
+    {
+      /* Our pty: the master to whoever asked, the slave to the supervisor,
+         which relays it to the guest's.  */
+      cleanup_close int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+      char name[64];
+      int unlock = 0;
+      struct termios t;
+      if (master < 0 || ioctl (master, TIOCSPTLCK, &unlock) < 0 || ptsname_r (master, name, sizeof (name)) != 0)
+        {
+          runhv_make_error (&err, errno, "open a pty");
+          sync_fail (report, &err);
+        }
+      fds[0] = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (fds[0] < 0 || tcgetattr (fds[0], &t) < 0)
+        {
+          runhv_make_error (&err, errno, "open `%s`", name);
+          sync_fail (report, &err);
+        }
+      cfmakeraw (&t);
+      tcsetattr (fds[0], TCSANOW, &t);
+      if (o->console_receiver >= 0 ? terminal_send_fd (o->console_receiver, master, &err) < 0
+                                   : terminal_send_to_socket (o->console_socket, master, &err) < 0)
+        sync_fail (report, &err);
+      nfds = 1;
+    }
+  else
+    {
+      for (int i = 0; i < 3; i++)
+        fds[i] = o->stdio[i] >= 0 ? o->stdio[i] : i;
+      nfds = 3;
+    }
+  conn = uvm_client_connect (sdir, &err);
+  if (conn < 0)
+    sync_fail (report, &err);
+  req = json_pack ("{s:s,s:s,s:O,s:b}", "op", "exec", "exec_id", exec_id, "process", o->process->json, "terminal",
+                   o->process->terminal);
+  if (uvm_client_call (conn, req, fds, nfds, &resp, &err) < 0)
+    {
+      json_decref (req);
+      sync_fail (report, &err);
+    }
+  json_decref (req);
+  sync_send (report, SYNC_READY, (int) json_integer_value (json_object_get (resp, "pid")), NULL, -1);
+  json_decref (resp);
+  close (report);
+  if (o->process->terminal)
+    close (fds[0]);
+
+  sigemptyset (&mask);
+  for (size_t i = 0; i < sizeof (forwarded) / sizeof (forwarded[0]); i++)
+    sigaddset (&mask, forwarded[i]);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  sfd = signalfd (-1, &mask, SFD_CLOEXEC);
+  for (;;)
+    {
+      struct pollfd p[2] = { { .fd = conn, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+      if (poll (p, 2, -1) < 0 && errno != EINTR)
+        _exit (UVM_EXIT_VM_DIED);
+      if (p[1].revents & POLLIN)
+        {
+          struct signalfd_siginfo si;
+          if (read (sfd, &si, sizeof (si)) == sizeof (si))
+            {
+              json_t *r = NULL;
+              runhv_error_t ignored = NULL;
+              json_t *kreq = json_pack ("{s:s,s:s,s:i}", "op", "kill", "exec_id", exec_id, "signal", (int) si.ssi_signo);
+              if (uvm_request (sdir, kreq, &r, &ignored) < 0)
+                runhv_error_release (&ignored);
+              json_decref (kreq);
+              if (r)
+                json_decref (r);
+            }
+        }
+      if (p[0].revents & (POLLIN | POLLHUP))
+        {
+          json_t *ev = NULL;
+          if (uvm_client_event (conn, &ev, &err) < 0)
+            _exit (UVM_EXIT_VM_DIED); /* the VM went away under it */
+          {
+            int status = (int) json_integer_value (json_object_get (ev, "status"));
+            json_decref (ev);
+            _exit (status);
+          }
+        }
+    }
+}
+
+static int
+hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_options *o, struct process_handle *h,
+         runhv_error_t *err)
+{
+  cleanup_free char *sdir = state_dir (ctx, c);
+  char exec_id[32];
+  int sv[2];
+  pid_t proxy;
+  struct sync_msg m;
+  uint64_t rnd = 0;
+
+  if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
+    return runhv_error (err, "--tty needs a terminal receiver (pass --console-socket, or run in the foreground)");
+  if (getrandom (&rnd, sizeof (rnd), 0) < 0)
+    rnd = (uint64_t) getpid () * 2654435761u;
+  snprintf (exec_id, sizeof (exec_id), "exec-%016llx", (unsigned long long) rnd);
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return runhv_make_error (err, errno, "socketpair");
+  proxy = fork ();
+  if (proxy < 0)
+    {
+      close (sv[0]);
+      close (sv[1]);
+      return runhv_make_error (err, errno, "fork");
+    }
+  if (proxy == 0)
+    {
+      close (sv[0]);
+      if (c->lock_fd >= 0)
+        close (c->lock_fd);
+      exec_proxy (sdir, exec_id, o, sv[1]);
+    }
+  close (sv[1]);
+  if (sync_recv (sv[0], &m) < 0)
+    {
+      close (sv[0]);
+      waitpid (proxy, NULL, 0);
+      return runhv_error (err, "the exec proxy died before the process started");
+    }
+  close (sv[0]);
+  if (m.type == SYNC_ERROR)
+    {
+      waitpid (proxy, NULL, 0);
+      runhv_make_error (err, 0, "%s", m.text);
+      (*err)->status = m.value;
+      return -1;
+    }
+  return process_handle_for_child (h, proxy, err);
+}
+
+const struct backend_ops hypervisor_backend = {
+  .name = "hypervisor",
+  .create = hv_create,
+  .start = hv_start,
+  .status = hv_status,
+  .kill = hv_kill,
+  .destroy = hv_destroy,
+  .exec = hv_exec,
+  .ps = hv_ps,
+  .pause = hv_pause,
+  .resume = hv_resume,
+  .update = hv_update,
+  .stats = hv_stats,
+  .attach = hv_attach,
+  .reported_pid = hv_reported_pid,
+  .ps_detail = hv_ps_detail,
+};

@@ -1,0 +1,1077 @@
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent-proto.h"
+#include "events.h"
+#include "json.h"
+#include "log.h"
+#include "sync.h"
+#include "terminal.h"
+#include "util.h"
+#include "vmm.h"
+#include "banned.h"
+
+#define MAX_CLIENTS 64
+#define MAX_SSTREAMS 64
+#define MAX_PENDING 128
+#define CLIENT_MSG_MAX (256u << 10)
+#define STREAM_STDIN 1
+#define STREAM_STDOUT 2
+#define STREAM_STDERR 3
+
+enum sup_status
+{
+  SUP_CREATED,
+  SUP_RUNNING,
+  SUP_PAUSED,
+  SUP_STOPPED,
+};
+
+struct client
+{
+  bool used;
+  int fd;
+  char exec_id[256]; /* the exec whose exit this client waits for */
+};
+
+struct sstream
+{
+  uint32_t id;
+  int out_fd; /* guest output goes here, -1 = none */
+  int in_fd;  /* read and sent to the guest, -1 = none */
+  bool own;   /* fds to close with the stream */
+  int client; /* owning exec client, -1 = the container's own */
+};
+
+struct pending
+{
+  bool used;
+  uint32_t rid;
+  int client;
+  uint32_t client_rid;
+  enum agent_op op;
+};
+
+struct sup
+{
+  const struct supervisor_config *cfg;
+  int agent;
+  struct frame_reader in;
+  struct outq out;
+  pid_t qemu;
+  int listen_fd, sfd;
+  struct client clients[MAX_CLIENTS];
+  struct sstream streams[MAX_SSTREAMS];
+  size_t nstreams;
+  struct pending pending[MAX_PENDING];
+  uint32_t next_rid, next_sid;
+  enum sup_status status;
+  int exit_status;
+  const char *exit_reason;
+  pid_t guest_pid;
+  int tty; /* host pty slave of the container's terminal, or -1 */
+  struct winsize ws;
+};
+
+static long
+ms_now (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static const char *
+status_name (enum sup_status s)
+{
+  static const char *const n[] = { "created", "running", "paused", "stopped" };
+  return n[s];
+}
+
+/* ---- client sockets ------------------------------------------------- */
+
+static int
+socket_at (const char *dir, int *dirfd_out, struct sockaddr_un *addr, runhv_error_t *err)
+{
+  /* State directories can be deeper than sun_path allows: go through an
+     fd on the directory.  */
+  int dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return runhv_make_error (err, errno, "open `%s`", dir);
+  memset (addr, 0, sizeof (*addr));
+  addr->sun_family = AF_UNIX;
+  snprintf (addr->sun_path, sizeof (addr->sun_path), "/proc/self/fd/%d/vm.sock", dfd);
+  *dirfd_out = dfd;
+  return 0;
+}
+
+int
+uvm_client_connect (const char *state_dir, runhv_error_t *err)
+{
+  struct sockaddr_un addr;
+  cleanup_close int dfd = -1;
+  int fd;
+  if (socket_at (state_dir, &dfd, &addr, err) < 0)
+    return -1;
+  fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "socket");
+  if (connect (fd, (struct sockaddr *) &addr, sizeof (addr)) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return runhv_make_error (err, e, "connect to the VM supervisor of `%s` (is its VM running?)", state_dir);
+    }
+  return fd;
+}
+
+static int
+msg_send (int fd, uint8_t type, uint32_t id, json_t *j, const int *fds, size_t nfds, runhv_error_t *err)
+{
+  cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+  size_t len = text ? strlen (text) : 0;
+  cleanup_free uint8_t *buf = NULL;
+  struct msghdr msg = { 0 };
+  struct iovec iov;
+  union
+  {
+    char b[CMSG_SPACE (sizeof (int) * 3)];
+    struct cmsghdr align;
+  } u;
+  if (text == NULL || len + AGENT_PROTO_HEADER > CLIENT_MSG_MAX)
+    return runhv_error (err, "supervisor protocol: message too large");
+  buf = xmalloc0 (AGENT_PROTO_HEADER + len);
+  frame_header_encode (buf, type, id, (uint32_t) len);
+  memcpy (buf + AGENT_PROTO_HEADER, text, len);
+  iov.iov_base = buf;
+  iov.iov_len = AGENT_PROTO_HEADER + len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (nfds > 0)
+    {
+      struct cmsghdr *c;
+      memset (&u, 0, sizeof (u));
+      msg.msg_control = u.b;
+      msg.msg_controllen = CMSG_SPACE (sizeof (int) * nfds);
+      c = CMSG_FIRSTHDR (&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN (sizeof (int) * nfds);
+      memcpy (CMSG_DATA (c), fds, sizeof (int) * nfds);
+    }
+  if (TEMP_FAILURE_RETRY (sendmsg (fd, &msg, MSG_NOSIGNAL)) < 0)
+    return runhv_make_error (err, errno, "supervisor protocol: send");
+  return 0;
+}
+
+/* One message: a frame; fds attached are returned (up to 3).  */
+static int
+msg_recv (int fd, struct frame *f, uint8_t **payload, int *fds, size_t *nfds, runhv_error_t *err)
+{
+  cleanup_free uint8_t *buf = xmalloc0 (CLIENT_MSG_MAX);
+  struct msghdr msg = { 0 };
+  struct iovec iov = { .iov_base = buf, .iov_len = CLIENT_MSG_MAX };
+  union
+  {
+    char b[CMSG_SPACE (sizeof (int) * 4)];
+    struct cmsghdr align;
+  } u;
+  struct frame_reader r;
+  ssize_t n;
+  int got;
+  *payload = NULL;
+  if (nfds)
+    *nfds = 0;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.b;
+  msg.msg_controllen = sizeof (u.b);
+  n = TEMP_FAILURE_RETRY (recvmsg (fd, &msg, MSG_CMSG_CLOEXEC));
+  if (n < 0)
+    return runhv_make_error (err, errno, "supervisor protocol: receive");
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (&msg); c != NULL; c = CMSG_NXTHDR (&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      {
+        size_t k = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+        int tmp[4];
+        memcpy (tmp, CMSG_DATA (c), k * sizeof (int));
+        for (size_t i = 0; i < k; i++)
+          {
+            if (fds && nfds && *nfds < 3)
+              fds[(*nfds)++] = tmp[i];
+            else
+              close (tmp[i]);
+          }
+      }
+  if (n == 0)
+    return runhv_make_error (err, EPIPE, "supervisor protocol: the peer went away");
+  if (msg.msg_flags & MSG_TRUNC)
+    return runhv_error (err, "supervisor protocol: message over %u bytes", CLIENT_MSG_MAX);
+  frame_reader_init (&r);
+  frame_reader_feed (&r, buf, (size_t) n);
+  got = frame_reader_next (&r, f, err);
+  if (got <= 0)
+    {
+      frame_reader_release (&r);
+      return got == 0 ? runhv_error (err, "supervisor protocol: truncated message") : -1;
+    }
+  *payload = xmalloc0 (f->len + 1);
+  memcpy (*payload, f->payload, f->len);
+  f->payload = *payload;
+  frame_reader_release (&r);
+  return 0;
+}
+
+int
+uvm_client_call (int fd, json_t *req, const int *fds, size_t nfds, json_t **resp, runhv_error_t *err)
+{
+  struct frame f;
+  cleanup_free uint8_t *payload = NULL;
+  if (msg_send (fd, FRAME_REQUEST, 1, req, fds, nfds, err) < 0)
+    return -1;
+  for (;;)
+    {
+      free (payload);
+      payload = NULL;
+      if (msg_recv (fd, &f, &payload, NULL, NULL, err) < 0)
+        return -1;
+      if (f.type == FRAME_RESPONSE)
+        break;
+    }
+  if (proto_json (&f, resp, err) < 0)
+    return -1;
+  if (proto_check_response (*resp, err) < 0)
+    {
+      json_decref (*resp);
+      *resp = NULL;
+      return -1;
+    }
+  return 0;
+}
+
+int
+uvm_client_event (int fd, json_t **ev, runhv_error_t *err)
+{
+  struct frame f;
+  cleanup_free uint8_t *payload = NULL;
+  for (;;)
+    {
+      free (payload);
+      payload = NULL;
+      if (msg_recv (fd, &f, &payload, NULL, NULL, err) < 0)
+        return -1;
+      if (f.type == FRAME_EVENT)
+        return proto_json (&f, ev, err);
+    }
+}
+
+int
+uvm_request (const char *state_dir, json_t *req, json_t **resp, runhv_error_t *err)
+{
+  cleanup_close int fd = uvm_client_connect (state_dir, err);
+  if (fd < 0)
+    return -1;
+  return uvm_client_call (fd, req, NULL, 0, resp, err);
+}
+
+/* ---- the supervisor ------------------------------------------------- */
+
+static void
+sup_exit_file (struct sup *s)
+{
+  cleanup_free char *path = xasprintf ("%s/exit.json", s->cfg->state_dir);
+  cleanup_json json_t *j = json_pack ("{s:i,s:s}", "status", s->exit_status, "reason", s->exit_reason);
+  cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+  runhv_error_t err = NULL;
+  if (write_file_atomic (path, text, strlen (text), 0600, &err) < 0)
+    {
+      log_warning ("%s", err->msg);
+      runhv_error_release (&err);
+    }
+}
+
+static struct sstream *
+sstream_find (struct sup *s, uint32_t id)
+{
+  for (size_t i = 0; i < s->nstreams; i++)
+    if (s->streams[i].id == id)
+      return &s->streams[i];
+  return NULL;
+}
+
+static void
+sstream_remove (struct sup *s, struct sstream *st)
+{
+  if (st->own)
+    {
+      if (st->out_fd >= 0)
+        close (st->out_fd);
+      if (st->in_fd >= 0 && st->in_fd != st->out_fd)
+        close (st->in_fd);
+    }
+  *st = s->streams[--s->nstreams];
+}
+
+static struct sstream *
+sstream_add (struct sup *s, uint32_t id, int out_fd, int in_fd, bool own, int client)
+{
+  struct sstream *st;
+  if (s->nstreams == MAX_SSTREAMS)
+    return NULL;
+  st = &s->streams[s->nstreams++];
+  *st = (struct sstream){ .id = id, .out_fd = out_fd, .in_fd = in_fd, .own = own, .client = client };
+  return st;
+}
+
+static uint32_t
+agent_send (struct sup *s, json_t *req, int client, uint32_t client_rid, enum agent_op op)
+{
+  uint32_t rid = ++s->next_rid;
+  runhv_error_t err = NULL;
+  if (outq_push_json (&s->out, FRAME_REQUEST, rid, req, &err) < 0)
+    {
+      log_warning ("%s", err->msg);
+      runhv_error_release (&err);
+      return 0;
+    }
+  for (int i = 0; i < MAX_PENDING; i++)
+    if (!s->pending[i].used)
+      {
+        s->pending[i] = (struct pending){ .used = true, .rid = rid, .client = client, .client_rid = client_rid, .op = op };
+        break;
+      }
+  return rid;
+}
+
+static void
+client_close (struct sup *s, int i)
+{
+  if (!s->clients[i].used)
+    return;
+  close (s->clients[i].fd);
+  s->clients[i].used = false;
+  for (int k = 0; k < MAX_PENDING; k++)
+    if (s->pending[k].used && s->pending[k].client == i)
+      s->pending[k].client = -1;
+  /* An exec's streams write to the fds that client passed: they stay, the
+     process may still be running.  */
+}
+
+static void
+client_reply (struct sup *s, int i, uint32_t rid, json_t *resp)
+{
+  runhv_error_t err = NULL;
+  if (i < 0 || !s->clients[i].used)
+    return;
+  if (msg_send (s->clients[i].fd, FRAME_RESPONSE, rid, resp, NULL, 0, &err) < 0)
+    {
+      runhv_error_release (&err);
+      client_close (s, i);
+    }
+}
+
+static void
+exec_exited (struct sup *s, const char *exec_id, int status)
+{
+  for (int i = 0; i < MAX_CLIENTS; i++)
+    if (s->clients[i].used && strcmp (s->clients[i].exec_id, exec_id) == 0)
+      {
+        runhv_error_t err = NULL;
+        cleanup_json json_t *ev = json_pack ("{s:s,s:s,s:s,s:i}", "event", "exit", "id", s->cfg->id, "exec_id", exec_id,
+                                             "status", status);
+        if (msg_send (s->clients[i].fd, FRAME_EVENT, 0, ev, NULL, 0, &err) < 0)
+          runhv_error_release (&err);
+        s->clients[i].exec_id[0] = '\0';
+      }
+  for (size_t k = 0; k < s->nstreams;)
+    if (s->streams[k].client >= 0 && s->clients[s->streams[k].client].exec_id[0] == '\0')
+      sstream_remove (s, &s->streams[k]);
+    else
+      k++;
+}
+
+static void sup_finish (struct sup *s, int status, const char *reason) __attribute__ ((noreturn));
+
+/* The VM's end: stop QEMU (politely, then not), record why, and leave with
+   the container's exit status.  */
+static void
+sup_finish (struct sup *s, int status, const char *reason)
+{
+  int qstatus = 0;
+  for (int i = 0; i < MAX_CLIENTS; i++)
+    if (s->clients[i].used && s->clients[i].exec_id[0])
+      exec_exited (s, s->clients[i].exec_id, 137);
+  s->exit_status = status;
+  s->exit_reason = reason;
+  s->status = SUP_STOPPED;
+  sup_exit_file (s);
+  if (s->qemu > 0)
+    {
+      long deadline = ms_now () + 5000;
+      cleanup_json json_t *req = json_pack ("{s:s}", "op", "shutdown");
+      set_nonblock (s->agent, false);
+      outq_push_json (&s->out, FRAME_REQUEST, ++s->next_rid, req, NULL);
+      outq_flush (&s->out, s->agent);
+      for (;;)
+        {
+          pid_t r = waitpid (s->qemu, &qstatus, WNOHANG);
+          if (r == s->qemu)
+            break;
+          if (ms_now () > deadline)
+            {
+              kill (s->qemu, SIGKILL);
+              waitpid (s->qemu, &qstatus, 0);
+              break;
+            }
+          usleep (10000);
+        }
+      events_record (s->cfg->runtime_root, "vm-stopped", s->cfg->id, "hypervisor", s->qemu, NULL);
+    }
+  for (int i = 0; i < MAX_CLIENTS; i++)
+    client_close (s, i);
+  _exit (status);
+}
+
+static void
+vm_died (struct sup *s, int wstatus)
+{
+  const char *reason;
+  if (WIFSIGNALED (wstatus))
+    reason = "vmm-killed";
+  else if (WEXITSTATUS (wstatus) == 1)
+    reason = "guest-panic"; /* -action panic=exit-failure */
+  else if (WEXITSTATUS (wstatus) == 0)
+    reason = "vm-poweroff";
+  else
+    reason = "vmm-failed";
+  log_warning ("container `%s`: its utility VM stopped (%s); exit status %d", s->cfg->id, reason, UVM_EXIT_VM_DIED);
+  events_record (s->cfg->runtime_root, "vm-stopped", s->cfg->id, "hypervisor", s->qemu, NULL);
+  s->qemu = 0;
+  {
+    int st = UVM_EXIT_VM_DIED;
+    events_record (s->cfg->runtime_root, "container-exited", s->cfg->id, "hypervisor", 0, &st);
+  }
+  sup_finish (s, UVM_EXIT_VM_DIED, reason);
+}
+
+static void
+reap (struct sup *s)
+{
+  for (;;)
+    {
+      int st;
+      pid_t p = waitpid (-1, &st, WNOHANG);
+      if (p <= 0)
+        return;
+      if (p == s->qemu)
+        vm_died (s, st);
+    }
+}
+
+static void
+handle_agent_event (struct sup *s, json_t *ev)
+{
+  runhv_error_t err = NULL;
+  const char *exec_id;
+  int status;
+  if (proto_validate_event (ev, &err) < 0)
+    {
+      log_warning ("ignoring a bad event from the agent: %s", err->msg);
+      runhv_error_release (&err);
+      return;
+    }
+  if (strcmp (json_string_value (json_object_get (ev, "event")), "exit") != 0)
+    return;
+  exec_id = json_string_value (json_object_get (ev, "exec_id"));
+  status = (int) json_integer_value (json_object_get (ev, "status"));
+  if (exec_id != NULL)
+    {
+      exec_exited (s, exec_id, status);
+      return;
+    }
+  events_record (s->cfg->runtime_root, "container-exited", s->cfg->id, "hypervisor", 0, &status);
+  /* Drain what stdout and stderr still hold before leaving.  */
+  sup_finish (s, status, "container-exited");
+}
+
+static void
+handle_agent_frame (struct sup *s, struct frame *f)
+{
+  json_t *j = NULL;
+  runhv_error_t err = NULL;
+  switch (f->type)
+    {
+    case FRAME_DATA:
+      {
+        struct sstream *st = sstream_find (s, f->id);
+        if (st != NULL && st->out_fd >= 0 && write_all (st->out_fd, f->payload, f->len) < 0)
+          st->out_fd = -1; /* nobody reads: drop, as a closed pipe would */
+        return;
+      }
+    case FRAME_CLOSE:
+      return; /* the exit event follows and closes what remains */
+    case FRAME_RESPONSE:
+    case FRAME_EVENT:
+      if (proto_json (f, &j, &err) < 0)
+        {
+          log_warning ("ignoring a bad message from the agent: %s", err->msg);
+          runhv_error_release (&err);
+          return;
+        }
+      if (f->type == FRAME_EVENT)
+        {
+          handle_agent_event (s, j);
+          json_decref (j);
+          return;
+        }
+      for (int i = 0; i < MAX_PENDING; i++)
+        if (s->pending[i].used && s->pending[i].rid == f->id)
+          {
+            struct pending p = s->pending[i];
+            s->pending[i].used = false;
+            if (json_is_true (json_object_get (j, "ok")))
+              {
+                if (p.op == OP_START)
+                  s->status = SUP_RUNNING;
+                else if (p.op == OP_PAUSE)
+                  s->status = SUP_PAUSED;
+                else if (p.op == OP_RESUME)
+                  s->status = SUP_RUNNING;
+              }
+            client_reply (s, p.client, p.client_rid, j);
+            break;
+          }
+      json_decref (j);
+      return;
+    default:
+      return;
+    }
+}
+
+static void
+client_request (struct sup *s, int ci)
+{
+  struct frame f;
+  cleanup_free uint8_t *payload = NULL;
+  int fds[3];
+  size_t nfds = 0;
+  runhv_error_t err = NULL;
+  cleanup_json json_t *req = NULL;
+  enum agent_op op;
+  const char *name;
+
+  if (msg_recv (s->clients[ci].fd, &f, &payload, fds, &nfds, &err) < 0)
+    {
+      runhv_error_release (&err);
+      for (size_t i = 0; i < nfds; i++)
+        close (fds[i]);
+      client_close (s, ci);
+      return;
+    }
+  if (f.type != FRAME_REQUEST || proto_json (&f, &req, &err) < 0)
+    {
+      cleanup_json json_t *r = proto_error (err);
+      runhv_error_release (&err);
+      client_reply (s, ci, f.id, r);
+      goto drop_fds;
+    }
+  name = json_string_value (json_object_get (req, "op"));
+  if (name == NULL)
+    name = "";
+  if (strcmp (name, "state") == 0)
+    {
+      cleanup_json json_t *r = json_pack ("{s:b,s:s,s:i,s:i}", "ok", 1, "status", status_name (s->status), "vm_pid",
+                                          (int) s->qemu, "guest_pid", (int) s->guest_pid);
+      client_reply (s, ci, f.id, r);
+      goto drop_fds;
+    }
+  if (strcmp (name, "shutdown") == 0)
+    {
+      cleanup_json json_t *r = proto_ok ();
+      client_reply (s, ci, f.id, r);
+      sup_finish (s, s->status == SUP_STOPPED ? s->exit_status : 137, "deleted");
+    }
+  /* Everything else goes to the agent about our container.  */
+  json_object_set_new (req, "id", json_string (s->cfg->id));
+  if (proto_validate_request (req, &op, &err) < 0 || op == OP_CREATE || op == OP_HELLO || op == OP_SHUTDOWN
+      || op == OP_DELETE)
+    {
+      cleanup_json json_t *r = NULL;
+      if (err == NULL)
+        runhv_error (&err, "op `%s` is not for clients", name);
+      r = proto_error (err);
+      runhv_error_release (&err);
+      client_reply (s, ci, f.id, r);
+      goto drop_fds;
+    }
+  if (op == OP_EXEC)
+    {
+      const char *exec_id = json_string_value (json_object_get (req, "exec_id"));
+      bool tty = json_is_true (json_object_get (req, "terminal"));
+      json_t *stdio = json_object ();
+      json_object_del (req, "terminal");
+      if ((tty && nfds != 1) || (!tty && nfds != 3))
+        {
+          cleanup_json json_t *r = NULL;
+          runhv_error (&err, "exec: pass %s", tty ? "one terminal fd" : "three stdio fds");
+          r = proto_error (err);
+          runhv_error_release (&err);
+          json_decref (stdio);
+          client_reply (s, ci, f.id, r);
+          goto drop_fds;
+        }
+      if (tty)
+        {
+          uint32_t id = s->next_sid++;
+          sstream_add (s, id, fds[0], fds[0], true, ci);
+          json_object_set_new (stdio, "terminal", json_integer (id));
+        }
+      else
+        {
+          uint32_t in = s->next_sid++, out = s->next_sid++, er = s->next_sid++;
+          sstream_add (s, in, -1, fds[0], true, ci);
+          sstream_add (s, out, fds[1], -1, true, ci);
+          sstream_add (s, er, fds[2], -1, true, ci);
+          json_object_set_new (stdio, "stdin", json_integer (in));
+          json_object_set_new (stdio, "stdout", json_integer (out));
+          json_object_set_new (stdio, "stderr", json_integer (er));
+        }
+      json_object_set_new (req, "stdio", stdio);
+      snprintf (s->clients[ci].exec_id, sizeof (s->clients[ci].exec_id), "%s", exec_id);
+      nfds = 0; /* the streams own them now */
+    }
+  agent_send (s, req, ci, f.id, op);
+drop_fds:
+  for (size_t i = 0; i < nfds; i++)
+    close (fds[i]);
+}
+
+/* A synchronous call during boot, before the main loop runs.  */
+static int
+agent_call (struct sup *s, json_t *req, long timeout_ms, json_t **resp, runhv_error_t *err)
+{
+  uint32_t rid = ++s->next_rid;
+  long deadline = ms_now () + timeout_ms;
+  if (outq_push_json (&s->out, FRAME_REQUEST, rid, req, err) < 0)
+    return -1;
+  for (;;)
+    {
+      struct pollfd p[2] = { { .fd = s->agent, .events = POLLIN | (outq_empty (&s->out) ? 0 : POLLOUT) },
+                             { .fd = s->sfd, .events = POLLIN } };
+      long left = deadline - ms_now ();
+      if (left <= 0)
+        return runhv_error (err, "the utility VM's agent did not answer within %ld s (see the guest console log `%s`)",
+                            timeout_ms / 1000, s->cfg->console_log);
+      if (poll (p, 2, (int) left) < 0 && errno != EINTR)
+        return runhv_make_error (err, errno, "poll");
+      if (p[1].revents & POLLIN)
+        {
+          struct signalfd_siginfo si;
+          while (read (s->sfd, &si, sizeof (si)) == sizeof (si))
+            ;
+          {
+            int st;
+            if (s->qemu > 0 && waitpid (s->qemu, &st, WNOHANG) == s->qemu)
+              {
+                s->qemu = 0;
+                return runhv_error (err, "the VMM exited during boot (%s %d; see `%s` and `%s`)",
+                                    WIFSIGNALED (st) ? "signal" : "status", WIFSIGNALED (st) ? WTERMSIG (st) : WEXITSTATUS (st),
+                                    s->cfg->vmm_log, s->cfg->console_log);
+              }
+          }
+        }
+      if (p[0].revents & POLLOUT)
+        outq_flush (&s->out, s->agent);
+      if (p[0].revents & (POLLIN | POLLHUP))
+        {
+          uint8_t buf[65536];
+          ssize_t n = read (s->agent, buf, sizeof (buf));
+          struct frame f;
+          int got;
+          if (n == 0)
+            return runhv_error (err, "the VMM closed the agent channel during boot (see `%s`)", s->cfg->console_log);
+          if (n > 0)
+            frame_reader_feed (&s->in, buf, (size_t) n);
+          while ((got = frame_reader_next (&s->in, &f, err)) == 1)
+            {
+              if (f.type == FRAME_RESPONSE && f.id == rid)
+                {
+                  if (proto_json (&f, resp, err) < 0)
+                    return -1;
+                  return proto_check_response (*resp, err);
+                }
+              handle_agent_frame (s, &f);
+            }
+          if (got < 0)
+            return -1;
+        }
+    }
+}
+
+static int
+setup_shared (const struct supervisor_config *cfg, runhv_error_t *err)
+{
+  cleanup_free char *shared = xasprintf ("%s/shared", cfg->state_dir);
+  cleanup_free char *cdir = xasprintf ("%s/%s", shared, cfg->id);
+  cleanup_free char *root = xasprintf ("%s/rootfs", cdir);
+  /* Our own mount namespace: the shared tree exists for QEMU only, and
+     disappears with us whatever way we end.  */
+  if (unshare (CLONE_NEWNS) < 0)
+    return runhv_make_error (err, errno, "unshare the supervisor's mount namespace");
+  if (mount (NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+    return runhv_make_error (err, errno, "make / a slave");
+  if (mkdir_p (root, 0755, err) < 0)
+    return -1;
+  if (mount (cfg->rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return runhv_make_error (err, errno, "share the rootfs `%s` with the VM", cfg->rootfs);
+  for (size_t i = 0; i < cfg->n_binds; i++)
+    {
+      const struct uvm_bind *b = &cfg->binds[i];
+      if (b->file)
+        {
+          cleanup_free char *parent = xstrdup (b->shared);
+          int fd;
+          *strrchr (parent, '/') = '\0';
+          if (mkdir_p (parent, 0755, err) < 0)
+            return -1;
+          fd = open (b->shared, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+          if (fd >= 0)
+            close (fd);
+        }
+      else if (mkdir_p (b->shared, 0755, err) < 0)
+        return -1;
+      if (mount (b->host, b->shared, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return runhv_make_error (err, errno, "mounts: share `%s` with the VM", b->host);
+    }
+  return 0;
+}
+
+static int
+setup_terminal (struct sup *s, runhv_error_t *err)
+{
+  const struct supervisor_config *cfg = s->cfg;
+  cleanup_close int master = -1;
+  char name[64];
+  int unlock = 0;
+  s->tty = -1;
+  if (!cfg->terminal)
+    return 0;
+  master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0)
+    return runhv_make_error (err, errno, "process.terminal: open /dev/ptmx");
+  if (ioctl (master, TIOCSPTLCK, &unlock) < 0 || ptsname_r (master, name, sizeof (name)) != 0)
+    return runhv_make_error (err, errno, "process.terminal: set up a pty");
+  s->tty = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (s->tty < 0)
+    return runhv_make_error (err, errno, "process.terminal: open `%s`", name);
+  {
+    /* The guest's pty does the line discipline: ours passes bytes through. */
+    struct termios t;
+    if (tcgetattr (s->tty, &t) == 0)
+      {
+        cfmakeraw (&t);
+        tcsetattr (s->tty, TCSANOW, &t);
+      }
+  }
+  if (cfg->console_receiver >= 0)
+    return terminal_send_fd (cfg->console_receiver, master, err);
+  if (cfg->console_socket != NULL)
+    return terminal_send_to_socket (cfg->console_socket, master, err);
+  return runhv_error (err, "process.terminal is true but no --console-socket was given");
+}
+
+static int
+listen_clients (struct sup *s, runhv_error_t *err)
+{
+  struct sockaddr_un addr;
+  cleanup_close int dfd = -1;
+  if (socket_at (s->cfg->state_dir, &dfd, &addr, err) < 0)
+    return -1;
+  s->listen_fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s->listen_fd < 0)
+    return runhv_make_error (err, errno, "socket");
+  unlinkat (dfd, "vm.sock", 0);
+  if (bind (s->listen_fd, (struct sockaddr *) &addr, sizeof (addr)) < 0 || listen (s->listen_fd, 16) < 0)
+    return runhv_make_error (err, errno, "listen on `%s/vm.sock`", s->cfg->state_dir);
+  return 0;
+}
+
+static void
+boot_and_create (struct sup *s)
+{
+  const struct supervisor_config *cfg = s->cfg;
+  runhv_error_t err = NULL;
+  int sv[2];
+  cleanup_free char *shared = xasprintf ("%s/shared", cfg->state_dir);
+  cleanup_json json_t *resp = NULL;
+  struct uvm_launch l;
+
+  if (setup_shared (cfg, &err) < 0 || listen_clients (s, &err) < 0 || setup_terminal (s, &err) < 0)
+    goto fail;
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      runhv_make_error (&err, errno, "socketpair");
+      goto fail;
+    }
+  s->agent = sv[0];
+  l = (struct uvm_launch){
+    .id = cfg->id,
+    .art = cfg->art,
+    .accel = cfg->accel,
+    .memory_mb = cfg->sizing.memory_mb,
+    .cpus = cfg->sizing.cpus,
+    .shared_dir = shared,
+    .shared_fs = cfg->shared_fs,
+    .virtiofs_fd = -1,
+    .qos_bps = cfg->sizing.qos_bps,
+    .qos_iops = cfg->sizing.qos_iops,
+    .agent_fd = sv[1],
+    .console_log = cfg->console_log,
+    .vmm_log = cfg->vmm_log,
+    .tsc_khz = cfg->tsc_khz,
+    .tap_fd = -1,
+    .debug = cfg->debug,
+  };
+  if (uvm_vmm_spawn (&l, &s->qemu, &err) < 0)
+    goto fail;
+  close (sv[1]);
+  set_nonblock (s->agent, true);
+  {
+    cleanup_json json_t *hello = json_pack ("{s:s,s:i}", "op", "hello", "version", AGENT_PROTO_VERSION);
+    if (agent_call (s, hello, cfg->boot_timeout_ms, &resp, &err) < 0)
+      goto fail;
+    events_record (cfg->runtime_root, "vm-started", cfg->id, "hypervisor", s->qemu, NULL);
+    json_decref (resp);
+    resp = NULL;
+  }
+  {
+    cleanup_free char *guest_root = xasprintf ("/run/shared/%s/rootfs", cfg->id);
+    cleanup_json json_t *create = NULL;
+    json_t *stdio;
+    if (cfg->terminal)
+      stdio = json_pack ("{s:i}", "terminal", STREAM_STDIN);
+    else
+      stdio = json_pack ("{s:i,s:i,s:i}", "stdin", STREAM_STDIN, "stdout", STREAM_STDOUT, "stderr", STREAM_STDERR);
+    create = json_pack ("{s:s,s:s,s:O,s:s,s:o}", "op", "create", "id", cfg->id, "spec", cfg->guest_spec, "rootfs",
+                        guest_root, "stdio", stdio);
+    if (agent_call (s, create, 60000, &resp, &err) < 0)
+      goto fail;
+    s->guest_pid = (pid_t) json_integer_value (json_object_get (resp, "pid"));
+  }
+  if (cfg->terminal)
+    sstream_add (s, STREAM_STDIN, s->tty, s->tty, false, -1);
+  else
+    {
+      sstream_add (s, STREAM_STDIN, -1, 0, false, -1);
+      sstream_add (s, STREAM_STDOUT, 1, -1, false, -1);
+      sstream_add (s, STREAM_STDERR, 2, -1, false, -1);
+    }
+  s->next_sid = 16;
+  {
+    cleanup_json json_t *info
+        = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s}", "guest_pid", (int) s->guest_pid, "accel", cfg->accel, "memory_mb",
+                     (json_int_t) cfg->sizing.memory_mb, "cpus", (json_int_t) cfg->sizing.cpus, "memory_source",
+                     cfg->sizing.memory_source, "cpus_source", cfg->sizing.cpus_source);
+    cleanup_free char *text = json_dumps (info, JSON_COMPACT);
+    sync_send (cfg->report_fd, SYNC_READY, s->qemu, text, -1);
+    close (cfg->report_fd);
+  }
+  return;
+fail:
+  sync_send (cfg->report_fd, SYNC_ERROR, err ? err->status : EINVAL, err ? err->msg : "the VM did not start", -1);
+  if (s->qemu > 0)
+    {
+      kill (s->qemu, SIGKILL);
+      waitpid (s->qemu, NULL, 0);
+    }
+  _exit (1);
+}
+
+static void
+check_winsize (struct sup *s)
+{
+  struct winsize ws;
+  if (s->tty < 0 || ioctl (s->tty, TIOCGWINSZ, &ws) < 0)
+    return;
+  if (ws.ws_row == s->ws.ws_row && ws.ws_col == s->ws.ws_col)
+    return;
+  s->ws = ws;
+  {
+    cleanup_json json_t *req = json_pack ("{s:s,s:i,s:i,s:i}", "op", "resize", "stream", STREAM_STDIN, "rows",
+                                          ws.ws_row, "cols", ws.ws_col);
+    agent_send (s, req, -1, 0, OP_RESIZE);
+  }
+}
+
+void
+supervisor_main (const struct supervisor_config *cfg)
+{
+  struct sup *s = xmalloc0 (sizeof (*s));
+  sigset_t mask;
+  static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP };
+
+  s->cfg = cfg;
+  s->qemu = -1;
+  s->listen_fd = -1;
+  s->tty = -1;
+  s->status = SUP_CREATED;
+  frame_reader_init (&s->in);
+  outq_init (&s->out);
+  log_set_ident ("runhv-vm-supervisor");
+  prctl (PR_SET_NAME, "runhv-vmsup", 0, 0, 0);
+  /* Signals from the terminal are the caller's to forward, not ours.  */
+  setsid ();
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGCHLD);
+  for (size_t i = 0; i < sizeof (forwarded) / sizeof (forwarded[0]); i++)
+    sigaddset (&mask, forwarded[i]);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  s->sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  signal (SIGPIPE, SIG_IGN);
+
+  boot_and_create (s);
+
+  for (;;)
+    {
+      struct pollfd p[4 + MAX_CLIENTS + MAX_SSTREAMS];
+      int kind[4 + MAX_CLIENTS + MAX_SSTREAMS], n = 0;
+      p[n] = (struct pollfd){ .fd = s->agent, .events = POLLIN | (outq_empty (&s->out) ? 0 : POLLOUT) };
+      kind[n++] = -1;
+      p[n] = (struct pollfd){ .fd = s->sfd, .events = POLLIN };
+      kind[n++] = -2;
+      p[n] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+      kind[n++] = -3;
+      for (int i = 0; i < MAX_CLIENTS; i++)
+        if (s->clients[i].used)
+          {
+            p[n] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
+            kind[n++] = 1000 + i;
+          }
+      if (outq_pending (&s->out) < (4u << 20))
+        for (size_t i = 0; i < s->nstreams; i++)
+          if (s->streams[i].in_fd >= 0)
+            {
+              p[n] = (struct pollfd){ .fd = s->streams[i].in_fd, .events = POLLIN };
+              kind[n++] = 2000 + (int) i;
+            }
+      if (poll (p, (nfds_t) n, s->tty >= 0 ? 250 : -1) < 0 && errno != EINTR)
+        break;
+      check_winsize (s);
+      for (int i = 0; i < n; i++)
+        {
+          if (p[i].revents == 0)
+            continue;
+          if (kind[i] == -1)
+            {
+              if (p[i].revents & POLLOUT)
+                outq_flush (&s->out, s->agent);
+              if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
+                {
+                  uint8_t buf[65536];
+                  ssize_t r = read (s->agent, buf, sizeof (buf));
+                  struct frame f;
+                  runhv_error_t err = NULL;
+                  int got;
+                  if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+                    {
+                      /* QEMU is going: its exit is reaped below.  */
+                      int st = 0;
+                      if (s->qemu > 0 && waitpid (s->qemu, &st, 0) == s->qemu)
+                        vm_died (s, st);
+                      sup_finish (s, UVM_EXIT_VM_DIED, "agent-lost");
+                    }
+                  if (r > 0)
+                    frame_reader_feed (&s->in, buf, (size_t) r);
+                  while ((got = frame_reader_next (&s->in, &f, &err)) == 1)
+                    handle_agent_frame (s, &f);
+                  if (got < 0)
+                    {
+                      log_error ("container `%s`: %s; stopping its VM", cfg->id, err->msg);
+                      runhv_error_release (&err);
+                      sup_finish (s, UVM_EXIT_VM_DIED, "agent-protocol-error");
+                    }
+                }
+            }
+          else if (kind[i] == -2)
+            {
+              struct signalfd_siginfo si;
+              while (read (s->sfd, &si, sizeof (si)) == sizeof (si))
+                {
+                  if (si.ssi_signo == SIGCHLD)
+                    reap (s);
+                  else if (s->status != SUP_STOPPED)
+                    {
+                      cleanup_json json_t *req = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", cfg->id, "signal",
+                                                            (int) si.ssi_signo);
+                      agent_send (s, req, -1, 0, OP_KILL);
+                    }
+                }
+            }
+          else if (kind[i] == -3)
+            {
+              int c = accept4 (s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+              int slot = -1;
+              if (c < 0)
+                continue;
+              for (int k = 0; k < MAX_CLIENTS; k++)
+                if (!s->clients[k].used)
+                  {
+                    slot = k;
+                    break;
+                  }
+              if (slot < 0)
+                {
+                  close (c);
+                  continue;
+                }
+              s->clients[slot] = (struct client){ .used = true, .fd = c };
+            }
+          else if (kind[i] >= 2000)
+            {
+              struct sstream *st = &s->streams[kind[i] - 2000];
+              uint8_t buf[65536];
+              ssize_t r = read (st->in_fd, buf, sizeof (buf));
+              if (r > 0)
+                outq_push (&s->out, FRAME_DATA, st->id, buf, (size_t) r, NULL);
+              else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+                {
+                  outq_push (&s->out, FRAME_CLOSE, st->id, NULL, 0, NULL);
+                  if (st->in_fd == st->out_fd)
+                    st->in_fd = -1;
+                  else
+                    {
+                      if (st->own)
+                        close (st->in_fd);
+                      st->in_fd = -1;
+                    }
+                }
+            }
+          else if (kind[i] >= 1000)
+            client_request (s, kind[i] - 1000);
+        }
+      if (!outq_empty (&s->out))
+        outq_flush (&s->out, s->agent);
+    }
+  sup_finish (s, UVM_EXIT_VM_DIED, "supervisor-error");
+}

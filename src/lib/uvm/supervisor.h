@@ -1,0 +1,64 @@
+/* The VM supervisor: one host process per utility VM, forked by create.
+   It is QEMU's parent, owns the agent channel, relays the container's stdio
+   and terminal, serves runhv commands on <state>/vm.sock, forwards the
+   signals it gets to the container, and exits with the container's exit
+   status, so that a caller waiting on it (podman's conmon, containerd's
+   shim, `runhv run`) sees the container's exit as with a process.  */
+#ifndef RUNHV_UVM_SUPERVISOR_H
+#define RUNHV_UVM_SUPERVISOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "host.h"
+#include "sizing.h"
+
+/* Exit status of a container whose VM died under it (VMM killed, guest
+   kernel panic, agent lost).  */
+#define UVM_EXIT_VM_DIED 255
+
+struct uvm_bind
+{
+  char *host;   /* host path */
+  char *shared; /* path under the shared directory (host side) */
+  bool file;
+};
+
+struct supervisor_config
+{
+  const char *runtime_root; /* for events */
+  const char *id;
+  const char *state_dir;
+  const char *console_log; /* kept after a failed create: errors name it */
+  const char *vmm_log;
+  const char *rootfs; /* host path of the container's rootfs */
+  json_t *guest_spec; /* config.json as the guest gets it */
+  struct uvm_bind *binds;
+  size_t n_binds;
+  struct uvm_sizing sizing;
+  const struct uvm_artifacts *art;
+  const char *accel;
+  const char *shared_fs;
+  long tsc_khz;
+  int64_t boot_timeout_ms;
+  bool terminal;
+  const char *console_socket;
+  int console_receiver;
+  int report_fd; /* SYNC_READY (value: VMM pid, text: JSON) or SYNC_ERROR */
+  int keep_fds[4]; /* fds to keep open in the supervisor besides 0-2 */
+  bool debug;
+};
+
+void supervisor_main (const struct supervisor_config *cfg) __attribute__ ((noreturn));
+
+/* Client side (runhv commands, exec proxies): one request, one response.
+   fds (may be NULL) travel with the request.  */
+int uvm_client_connect (const char *state_dir, runhv_error_t *err);
+int uvm_client_call (int fd, json_t *req, const int *fds, size_t nfds, json_t **resp, runhv_error_t *err);
+/* A whole call on a fresh connection.  */
+int uvm_request (const char *state_dir, json_t *req, json_t **resp, runhv_error_t *err);
+/* Wait for the next event on a connection (an exec's exit).  */
+int uvm_client_event (int fd, json_t **ev, runhv_error_t *err);
+
+#endif
