@@ -697,9 +697,16 @@ agent_serve (int port, runhv_error_t *err)
                     frame_reader_feed (&a->in, buf, (size_t) r);
                   while ((got = frame_reader_next (&a->in, &f, err)) == 1)
                     if (handle_frame (a, &f, err) < 0)
-                      goto out;
-                  if (got < 0)
-                    goto out;
+                      break;
+                  if (got < 0 || (err && *err))
+                    {
+                      /* A byte stream cannot be resynchronised after a bad
+                         frame: drop what is buffered, say why, serve on.  */
+                      log_error ("%s; dropping %zu buffered bytes", (*err)->msg, a->in.len - a->in.consumed);
+                      runhv_error_release (err);
+                      frame_reader_release (&a->in);
+                      frame_reader_init (&a->in);
+                    }
                 }
               /* POLLHUP: the host end is not connected; virtio-serial
                  keeps the port, so wait for it to come back.  */

@@ -231,7 +231,7 @@ kvm_probe (const struct uvm_artifacts *a, char **why)
     }
   pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
   p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-  if (pidfd >= 0 && poll (&p, 1, 4000) == 1)
+  if (pidfd >= 0 && poll (&p, 1, 2000) == 1)
     exited = true;
   if (!exited)
     kill (pid, SIGKILL);
@@ -244,7 +244,7 @@ kvm_probe (const struct uvm_artifacts *a, char **why)
   if (ok)
     *why = xstrdup ("KVM booted the guest kernel in a probe");
   else if (!exited)
-    *why = xstrdup ("KVM is present but did not boot the guest kernel within 4 s (a nested or emulating hypervisor)");
+    *why = xstrdup ("KVM is present but did not boot the guest kernel within 2 s (a nested or emulating hypervisor)");
   else
     *why = xasprintf ("KVM is present but QEMU failed the probe boot (exit status %d)", WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
   unlink (serial);

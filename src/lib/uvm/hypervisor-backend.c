@@ -291,7 +291,17 @@ hv_status (struct runtime_context *ctx, struct container *c)
   const char *s;
   enum container_status r = STATUS_STOPPED;
   if (!pid_alive (c->state->pid, c->state->pid_start))
-    return STATUS_STOPPED;
+    {
+      /* The supervisor recorded how the container ended.  */
+      cleanup_free char *path = xasprintf ("%s/%s/exit.json", ctx->root, c->state->id);
+      cleanup_json json_t *j = NULL;
+      if (json_load_path (path, "exit.json", 4096, &j, NULL) == 0)
+        {
+          c->state->has_exit_status = true;
+          c->state->exit_status = (int) json_integer_value (json_object_get (j, "status"));
+        }
+      return STATUS_STOPPED;
+    }
   if (call (ctx, c, json_pack ("{s:s}", "op", "state"), &resp, &err) < 0)
     {
       runhv_error_release (&err);
