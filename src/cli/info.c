@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "json.h"
 #include "runhv-config.h"
+#include "host.h"
 #include "security.h"
 #include "util.h"
 #include "banned.h"
@@ -27,7 +28,6 @@ cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
     "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable", NULL,
   };
   json_t *mo = json_array ();
-  (void) g;
   if (argc > 1)
     return cli_usage_error (err, "features", "unexpected argument `%s`", argv[1]);
   for (size_t i = 0; mount_opts[i]; i++)
@@ -68,8 +68,16 @@ cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
   json_object_set_new (f, "linux", lin);
   json_object_set_new (ann, "io.runhv.version", json_string (RUNHV_VERSION));
   json_object_set_new (ann, "io.runhv.isolation", json_string ("process,hypervisor"));
-  json_object_set_new (ann, "io.github.seccomp.libseccomp.version",
-                       json_string ("2"));
+  {
+    struct runhv_config *cfg = NULL;
+    struct uvm_artifacts art;
+    runhv_error_t e = NULL;
+    bool ok = runtime_config (&g->ctx, &cfg, &e) == 0 && uvm_artifacts_find (cfg, &art, &e) == 0;
+    if (ok)
+      uvm_artifacts_release (&art);
+    runhv_error_release (&e);
+    json_object_set_new (ann, "io.runhv.hypervisor.available", json_string (ok ? "true" : "false"));
+  }
   json_object_set_new (f, "annotations", ann);
   cli_print_json (f);
   return 0;

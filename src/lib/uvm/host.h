@@ -27,6 +27,9 @@ void uvm_artifacts_release (struct uvm_artifacts *a);
 /* The directory searched when runhv.toml names no paths.  */
 const char *uvm_default_guest_dir (void);
 
+/* The probe's verdict holds for the host, whatever runtime root asks.  */
+#define UVM_PROBE_CACHE_DIR "/run/runhv"
+
 /* auto|kvm|tcg → "kvm" or "tcg".  auto picks KVM only when a probe boot of
    the guest kernel under KVM succeeds (cached per host boot).  `why` gets a
    line explaining the choice.  */

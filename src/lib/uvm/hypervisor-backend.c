@@ -155,7 +155,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     return -1;
   if (uvm_sizing_compute (spec, cfg, uvm_host_cpus (), uvm_host_memory_mb (), &sz, err) < 0)
     goto out;
-  if (uvm_accel_resolve (cfg, &art, ctx->root, &accel, &why, err) < 0)
+  if (uvm_accel_resolve (cfg, &art, UVM_PROBE_CACHE_DIR, &accel, &why, err) < 0)
     goto out;
   log_debug ("container `%s`: %lld MiB (%s), %lld vCPUs (%s), %s: %s", st->id, (long long) sz.memory_mb,
              sz.memory_source, (long long) sz.cpus, sz.cpus_source, accel, why);
