@@ -562,7 +562,9 @@ handle_frame (struct agent *a, struct frame *f, runhv_error_t *err)
         return 0;
       }
     default:
-      return runhv_error (err, "agent protocol: the host sent a frame of type %u", f->type);
+      /* Responses and events flow the other way: note it, serve on.  */
+      log_warning ("agent protocol: ignoring a frame of type %u from the host", f->type);
+      return 0;
     }
 }
 

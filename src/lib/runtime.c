@@ -797,7 +797,7 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
       runhv_error (err, "container `%s` is %s: exec needs a running container", id, container_status_name (s));
       goto out;
     }
-  if (o->process->terminal && o->console_socket == NULL)
+  if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     {
       if (detach)
         {

@@ -5,6 +5,10 @@
 : "${RUNHV_SOURCE_DIR:?}"
 : "${RUNHV_BUILD_DIR:?}"
 ASSETS="${RUNHV_BUILD_DIR}/test-assets"
+# Guest artifacts come from the release build (the agent is a static binary,
+# which the sanitizer build cannot make).
+GUEST_DIR="${RUNHV_GUEST_DIR:-$RUNHV_SOURCE_DIR/build/guest}"
+export RUNHV_GUEST_DIR="$GUEST_DIR"
 
 fail() {
   echo "# $*" >&3

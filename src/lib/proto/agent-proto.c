@@ -54,6 +54,8 @@ frame_reader_release (struct frame_reader *r)
 void
 frame_reader_feed (struct frame_reader *r, const void *data, size_t n)
 {
+  if (n == 0)
+    return; /* nothing to add, and r->buf may still be NULL */
   if (r->consumed > 0)
     {
       memmove (r->buf, r->buf + r->consumed, r->len - r->consumed);
@@ -75,13 +77,14 @@ frame_reader_feed (struct frame_reader *r, const void *data, size_t n)
 int
 frame_reader_next (struct frame_reader *r, struct frame *f, runhv_error_t *err)
 {
-  const uint8_t *h = r->buf + r->consumed;
   size_t avail = r->len - r->consumed;
+  const uint8_t *h;
   uint32_t len, id;
   uint8_t type;
 
   if (avail < AGENT_PROTO_HEADER)
     return 0;
+  h = r->buf + r->consumed;
   /* Judge the header as soon as it is complete: a bad length is refused
      before a single payload byte is buffered.  */
   if (get32 (h) != AGENT_PROTO_MAGIC)

@@ -1,0 +1,326 @@
+#!/usr/bin/env bats
+# Hypervisor isolation, with real VMs under QEMU's TCG (KVM here cannot boot
+# a stock kernel): the lifecycle, the isolation demo as assertions, resource
+# mapping seen from inside the guest, conversion, and faults.
+
+load helpers
+
+setup() {
+  setup_bundle
+  [[ -f "$GUEST_DIR/initramfs.cpio" ]] || fail "no guest artifacts in $GUEST_DIR: run scripts/provision-guest.sh"
+}
+teardown() { teardown_bundle; }
+
+# No VM, supervisor, state or log may remain of container $1.
+assert_no_vm_leaks() {
+  local id=$1
+  ! pgrep -f "runhv-uvm-$id[, ]" >/dev/null || fail "a VMM of $id is still running"
+  [[ ! -e "$ROOT/$id" ]] || fail "state directory $ROOT/$id left behind"
+  [[ ! -e "$ROOT/vm-logs/$id.console.log" ]] || fail "console log of $id left behind"
+  ! grep -q "$ROOT/$id" /proc/self/mountinfo || fail "a mount of $id left behind"
+  assert_no_leaks "$id"
+}
+
+wait_status() {
+  wait_for 200 bash -c "[ \"\$('$RUNHV' --root '$ROOT' state $1 2>/dev/null | jq -r .status)\" = $2 ]"
+}
+
+@test "run --isolation=hypervisor: output, exit status and the VM's own kernel" {
+  config '.process.args = ["sh", "-c", "uname -r; cat /proc/sys/kernel/random/boot_id; echo to-stderr >&2; exit 42"]'
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" hv1
+  [ "$status" -eq 42 ]
+  [ "${lines[0]}" = "$(cat "$GUEST_DIR/kernel-release")" ]
+  [ "${lines[0]}" != "$(uname -r)" ]
+  [ "${lines[1]}" != "$(cat /proc/sys/kernel/random/boot_id)" ]
+  [[ "$output" == *to-stderr* ]]
+  assert_no_vm_leaks hv1
+}
+
+@test "isolation chosen by annotation and by runhv.toml; the flag wins over both" {
+  config '.annotations = {"io.runhv.isolation": "hypervisor"}'
+  rhd create --bundle "$BUNDLE" iso1
+  [ "$(rh state iso1 | jq -r .isolation)" = hypervisor ]
+  rh delete iso1
+  printf 'SandboxIsolation = 1\n' > "$TEST_DIR/runhv.toml"
+  config 'del(.annotations)'
+  RUNHV_CONFIG="$TEST_DIR/runhv.toml" rhd create --bundle "$BUNDLE" iso2
+  [ "$(rh state iso2 | jq -r .isolation)" = hypervisor ]
+  rh delete iso2
+  config '.annotations = {"io.runhv.isolation": "hypervisor"}'
+  RUNHV_CONFIG="$TEST_DIR/runhv.toml" rhd create --isolation=process --bundle "$BUNDLE" iso3
+  [ "$(rh state iso3 | jq -r .isolation)" = process ]
+  rh delete iso3
+  assert_no_vm_leaks iso1
+  assert_no_vm_leaks iso2
+}
+
+@test "lifecycle: create, state, start, exec, ps, pause, resume, update, kill, delete" {
+  config '.process.args = ["sh", "-c", "echo started > /tmp/started; while :; do sleep 0.2; done"]'
+  rhd create --isolation=hypervisor --bundle "$BUNDLE" life
+  run rh state life
+  echo "$output" | jq -e '.status == "created" and .isolation == "hypervisor" and .pid > 0'
+  vmm=$(echo "$output" | jq -r .pid)
+  # the state's pid is the VMM's, and ps shows it by the container's id
+  [[ "$(cat /proc/$vmm/cmdline | tr '\0' ' ')" == *"runhv-uvm-life"* ]]
+  [ ! -e "$BUNDLE/rootfs/tmp/started" ]
+  rhd start life
+  [ "$(status_of life)" = running ]
+  # writes land in the bundle, as with process isolation
+  wait_for 100 test -e "$BUNDLE/rootfs/tmp/started"
+  run rh exec life sh -c 'echo in-guest; cat /proc/1/cmdline | tr "\0" " "; exit 5'
+  [ "$status" -eq 5 ]
+  [ "${lines[0]}" = in-guest ]
+  [[ "${lines[1]}" == "sh -c echo started"* ]]
+  run rh ps life
+  [[ "${lines[0]}" == *PID*CMD* ]]
+  [[ "$output" == *"while :"* ]]
+  run rh ps --format json life
+  echo "$output" | jq -e 'length >= 1'
+  rh pause life
+  [ "$(status_of life)" = paused ]
+  run rh exec life cat /sys/fs/cgroup/cgroup.freeze
+  rh resume life
+  [ "$(status_of life)" = running ]
+  rh update --memory 96m --cpu-quota 50000 --cpu-period 100000 --pids-limit 40 life
+  run rh exec life sh -c 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max'
+  [ "${lines[0]}" = $((96 * 1024 * 1024)) ]
+  [ "${lines[1]}" = "50000 100000" ]
+  [ "${lines[2]}" = 40 ]
+  run rh delete life
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"is running: stop it first"* ]]
+  rh kill life KILL
+  wait_status life stopped
+  run rh state life
+  echo "$output" | jq -e '.status == "stopped" and .pid == 0 and .exitStatus == 137'
+  rh delete life
+  assert_no_vm_leaks life
+}
+
+@test "exec: --detach with a pid file, --tty, signals and the exit status" {
+  rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" ex
+  run rhd exec --detach --pid-file "$TEST_DIR/epid" ex sh -c 'trap "exit 9" TERM; while :; do sleep 0.1; done'
+  [ "$status" -eq 0 ]
+  proxy=$(cat "$TEST_DIR/epid")
+  # the pid file names a host process that stands for the guest process
+  kill -0 "$proxy"
+  kill -TERM "$proxy"
+  wait_for 100 bash -c "! kill -0 $proxy 2>/dev/null"
+  run script -qec "'$RUNHV' --root '$ROOT' exec -t ex sh -c 'tty; test -t 0 && echo tty-in-vm'" /dev/null
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"/dev/pts/"* && "$output" == *tty-in-vm* ]]
+  run bash -c "echo via-stdin | '$RUNHV' --root '$ROOT' exec ex sh -c 'read x; echo got \$x'"
+  [ "$output" = "got via-stdin" ]
+  rh delete --force ex
+  assert_no_vm_leaks ex
+}
+
+@test "stdin relay and a terminal through --console-socket" {
+  config '.process.args = ["sh", "-c", "read line; echo got:$line"]'
+  run bash -c "echo hello-vm | '$RUNHV' --root '$ROOT' run --isolation=hypervisor --bundle '$BUNDLE' io1"
+  [ "$status" -eq 0 ]
+  [ "$output" = got:hello-vm ]
+  config '.process.terminal = true | .process.args = ["sh", "-c", "tty; echo typed-in-vm; sleep 1000"]'
+  /usr/bin/python3 "$RUNHV_SOURCE_DIR/tests/lib/console-socket.py" "$TEST_DIR/c.sock" "$TEST_DIR/c.out" &
+  srv=$!
+  wait_for 50 test -S "$TEST_DIR/c.sock"
+  rhd create --isolation=hypervisor --bundle "$BUNDLE" --console-socket "$TEST_DIR/c.sock" io2
+  wait_for 50 grep -q "tty=True" "$TEST_DIR/c.out"
+  rhd start io2
+  wait_for 100 grep -q typed-in-vm "$TEST_DIR/c.out"
+  grep -q "^/dev/pts/0" "$TEST_DIR/c.out"
+  rh delete --force io2
+  kill $srv 2>/dev/null || true
+  assert_no_vm_leaks io2
+}
+
+@test "VM size from annotations (and the io.microsoft aliases), seen inside the guest" {
+  config '.annotations = {"io.runhv.virtualmachine.computetopology.memory.sizeinmb": "384", "io.microsoft.virtualmachine.computetopology.processor.count": "2", "io.microsoft.container.storage.qos.bandwidthmaximum": "104857600", "io.runhv.container.storage.qos.iopsmaximum": "1000"}'
+  config '.process.args = ["sh", "-c", "nproc; grep MemTotal /proc/meminfo"]'
+  rhd run --detach --keep --isolation=hypervisor --bundle "$BUNDLE" size1 || true
+  vmm=$(rh state size1 | jq -r .pid)
+  # storage QoS throttles the shared filesystem device
+  if [ "$vmm" != 0 ]; then
+    tr '\0' ' ' < /proc/$vmm/cmdline | grep -q "throttling.bps-total=104857600,throttling.iops-total=1000"
+  fi
+  rh delete --force size1
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" size2
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = 2 ]
+  mem_kb=$(echo "${lines[1]}" | awk '{print $2}')
+  # the guest kernel keeps ~46 MiB of the VM's memory for itself
+  [ "$mem_kb" -gt $((300 * 1024)) ] && [ "$mem_kb" -le $((384 * 1024)) ]
+}
+
+@test "VM size from runhv.toml, and derived from the container's limits, which apply inside" {
+  printf 'VmMemorySizeInMb = 320\nVmProcessorCount = 2\n' > "$TEST_DIR/runhv.toml"
+  config '.process.args = ["sh", "-c", "nproc; grep MemTotal /proc/meminfo"]'
+  run env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" run --isolation=hypervisor --bundle "$BUNDLE" cfg1
+  [ "${lines[0]}" = 2 ]
+  mem_kb=$(echo "${lines[1]}" | awk '{print $2}')
+  [ "$mem_kb" -gt $((240 * 1024)) ] && [ "$mem_kb" -le $((320 * 1024)) ]
+  # no annotation, no config: 2 vCPUs from a 1.5-CPU quota, memory = limit + headroom
+  config '.linux.resources = {"memory": {"limit": 134217728}, "cpu": {"quota": 150000, "period": 100000}}'
+  config '.process.args = ["sh", "-c", "nproc; grep MemTotal /proc/meminfo; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max"]'
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" lim1
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = 2 ]
+  mem_kb=$(echo "${lines[1]}" | awk '{print $2}')
+  [ "$mem_kb" -gt $((128 * 1024)) ]
+  [ "${lines[2]}" = 134217728 ]
+  [ "${lines[3]}" = "150000 100000" ]
+}
+
+@test "invalid VM sizes are clear errors and leave nothing" {
+  for ann in '"io.runhv.virtualmachine.computetopology.memory.sizeinmb": "lots"' \
+             '"io.runhv.virtualmachine.computetopology.processor.count": "0"' \
+             '"io.microsoft.virtualmachine.computetopology.processor.count": "4096"' \
+             '"io.runhv.virtualmachine.computetopology.memory.sizeinmb": "999999999"'; do
+    config ".annotations = {$ann}"
+    run rhd create --isolation=hypervisor --bundle "$BUNDLE" bad1
+    [ "$status" -ne 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == *annotations.io.*"computetopology"* ]]
+    [[ "$output" == *"not a number"* || "$output" == *"not allowed"* || "$output" == *"more than this host has"* ]]
+    assert_no_vm_leaks bad1
+  done
+}
+
+@test "conversion: a created container moves to a VM and back; a running one is refused" {
+  rhd create --bundle "$BUNDLE" conv
+  [ "$(rh state conv | jq -r .isolation)" = process ]
+  rhd update --isolation=hypervisor conv
+  run rh state conv
+  echo "$output" | jq -e '.isolation == "hypervisor" and .status == "created"'
+  rh diag list | grep -q "conv@vm.*VirtualMachine"
+  rhd start conv
+  run rh update --isolation=process conv
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"container \`conv\` is running: only a created or stopped container can change isolation"* ]]
+  rh kill conv KILL
+  wait_status conv stopped
+  rhd update --isolation=process conv
+  run rh state conv
+  echo "$output" | jq -e '.isolation == "process" and .status == "created"'
+  rh delete conv
+  assert_no_vm_leaks conv
+}
+
+@test "diag list and diag events show the VM and its container" {
+  rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" dg
+  run rh diag list --format json
+  vmm=$(rh state dg | jq -r .pid)
+  echo "$output" | jq -e '.[] | select(.id == "dg@vm") | .type == "VirtualMachine" and .state == "running" and .pid == '"$vmm"
+  echo "$output" | jq -e '.[] | select(.id == "dg") | .type == "Container" and .owner == "dg@vm" and .isolation == "hypervisor"'
+  rh kill dg KILL
+  wait_status dg stopped
+  run rh diag events
+  for ev in vm-started container-created container-started container-exited vm-stopped; do
+    echo "$output" | grep "\"id\":\"dg\"" | grep -q "\"type\":\"$ev\"" || fail "no $ev event"
+  done
+  echo "$output" | grep '"type":"container-exited"' | grep '"id":"dg"' | jq -e '.exitStatus == 137 and .time'
+  rh delete dg
+  assert_no_vm_leaks dg
+}
+
+@test "the isolation demo, as assertions" {
+  run env RUNHV="$RUNHV" RUNHV_DEMO_ROOT="$ROOT/demo" bash "$RUNHV_SOURCE_DIR/scripts/demo.sh"
+  echo "$output" | tail -20 >&3
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"marker-hypervisor-isolated: no such process on the host"* ]]
+  [[ "$output" == *"every check passed"* ]]
+  ! pgrep -f "runhv-uvm-demo-" >/dev/null
+}
+
+@test "fault: the VMM is killed; the container stops with status 255 and delete cleans up" {
+  rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" f1
+  vmm=$(rh state f1 | jq -r .pid)
+  kill -KILL "$vmm"
+  wait_status f1 stopped
+  run rh state f1
+  echo "$output" | jq -e '.exitStatus == 255'
+  rh diag events | grep '"id":"f1"' | grep -q vm-stopped
+  rh delete f1
+  assert_no_vm_leaks f1
+}
+
+@test "fault: a guest kernel panic stops the container with status 255" {
+  # unmask /proc/sysrq-trigger so the container can panic its own kernel
+  config '.linux.readonlyPaths = [] | .linux.maskedPaths = [] | .process.args = ["sh", "-c", "echo c > /proc/sysrq-trigger; sleep 100"]'
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" f2
+  [ "$status" -eq 255 ]
+  assert_no_vm_leaks f2
+}
+
+@test "fault: an agent that never answers is a bounded error naming the console log" {
+  # a guest whose /init is not the agent: busybox's init never speaks
+  mkdir -p "$TEST_DIR/guest/modules"
+  cp "$GUEST_DIR/kernel-release" "$TEST_DIR/guest/"
+  : > "$TEST_DIR/guest/modules/load-order"
+  /usr/bin/python3 "$RUNHV_SOURCE_DIR/scripts/build-initramfs.py" "$TEST_DIR/mute.cpio" "$(command -v busybox)" "$TEST_DIR/guest"
+  printf '[vm]\ninitrd = "%s"\nkernel = "%s"\nboot_timeout_ms = 5000\n' "$TEST_DIR/mute.cpio" "$GUEST_DIR/vmlinux" > "$TEST_DIR/runhv.toml"
+  start=$(date +%s)
+  run env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" create --isolation=hypervisor --bundle "$BUNDLE" f3 </dev/null
+  end=$(date +%s)
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"the utility VM's agent did not answer within 5 s (see the guest console log \`$ROOT/vm-logs/f3.console.log\`)"* ]]
+  [ -s "$ROOT/vm-logs/f3.console.log" ]
+  [ $((end - start)) -lt 60 ]
+  rm -f "$ROOT"/vm-logs/f3.*
+  assert_no_vm_leaks f3
+}
+
+@test "missing kernel, initramfs or QEMU: the error says which and how to provision it" {
+  printf '[vm]\nkernel = "/nonexistent/vmlinux"\n' > "$TEST_DIR/k.toml"
+  run env RUNHV_CONFIG="$TEST_DIR/k.toml" "$RUNHV" --root "$ROOT" create --isolation=hypervisor --bundle "$BUNDLE" m1 </dev/null
+  [[ "$output" == *"guest kernel \`/nonexistent/vmlinux\` is missing (provision it with \`make guest\`"* ]]
+  printf '[vm]\ninitrd = "/nonexistent/initramfs.cpio"\n' > "$TEST_DIR/i.toml"
+  run env RUNHV_CONFIG="$TEST_DIR/i.toml" "$RUNHV" --root "$ROOT" create --isolation=hypervisor --bundle "$BUNDLE" m2 </dev/null
+  [[ "$output" == *"initramfs \`/nonexistent/initramfs.cpio\` is missing (build it with \`make guest\`"* ]]
+  printf '[vm]\nqemu = "/nonexistent/qemu"\n' > "$TEST_DIR/q.toml"
+  run env RUNHV_CONFIG="$TEST_DIR/q.toml" "$RUNHV" --root "$ROOT" create --isolation=hypervisor --bundle "$BUNDLE" m3 </dev/null
+  [[ "$output" == *"QEMU (qemu-system-x86_64) is not installed (apt-get install qemu-system-x86"* ]]
+  for id in m1 m2 m3; do assert_no_vm_leaks $id; done
+}
+
+@test "a client sending garbage to the VM supervisor is refused; the VM keeps running" {
+  rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" g1
+  /usr/bin/python3 - "$ROOT/g1/vm.sock" <<'P'
+import socket, struct, sys
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    return s
+for junk in (b"hello", b"\x00" * 16, struct.pack(">IBBHII", 0x52485641, 1, 1, 0, 1, 999999) , struct.pack(">IBBHII", 0x52485641, 1, 1, 0, 1, 5) + b"{nope"):
+    s = conn()
+    s.send(junk)
+    s.settimeout(5)
+    try:
+        s.recv(65536)
+    except OSError:
+        pass
+    s.close()
+P
+  [ "$(status_of g1)" = running ]
+  run rh exec g1 echo still-here
+  [ "$output" = still-here ]
+  rh delete --force g1
+  assert_no_vm_leaks g1
+}
+
+@test "podman drives hypervisor isolation with --annotation io.runhv.isolation=hypervisor" {
+  pmdir=$(mktemp -d /tmp/runhv-podman-hv.XXXXXX)
+  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n' > "$pmdir/containers.conf"
+  pm() { CONTAINERS_CONF="$pmdir/containers.conf" podman --root "$pmdir/storage" --runroot "$pmdir/run" --runtime "$RUNHV" --cgroup-manager cgroupfs --events-backend file --storage-driver vfs "$@"; }
+  pm load -i "$RUNHV_BUILD_DIR/test-assets/busybox.tar" >/dev/null
+  run pm run --rm --network none --annotation io.runhv.isolation=hypervisor localhost/runhv-test/busybox sh -c 'uname -r; exit 3'
+  [ "$status" -eq 3 ]
+  [ "${lines[0]}" = "$(cat "$GUEST_DIR/kernel-release")" ]
+  pm run -d --name vmx --network none --annotation io.runhv.isolation=hypervisor localhost/runhv-test/busybox sleep 1000
+  run pm exec vmx uname -r
+  [ "$output" = "$(cat "$GUEST_DIR/kernel-release")" ]
+  pm rm -f -t 0 vmx
+  pm system reset -f >/dev/null 2>&1 || true
+  rm -rf "$pmdir"
+  ! pgrep -f "runhv-uvm-" >/dev/null
+}
