@@ -21,6 +21,7 @@ fail_setup() {
 
 bash scripts/install-deps.sh || fail_setup "installing dependencies failed"
 make -s all asan >/tmp/runhv-build.log 2>&1 || { tail -30 /tmp/runhv-build.log >&2; fail_setup "the build failed"; }
+bash scripts/provision-guest.sh >/tmp/runhv-guest.log 2>&1 || { tail -20 /tmp/runhv-guest.log >&2; fail_setup "provisioning the guest kernel and initramfs failed"; }
 bash tests/lib/prepare-assets.sh build-asan/test-assets || fail_setup "preparing test assets failed"
 
 suite_args=()
