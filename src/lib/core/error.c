@@ -20,9 +20,46 @@ vformat (const char *fmt, va_list ap)
   return s;
 }
 
+/* Errors are one line, whatever they quote (a key from config.json, a
+   name from a guest): control characters are shown escaped.  */
+static char *
+one_line (char *msg)
+{
+  size_t n = 0, extra = 0;
+  char *r, *o;
+  if (msg == NULL)
+    return NULL;
+  for (const unsigned char *p = (const unsigned char *) msg; *p; p++, n++)
+    if (*p < 0x20 || *p == 0x7f)
+      extra += 3;
+  if (extra == 0)
+    return msg;
+  r = malloc (n + extra + 1);
+  if (r == NULL)
+    return msg;
+  o = r;
+  for (const unsigned char *p = (const unsigned char *) msg; *p; p++)
+    {
+      if (*p < 0x20 || *p == 0x7f)
+        {
+          static const char hex[] = "0123456789abcdef";
+          *o++ = '\\';
+          *o++ = 'x';
+          *o++ = hex[*p >> 4];
+          *o++ = hex[*p & 15];
+        }
+      else
+        *o++ = (char) *p;
+    }
+  *o = '\0';
+  free (msg);
+  return r;
+}
+
 static int
 set_error (runhv_error_t *err, int status, char *msg)
 {
+  msg = one_line (msg);
   if (err == NULL)
     {
       free (msg);
@@ -89,7 +126,7 @@ runhv_error_wrap (runhv_error_t *err, const char *fmt, ...)
   if (asprintf (&msg, "%s: %s", ctx, (*err)->msg) >= 0)
     {
       free ((*err)->msg);
-      (*err)->msg = msg;
+      (*err)->msg = one_line (msg);
     }
   free (ctx);
   return -1;
