@@ -54,7 +54,8 @@ clean:
 # Coverage-guided fuzzing with libFuzzer (clang).  FUZZ_TIME seconds each;
 # new inputs go to build-fuzz/corpus-*, never into the repository.
 FUZZ_TIME ?= 60
-FUZZ_SRC = src/lib/core/error.c src/lib/core/util.c src/lib/core/json.c src/lib/core/toml.c src/lib/oci/spec.c
+FUZZ_SRC = src/lib/core/error.c src/lib/core/util.c src/lib/core/json.c src/lib/core/toml.c src/lib/oci/spec.c \
+  src/lib/oci/state.c src/lib/proto/agent-proto.c
 fuzz:
 	mkdir -p build-fuzz
 	for t in $$(ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_||; s|\.c||'); do \
