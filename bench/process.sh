@@ -41,15 +41,10 @@ hyperfine -N -w 5 -r "$RUNS" --export-json "$work/run.json" "${cmds_run[@]}" >/d
 echo "== create+start+delete of a sleep container, $RUNS runs each"
 hyperfine -w 5 -r "$RUNS" --export-json "$work/cycle.json" "${cmds_cycle[@]}" >/dev/null
 
-# Peak RSS of one `run` of each runtime (the runtime process, not the container).
+# Peak RSS of one `run` of each runtime (GNU time: the runtime process and
+# the processes it waited for).
 for r in runhv crun runc; do
-  /usr/bin/python3 - "$r" "${bin[$r]}" "$work" <<'P' >> "$work/rss"
-import resource, subprocess, sys
-name, exe, work = sys.argv[1:4]
-subprocess.run([exe, "--root", f"{work}/root-{name}", "run", "--bundle", f"{work}/bundle", f"rss-{name}"],
-               stdout=subprocess.DEVNULL, check=True)
-print(name, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-P
+  /usr/bin/time -f "$r %M" -a -o "$work/rss" "${bin[$r]}" --root "$work/root-$r" run --bundle "$work/bundle" "rss-$r" >/dev/null
 done
 
 /usr/bin/python3 - "$work" <<'P'
@@ -64,7 +59,7 @@ for title, f in (("run /bin/true", "run.json"), ("create+start+delete (sleep)", 
     for k in ("runhv", "crun", "runc"):
         print(f"  {k:8s} {med[k]:10.2f} {res[k]['mean']*1000:9.2f} {res[k]['stddev']*1000:7.2f}")
     print(f"  ratio runhv/crun = {med['runhv']/med['crun']:.2f}   runhv/runc = {med['runhv']/med['runc']:.2f}")
-print("\npeak RSS of the largest process of one run (the runtime or a fork of it), KiB")
+print("\npeak RSS of one run (the runtime and what it waited for), KiB")
 for k in ("runhv", "crun", "runc"):
     print(f"  {k:8s} {rss[k]:>8s}")
 P

@@ -12,7 +12,7 @@ packages=(
   qemu-system-x86 busybox-static xz-utils cpio kmod zstd
   # the peers and clients the tests drive
   containerd runc crun podman containernetworking-plugins iproute2 iptables
-  bats hyperfine wrk curl gnutls-bin jq procps psmisc util-linux
+  bats hyperfine wrk curl gnutls-bin jq procps psmisc util-linux time
   python3 python3-jsonpatch python3-grpcio python3-protobuf python3-yaml
 )
 
