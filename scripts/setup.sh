@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command, for a fresh Debian 12 machine: install what is
-# needed, build, install runhv, provision the guest kernel and initramfs for
-# hypervisor isolation, and run the isolation demo.
+# needed, build, provision the guest kernel and initramfs for hypervisor
+# isolation, install, and run the isolation demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $(id -u) -ne 0 ]]; then
@@ -9,8 +9,6 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 bash scripts/install-deps.sh
 make -s all
+bash scripts/provision-guest.sh
 make -s install >/dev/null
-if [[ -x scripts/provision-guest.sh ]]; then
-  bash scripts/provision-guest.sh
-fi
 exec bash scripts/demo.sh
