@@ -198,6 +198,53 @@ run_hooks_warn (struct container *c, enum oci_hook_kind kind, const char *status
     }
 }
 
+/* A container of a pod whose sandbox runs in a VM runs in that VM: the
+   CRI marks a pod's containers with its sandbox's id; `io.runhv.vm` asks
+   for the same by hand.  *join is the sandbox to join, or NULL.  */
+static int
+pod_vm (struct runtime_context *ctx, const struct oci_spec *spec, const char *flag, enum isolation *iso, char **join,
+        runhv_error_t *err)
+{
+  const char *type = oci_spec_annotation (spec, "io.kubernetes.cri.container-type");
+  const char *sandbox = NULL, *by_hand = oci_spec_annotation (spec, "io.runhv.vm");
+  struct container_state *ss = NULL;
+  if (type != NULL && strcmp (type, "container") == 0)
+    sandbox = oci_spec_annotation (spec, "io.kubernetes.cri.sandbox-id");
+  if (by_hand != NULL)
+    sandbox = by_hand;
+  if (sandbox == NULL)
+    return 0;
+  if (state_load (ctx->root, sandbox, &ss, err) < 0)
+    {
+      if (by_hand == NULL)
+        {
+          /* a sandbox runhv does not run (another runtime's): no VM to join */
+          runhv_error_release (err);
+          return 0;
+        }
+      return runhv_error_wrap (err, "annotations.io.runhv.vm");
+    }
+  if (strcmp (ss->isolation, "hypervisor") == 0)
+    {
+      if (flag != NULL && *iso != ISOLATION_HYPERVISOR)
+        {
+          container_state_free (ss);
+          return runhv_error (err, "--isolation=process: the pod's sandbox `%s` runs in a VM, and so must its "
+                                   "containers",
+                              sandbox);
+        }
+      *iso = ISOLATION_HYPERVISOR;
+      *join = xstrdup (sandbox);
+    }
+  else if (by_hand != NULL)
+    {
+      container_state_free (ss);
+      return runhv_error (err, "annotations.io.runhv.vm: `%s` does not run in a VM", sandbox);
+    }
+  container_state_free (ss);
+  return 0;
+}
+
 int
 runtime_create (struct runtime_context *ctx, const char *id, const struct create_options *o, runhv_error_t *err)
 {
@@ -210,6 +257,7 @@ runtime_create (struct runtime_context *ctx, const char *id, const struct create
   char ts[64];
   int ret = -1;
   bool dir_created = false;
+  cleanup_free char *join = NULL;
 
   if (state_validate_id (id, err) < 0)
     return -1;
@@ -222,6 +270,8 @@ runtime_create (struct runtime_context *ctx, const char *id, const struct create
   if (runtime_config (ctx, &cfg, err) < 0)
     goto out;
   if (runtime_select_isolation (o->isolation, spec, cfg, &iso, err) < 0)
+    goto out;
+  if (pod_vm (ctx, spec, o->isolation, &iso, &join, err) < 0)
     goto out;
   rootfs_in = spec->root_path[0] == '/' ? xstrdup (spec->root_path) : xasprintf ("%s/%s", bundle, spec->root_path);
   rootfs = realpath (rootfs_in, NULL);
@@ -261,6 +311,13 @@ runtime_create (struct runtime_context *ctx, const char *id, const struct create
   c->state->systemd_cgroup = ctx->systemd_cgroup;
   c->state->annotations = json_incref (c->spec->annotations);
   c->state->config = json_incref (c->spec->json);
+  c->state->backend = json_object ();
+  if (join != NULL)
+    {
+      /* A pod's next container: it runs in the VM its sandbox made.  */
+      c->state->parent = xasprintf ("%s@vm", join);
+      json_object_set_new (c->state->backend, "vm_of", json_string (join));
+    }
   opts.lock_fd = c->lock_fd;
 
   log_debug ("create `%s` with %s isolation", id, c->state->isolation);
@@ -921,7 +978,12 @@ runtime_diag_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err
           continue;
         }
       s = container_status (ctx, c);
-      if (strcmp (c->state->isolation, "hypervisor") == 0)
+      if (strcmp (c->state->isolation, "hypervisor") == 0 && c->state->parent != NULL)
+        json_array_append_new (arr, json_pack ("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", ids[i], "type",
+                                               COMPUTE_TYPE_CONTAINER, "owner", c->state->parent, "state",
+                                               container_status_name (s), "pid", (json_int_t) 0, "isolation",
+                                               "hypervisor"));
+      else if (strcmp (c->state->isolation, "hypervisor") == 0)
         {
           json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
           cleanup_free char *vmid = xasprintf ("%s@vm", ids[i]);

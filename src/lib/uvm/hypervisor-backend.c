@@ -35,6 +35,28 @@ state_dir (struct runtime_context *ctx, struct container *c)
   return state_dir_path (ctx->root, c->state->id);
 }
 
+/* A container that joined another's VM (a pod's next container) names it. */
+static const char *
+vm_owner (struct container *c)
+{
+  json_t *b = c->state->backend;
+  const char *owner = b ? json_string_value (json_object_get (b, "vm_of")) : NULL;
+  return owner ? owner : c->state->id;
+}
+
+static bool
+joined (struct container *c)
+{
+  return strcmp (vm_owner (c), c->state->id) != 0;
+}
+
+/* Where the supervisor of the container's VM listens.  */
+static char *
+vm_dir (struct runtime_context *ctx, struct container *c)
+{
+  return state_dir_path (ctx->root, vm_owner (c));
+}
+
 /* Logs of a VM live beside the state, not in it: a failed create removes
    its state directory, and its error points at these.  */
 static char *
@@ -108,6 +130,7 @@ guest_spec (const struct oci_spec *spec, const struct uvm_sizing *sz, const char
       b = &(*binds)[(*nbinds)++];
       b->host = xstrdup (src);
       b->file = stat (src, &st) == 0 && !S_ISDIR (st.st_mode);
+      b->index = i;
       b->shared = xasprintf ("%s/shared/%s/mounts/%zu", sdir, id, i);
       {
         cleanup_free char *gsrc = xasprintf ("/run/shared/%s/mounts/%zu", id, i);
@@ -128,6 +151,254 @@ binds_free (struct uvm_bind *b, size_t n)
   free (b);
 }
 
+/* ---- host proxies: a host process stands for a process in the VM ----- */
+
+struct proxy_args
+{
+  const char *vm_dir;
+  const char *id;
+  const char *exec_id; /* NULL: the container's own process */
+  json_t *request;     /* create or exec, sent with the stdio fds */
+  bool terminal;
+  const int *stdio;    /* -1 = our own */
+  const char *console_socket;
+  int console_receiver;
+  const char *exit_file; /* where a container's exit status is left */
+  int report;
+};
+
+/* It exits with the guest process's status, and forwards the signals it
+   gets: whoever waits on it (the shim, conmon, `runhv exec`) sees the guest
+   process as if it were this host one.  */
+static void __attribute__ ((noreturn))
+vm_proxy (const struct proxy_args *a)
+{
+  runhv_error_t err = NULL;
+  cleanup_close int conn = -1;
+  int fds[3];
+  size_t nfds;
+  json_t *resp = NULL;
+  sigset_t mask;
+  cleanup_close int sfd = -1;
+  static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT };
+
+  if (a->terminal)
+    {
+      /* Our pty: the master to whoever asked, the slave to the supervisor,
+         which relays it to the guest's.  */
+      cleanup_close int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+      char name[64];
+      int unlock = 0;
+      struct termios t;
+      if (master < 0 || ioctl (master, TIOCSPTLCK, &unlock) < 0 || ptsname_r (master, name, sizeof (name)) != 0)
+        {
+          runhv_make_error (&err, errno, "open a pty");
+          sync_fail (a->report, &err);
+        }
+      fds[0] = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (fds[0] < 0 || tcgetattr (fds[0], &t) < 0)
+        {
+          runhv_make_error (&err, errno, "open `%s`", name);
+          sync_fail (a->report, &err);
+        }
+      cfmakeraw (&t);
+      tcsetattr (fds[0], TCSANOW, &t);
+      if (a->console_receiver >= 0 ? terminal_send_fd (a->console_receiver, master, &err) < 0
+                                   : terminal_send_to_socket (a->console_socket, master, &err) < 0)
+        sync_fail (a->report, &err);
+      nfds = 1;
+    }
+  else
+    {
+      for (int i = 0; i < 3; i++)
+        fds[i] = a->stdio[i] >= 0 ? a->stdio[i] : i;
+      nfds = 3;
+    }
+  conn = uvm_client_connect (a->vm_dir, &err);
+  if (conn < 0)
+    sync_fail (a->report, &err);
+  if (uvm_client_call (conn, a->request, fds, nfds, &resp, &err) < 0)
+    sync_fail (a->report, &err);
+  sync_send (a->report, SYNC_READY, (int) json_integer_value (json_object_get (resp, "pid")), NULL, -1);
+  json_decref (resp);
+  close (a->report);
+  if (a->terminal)
+    close (fds[0]);
+  for (int i = 0; i < 3; i++)
+    if (a->stdio[i] > 2)
+      close (a->stdio[i]);
+
+  sigemptyset (&mask);
+  for (size_t i = 0; i < sizeof (forwarded) / sizeof (forwarded[0]); i++)
+    sigaddset (&mask, forwarded[i]);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  sfd = signalfd (-1, &mask, SFD_CLOEXEC);
+  for (;;)
+    {
+      struct pollfd p[2] = { { .fd = conn, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+      if (poll (p, 2, -1) < 0 && errno != EINTR)
+        _exit (UVM_EXIT_VM_DIED);
+      if (p[1].revents & POLLIN)
+        {
+          struct signalfd_siginfo si;
+          if (read (sfd, &si, sizeof (si)) == sizeof (si))
+            {
+              json_t *r = NULL;
+              runhv_error_t ignored = NULL;
+              json_t *kreq = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", a->id, "signal", (int) si.ssi_signo);
+              if (a->exec_id)
+                json_object_set_new (kreq, "exec_id", json_string (a->exec_id));
+              if (uvm_request (a->vm_dir, kreq, &r, &ignored) < 0)
+                runhv_error_release (&ignored);
+              json_decref (kreq);
+              if (r)
+                json_decref (r);
+            }
+        }
+      if (p[0].revents & (POLLIN | POLLHUP))
+        {
+          json_t *ev = NULL;
+          int status = UVM_EXIT_VM_DIED; /* the VM went away under it */
+          if (uvm_client_event (conn, &ev, &err) == 0)
+            {
+              status = (int) json_integer_value (json_object_get (ev, "status"));
+              json_decref (ev);
+            }
+          if (a->exit_file)
+            {
+              cleanup_json json_t *j = json_pack ("{s:i}", "status", status);
+              cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+              write_file_atomic (a->exit_file, text, strlen (text), 0600, NULL);
+            }
+          _exit (status);
+        }
+    }
+}
+
+/* Fork a proxy; the handle is on it once the guest process exists.  */
+static int
+spawn_proxy (struct proxy_args *a, int lock_fd, struct process_handle *h, pid_t *guest_pid, runhv_error_t *err)
+{
+  int sv[2];
+  pid_t proxy;
+  struct sync_msg m;
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return runhv_make_error (err, errno, "socketpair");
+  proxy = fork ();
+  if (proxy < 0)
+    {
+      close (sv[0]);
+      close (sv[1]);
+      return runhv_make_error (err, errno, "fork");
+    }
+  if (proxy == 0)
+    {
+      close (sv[0]);
+      if (lock_fd >= 0)
+        close (lock_fd);
+      a->report = sv[1];
+      vm_proxy (a);
+    }
+  close (sv[1]);
+  if (sync_recv (sv[0], &m) < 0)
+    {
+      close (sv[0]);
+      waitpid (proxy, NULL, 0);
+      return runhv_error (err, "the host proxy died before the process started in the VM");
+    }
+  close (sv[0]);
+  if (m.type == SYNC_ERROR)
+    {
+      waitpid (proxy, NULL, 0);
+      runhv_make_error (err, 0, "%s", m.text);
+      (*err)->status = m.value;
+      return -1;
+    }
+  if (guest_pid)
+    *guest_pid = m.value;
+  if (h == NULL)
+    return (int) proxy;
+  return process_handle_for_child (h, proxy, err) < 0 ? -1 : (int) proxy;
+}
+
+static int destroy_joined (struct runtime_context *ctx, struct container *c);
+
+/* A pod's next container joins the VM its sandbox made: the VM's
+   supervisor shares the rootfs in and the agent creates it there; on the
+   host a proxy process stands for its process.  */
+static int
+hv_create_joined (struct runtime_context *ctx, struct container *c, const struct create_options *o,
+                  runhv_error_t *err)
+{
+  struct container_state *st = c->state;
+  const struct oci_spec *spec = c->spec;
+  cleanup_free char *vdir = vm_dir (ctx, c), *exit_file = xasprintf ("%s/%s/exit.json", ctx->root, st->id);
+  struct container_state *owner = NULL;
+  struct uvm_sizing sz = { .cpus = 1, .cpu_quota_scale = 1.0 };
+  struct uvm_bind *binds = NULL;
+  size_t nbinds = 0;
+  json_t *gspec, *bj = json_array ();
+  struct proxy_args a;
+  pid_t guest = 0;
+  int proxy, ret = -1;
+
+  if (spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] || spec->n_hooks[OCI_HOOK_START_CONTAINER])
+    {
+      json_decref (bj);
+      return runhv_error (err, "hooks.createContainer/startContainer: not supported with hypervisor isolation");
+    }
+  if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
+    {
+      json_decref (bj);
+      return runhv_error (err, "process.terminal is true but no --console-socket was given");
+    }
+  if (state_load (ctx->root, vm_owner (c), &owner, err) < 0)
+    {
+      json_decref (bj);
+      return runhv_error_wrap (err, "join the VM of `%s`", vm_owner (c));
+    }
+  {
+    json_t *vm = owner->backend ? json_object_get (owner->backend, "vm") : NULL;
+    sz.cpus = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
+  }
+  container_state_free (owner);
+  gspec = guest_spec (spec, &sz, vdir, st->id, &binds, &nbinds);
+  for (size_t i = 0; i < nbinds; i++)
+    json_array_append_new (bj, json_pack ("{s:s,s:I,s:b}", "host", binds[i].host, "index", (json_int_t) binds[i].index,
+                                          "file", binds[i].file));
+  a = (struct proxy_args){
+    .vm_dir = vdir,
+    .id = st->id,
+    .request = json_pack ("{s:s,s:s,s:o,s:s,s:o,s:b}", "op", "create", "id", st->id, "spec", gspec, "rootfs_host",
+                          st->rootfs, "binds", bj, "terminal", spec->process->terminal),
+    .terminal = spec->process->terminal,
+    .stdio = o->stdio,
+    .console_socket = o->console_socket,
+    .console_receiver = o->console_receiver,
+    .exit_file = exit_file,
+  };
+  proxy = spawn_proxy (&a, o->lock_fd, NULL, &guest, err);
+  json_decref (a.request);
+  binds_free (binds, nbinds);
+  if (proxy < 0)
+    return runhv_error_wrap (err, "in the VM of `%s`", vm_owner (c));
+  st->pid = proxy;
+  st->pid_start = pid_start_time (proxy);
+  json_object_set_new (st->backend, "guest_pid", json_integer (guest));
+  if (spec->n_hooks[OCI_HOOK_PRESTART] || spec->n_hooks[OCI_HOOK_CREATE_RUNTIME])
+    {
+      cleanup_json json_t *sj = oci_state_json (st->id, "creating", proxy, st->bundle, st->annotations);
+      cleanup_free char *text = json_dumps (sj, JSON_COMPACT);
+      if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0 || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
+        {
+          destroy_joined (ctx, c);
+          return -1;
+        }
+    }
+  ret = 0;
+  return ret;
+}
+
 static int
 hv_create (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err)
 {
@@ -144,6 +415,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   int sv[2] = { -1, -1 }, ret = -1;
   pid_t sup = -1;
 
+  if (joined (c))
+    return hv_create_joined (ctx, c, o, err);
   if (spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] || spec->n_hooks[OCI_HOOK_START_CONTAINER])
     return runhv_error (err, "hooks.%s: not supported with hypervisor isolation (they would run inside the VM, where "
                              "their paths do not exist); remove them or use process isolation",
@@ -199,6 +472,11 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
         close (sv[0]);
         if (o->lock_fd >= 0)
           close (o->lock_fd); /* the supervisor outlives create */
+        /* The container's stdio is the supervisor's: a caller such as the
+           shim passes its FIFOs, others their own.  */
+        for (int i = 0; i < 3; i++)
+          if (o->stdio[i] >= 0 && o->stdio[i] != i)
+            dup2 (o->stdio[i], i);
         supervisor_main (&scfg);
       }
   }
@@ -272,9 +550,11 @@ out:
 static int
 call (struct runtime_context *ctx, struct container *c, json_t *req, json_t **resp, runhv_error_t *err)
 {
-  cleanup_free char *sdir = state_dir (ctx, c);
+  cleanup_free char *sdir = vm_dir (ctx, c);
   json_t *r = NULL;
-  int ret = uvm_request (sdir, req, &r, err);
+  int ret;
+  json_object_set_new (req, "id", json_string (c->state->id));
+  ret = uvm_request (sdir, req, &r, err);
   json_decref (req);
   if (resp)
     *resp = r;
@@ -292,7 +572,8 @@ hv_status (struct runtime_context *ctx, struct container *c)
   enum container_status r = STATUS_STOPPED;
   if (!pid_alive (c->state->pid, c->state->pid_start))
     {
-      /* The supervisor recorded how the container ended.  */
+      /* The supervisor (or the proxy of a joined container) recorded how
+         the container ended.  */
       cleanup_free char *path = xasprintf ("%s/%s/exit.json", ctx->root, c->state->id);
       cleanup_json json_t *j = NULL;
       if (json_load_path (path, "exit.json", 4096, &j, NULL) == 0)
@@ -322,8 +603,25 @@ static pid_t
 hv_reported_pid (struct runtime_context *ctx, struct container *c)
 {
   json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
-  pid_t pid = (pid_t) json_integer_value (json_object_get (vm, "pid"));
-  (void) ctx;
+  pid_t pid;
+  if (joined (c))
+    {
+      /* The VMM of the VM it joined.  */
+      struct container_state *owner = NULL;
+      runhv_error_t ignored = NULL;
+      if (state_load (ctx->root, vm_owner (c), &owner, &ignored) < 0)
+        {
+          runhv_error_release (&ignored);
+          return 0;
+        }
+      vm = owner->backend ? json_object_get (owner->backend, "vm") : NULL;
+      pid = (pid_t) json_integer_value (json_object_get (vm, "pid"));
+      if (pid > 0 && !pid_alive (pid, (uint64_t) json_integer_value (json_object_get (vm, "pid_start"))))
+        pid = 0;
+      container_state_free (owner);
+      return pid;
+    }
+  pid = (pid_t) json_integer_value (json_object_get (vm, "pid"));
   if (pid > 0 && pid_alive (pid, (uint64_t) json_integer_value (json_object_get (vm, "pid_start"))))
     return pid;
   return 0;
@@ -350,11 +648,36 @@ remove_logs (struct runtime_context *ctx, const char *id)
 }
 
 static int
+destroy_joined (struct runtime_context *ctx, struct container *c)
+{
+  struct container_state *st = c->state;
+  runhv_error_t ignored = NULL;
+  int pidfd = pid_alive (st->pid, st->pid_start) ? (int) syscall (SYS_pidfd_open, st->pid, 0) : -1;
+  if (pidfd >= 0)
+    {
+      struct pollfd p = { .fd = pidfd, .events = POLLIN };
+      if (call (ctx, c, json_pack ("{s:s,s:i}", "op", "kill", "signal", SIGKILL), NULL, &ignored) < 0)
+        runhv_error_release (&ignored);
+      if (poll (&p, 1, 10000) == 0)
+        syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+      close (pidfd);
+    }
+  waitpid (st->pid, NULL, WNOHANG);
+  /* The VM forgets it and drops its shared rootfs; a VM already gone has
+     nothing left to forget.  */
+  if (call (ctx, c, json_pack ("{s:s}", "op", "delete"), NULL, &ignored) < 0)
+    runhv_error_release (&ignored);
+  return 0;
+}
+
+static int
 hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
 {
   struct container_state *st = c->state;
   int pidfd;
   (void) err;
+  if (joined (c))
+    return destroy_joined (ctx, c);
   if (st->pid <= 0 || !pid_alive (st->pid, st->pid_start))
     {
       waitpid (st->pid, NULL, WNOHANG);
@@ -482,156 +805,35 @@ hv_attach (struct runtime_context *ctx, struct container *c, struct process_hand
   return process_handle_for_child (h, c->state->pid, err);
 }
 
-/* ---- exec: a host proxy process stands for the guest process -------- */
-
-static void __attribute__ ((noreturn))
-exec_proxy (const char *sdir, const char *exec_id, const struct exec_options *o, int report)
-{
-  runhv_error_t err = NULL;
-  cleanup_close int conn = -1;
-  int fds[3];
-  size_t nfds;
-  json_t *resp = NULL, *req;
-  sigset_t mask;
-  cleanup_close int sfd = -1;
-  static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT };
-
-  if (o->process->terminal)
-    {
-      /* Our pty: the master to whoever asked, the slave to the supervisor,
-         which relays it to the guest's.  */
-      cleanup_close int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-      char name[64];
-      int unlock = 0;
-      struct termios t;
-      if (master < 0 || ioctl (master, TIOCSPTLCK, &unlock) < 0 || ptsname_r (master, name, sizeof (name)) != 0)
-        {
-          runhv_make_error (&err, errno, "open a pty");
-          sync_fail (report, &err);
-        }
-      fds[0] = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-      if (fds[0] < 0 || tcgetattr (fds[0], &t) < 0)
-        {
-          runhv_make_error (&err, errno, "open `%s`", name);
-          sync_fail (report, &err);
-        }
-      cfmakeraw (&t);
-      tcsetattr (fds[0], TCSANOW, &t);
-      if (o->console_receiver >= 0 ? terminal_send_fd (o->console_receiver, master, &err) < 0
-                                   : terminal_send_to_socket (o->console_socket, master, &err) < 0)
-        sync_fail (report, &err);
-      nfds = 1;
-    }
-  else
-    {
-      for (int i = 0; i < 3; i++)
-        fds[i] = o->stdio[i] >= 0 ? o->stdio[i] : i;
-      nfds = 3;
-    }
-  conn = uvm_client_connect (sdir, &err);
-  if (conn < 0)
-    sync_fail (report, &err);
-  req = json_pack ("{s:s,s:s,s:O,s:b}", "op", "exec", "exec_id", exec_id, "process", o->process->json, "terminal",
-                   o->process->terminal);
-  if (uvm_client_call (conn, req, fds, nfds, &resp, &err) < 0)
-    {
-      json_decref (req);
-      sync_fail (report, &err);
-    }
-  json_decref (req);
-  sync_send (report, SYNC_READY, (int) json_integer_value (json_object_get (resp, "pid")), NULL, -1);
-  json_decref (resp);
-  close (report);
-  if (o->process->terminal)
-    close (fds[0]);
-
-  sigemptyset (&mask);
-  for (size_t i = 0; i < sizeof (forwarded) / sizeof (forwarded[0]); i++)
-    sigaddset (&mask, forwarded[i]);
-  sigprocmask (SIG_BLOCK, &mask, NULL);
-  sfd = signalfd (-1, &mask, SFD_CLOEXEC);
-  for (;;)
-    {
-      struct pollfd p[2] = { { .fd = conn, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-      if (poll (p, 2, -1) < 0 && errno != EINTR)
-        _exit (UVM_EXIT_VM_DIED);
-      if (p[1].revents & POLLIN)
-        {
-          struct signalfd_siginfo si;
-          if (read (sfd, &si, sizeof (si)) == sizeof (si))
-            {
-              json_t *r = NULL;
-              runhv_error_t ignored = NULL;
-              json_t *kreq = json_pack ("{s:s,s:s,s:i}", "op", "kill", "exec_id", exec_id, "signal", (int) si.ssi_signo);
-              if (uvm_request (sdir, kreq, &r, &ignored) < 0)
-                runhv_error_release (&ignored);
-              json_decref (kreq);
-              if (r)
-                json_decref (r);
-            }
-        }
-      if (p[0].revents & (POLLIN | POLLHUP))
-        {
-          json_t *ev = NULL;
-          if (uvm_client_event (conn, &ev, &err) < 0)
-            _exit (UVM_EXIT_VM_DIED); /* the VM went away under it */
-          {
-            int status = (int) json_integer_value (json_object_get (ev, "status"));
-            json_decref (ev);
-            _exit (status);
-          }
-        }
-    }
-}
-
 static int
 hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_options *o, struct process_handle *h,
          runhv_error_t *err)
 {
-  cleanup_free char *sdir = state_dir (ctx, c);
+  cleanup_free char *sdir = vm_dir (ctx, c);
   char exec_id[32];
-  int sv[2];
-  pid_t proxy;
-  struct sync_msg m;
   uint64_t rnd = 0;
+  struct proxy_args a;
+  int r;
 
   if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     return runhv_error (err, "--tty needs a terminal receiver (pass --console-socket, or run in the foreground)");
   if (getrandom (&rnd, sizeof (rnd), 0) < 0)
     rnd = (uint64_t) getpid () * 2654435761u;
   snprintf (exec_id, sizeof (exec_id), "exec-%016llx", (unsigned long long) rnd);
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-    return runhv_make_error (err, errno, "socketpair");
-  proxy = fork ();
-  if (proxy < 0)
-    {
-      close (sv[0]);
-      close (sv[1]);
-      return runhv_make_error (err, errno, "fork");
-    }
-  if (proxy == 0)
-    {
-      close (sv[0]);
-      if (c->lock_fd >= 0)
-        close (c->lock_fd);
-      exec_proxy (sdir, exec_id, o, sv[1]);
-    }
-  close (sv[1]);
-  if (sync_recv (sv[0], &m) < 0)
-    {
-      close (sv[0]);
-      waitpid (proxy, NULL, 0);
-      return runhv_error (err, "the exec proxy died before the process started");
-    }
-  close (sv[0]);
-  if (m.type == SYNC_ERROR)
-    {
-      waitpid (proxy, NULL, 0);
-      runhv_make_error (err, 0, "%s", m.text);
-      (*err)->status = m.value;
-      return -1;
-    }
-  return process_handle_for_child (h, proxy, err);
+  a = (struct proxy_args){
+    .vm_dir = sdir,
+    .id = c->state->id,
+    .exec_id = exec_id,
+    .request = json_pack ("{s:s,s:s,s:s,s:O,s:b}", "op", "exec", "id", c->state->id, "exec_id", exec_id, "process",
+                          o->process->json, "terminal", o->process->terminal),
+    .terminal = o->process->terminal,
+    .stdio = o->stdio,
+    .console_socket = o->console_socket,
+    .console_receiver = o->console_receiver,
+  };
+  r = spawn_proxy (&a, c->lock_fd, h, NULL, err);
+  json_decref (a.request);
+  return r < 0 ? -1 : 0;
 }
 
 const struct backend_ops hypervisor_backend = {

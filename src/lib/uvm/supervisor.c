@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,8 +62,23 @@ struct sstream
   int out_fd; /* guest output goes here, -1 = none */
   int in_fd;  /* read and sent to the guest, -1 = none */
   bool own;   /* fds to close with the stream */
-  int client; /* owning exec client, -1 = the container's own */
+  int vc;     /* the container whose process it belongs to */
+  char exec_id[128]; /* or "" for the container's own process */
 };
+
+/* A container in this VM: the one the VM was made for (vc 0, the pod's
+   sandbox) and those that joined it later.  */
+struct vcontainer
+{
+  bool used;
+  char id[1100];
+  enum sup_status status;
+  int exit_status;
+  pid_t guest_pid;
+  int waiter; /* the client (a host proxy) waiting for its exit, or -1 */
+};
+
+#define MAX_VC 32
 
 struct pending
 {
@@ -71,6 +87,9 @@ struct pending
   int client;
   uint32_t client_rid;
   enum agent_op op;
+  int vc;
+  char exec_id[128];
+  bool create; /* a joined container's create: forget it if refused */
 };
 
 struct sup
@@ -86,10 +105,9 @@ struct sup
   size_t nstreams;
   struct pending pending[MAX_PENDING];
   uint32_t next_rid, next_sid;
-  enum sup_status status;
+  struct vcontainer vc[MAX_VC];
   int exit_status;
   const char *exit_reason;
-  pid_t guest_pid;
   int tty; /* host pty slave of the container's terminal, or -1 */
   struct winsize ws;
 };
@@ -334,18 +352,56 @@ sstream_remove (struct sup *s, struct sstream *st)
 }
 
 static struct sstream *
-sstream_add (struct sup *s, uint32_t id, int out_fd, int in_fd, bool own, int client)
+sstream_add (struct sup *s, uint32_t id, int out_fd, int in_fd, bool own, int vc, const char *exec_id)
 {
   struct sstream *st;
   if (s->nstreams == MAX_SSTREAMS)
     return NULL;
   st = &s->streams[s->nstreams++];
-  *st = (struct sstream){ .id = id, .out_fd = out_fd, .in_fd = in_fd, .own = own, .client = client };
+  *st = (struct sstream){ .id = id, .out_fd = out_fd, .in_fd = in_fd, .own = own, .vc = vc };
+  snprintf (st->exec_id, sizeof (st->exec_id), "%s", exec_id ? exec_id : "");
   return st;
 }
 
+/* The streams of one process go when it has exited.  */
+static void
+streams_drop (struct sup *s, int vc, const char *exec_id)
+{
+  for (size_t k = 0; k < s->nstreams;)
+    if (s->streams[k].vc == vc && strcmp (s->streams[k].exec_id, exec_id ? exec_id : "") == 0)
+      sstream_remove (s, &s->streams[k]);
+    else
+      k++;
+}
+
+static int
+vc_find (struct sup *s, const char *id)
+{
+  for (int i = 0; i < MAX_VC; i++)
+    if (s->vc[i].used && strcmp (s->vc[i].id, id) == 0)
+      return i;
+  return -1;
+}
+
+static int
+vc_add (struct sup *s, const char *id)
+{
+  for (int i = 0; i < MAX_VC; i++)
+    if (!s->vc[i].used)
+      {
+        memset (&s->vc[i], 0, sizeof (s->vc[i]));
+        s->vc[i].used = true;
+        s->vc[i].waiter = -1;
+        s->vc[i].status = SUP_CREATED;
+        snprintf (s->vc[i].id, sizeof (s->vc[i].id), "%s", id);
+        return i;
+      }
+  return -1;
+}
+
 static uint32_t
-agent_send (struct sup *s, json_t *req, int client, uint32_t client_rid, enum agent_op op)
+agent_send (struct sup *s, json_t *req, int client, uint32_t client_rid, enum agent_op op, int vc, const char *exec_id,
+            bool create)
 {
   uint32_t rid = ++s->next_rid;
   runhv_error_t err = NULL;
@@ -358,7 +414,9 @@ agent_send (struct sup *s, json_t *req, int client, uint32_t client_rid, enum ag
   for (int i = 0; i < MAX_PENDING; i++)
     if (!s->pending[i].used)
       {
-        s->pending[i] = (struct pending){ .used = true, .rid = rid, .client = client, .client_rid = client_rid, .op = op };
+        s->pending[i] = (struct pending){ .used = true, .rid = rid, .client = client, .client_rid = client_rid,
+                                          .op = op, .vc = vc, .create = create };
+        snprintf (s->pending[i].exec_id, sizeof (s->pending[i].exec_id), "%s", exec_id ? exec_id : "");
         break;
       }
   return rid;
@@ -374,8 +432,11 @@ client_close (struct sup *s, int i)
   for (int k = 0; k < MAX_PENDING; k++)
     if (s->pending[k].used && s->pending[k].client == i)
       s->pending[k].client = -1;
-  /* An exec's streams write to the fds that client passed: they stay, the
-     process may still be running.  */
+  for (int k = 0; k < MAX_VC; k++)
+    if (s->vc[k].used && s->vc[k].waiter == i)
+      s->vc[k].waiter = -1;
+  /* A process's streams write to the fds that client passed: they stay
+     while the process may still be running.  */
 }
 
 static void
@@ -392,39 +453,61 @@ client_reply (struct sup *s, int i, uint32_t rid, json_t *resp)
 }
 
 static void
-exec_exited (struct sup *s, const char *exec_id, int status)
+client_event (struct sup *s, int i, const char *id, const char *exec_id, int status)
+{
+  runhv_error_t err = NULL;
+  cleanup_json json_t *ev = json_pack ("{s:s,s:s,s:i}", "event", "exit", "id", id, "status", status);
+  if (exec_id && exec_id[0])
+    json_object_set_new (ev, "exec_id", json_string (exec_id));
+  if (i < 0 || !s->clients[i].used)
+    return;
+  if (msg_send (s->clients[i].fd, FRAME_EVENT, 0, ev, NULL, 0, &err) < 0)
+    runhv_error_release (&err);
+}
+
+static void
+exec_exited (struct sup *s, int vc, const char *exec_id, int status)
 {
   for (int i = 0; i < MAX_CLIENTS; i++)
     if (s->clients[i].used && strcmp (s->clients[i].exec_id, exec_id) == 0)
       {
-        runhv_error_t err = NULL;
-        cleanup_json json_t *ev = json_pack ("{s:s,s:s,s:s,s:i}", "event", "exit", "id", s->cfg->id, "exec_id", exec_id,
-                                             "status", status);
-        if (msg_send (s->clients[i].fd, FRAME_EVENT, 0, ev, NULL, 0, &err) < 0)
-          runhv_error_release (&err);
+        client_event (s, i, s->vc[vc].id, exec_id, status);
         s->clients[i].exec_id[0] = '\0';
       }
-  for (size_t k = 0; k < s->nstreams;)
-    if (s->streams[k].client >= 0 && s->clients[s->streams[k].client].exec_id[0] == '\0')
-      sstream_remove (s, &s->streams[k]);
-    else
-      k++;
+  streams_drop (s, vc, exec_id);
+}
+
+static void
+container_exited (struct sup *s, int vc, int status)
+{
+  s->vc[vc].status = SUP_STOPPED;
+  s->vc[vc].exit_status = status;
+  client_event (s, s->vc[vc].waiter, s->vc[vc].id, NULL, status);
+  streams_drop (s, vc, "");
+  events_record (s->cfg->runtime_root, "container-exited", s->vc[vc].id, "hypervisor", 0, &status);
 }
 
 static void sup_finish (struct sup *s, int status, const char *reason) __attribute__ ((noreturn));
 
 /* The VM's end: stop QEMU (politely, then not), record why, and leave with
-   the container's exit status.  */
+   the sandbox container's exit status.  Everything else in the VM ends with
+   it: their waiters hear 137.  */
 static void
 sup_finish (struct sup *s, int status, const char *reason)
 {
   int qstatus = 0;
   for (int i = 0; i < MAX_CLIENTS; i++)
     if (s->clients[i].used && s->clients[i].exec_id[0])
-      exec_exited (s, s->clients[i].exec_id, 137);
+      {
+        client_event (s, i, s->cfg->id, s->clients[i].exec_id, 137);
+        s->clients[i].exec_id[0] = '\0';
+      }
+  for (int k = 1; k < MAX_VC; k++)
+    if (s->vc[k].used && s->vc[k].status != SUP_STOPPED)
+      container_exited (s, k, reason && strcmp (reason, "container-exited") == 0 ? 137 : UVM_EXIT_VM_DIED);
   s->exit_status = status;
   s->exit_reason = reason;
-  s->status = SUP_STOPPED;
+  s->vc[0].status = SUP_STOPPED;
   sup_exit_file (s);
   if (s->qemu > 0)
     {
@@ -493,8 +576,8 @@ static void
 handle_agent_event (struct sup *s, json_t *ev)
 {
   runhv_error_t err = NULL;
-  const char *exec_id;
-  int status;
+  const char *exec_id, *id;
+  int status, vc;
   if (proto_validate_event (ev, &err) < 0)
     {
       log_warning ("ignoring a bad event from the agent: %s", err->msg);
@@ -503,16 +586,54 @@ handle_agent_event (struct sup *s, json_t *ev)
     }
   if (strcmp (json_string_value (json_object_get (ev, "event")), "exit") != 0)
     return;
+  id = json_string_value (json_object_get (ev, "id"));
   exec_id = json_string_value (json_object_get (ev, "exec_id"));
   status = (int) json_integer_value (json_object_get (ev, "status"));
+  vc = vc_find (s, id);
+  if (vc < 0)
+    return;
   if (exec_id != NULL)
     {
-      exec_exited (s, exec_id, status);
+      exec_exited (s, vc, exec_id, status);
       return;
     }
+  if (vc > 0)
+    {
+      container_exited (s, vc, status);
+      return;
+    }
+  /* The VM's own container (the pod's sandbox): the VM goes with it.  Its
+     output was relayed before this event, which the agent sends last.  */
   events_record (s->cfg->runtime_root, "container-exited", s->cfg->id, "hypervisor", 0, &status);
-  /* Drain what stdout and stderr still hold before leaving.  */
   sup_finish (s, status, "container-exited");
+}
+
+static void
+unshare_container (struct sup *s, const char *id)
+{
+  /* Drop the binds a joined container's rootfs and mounts came in by.  */
+  cleanup_free char *dir = xasprintf ("%s/shared/%s", s->cfg->state_dir, id);
+  runhv_error_t ignored = NULL;
+  umount2 (dir, MNT_DETACH);
+  {
+    cleanup_free char *root = xasprintf ("%s/rootfs", dir), *mounts = xasprintf ("%s/mounts", dir);
+    umount2 (root, MNT_DETACH);
+    /* bind targets under mounts/ */
+    {
+      cleanup_dir DIR *d = opendir (mounts);
+      struct dirent *de;
+      while (d && (de = readdir (d)) != NULL)
+        {
+          cleanup_free char *t = NULL;
+          if (de->d_name[0] == '.')
+            continue;
+          t = xasprintf ("%s/%s", mounts, de->d_name);
+          umount2 (t, MNT_DETACH);
+        }
+    }
+  }
+  if (rm_rf (dir, &ignored) < 0)
+    runhv_error_release (&ignored);
 }
 
 static void
@@ -530,7 +651,17 @@ handle_agent_frame (struct sup *s, struct frame *f)
         return;
       }
     case FRAME_CLOSE:
-      return; /* the exit event follows and closes what remains */
+      {
+        /* EOF of a process's output: pass it on by closing our copy (a
+           stream whose fds are shared with input keeps them).  */
+        struct sstream *st = sstream_find (s, f->id);
+        if (st != NULL && st->own && st->in_fd < 0 && st->out_fd >= 0)
+          {
+            close (st->out_fd);
+            st->out_fd = -1;
+          }
+        return;
+      }
     case FRAME_RESPONSE:
     case FRAME_EVENT:
       if (proto_json (f, &j, &err) < 0)
@@ -549,15 +680,39 @@ handle_agent_frame (struct sup *s, struct frame *f)
         if (s->pending[i].used && s->pending[i].rid == f->id)
           {
             struct pending p = s->pending[i];
+            bool ok = json_is_true (json_object_get (j, "ok"));
             s->pending[i].used = false;
-            if (json_is_true (json_object_get (j, "ok")))
+            if (p.vc >= 0 && s->vc[p.vc].used)
               {
-                if (p.op == OP_START)
-                  s->status = SUP_RUNNING;
-                else if (p.op == OP_PAUSE)
-                  s->status = SUP_PAUSED;
-                else if (p.op == OP_RESUME)
-                  s->status = SUP_RUNNING;
+                struct vcontainer *v = &s->vc[p.vc];
+                if (ok && p.op == OP_START)
+                  v->status = SUP_RUNNING;
+                else if (ok && p.op == OP_PAUSE)
+                  v->status = SUP_PAUSED;
+                else if (ok && p.op == OP_RESUME)
+                  v->status = SUP_RUNNING;
+                else if (ok && p.op == OP_CREATE)
+                  v->guest_pid = (pid_t) json_integer_value (json_object_get (j, "pid"));
+                else if (!ok && p.create)
+                  {
+                    /* a refused create leaves nothing of it */
+                    streams_drop (s, p.vc, "");
+                    unshare_container (s, v->id);
+                    v->used = false;
+                  }
+                else if (ok && p.op == OP_DELETE)
+                  {
+                    streams_drop (s, p.vc, "");
+                    unshare_container (s, v->id);
+                    v->used = false;
+                  }
+              }
+            if (!ok && p.op == OP_EXEC && p.vc >= 0)
+              {
+                for (int c = 0; c < MAX_CLIENTS; c++)
+                  if (s->clients[c].used && strcmp (s->clients[c].exec_id, p.exec_id) == 0)
+                    s->clients[c].exec_id[0] = '\0';
+                streams_drop (s, p.vc, p.exec_id);
               }
             client_reply (s, p.client, p.client_rid, j);
             break;
@@ -567,6 +722,72 @@ handle_agent_frame (struct sup *s, struct frame *f)
     default:
       return;
     }
+}
+
+/* Streams for a process whose stdio fds a client passed.  */
+static json_t *
+streams_from_fds (struct sup *s, bool tty, const int *fds, int vc, const char *exec_id)
+{
+  json_t *stdio = json_object ();
+  if (tty)
+    {
+      uint32_t id = s->next_sid++;
+      sstream_add (s, id, fds[0], fds[0], true, vc, exec_id);
+      json_object_set_new (stdio, "terminal", json_integer (id));
+    }
+  else
+    {
+      uint32_t in = s->next_sid++, out = s->next_sid++, er = s->next_sid++;
+      sstream_add (s, in, -1, fds[0], true, vc, exec_id);
+      sstream_add (s, out, fds[1], -1, true, vc, exec_id);
+      sstream_add (s, er, fds[2], -1, true, vc, exec_id);
+      json_object_set_new (stdio, "stdin", json_integer (in));
+      json_object_set_new (stdio, "stdout", json_integer (out));
+      json_object_set_new (stdio, "stderr", json_integer (er));
+    }
+  return stdio;
+}
+
+/* Bind a joined container's rootfs and mount sources into the shared tree,
+   in our mount namespace, where only QEMU sees them.  */
+static int
+share_container (struct sup *s, const char *id, json_t *req, runhv_error_t *err)
+{
+  const char *rootfs = json_string_value (json_object_get (req, "rootfs_host"));
+  json_t *binds = json_object_get (req, "binds"), *b;
+  cleanup_free char *base = xasprintf ("%s/shared/%s", s->cfg->state_dir, id);
+  cleanup_free char *root = xasprintf ("%s/rootfs", base);
+  size_t i;
+  if (rootfs == NULL || rootfs[0] != '/')
+    return runhv_error (err, "create: `rootfs_host` must be an absolute path");
+  if (mkdir_p (root, 0755, err) < 0)
+    return -1;
+  if (mount (rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return runhv_make_error (err, errno, "share the rootfs `%s` with the VM", rootfs);
+  json_array_foreach (binds, i, b)
+    {
+      const char *host = json_string_value (json_object_get (b, "host"));
+      int64_t n = json_integer_value (json_object_get (b, "index"));
+      bool file = json_is_true (json_object_get (b, "file"));
+      cleanup_free char *dst = xasprintf ("%s/mounts/%lld", base, (long long) n);
+      if (host == NULL || host[0] != '/' || n < 0 || n > 4096)
+        return runhv_error (err, "create: malformed bind #%zu", i);
+      if (file)
+        {
+          cleanup_free char *parent = xasprintf ("%s/mounts", base);
+          int fd;
+          if (mkdir_p (parent, 0755, err) < 0)
+            return -1;
+          fd = open (dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+          if (fd >= 0)
+            close (fd);
+        }
+      else if (mkdir_p (dst, 0755, err) < 0)
+        return -1;
+      if (mount (host, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return runhv_make_error (err, errno, "mounts: share `%s` with the VM", host);
+    }
+  return 0;
 }
 
 static void
@@ -579,7 +800,8 @@ client_request (struct sup *s, int ci)
   runhv_error_t err = NULL;
   cleanup_json json_t *req = NULL;
   enum agent_op op;
-  const char *name;
+  const char *name, *id;
+  int vc;
 
   if (msg_recv (s->clients[ci].fd, &f, &payload, fds, &nfds, &err) < 0)
     {
@@ -590,19 +812,27 @@ client_request (struct sup *s, int ci)
       return;
     }
   if (f.type != FRAME_REQUEST || proto_json (&f, &req, &err) < 0)
-    {
-      cleanup_json json_t *r = proto_error (err);
-      runhv_error_release (&err);
-      client_reply (s, ci, f.id, r);
-      goto drop_fds;
-    }
+    goto refuse;
   name = json_string_value (json_object_get (req, "op"));
   if (name == NULL)
     name = "";
+  id = json_string_value (json_object_get (req, "id"));
+  if (id == NULL)
+    {
+      id = s->cfg->id;
+      json_object_set_new (req, "id", json_string (id));
+    }
+  vc = vc_find (s, id);
   if (strcmp (name, "state") == 0)
     {
-      cleanup_json json_t *r = json_pack ("{s:b,s:s,s:i,s:i}", "ok", 1, "status", status_name (s->status), "vm_pid",
-                                          (int) s->qemu, "guest_pid", (int) s->guest_pid);
+      cleanup_json json_t *r = NULL;
+      if (vc < 0)
+        {
+          runhv_make_error (&err, ENOENT, "no container `%s` in this VM", id);
+          goto refuse;
+        }
+      r = json_pack ("{s:b,s:s,s:i,s:i,s:i}", "ok", 1, "status", status_name (s->vc[vc].status), "vm_pid",
+                     (int) s->qemu, "guest_pid", (int) s->vc[vc].guest_pid, "exit_status", s->vc[vc].exit_status);
       client_reply (s, ci, f.id, r);
       goto drop_fds;
     }
@@ -610,58 +840,97 @@ client_request (struct sup *s, int ci)
     {
       cleanup_json json_t *r = proto_ok ();
       client_reply (s, ci, f.id, r);
-      sup_finish (s, s->status == SUP_STOPPED ? s->exit_status : 137, "deleted");
+      sup_finish (s, s->vc[0].status == SUP_STOPPED ? s->exit_status : 137, "deleted");
     }
-  /* Everything else goes to the agent about our container.  */
-  json_object_set_new (req, "id", json_string (s->cfg->id));
-  if (proto_validate_request (req, &op, &err) < 0 || op == OP_CREATE || op == OP_HELLO || op == OP_SHUTDOWN
-      || op == OP_DELETE)
+  if (strcmp (name, "create") == 0)
     {
-      cleanup_json json_t *r = NULL;
+      /* A container joining this VM (a pod's next container).  */
+      bool tty = json_is_true (json_object_get (req, "terminal"));
+      cleanup_free char *guest_root = NULL;
+      json_t *areq;
+      if (vc >= 0)
+        {
+          runhv_make_error (&err, EEXIST, "container `%s` already exists in this VM", id);
+          goto refuse;
+        }
+      if ((tty && nfds != 1) || (!tty && nfds != 3))
+        {
+          runhv_error (&err, "create: pass %s", tty ? "one terminal fd" : "three stdio fds");
+          goto refuse;
+        }
+      if (!json_is_object (json_object_get (req, "spec")))
+        {
+          runhv_error (&err, "create: `spec` must be an object");
+          goto refuse;
+        }
+      {
+        enum agent_op dummy;
+        cleanup_json json_t *probe = json_pack ("{s:s,s:s,s:{},s:s}", "op", "start", "id", id, "spec", "rootfs", "/");
+        if (proto_validate_request (probe, &dummy, &err) < 0)
+          goto refuse;
+      }
+      vc = vc_add (s, id);
+      if (vc < 0)
+        {
+          runhv_error (&err, "too many containers in this VM (at most %d)", MAX_VC);
+          goto refuse;
+        }
+      if (share_container (s, id, req, &err) < 0)
+        {
+          unshare_container (s, id);
+          s->vc[vc].used = false;
+          goto refuse;
+        }
+      guest_root = xasprintf ("/run/shared/%s/rootfs", id);
+      areq = json_pack ("{s:s,s:s,s:O,s:s,s:o}", "op", "create", "id", id, "spec", json_object_get (req, "spec"),
+                        "rootfs", guest_root, "stdio", streams_from_fds (s, tty, fds, vc, ""));
+      nfds = 0; /* the streams own them now */
+      s->vc[vc].waiter = ci;
+      agent_send (s, areq, ci, f.id, OP_CREATE, vc, NULL, true);
+      json_decref (areq);
+      return;
+    }
+  if (vc < 0)
+    {
+      runhv_make_error (&err, ENOENT, "no container `%s` in this VM", id);
+      goto refuse;
+    }
+  if (strcmp (name, "delete") == 0 && vc == 0)
+    {
+      runhv_error (&err, "delete: `%s` is the VM's own container; use shutdown", id);
+      goto refuse;
+    }
+  /* Everything else goes to the agent.  */
+  if (proto_validate_request (req, &op, &err) < 0 || op == OP_CREATE || op == OP_HELLO || op == OP_SHUTDOWN)
+    {
       if (err == NULL)
         runhv_error (&err, "op `%s` is not for clients", name);
-      r = proto_error (err);
-      runhv_error_release (&err);
-      client_reply (s, ci, f.id, r);
-      goto drop_fds;
+      goto refuse;
     }
   if (op == OP_EXEC)
     {
       const char *exec_id = json_string_value (json_object_get (req, "exec_id"));
       bool tty = json_is_true (json_object_get (req, "terminal"));
-      json_t *stdio = json_object ();
       json_object_del (req, "terminal");
       if ((tty && nfds != 1) || (!tty && nfds != 3))
         {
-          cleanup_json json_t *r = NULL;
           runhv_error (&err, "exec: pass %s", tty ? "one terminal fd" : "three stdio fds");
-          r = proto_error (err);
-          runhv_error_release (&err);
-          json_decref (stdio);
-          client_reply (s, ci, f.id, r);
-          goto drop_fds;
+          goto refuse;
         }
-      if (tty)
-        {
-          uint32_t id = s->next_sid++;
-          sstream_add (s, id, fds[0], fds[0], true, ci);
-          json_object_set_new (stdio, "terminal", json_integer (id));
-        }
-      else
-        {
-          uint32_t in = s->next_sid++, out = s->next_sid++, er = s->next_sid++;
-          sstream_add (s, in, -1, fds[0], true, ci);
-          sstream_add (s, out, fds[1], -1, true, ci);
-          sstream_add (s, er, fds[2], -1, true, ci);
-          json_object_set_new (stdio, "stdin", json_integer (in));
-          json_object_set_new (stdio, "stdout", json_integer (out));
-          json_object_set_new (stdio, "stderr", json_integer (er));
-        }
-      json_object_set_new (req, "stdio", stdio);
+      json_object_set_new (req, "stdio", streams_from_fds (s, tty, fds, vc, exec_id));
       snprintf (s->clients[ci].exec_id, sizeof (s->clients[ci].exec_id), "%s", exec_id);
-      nfds = 0; /* the streams own them now */
+      nfds = 0;
+      agent_send (s, req, ci, f.id, op, vc, exec_id, false);
+      return;
     }
-  agent_send (s, req, ci, f.id, op);
+  agent_send (s, req, ci, f.id, op, vc, NULL, false);
+  goto drop_fds;
+refuse:
+  {
+    cleanup_json json_t *r = proto_error (err);
+    runhv_error_release (&err);
+    client_reply (s, ci, f.id, r);
+  }
 drop_fds:
   for (size_t i = 0; i < nfds; i++)
     close (fds[i]);
@@ -877,20 +1146,20 @@ boot_and_create (struct sup *s)
                         guest_root, "stdio", stdio);
     if (agent_call (s, create, 60000, &resp, &err) < 0)
       goto fail;
-    s->guest_pid = (pid_t) json_integer_value (json_object_get (resp, "pid"));
+    s->vc[0].guest_pid = (pid_t) json_integer_value (json_object_get (resp, "pid"));
   }
   if (cfg->terminal)
-    sstream_add (s, STREAM_STDIN, s->tty, s->tty, false, -1);
+    sstream_add (s, STREAM_STDIN, s->tty, s->tty, false, 0, NULL);
   else
     {
-      sstream_add (s, STREAM_STDIN, -1, 0, false, -1);
-      sstream_add (s, STREAM_STDOUT, 1, -1, false, -1);
-      sstream_add (s, STREAM_STDERR, 2, -1, false, -1);
+      sstream_add (s, STREAM_STDIN, -1, 0, false, 0, NULL);
+      sstream_add (s, STREAM_STDOUT, 1, -1, false, 0, NULL);
+      sstream_add (s, STREAM_STDERR, 2, -1, false, 0, NULL);
     }
   s->next_sid = 16;
   {
     cleanup_json json_t *info
-        = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s}", "guest_pid", (int) s->guest_pid, "accel", cfg->accel, "memory_mb",
+        = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s}", "guest_pid", (int) s->vc[0].guest_pid, "accel", cfg->accel, "memory_mb",
                      (json_int_t) cfg->sizing.memory_mb, "cpus", (json_int_t) cfg->sizing.cpus, "memory_source",
                      cfg->sizing.memory_source, "cpus_source", cfg->sizing.cpus_source);
     cleanup_free char *text = json_dumps (info, JSON_COMPACT);
@@ -920,7 +1189,7 @@ check_winsize (struct sup *s)
   {
     cleanup_json json_t *req = json_pack ("{s:s,s:i,s:i,s:i}", "op", "resize", "stream", STREAM_STDIN, "rows",
                                           ws.ws_row, "cols", ws.ws_col);
-    agent_send (s, req, -1, 0, OP_RESIZE);
+    agent_send (s, req, -1, 0, OP_RESIZE, -1, NULL, false);
   }
 }
 
@@ -935,7 +1204,7 @@ supervisor_main (const struct supervisor_config *cfg)
   s->qemu = -1;
   s->listen_fd = -1;
   s->tty = -1;
-  s->status = SUP_CREATED;
+  vc_add (s, cfg->id); /* vc 0: the VM's own container */
   frame_reader_init (&s->in);
   outq_init (&s->out);
   log_set_ident ("runhv-vm-supervisor");
@@ -1020,11 +1289,11 @@ supervisor_main (const struct supervisor_config *cfg)
                 {
                   if (si.ssi_signo == SIGCHLD)
                     reap (s);
-                  else if (s->status != SUP_STOPPED)
+                  else if (s->vc[0].status != SUP_STOPPED)
                     {
                       cleanup_json json_t *req = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", cfg->id, "signal",
                                                             (int) si.ssi_signo);
-                      agent_send (s, req, -1, 0, OP_KILL);
+                      agent_send (s, req, -1, 0, OP_KILL, 0, NULL, false);
                     }
                 }
             }

@@ -20,6 +20,7 @@
 
 struct uvm_bind
 {
+  size_t index; /* of the mount in config.json */
   char *host;   /* host path */
   char *shared; /* path under the shared directory (host side) */
   bool file;
