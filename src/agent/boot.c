@@ -1,5 +1,11 @@
 /* What the agent does as PID 1 before it can talk to the host.  */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -145,6 +151,90 @@ switch_root_to_tmpfs (runhv_error_t *err)
   return 0;
 }
 
+static int
+if_up (int s, const char *name)
+{
+  struct ifreq ifr;
+  memset (&ifr, 0, sizeof (ifr));
+  snprintf (ifr.ifr_name, sizeof (ifr.ifr_name), "%s", name);
+  if (ioctl (s, SIOCGIFFLAGS, &ifr) < 0)
+    return -1;
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  return ioctl (s, SIOCSIFFLAGS, &ifr);
+}
+
+static int
+set_addr (int s, const char *name, unsigned long req, struct in_addr a)
+{
+  struct ifreq ifr;
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = a };
+  memset (&ifr, 0, sizeof (ifr));
+  snprintf (ifr.ifr_name, sizeof (ifr.ifr_name), "%s", name);
+  memcpy (&ifr.ifr_addr, &sin, sizeof (sin));
+  return ioctl (s, req, &ifr);
+}
+
+/* runhv.net=IP/PREFIX,GATEWAY,MAC,MTU: the pod's addressing, which the
+   guest's NIC (given the pod's MAC by QEMU) takes over.  The containers
+   share the VM's network, so they answer at the pod's IP.  */
+static int
+configure_network (const char *spec, runhv_error_t *err)
+{
+  cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  char ip[48] = "", gw[48] = "", mac[24] = "";
+  int prefix = 0, mtu = 0;
+  char nic[IF_NAMESIZE] = "";
+  struct in_addr addr, mask, gwa;
+  if (s < 0)
+    return runhv_make_error (err, errno, "socket");
+  if_up (s, "lo");
+  if (spec[0] == '\0')
+    return 0;
+  if (sscanf (spec, "%47[^/]/%d,%47[^,],%23[^,],%d", ip, &prefix, gw, mac, &mtu) != 5 || prefix < 0 || prefix > 32
+      || inet_pton (AF_INET, ip, &addr) != 1)
+    return runhv_error (err, "runhv.net=`%s` is malformed", spec);
+  /* the NIC appears once virtio_net has probed it */
+  for (int attempt = 0; attempt < 200 && nic[0] == '\0'; attempt++)
+    {
+      cleanup_dir DIR *d = opendir ("/sys/class/net");
+      struct dirent *de;
+      while (d && (de = readdir (d)) != NULL)
+        if (de->d_name[0] != '.' && strcmp (de->d_name, "lo") != 0 && strlen (de->d_name) < sizeof (nic))
+          {
+            memcpy (nic, de->d_name, strlen (de->d_name) + 1);
+            break;
+          }
+      if (nic[0] == '\0')
+        usleep (10000);
+    }
+  if (nic[0] == '\0')
+    return runhv_error (err, "runhv.net is set but the VM has no network interface");
+  mask.s_addr = prefix == 0 ? 0 : htonl (0xffffffffu << (32 - prefix));
+  {
+    struct ifreq ifr;
+    memset (&ifr, 0, sizeof (ifr));
+    snprintf (ifr.ifr_name, sizeof (ifr.ifr_name), "%s", nic);
+    ifr.ifr_mtu = mtu;
+    if (mtu > 0)
+      ioctl (s, SIOCSIFMTU, &ifr);
+  }
+  if (set_addr (s, nic, SIOCSIFADDR, addr) < 0 || set_addr (s, nic, SIOCSIFNETMASK, mask) < 0 || if_up (s, nic) < 0)
+    return runhv_make_error (err, errno, "configure %s as %s/%d", nic, ip, prefix);
+  if (strcmp (gw, "-") != 0 && inet_pton (AF_INET, gw, &gwa) == 1)
+    {
+      struct rtentry rt;
+      struct sockaddr_in any = { .sin_family = AF_INET }, g = { .sin_family = AF_INET, .sin_addr = gwa };
+      memset (&rt, 0, sizeof (rt));
+      memcpy (&rt.rt_dst, &any, sizeof (any));
+      memcpy (&rt.rt_genmask, &any, sizeof (any));
+      memcpy (&rt.rt_gateway, &g, sizeof (g));
+      rt.rt_flags = RTF_UP | RTF_GATEWAY;
+      if (ioctl (s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+        return runhv_make_error (err, errno, "add the default route via %s", gw);
+    }
+  return 0;
+}
+
 int
 agent_boot (struct agent_boot *b, runhv_error_t *err)
 {
@@ -175,6 +265,8 @@ agent_boot (struct agent_boot *b, runhv_error_t *err)
         return -1;
     }
   mkdir (AGENT_RUNTIME_ROOT, 0700);
+  if (configure_network (b->net, err) < 0)
+    return -1;
   return open_port (b->port, err);
 }
 

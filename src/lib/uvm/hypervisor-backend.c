@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "backend.h"
 #include "hooks.h"
 #include "json.h"
+#include "podnet.h"
 #include "log.h"
 #include "runtime.h"
 #include "supervisor.h"
@@ -414,6 +416,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   cleanup_json json_t *gspec = NULL;
   int sv[2] = { -1, -1 }, ret = -1;
   pid_t sup = -1;
+  struct podnet net = { .tap_fd = -1 };
+  cleanup_free char *net_cmdline = NULL;
 
   if (joined (c))
     return hv_create_joined (ctx, c, o, err);
@@ -433,6 +437,22 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   log_debug ("container `%s`: %lld MiB (%s), %lld vCPUs (%s), %s: %s", st->id, (long long) sz.memory_mb,
              sz.memory_source, (long long) sz.cpus, sz.cpus_source, accel, why);
   gspec = guest_spec (spec, &sz, sdir, st->id, &binds, &nbinds);
+  {
+    /* A network namespace prepared by the caller (CNI for a CRI pod,
+       podman): the VM takes over its interface through a tap.  */
+    const char *netns = NULL;
+    if (oci_spec_has_namespace (spec, CLONE_NEWNET, &netns) && netns != NULL)
+      {
+        if (podnet_setup (netns, &net, err) < 0)
+          goto out;
+        net_cmdline = podnet_cmdline (&net);
+        if (st->backend == NULL)
+          st->backend = json_object ();
+        json_object_set_new (st->backend, "net",
+                             json_pack ("{s:s,s:s,s:s,s:i}", "netns", netns, "ifname", net.ifname, "ip", net.ip,
+                                        "prefix", net.prefix));
+      }
+  }
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     {
       runhv_make_error (err, errno, "socketpair");
@@ -458,6 +478,9 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       .terminal = spec->process->terminal,
       .console_socket = o->console_socket,
       .console_receiver = o->console_receiver,
+      .tap_fd = net.tap_fd,
+      .mac = net.tap_fd >= 0 ? net.mac : NULL,
+      .net_cmdline = net_cmdline,
       .report_fd = sv[1],
       .debug = cfg->debug || log_get_level () >= LOG_LEVEL_DEBUG,
     };
@@ -482,6 +505,11 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   }
   close (sv[1]);
   sv[1] = -1;
+  if (net.tap_fd >= 0)
+    {
+      close (net.tap_fd); /* the supervisor has it */
+      net.tap_fd = -1;
+    }
   {
     struct pollfd p = { .fd = sv[0], .events = POLLIN };
     struct sync_msg m;
@@ -535,6 +563,15 @@ out:
     close (sv[0]);
   if (sv[1] >= 0)
     close (sv[1]);
+  if (net.tap_fd >= 0)
+    close (net.tap_fd);
+  if (ret < 0 && net.ifname[0] != '\0')
+    {
+      const char *netns = NULL;
+      oci_spec_has_namespace (spec, CLONE_NEWNET, &netns);
+      if (netns)
+        podnet_teardown (netns, net.ifname);
+    }
   if (ret < 0 && sup > 0)
     {
       /* QEMU dies with its supervisor (PDEATHSIG), its mounts with the
@@ -680,8 +717,12 @@ hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err
     return destroy_joined (ctx, c);
   if (st->pid <= 0 || !pid_alive (st->pid, st->pid_start))
     {
+      json_t *net = st->backend ? json_object_get (st->backend, "net") : NULL;
       waitpid (st->pid, NULL, WNOHANG);
       remove_logs (ctx, st->id);
+      if (net)
+        podnet_teardown (json_string_value (json_object_get (net, "netns")),
+                         json_string_value (json_object_get (net, "ifname")));
       return 0;
     }
   pidfd = (int) syscall (SYS_pidfd_open, st->pid, 0);
@@ -703,6 +744,12 @@ hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err
     }
   waitpid (st->pid, NULL, WNOHANG);
   remove_logs (ctx, st->id);
+  {
+    json_t *net = st->backend ? json_object_get (st->backend, "net") : NULL;
+    if (net)
+      podnet_teardown (json_string_value (json_object_get (net, "netns")),
+                       json_string_value (json_object_get (net, "ifname")));
+  }
   return 0;
 }
 

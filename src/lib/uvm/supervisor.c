@@ -1119,12 +1119,17 @@ boot_and_create (struct sup *s)
     .console_log = cfg->console_log,
     .vmm_log = cfg->vmm_log,
     .tsc_khz = cfg->tsc_khz,
-    .tap_fd = -1,
+    .tap_fd = cfg->tap_fd,
+    .mac = cfg->mac,
+    .net_cmdline = cfg->net_cmdline,
     .debug = cfg->debug,
   };
   if (uvm_vmm_spawn (&l, &s->qemu, &err) < 0)
     goto fail;
   close (sv[1]);
+  /* QEMU holds the tap now: it goes when QEMU does.  */
+  if (cfg->tap_fd >= 0)
+    close (cfg->tap_fd);
   set_nonblock (s->agent, true);
   {
     cleanup_json json_t *hello = json_pack ("{s:s,s:i}", "op", "hello", "version", AGENT_PROTO_VERSION);

@@ -1,0 +1,274 @@
+#include "podnet.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sync.h"
+#include "util.h"
+#include "banned.h"
+
+static const char *const tc_paths[] = { "/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc", NULL };
+
+static int
+run_tc (char *const argv[], runhv_error_t *err)
+{
+  const char *tc = NULL;
+  pid_t p;
+  int status;
+  for (size_t i = 0; tc_paths[i]; i++)
+    if (access (tc_paths[i], X_OK) == 0)
+      tc = tc_paths[i];
+  if (tc == NULL)
+    return runhv_error (err, "pod network: tc (iproute2) is not installed (apt-get install iproute2)");
+  p = fork ();
+  if (p < 0)
+    return runhv_make_error (err, errno, "fork");
+  if (p == 0)
+    {
+      int null = open ("/dev/null", O_RDWR);
+      dup2 (null, 0);
+      dup2 (null, 1);
+      execv (tc, argv);
+      _exit (127);
+    }
+  while (waitpid (p, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    return runhv_error (err, "pod network: `tc %s %s %s %s` failed (does this kernel have act_mirred and cls_u32?)",
+                        argv[1], argv[2], argv[3], argv[4]);
+  return 0;
+}
+
+/* Redirect everything arriving on `from` out of `to`.  u32 matching any
+   byte is the catch-all every kernel with cls_u32 has (matchall is often
+   not built).  */
+static int
+redirect (const char *from, const char *to, runhv_error_t *err)
+{
+  char *qdisc[] = { (char *) "tc", (char *) "qdisc", (char *) "add", (char *) "dev", (char *) from, (char *) "ingress",
+                    NULL };
+  char *filter[] = { (char *) "tc",     (char *) "filter",   (char *) "add",    (char *) "dev",
+                     (char *) from,     (char *) "parent",   (char *) "ffff:",  (char *) "protocol",
+                     (char *) "all",    (char *) "u32",      (char *) "match",  (char *) "u8",
+                     (char *) "0",      (char *) "0",        (char *) "action", (char *) "mirred",
+                     (char *) "egress", (char *) "redirect", (char *) "dev",    (char *) to,
+                     NULL };
+  if (run_tc (qdisc, err) < 0 || run_tc (filter, err) < 0)
+    return -1;
+  return 0;
+}
+
+static void
+unredirect (const char *dev)
+{
+  char *del[] = { (char *) "tc", (char *) "qdisc", (char *) "del", (char *) "dev", (char *) dev, (char *) "ingress",
+                  NULL };
+  runhv_error_t ignored = NULL;
+  if (run_tc (del, &ignored) < 0)
+    runhv_error_release (&ignored);
+}
+
+static int
+default_gateway (char *out, size_t size)
+{
+  /* /proc/net is the reader's namespace: ours after setns.  */
+  cleanup_free char *buf = NULL;
+  out[0] = '\0';
+  if (read_file ("/proc/net/route", 1 << 20, &buf, NULL, NULL) < 0)
+    return -1;
+  for (char *line = buf, *next; line && *line; line = next)
+    {
+      char ifn[32];
+      unsigned dest, gw, flags;
+      next = strchr (line, '\n');
+      if (next)
+        *next++ = '\0';
+      if (sscanf (line, "%31s %x %x %x", ifn, &dest, &gw, &flags) == 4 && dest == 0 && gw != 0)
+        {
+          struct in_addr a = { .s_addr = gw };
+          inet_ntop (AF_INET, &a, out, (socklen_t) size);
+          return 0;
+        }
+    }
+  return 0;
+}
+
+/* In a child in the pod's namespace: find the pod's interface, make the tap
+   and the redirections, and send back what the guest must take over.  */
+static void __attribute__ ((noreturn))
+setup_in_netns (const char *netns_path, int sock)
+{
+  runhv_error_t err = NULL;
+  cleanup_close int nsfd = open (netns_path, O_RDONLY | O_CLOEXEC);
+  struct ifaddrs *ifa = NULL;
+  struct podnet n = { .tap_fd = -1 };
+  int s = -1, tap;
+  struct ifreq ifr;
+
+  if (nsfd < 0 || setns (nsfd, CLONE_NEWNET) < 0)
+    {
+      runhv_make_error (&err, errno, "pod network: enter `%s`", netns_path);
+      sync_fail (sock, &err);
+    }
+  if (getifaddrs (&ifa) < 0)
+    {
+      runhv_make_error (&err, errno, "pod network: list interfaces");
+      sync_fail (sock, &err);
+    }
+  for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
+    if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp (i->ifa_name, "lo") != 0
+        && strcmp (i->ifa_name, PODNET_TAP) != 0)
+      {
+        struct in_addr mask = ((struct sockaddr_in *) i->ifa_netmask)->sin_addr;
+        snprintf (n.ifname, sizeof (n.ifname), "%s", i->ifa_name);
+        inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, n.ip, sizeof (n.ip));
+        n.prefix = __builtin_popcount (mask.s_addr);
+        break;
+      }
+  freeifaddrs (ifa);
+  if (n.ifname[0] == '\0')
+    {
+      runhv_error (&err, "pod network: `%s` has no interface with an IPv4 address (did CNI run?)", netns_path);
+      sync_fail (sock, &err);
+    }
+  s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  memset (&ifr, 0, sizeof (ifr));
+  snprintf (ifr.ifr_name, sizeof (ifr.ifr_name), "%s", n.ifname);
+  if (s < 0 || ioctl (s, SIOCGIFHWADDR, &ifr) < 0)
+    {
+      runhv_make_error (&err, errno, "pod network: read the MAC of `%s`", n.ifname);
+      sync_fail (sock, &err);
+    }
+  {
+    unsigned char *m = (unsigned char *) ifr.ifr_hwaddr.sa_data;
+    snprintf (n.mac, sizeof (n.mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  }
+  n.mtu = ioctl (s, SIOCGIFMTU, &ifr) == 0 ? ifr.ifr_mtu : 1500;
+  default_gateway (n.gateway, sizeof (n.gateway));
+
+  tap = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  memset (&ifr, 0, sizeof (ifr));
+  snprintf (ifr.ifr_name, sizeof (ifr.ifr_name), "%s", PODNET_TAP);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (tap < 0 || ioctl (tap, TUNSETIFF, &ifr) < 0)
+    {
+      runhv_make_error (&err, errno, "pod network: create the tap `%s` (is /dev/net/tun there?)", PODNET_TAP);
+      sync_fail (sock, &err);
+    }
+  ifr.ifr_mtu = n.mtu;
+  ioctl (s, SIOCSIFMTU, &ifr);
+  if (ioctl (s, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags |= IFF_UP, ioctl (s, SIOCSIFFLAGS, &ifr)) < 0)
+    {
+      runhv_make_error (&err, errno, "pod network: bring `%s` up", PODNET_TAP);
+      sync_fail (sock, &err);
+    }
+  if (redirect (n.ifname, PODNET_TAP, &err) < 0 || redirect (PODNET_TAP, n.ifname, &err) < 0)
+    {
+      unredirect (n.ifname);
+      sync_fail (sock, &err);
+    }
+  {
+    char text[256];
+    snprintf (text, sizeof (text), "%s %s %s %d %s %d", n.ifname, n.mac, n.ip, n.prefix,
+              n.gateway[0] ? n.gateway : "-", n.mtu);
+    sync_send (sock, SYNC_READY, 0, text, tap);
+  }
+  _exit (0);
+}
+
+int
+podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err)
+{
+  int sv[2];
+  pid_t p;
+  struct sync_msg m;
+  int status;
+  memset (out, 0, sizeof (*out));
+  out->tap_fd = -1;
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return runhv_make_error (err, errno, "socketpair");
+  p = fork ();
+  if (p < 0)
+    {
+      close (sv[0]);
+      close (sv[1]);
+      return runhv_make_error (err, errno, "fork");
+    }
+  if (p == 0)
+    {
+      close (sv[0]);
+      setup_in_netns (netns_path, sv[1]);
+    }
+  close (sv[1]);
+  if (sync_recv (sv[0], &m) < 0)
+    {
+      close (sv[0]);
+      waitpid (p, NULL, 0);
+      return runhv_error (err, "pod network: the setup process died");
+    }
+  close (sv[0]);
+  while (waitpid (p, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (m.type == SYNC_ERROR)
+    {
+      if (m.fd >= 0)
+        close (m.fd);
+      runhv_make_error (err, 0, "%s", m.text);
+      (*err)->status = m.value;
+      return -1;
+    }
+  {
+    char gw[48];
+    if (m.fd < 0
+        || sscanf (m.text, "%15s %23s %47s %d %47s %d", out->ifname, out->mac, out->ip, &out->prefix, gw, &out->mtu)
+               != 6)
+      {
+        if (m.fd >= 0)
+          close (m.fd);
+        return runhv_error (err, "pod network: malformed setup report");
+      }
+    snprintf (out->gateway, sizeof (out->gateway), "%s", strcmp (gw, "-") == 0 ? "" : gw);
+  }
+  out->tap_fd = m.fd;
+  return 0;
+}
+
+void
+podnet_teardown (const char *netns_path, const char *ifname)
+{
+  pid_t p;
+  if (access (netns_path, F_OK) < 0)
+    return; /* CNI removed it, and everything in it */
+  p = fork ();
+  if (p == 0)
+    {
+      int nsfd = open (netns_path, O_RDONLY | O_CLOEXEC);
+      if (nsfd < 0 || setns (nsfd, CLONE_NEWNET) < 0)
+        _exit (1);
+      unredirect (ifname);
+      unredirect (PODNET_TAP);
+      _exit (0);
+    }
+  if (p > 0)
+    waitpid (p, NULL, 0);
+}
+
+char *
+podnet_cmdline (const struct podnet *n)
+{
+  return xasprintf ("%s/%d,%s,%s,%d", n->ip, n->prefix, n->gateway[0] ? n->gateway : "-", n->mac, n->mtu);
+}

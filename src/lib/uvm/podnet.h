@@ -1,0 +1,34 @@
+/* A VM-isolated pod's network: CNI set up a veth in the pod's network
+   namespace; the VM gets a tap beside it, with all traffic redirected
+   between the two by tc, and the guest's interface takes the pod's IP,
+   MAC, MTU and gateway, so the pod is reachable at its IP as with process
+   isolation.  */
+#ifndef RUNHV_UVM_PODNET_H
+#define RUNHV_UVM_PODNET_H
+
+#include <net/if.h>
+
+#include "error.h"
+
+#define PODNET_TAP "tap0_runhv"
+
+struct podnet
+{
+  int tap_fd;
+  char ifname[IFNAMSIZ];
+  char mac[24];
+  char ip[48];
+  int prefix;
+  char gateway[48]; /* "" when none */
+  int mtu;
+};
+
+/* In the network namespace at netns_path.  Nothing is left on failure.  */
+int podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err);
+/* Undo the redirection (the tap goes with its last fd).  Tolerates a
+   namespace that is already gone.  */
+void podnet_teardown (const char *netns_path, const char *ifname);
+/* "ip/prefix,gw,mac,mtu" for the agent's command line.  */
+char *podnet_cmdline (const struct podnet *n);
+
+#endif
