@@ -64,6 +64,7 @@ struct sstream
   bool own;   /* fds to close with the stream */
   int vc;     /* the container whose process it belongs to */
   char exec_id[128]; /* or "" for the container's own process */
+  struct winsize ws; /* a terminal's last size, passed on when it changes */
 };
 
 /* A container in this VM: the one the VM was made for (vc 0, the pod's
@@ -1182,20 +1183,26 @@ fail:
   _exit (1);
 }
 
+/* Whoever holds a terminal's master resizes it; the guest's pty must
+   follow.  A pty reports no resize to the slave's holder, so look.  */
 static void
 check_winsize (struct sup *s)
 {
-  struct winsize ws;
-  if (s->tty < 0 || ioctl (s->tty, TIOCGWINSZ, &ws) < 0)
-    return;
-  if (ws.ws_row == s->ws.ws_row && ws.ws_col == s->ws.ws_col)
-    return;
-  s->ws = ws;
-  {
-    cleanup_json json_t *req = json_pack ("{s:s,s:i,s:i,s:i}", "op", "resize", "stream", STREAM_STDIN, "rows",
-                                          ws.ws_row, "cols", ws.ws_col);
-    agent_send (s, req, -1, 0, OP_RESIZE, -1, NULL, false);
-  }
+  for (size_t i = 0; i < s->nstreams; i++)
+    {
+      struct sstream *st = &s->streams[i];
+      struct winsize ws;
+      if (st->in_fd < 0 || st->in_fd != st->out_fd || !isatty (st->in_fd) || ioctl (st->in_fd, TIOCGWINSZ, &ws) < 0)
+        continue;
+      if (ws.ws_row == st->ws.ws_row && ws.ws_col == st->ws.ws_col)
+        continue;
+      st->ws = ws;
+      {
+        cleanup_json json_t *req = json_pack ("{s:s,s:i,s:i,s:i}", "op", "resize", "stream", (int) st->id, "rows",
+                                              ws.ws_row, "cols", ws.ws_col);
+        agent_send (s, req, -1, 0, OP_RESIZE, -1, NULL, false);
+      }
+    }
 }
 
 void
@@ -1249,7 +1256,7 @@ supervisor_main (const struct supervisor_config *cfg)
               p[n] = (struct pollfd){ .fd = s->streams[i].in_fd, .events = POLLIN };
               kind[n++] = 2000 + (int) i;
             }
-      if (poll (p, (nfds_t) n, s->tty >= 0 ? 250 : -1) < 0 && errno != EINTR)
+      if (poll (p, (nfds_t) n, 250) < 0 && errno != EINTR)
         break;
       check_winsize (s);
       for (int i = 0; i < n; i++)

@@ -1,0 +1,30 @@
+/* Node configuration for containerd: the runtime handlers that map
+   Kubernetes RuntimeClasses to runhv (the seed's runhcs-wcow-process and
+   runhcs-wcow-hypervisor, with sized variants like ...-1vp2gb), and the
+   runhv TOML file each one names through ConfigPath.  */
+#ifndef RUNHV_NODECONFIG_H
+#define RUNHV_NODECONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+#define RUNHV_RUNTIME_TYPE "io.containerd.runhv.v1"
+#define RUNHV_HANDLER_PROCESS "runhv-process"
+#define RUNHV_HANDLER_HYPERVISOR "runhv-hypervisor"
+
+struct vm_size
+{
+  char name[32]; /* "1vp2gb" */
+  int64_t cpus;
+  int64_t memory_mb;
+};
+
+/* "1vp2gb,2vp4gb,1vp512mb" → sizes.  */
+int nodeconfig_parse_sizes (const char *list, struct vm_size **out, size_t *n, runhv_error_t *err);
+/* Print the containerd snippet on out and write one runhv TOML per handler
+   into dir (NULL: do not write).  */
+int nodeconfig_containerd (const struct vm_size *sizes, size_t n, const char *dir, FILE *out, runhv_error_t *err);
+
+#endif
