@@ -482,29 +482,46 @@ out:
   return ret;
 }
 
-int
-runtime_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err)
+/* Every container in the registry, each opened (and locked) in turn;
+   VMs are compute systems of their containers, not containers.  */
+static int
+each_container (struct runtime_context *ctx, void (*fn) (struct runtime_context *, struct container *, json_t *),
+                json_t *arr, runhv_error_t *err)
 {
   cleanup_strv char **ids = NULL;
-  json_t *arr = json_array ();
   if (state_list (ctx->root, &ids, err) < 0)
-    {
-      json_decref (arr);
-      return -1;
-    }
+    return -1;
   for (size_t i = 0; ids[i]; i++)
     {
       struct container *c = NULL;
       runhv_error_t ignored = NULL;
       if (strchr (ids[i], '@') != NULL)
-        continue; /* VMs are compute systems, not containers */
+        continue;
       if (container_open (ctx, ids[i], &c, &ignored) < 0)
         {
-          runhv_error_release (&ignored);
+          runhv_error_release (&ignored); /* being created or deleted right now */
           continue;
         }
-      json_array_append_new (arr, state_document (ctx, c));
+      fn (ctx, c, arr);
       container_free (c);
+    }
+  return 0;
+}
+
+static void
+list_one (struct runtime_context *ctx, struct container *c, json_t *arr)
+{
+  json_array_append_new (arr, state_document (ctx, c));
+}
+
+int
+runtime_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err)
+{
+  json_t *arr = json_array ();
+  if (each_container (ctx, list_one, arr, err) < 0)
+    {
+      json_decref (arr);
+      return -1;
     }
   *out = arr;
   return 0;
@@ -955,56 +972,52 @@ out:
   return ret;
 }
 
+static json_t *
+compute_system (const char *id, const char *type, const char *owner, const char *state, pid_t pid,
+                const char *isolation)
+{
+  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", id, "type", type, "owner", owner ? owner : "", "state", state,
+                    "pid", (json_int_t) pid, "isolation", isolation);
+}
+
+/* hcsdiag's rows: a process container is one compute system; a VM
+   container is its VM (the VMM's host pid) and the container inside it;
+   a pod's later containers are owned by the VM they joined.  */
+static void
+diag_one (struct runtime_context *ctx, struct container *c, json_t *arr)
+{
+  enum container_status s = container_status (ctx, c);
+  const char *id = c->state->id, *status = container_status_name (s);
+  bool stopped = s == STATUS_STOPPED;
+
+  if (strcmp (c->state->isolation, "hypervisor") != 0)
+    {
+      json_array_append_new (arr, compute_system (id, c->state->type, c->state->owner, status,
+                                                  stopped ? 0 : c->state->pid, c->state->isolation));
+      return;
+    }
+  if (c->state->parent == NULL)
+    {
+      json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
+      cleanup_free char *vmid = xasprintf ("%s@vm", id);
+      pid_t vmpid = vm ? (pid_t) json_integer_value (json_object_get (vm, "pid")) : 0;
+      json_array_append_new (arr, compute_system (vmid, COMPUTE_TYPE_VM, c->state->owner,
+                                                  stopped ? "stopped" : "running", stopped ? 0 : vmpid,
+                                                  "hypervisor"));
+      json_array_append_new (arr, compute_system (id, COMPUTE_TYPE_CONTAINER, vmid, status, 0, "hypervisor"));
+      return;
+    }
+  json_array_append_new (arr, compute_system (id, COMPUTE_TYPE_CONTAINER, c->state->parent, status, 0, "hypervisor"));
+}
+
 int
 runtime_diag_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err)
 {
-  cleanup_strv char **ids = NULL;
   json_t *arr = json_array ();
-  if (state_list (ctx->root, &ids, err) < 0)
+  if (each_container (ctx, diag_one, arr, err) < 0)
     {
       json_decref (arr);
       return -1;
-    }
-  for (size_t i = 0; ids[i]; i++)
-    {
-      struct container *c = NULL;
-      runhv_error_t ignored = NULL;
-      enum container_status s;
-      if (strchr (ids[i], '@') != NULL)
-        continue;
-      if (container_open (ctx, ids[i], &c, &ignored) < 0)
-        {
-          runhv_error_release (&ignored);
-          continue;
-        }
-      s = container_status (ctx, c);
-      if (strcmp (c->state->isolation, "hypervisor") == 0 && c->state->parent != NULL)
-        json_array_append_new (arr, json_pack ("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", ids[i], "type",
-                                               COMPUTE_TYPE_CONTAINER, "owner", c->state->parent, "state",
-                                               container_status_name (s), "pid", (json_int_t) 0, "isolation",
-                                               "hypervisor"));
-      else if (strcmp (c->state->isolation, "hypervisor") == 0)
-        {
-          json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
-          cleanup_free char *vmid = xasprintf ("%s@vm", ids[i]);
-          int64_t vmpid = vm ? json_integer_value (json_object_get (vm, "pid")) : 0;
-          json_array_append_new (arr, json_pack ("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", vmid, "type", COMPUTE_TYPE_VM,
-                                                 "owner", c->state->owner ? c->state->owner : "", "state",
-                                                 s == STATUS_STOPPED ? "stopped" : "running", "pid",
-                                                 (json_int_t) (s == STATUS_STOPPED ? 0 : vmpid), "isolation",
-                                                 "hypervisor"));
-          json_array_append_new (arr, json_pack ("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", ids[i], "type",
-                                                 COMPUTE_TYPE_CONTAINER, "owner", vmid, "state",
-                                                 container_status_name (s), "pid", (json_int_t) 0, "isolation",
-                                                 "hypervisor"));
-        }
-      else
-        json_array_append_new (arr, json_pack ("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", ids[i], "type",
-                                               c->state->type, "owner", c->state->owner ? c->state->owner : "",
-                                               "state", container_status_name (s), "pid",
-                                               (json_int_t) (s == STATUS_STOPPED ? 0 : c->state->pid), "isolation",
-                                               c->state->isolation));
-      container_free (c);
     }
   *out = arr;
   return 0;

@@ -13,6 +13,8 @@ int cgroup_write_u64 (const struct cgroup_manager *m, int dirfd, const char *fil
 int cgroup_write_i64 (const struct cgroup_manager *m, int dirfd, const char *file, int64_t v, const char *field,
                       runhv_error_t *err);
 int cgroup_read_u64 (int dirfd, const char *file, uint64_t *out);
+/* Wait until `file` contains `needle` (a freezer settling).  */
+int cgroup_wait_for (int dirfd, const char *file, const char *needle, runhv_error_t *err);
 /* Index of the v1 hierarchy carrying controller c, or -1.  */
 int cgroup_v1_find (const struct cgroup_manager *m, const char *controller);
 

@@ -324,18 +324,9 @@ cgroup_v1_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err)
     return runhv_error (err, "pause: the freezer cgroup controller is not mounted on this host");
   if (dfd < 0)
     return -1;
-  for (int attempt = 0; attempt < 5000; attempt++)
-    {
-      cleanup_free char *state = NULL;
-      if (cgroup_write (m, dfd, "freezer.state", frozen ? "FROZEN" : "THAWED", NULL, err) < 0)
-        return -1;
-      if (read_file_at (dfd, "freezer.state", 64, &state, NULL, err) < 0)
-        return -1;
-      if (strncmp (state, frozen ? "FROZEN" : "THAWED", 6) == 0)
-        return 0;
-      usleep (attempt < 100 ? 100 : 1000);
-    }
-  return runhv_error (err, "the freezer did not reach %s in time", frozen ? "FROZEN" : "THAWED");
+  if (cgroup_write (m, dfd, "freezer.state", frozen ? "FROZEN" : "THAWED", NULL, err) < 0)
+    return -1;
+  return cgroup_wait_for (dfd, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
 }
 
 bool

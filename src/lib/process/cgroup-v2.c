@@ -198,16 +198,7 @@ cgroup_v2_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err)
     return -1;
   if (m->fake)
     return 0;
-  for (int attempt = 0; attempt < 5000; attempt++)
-    {
-      cleanup_free char *ev = NULL;
-      if (read_file_at (dfd, "cgroup.events", 4096, &ev, NULL, err) < 0)
-        return -1;
-      if (strstr (ev, frozen ? "frozen 1" : "frozen 0") != NULL)
-        return 0;
-      usleep (attempt < 100 ? 100 : 1000);
-    }
-  return runhv_error (err, "the cgroup did not become %s in time", frozen ? "frozen" : "thawed");
+  return cgroup_wait_for (dfd, "cgroup.events", frozen ? "frozen 1" : "frozen 0", err);
 }
 
 bool

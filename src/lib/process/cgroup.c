@@ -422,6 +422,22 @@ cgroup_read_u64 (int dirfd, const char *file, uint64_t *out)
 }
 
 int
+cgroup_wait_for (int dirfd, const char *file, const char *needle, runhv_error_t *err)
+{
+  /* The freezer settles asynchronously: poll quickly, then less so.  */
+  for (int attempt = 0; attempt < 5000; attempt++)
+    {
+      cleanup_free char *v = NULL;
+      if (read_file_at (dirfd, file, 4096, &v, NULL, err) < 0)
+        return -1;
+      if (strstr (v, needle) != NULL)
+        return 0;
+      usleep (attempt < 100 ? 100 : 1000);
+    }
+  return runhv_error (err, "the cgroup's %s did not reach `%s` in time", file, needle);
+}
+
+int
 cgroup_v1_find (const struct cgroup_manager *m, const char *controller)
 {
   size_t cl = strlen (controller);
