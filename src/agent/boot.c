@@ -254,8 +254,7 @@ agent_boot (struct agent_boot *b, runhv_error_t *err)
     return -1;
   if (strcmp (b->fs, "9p") == 0)
     {
-      if (mount_one ("rootfs", AGENT_SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap",
-                     err)
+      if (mount_one ("rootfs", AGENT_SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap", err)
           < 0)
         return -1;
     }

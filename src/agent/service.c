@@ -175,7 +175,7 @@ io_prepare (struct agent *a, json_t *stdio, int proc, struct io_setup *io, runhv
   io->tty_stream = 0;
   if (json_object_get (stdio, "terminal"))
     {
-      io->tty_stream = (uint32_t) json_integer_value (json_object_get (stdio, "terminal"));
+      io->tty_stream = (uint32_t)json_integer_value (json_object_get (stdio, "terminal"));
       if (stream_find (a, io->tty_stream))
         return runhv_error (err, "stream %u is already in use", io->tty_stream);
       if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io->sock) < 0)
@@ -196,7 +196,7 @@ io_prepare (struct agent *a, json_t *stdio, int proc, struct io_setup *io, runhv
       if (i == 0)
         {
           io->child[0] = p[0];
-          if (stream_add (a, (uint32_t) json_integer_value (v), p[1], false, true, proc, err) < 0)
+          if (stream_add (a, (uint32_t)json_integer_value (v), p[1], false, true, proc, err) < 0)
             {
               close (p[1]);
               return -1;
@@ -205,7 +205,7 @@ io_prepare (struct agent *a, json_t *stdio, int proc, struct io_setup *io, runhv
       else
         {
           io->child[i] = p[1];
-          if (stream_add (a, (uint32_t) json_integer_value (v), p[0], true, false, proc, err) < 0)
+          if (stream_add (a, (uint32_t)json_integer_value (v), p[0], true, false, proc, err) < 0)
             {
               close (p[0]);
               return -1;
@@ -296,7 +296,7 @@ op_create (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
     cleanup_json json_t *st = NULL;
     if (runtime_state (&a->ctx, id, &st, err) < 0)
       goto out_io;
-    a->procs[p].pid = (pid_t) json_integer_value (json_object_get (st, "pid"));
+    a->procs[p].pid = (pid_t)json_integer_value (json_object_get (st, "pid"));
     *resp = json_pack ("{s:b,s:i}", "ok", 1, "pid", a->procs[p].pid);
   }
   ret = 0;
@@ -362,7 +362,7 @@ op_kill (struct agent *a, json_t *req, runhv_error_t *err)
 {
   const char *id = json_string_value (json_object_get (req, "id"));
   const char *exec_id = json_string_value (json_object_get (req, "exec_id"));
-  int sig = (int) json_integer_value (json_object_get (req, "signal"));
+  int sig = (int)json_integer_value (json_object_get (req, "signal"));
   if (exec_id != NULL)
     {
       for (int i = 0; i < MAX_PROCS; i++)
@@ -383,13 +383,13 @@ static json_t *
 stats_json (const struct cgroup_stats *s)
 {
   return json_pack ("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ok", 1, "memory_usage",
-                    (json_int_t) s->memory_usage, "memory_limit", (json_int_t) s->memory_limit, "memory_max_usage",
-                    (json_int_t) s->memory_max_usage, "memory_swap_usage", (json_int_t) s->memory_swap_usage,
-                    "cpu_usage_ns", (json_int_t) s->cpu_usage_ns, "cpu_user_ns", (json_int_t) s->cpu_user_ns,
-                    "cpu_system_ns", (json_int_t) s->cpu_system_ns, "cpu_periods", (json_int_t) s->cpu_periods,
-                    "cpu_throttled_periods", (json_int_t) s->cpu_throttled_periods, "cpu_throttled_ns",
-                    (json_int_t) s->cpu_throttled_ns, "pids_current", (json_int_t) s->pids_current, "pids_limit",
-                    (json_int_t) s->pids_limit, "oom_kills", (json_int_t) s->oom_kills);
+                    (json_int_t)s->memory_usage, "memory_limit", (json_int_t)s->memory_limit, "memory_max_usage",
+                    (json_int_t)s->memory_max_usage, "memory_swap_usage", (json_int_t)s->memory_swap_usage,
+                    "cpu_usage_ns", (json_int_t)s->cpu_usage_ns, "cpu_user_ns", (json_int_t)s->cpu_user_ns,
+                    "cpu_system_ns", (json_int_t)s->cpu_system_ns, "cpu_periods", (json_int_t)s->cpu_periods,
+                    "cpu_throttled_periods", (json_int_t)s->cpu_throttled_periods, "cpu_throttled_ns",
+                    (json_int_t)s->cpu_throttled_ns, "pids_current", (json_int_t)s->pids_current, "pids_limit",
+                    (json_int_t)s->pids_limit, "oom_kills", (json_int_t)s->oom_kills);
 }
 
 static void
@@ -418,7 +418,7 @@ handle_request (struct agent *a, uint32_t rid, json_t *req)
         if (read_file ("/proc/sys/kernel/random/boot_id", 64, &boot_id, NULL, NULL) == 0)
           boot_id[strcspn (boot_id, "\n")] = '\0';
         resp = json_pack ("{s:b,s:i,s:s,s:s,s:i}", "ok", 1, "version", AGENT_PROTO_VERSION, "kernel", u.release,
-                          "boot_id", boot_id ? boot_id : "", "cpus", (int) sysconf (_SC_NPROCESSORS_ONLN));
+                          "boot_id", boot_id ? boot_id : "", "cpus", (int)sysconf (_SC_NPROCESSORS_ONLN));
       }
       break;
     case OP_CREATE:
@@ -443,7 +443,7 @@ handle_request (struct agent *a, uint32_t rid, json_t *req)
             json_t *arr = json_array (), *procs = json_array ();
             for (size_t i = 0; i < n; i++)
               {
-                cleanup_free char *path = xasprintf ("/proc/%d/cmdline", (int) pids[i]), *cmd = NULL;
+                cleanup_free char *path = xasprintf ("/proc/%d/cmdline", (int)pids[i]), *cmd = NULL;
                 size_t len = 0;
                 json_array_append_new (arr, json_integer (pids[i]));
                 if (read_file (path, 4096, &cmd, &len, NULL) < 0)
@@ -451,7 +451,7 @@ handle_request (struct agent *a, uint32_t rid, json_t *req)
                 for (size_t k = 0; k + 1 < len; k++)
                   if (cmd[k] == '\0')
                     cmd[k] = ' ';
-                json_array_append_new (procs, json_pack ("{s:i,s:s}", "pid", (int) pids[i], "cmd", cmd));
+                json_array_append_new (procs, json_pack ("{s:i,s:s}", "pid", (int)pids[i], "cmd", cmd));
               }
             resp = json_pack ("{s:b,s:o,s:o}", "ok", 1, "pids", arr, "processes", procs);
           }
@@ -482,12 +482,12 @@ handle_request (struct agent *a, uint32_t rid, json_t *req)
       break;
     case OP_RESIZE:
       {
-        struct stream *s = stream_find (a, (uint32_t) json_integer_value (json_object_get (req, "stream")));
-        struct winsize ws = { .ws_row = (unsigned short) json_integer_value (json_object_get (req, "rows")),
-                              .ws_col = (unsigned short) json_integer_value (json_object_get (req, "cols")) };
+        struct stream *s = stream_find (a, (uint32_t)json_integer_value (json_object_get (req, "stream")));
+        struct winsize ws = { .ws_row = (unsigned short)json_integer_value (json_object_get (req, "rows")),
+                              .ws_col = (unsigned short)json_integer_value (json_object_get (req, "cols")) };
         if (s == NULL || !(s->from_guest && s->to_guest))
           r = runhv_error (&err, "resize: stream %lld is not a terminal",
-                           (long long) json_integer_value (json_object_get (req, "stream")));
+                           (long long)json_integer_value (json_object_get (req, "stream")));
         else if (ioctl (s->fd, TIOCSWINSZ, &ws) < 0)
           r = runhv_make_error (&err, errno, "resize the terminal");
       }
@@ -671,12 +671,12 @@ agent_serve (int port, runhv_error_t *err)
           if (ev == 0)
             continue;
           pfd[n] = (struct pollfd){ .fd = s->fd, .events = ev };
-          map[n++] = (int) i;
+          map[n++] = (int)i;
         }
       for (int i = 0; i < MAX_PROCS; i++)
         if (a->procs[i].used && a->procs[i].exited && !a->procs[i].reported)
           timeout = 50;
-      if (poll (pfd, (nfds_t) n, timeout) < 0 && errno != EINTR)
+      if (poll (pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
         {
           runhv_make_error (err, errno, "poll");
           goto out;
@@ -696,7 +696,7 @@ agent_serve (int port, runhv_error_t *err)
                   struct frame f;
                   int got;
                   if (r > 0)
-                    frame_reader_feed (&a->in, buf, (size_t) r);
+                    frame_reader_feed (&a->in, buf, (size_t)r);
                   while ((got = frame_reader_next (&a->in, &f, err)) == 1)
                     if (handle_frame (a, &f, err) < 0)
                       break;
@@ -730,8 +730,8 @@ agent_serve (int port, runhv_error_t *err)
                   ssize_t w = write (s->fd, s->pending, s->npending);
                   if (w > 0)
                     {
-                      memmove (s->pending, s->pending + w, s->npending - (size_t) w);
-                      s->npending -= (size_t) w;
+                      memmove (s->pending, s->pending + w, s->npending - (size_t)w);
+                      s->npending -= (size_t)w;
                     }
                   else if (w < 0 && errno != EAGAIN && errno != EINTR)
                     {
@@ -744,7 +744,7 @@ agent_serve (int port, runhv_error_t *err)
                   uint8_t buf[65536];
                   ssize_t r = read (s->fd, buf, sizeof (buf));
                   if (r > 0)
-                    outq_push (&a->out, FRAME_DATA, s->id, buf, (size_t) r, NULL);
+                    outq_push (&a->out, FRAME_DATA, s->id, buf, (size_t)r, NULL);
                   else if (r == 0 || (errno != EAGAIN && errno != EINTR))
                     {
                       s->read_open = false;

@@ -7,7 +7,7 @@
 int
 cli_config (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 {
-  (void) g;
+  (void)g;
   if (argc < 2)
     return cli_usage_error (err, "config", "missing subcommand (containerd or kubernetes)");
   return cli_usage_error (err, "config", "unknown subcommand `%s`", argv[1]);

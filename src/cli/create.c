@@ -36,8 +36,8 @@ static const struct option create_opts[] = {
 };
 
 static int
-parse (const char *verb, int argc, char **argv, struct create_options *o, bool *detach, bool *keep,
-       const char **id, runhv_error_t *err)
+parse (const char *verb, int argc, char **argv, struct create_options *o, bool *detach, bool *keep, const char **id,
+       runhv_error_t *err)
 {
   int c;
   memset (o, 0, sizeof (*o));
@@ -67,7 +67,7 @@ parse (const char *verb, int argc, char **argv, struct create_options *o, bool *
             int64_t n;
             if (parse_int64 (optarg, &n) < 0 || n < 0 || n > 65536)
               return cli_usage_error (err, verb, "--preserve-fds: `%s` is not a count", optarg);
-            o->preserve_fds = (int) n;
+            o->preserve_fds = (int)n;
           }
           break;
         case OPT_ISOLATION:

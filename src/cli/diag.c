@@ -39,11 +39,11 @@ diag_list (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
       return 0;
     }
   printf ("%-32s %-15s %-34s %-9s %-9s %s\n", "ID", "TYPE", "OWNER", "STATE", "HOST PID", "ISOLATION");
-  json_array_foreach (arr, i, e)
-    printf ("%-32s %-15s %-34s %-9s %-9lld %s\n", json_string_value (json_object_get (e, "id")),
-            json_string_value (json_object_get (e, "type")), json_string_value (json_object_get (e, "owner")),
-            json_string_value (json_object_get (e, "state")), (long long) json_integer_value (json_object_get (e, "pid")),
-            json_string_value (json_object_get (e, "isolation")));
+  json_array_foreach (arr, i, e) printf (
+    "%-32s %-15s %-34s %-9s %-9lld %s\n", json_string_value (json_object_get (e, "id")),
+    json_string_value (json_object_get (e, "type")), json_string_value (json_object_get (e, "owner")),
+    json_string_value (json_object_get (e, "state")), (long long)json_integer_value (json_object_get (e, "pid")),
+    json_string_value (json_object_get (e, "isolation")));
   return 0;
 }
 

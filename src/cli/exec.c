@@ -26,8 +26,9 @@ set_user (json_t *proc, const char *spec, runhv_error_t *err, int *rc)
   json_t *user = json_object_get (proc, "user");
   const char *colon = strchr (spec, ':');
   uint64_t uid, gid;
-  cleanup_free char *u = colon ? xstrndup (spec, (size_t) (colon - spec)) : xstrdup (spec);
-  if (parse_uint64 (u, &uid) < 0 || uid > UINT32_MAX || (colon && (parse_uint64 (colon + 1, &gid) < 0 || gid > UINT32_MAX)))
+  cleanup_free char *u = colon ? xstrndup (spec, (size_t)(colon - spec)) : xstrdup (spec);
+  if (parse_uint64 (u, &uid) < 0 || uid > UINT32_MAX
+      || (colon && (parse_uint64 (colon + 1, &gid) < 0 || gid > UINT32_MAX)))
     {
       *rc = runhv_error (err, "exec: --user `%s` is not UID[:GID] (numbers)", spec);
       return;
@@ -37,8 +38,8 @@ set_user (json_t *proc, const char *spec, runhv_error_t *err, int *rc)
       user = json_object ();
       json_object_set_new (proc, "user", user);
     }
-  json_object_set_new (user, "uid", json_integer ((json_int_t) uid));
-  json_object_set_new (user, "gid", json_integer (colon ? (json_int_t) gid : 0));
+  json_object_set_new (user, "uid", json_integer ((json_int_t)uid));
+  json_object_set_new (user, "gid", json_integer (colon ? (json_int_t)gid : 0));
   json_object_del (user, "additionalGids");
 }
 
@@ -114,7 +115,7 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
             int64_t n;
             if (parse_int64 (optarg, &n) < 0 || n < 0 || n > 65536)
               return cli_usage_error (err, "exec", "--preserve-fds: `%s` is not a count", optarg);
-            o.preserve_fds = (int) n;
+            o.preserve_fds = (int)n;
           }
           break;
         case OPT_LABEL:
@@ -184,7 +185,7 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
               json_decref (a);
               return runhv_error (err, "exec: --additional-gids `%s` is not a gid", gids[i]);
             }
-          json_array_append_new (a, json_integer ((json_int_t) v));
+          json_array_append_new (a, json_integer ((json_int_t)v));
         }
       if (!json_is_object (u))
         {
@@ -203,8 +204,8 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
           cs = json_object ();
           json_object_set_new (proc, "capabilities", cs);
         }
-      for (const char *const *set = (const char *const[]){ "bounding", "effective", "permitted", "ambient", NULL }; *set;
-           set++)
+      for (const char *const *set = (const char *const[]){ "bounding", "effective", "permitted", "ambient", NULL };
+           *set; set++)
         {
           json_t *a = json_object_get (cs, *set);
           if (!json_is_array (a))

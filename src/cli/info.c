@@ -22,10 +22,11 @@ cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
   cleanup_json json_t *f = json_object ();
   json_t *lin = json_object (), *caps = json_array (), *seccomp = json_object (), *ann = json_object ();
   static const char *const mount_opts[] = {
-    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand", "noatime", "nodev",
-    "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "rbind",
-    "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave",
-    "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable", NULL,
+    "async",     "atime",       "bind",        "defaults",   "dev",      "diratime", "dirsync",     "exec",
+    "mand",      "noatime",     "nodev",       "nodiratime", "noexec",   "nomand",   "norelatime",  "nostrictatime",
+    "nosuid",    "nosymfollow", "private",     "rbind",      "relatime", "remount",  "ro",          "rprivate",
+    "rshared",   "rslave",      "runbindable", "rw",         "shared",   "slave",    "strictatime", "suid",
+    "symfollow", "sync",        "tmpcopyup",   "unbindable", NULL,
   };
   json_t *mo = json_array ();
   if (argc > 1)
@@ -39,20 +40,22 @@ cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
         {
           for (char *q = n; *q; q++)
             if (*q >= 'a' && *q <= 'z')
-              *q = (char) (*q - 'a' + 'A');
+              *q = (char)(*q - 'a' + 'A');
           json_array_append_new (caps, json_string (n));
           cap_free (n);
         }
     }
   json_object_set_new (f, "ociVersionMin", json_string ("1.0.0"));
   json_object_set_new (f, "ociVersionMax", json_string (OCI_VERSION));
-  json_object_set_new (f, "hooks", json_pack ("[ssssss]", "prestart", "createRuntime", "createContainer",
-                                              "startContainer", "poststart", "poststop"));
+  json_object_set_new (
+    f, "hooks",
+    json_pack ("[ssssss]", "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"));
   json_object_set_new (f, "mountOptions", mo);
   json_object_set_new (lin, "namespaces",
                        json_pack ("[ssssssss]", "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"));
   json_object_set_new (lin, "capabilities", caps);
-  json_object_set_new (lin, "cgroup", json_pack ("{s:b,s:b,s:b,s:b}", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0));
+  json_object_set_new (lin, "cgroup",
+                       json_pack ("{s:b,s:b,s:b,s:b}", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0));
   json_object_set_new (seccomp, "enabled", json_true ());
   json_object_set_new (seccomp, "actions",
                        json_pack ("[ssssssss]", "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
@@ -86,15 +89,14 @@ cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 int
 cli_spec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 {
-  static const struct option opts[] = { { "bundle", required_argument, NULL, 'b' },
-                                        { "rootless", no_argument, NULL, 'R' },
-                                        { NULL, 0, NULL, 0 } };
+  static const struct option opts[]
+    = { { "bundle", required_argument, NULL, 'b' }, { "rootless", no_argument, NULL, 'R' }, { NULL, 0, NULL, 0 } };
   const char *bundle = ".";
   bool rootless = false;
   cleanup_free char *text = NULL, *path = NULL;
   cleanup_close int fd = -1;
   int c;
-  (void) g;
+  (void)g;
   while ((c = getopt_long (argc, argv, "+b:", opts, NULL)) != -1)
     {
       if (c == 'b')

@@ -110,9 +110,8 @@ cli_delete (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 int
 cli_list (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 {
-  static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
-                                        { "quiet", no_argument, NULL, 'q' },
-                                        { NULL, 0, NULL, 0 } };
+  static const struct option opts[]
+    = { { "format", required_argument, NULL, 'f' }, { "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 } };
   const char *format = "table";
   bool quiet = false;
   cleanup_json json_t *arr = NULL;
@@ -138,20 +137,21 @@ cli_list (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
       return 0;
     }
   if (!quiet)
-    printf ("%-20s %-8s %-10s %-11s %-40s %-30s %s\n", "ID", "PID", "STATUS", "ISOLATION", "BUNDLE", "CREATED", "OWNER");
+    printf ("%-20s %-8s %-10s %-11s %-40s %-30s %s\n", "ID", "PID", "STATUS", "ISOLATION", "BUNDLE", "CREATED",
+            "OWNER");
   json_array_foreach (arr, i, e)
-    {
-      const char *id = json_string_value (json_object_get (e, "id"));
-      if (quiet)
-        {
-          printf ("%s\n", id);
-          continue;
-        }
-      printf ("%-20s %-8lld %-10s %-11s %-40s %-30s %s\n", id, (long long) json_integer_value (json_object_get (e, "pid")),
-              json_string_value (json_object_get (e, "status")), json_string_value (json_object_get (e, "isolation")),
-              json_string_value (json_object_get (e, "bundle")), json_string_value (json_object_get (e, "created")),
-              json_string_value (json_object_get (e, "owner")));
-    }
+  {
+    const char *id = json_string_value (json_object_get (e, "id"));
+    if (quiet)
+      {
+        printf ("%s\n", id);
+        continue;
+      }
+    printf ("%-20s %-8lld %-10s %-11s %-40s %-30s %s\n", id, (long long)json_integer_value (json_object_get (e, "pid")),
+            json_string_value (json_object_get (e, "status")), json_string_value (json_object_get (e, "isolation")),
+            json_string_value (json_object_get (e, "bundle")), json_string_value (json_object_get (e, "created")),
+            json_string_value (json_object_get (e, "owner")));
+  }
   return 0;
 }
 
@@ -201,7 +201,7 @@ cli_ps (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
       {
         printf ("%-8s %s\n", "PID", "CMD");
         json_array_foreach (detail, i, e)
-          printf ("%-8lld %s\n", (long long) json_integer_value (json_object_get (e, "pid")),
+          printf ("%-8lld %s\n", (long long)json_integer_value (json_object_get (e, "pid")),
                   json_string_value (json_object_get (e, "cmd")));
         return 0;
       }
@@ -247,11 +247,11 @@ cli_ps (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
             if (*p == '\0' || *p == '\n')
               break;
             end = p + strcspn (p, " \t\n");
-            if (header && (size_t) (end - p) == 3 && strncmp (p, "PID", 3) == 0)
+            if (header && (size_t)(end - p) == 3 && strncmp (p, "PID", 3) == 0)
               pid_col = col;
             if (!header && col == pid_col)
               {
-                cleanup_free char *tok = xstrndup (p, (size_t) (end - p));
+                cleanup_free char *tok = xstrndup (p, (size_t)(end - p));
                 parse_int64 (tok, &v);
                 break;
               }

@@ -17,18 +17,21 @@
 #include "banned.h"
 
 static const struct cli_verb verbs[] = {
-  { "create", cli_create, true, "create [--bundle DIR] [--console-socket PATH] [--pid-file PATH] [--isolation process|hypervisor] ID" },
+  { "create", cli_create, true,
+    "create [--bundle DIR] [--console-socket PATH] [--pid-file PATH] [--isolation process|hypervisor] ID" },
   { "start", cli_start, false, "start ID" },
   { "run", cli_run, true, "run [--bundle DIR] [--detach] [--keep] [--isolation process|hypervisor] ID" },
   { "state", cli_state, false, "state ID" },
   { "kill", cli_kill, false, "kill [--all] ID [SIGNAL]" },
   { "delete", cli_delete, false, "delete [--force] ID..." },
   { "list", cli_list, false, "list [--format table|json] [--quiet]" },
-  { "exec", cli_exec, true, "exec [--process FILE | ID CMD...] [--tty] [--detach] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID" },
+  { "exec", cli_exec, true,
+    "exec [--process FILE | ID CMD...] [--tty] [--detach] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID" },
   { "ps", cli_ps, false, "ps [--format table|json] ID [PS-ARGS...]" },
   { "pause", cli_pause, false, "pause ID" },
   { "resume", cli_resume, false, "resume ID" },
-  { "update", cli_update, false, "update [--resources FILE|-] [--memory N] [--cpu-quota N] ... | --isolation process|hypervisor ID" },
+  { "update", cli_update, false,
+    "update [--resources FILE|-] [--memory N] [--cpu-quota N] ... | --isolation process|hypervisor ID" },
   { "features", cli_features, false, "features" },
   { "spec", cli_spec, false, "spec [--bundle DIR] [--rootless]" },
   { "diag", cli_diag, false, "diag list [--format table|json] | events [--follow] | check" },
@@ -93,7 +96,7 @@ cli_parse_signal (const char *s, int *sig)
     {
       if (n <= 0 || n >= NSIG)
         return -1;
-      *sig = (int) n;
+      *sig = (int)n;
       return 0;
     }
   if (strncasecmp (s, "SIG", 3) == 0)
@@ -109,7 +112,7 @@ cli_parse_signal (const char *s, int *sig)
     }
   if (strncasecmp (s, "RTMIN+", 6) == 0 && parse_int64 (s + 6, &n) == 0 && SIGRTMIN + n <= SIGRTMAX)
     {
-      *sig = (int) (SIGRTMIN + n);
+      *sig = (int)(SIGRTMIN + n);
       return 0;
     }
   return -1;

@@ -80,20 +80,18 @@ struct backend_ops
   const char *name;
   /* The state directory exists and state->config is set; fill state->pid
      and backend data.  On failure, leave nothing behind.  */
-  int (*create) (struct runtime_context *ctx, struct container *c, const struct create_options *o,
-                 runhv_error_t *err);
+  int (*create) (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err);
   int (*start) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
   enum container_status (*status) (struct runtime_context *ctx, struct container *c);
   int (*kill) (struct runtime_context *ctx, struct container *c, int sig, bool all, runhv_error_t *err);
   /* Stop whatever runs (force) and release every host resource.  */
   int (*destroy) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
-  int (*exec) (struct runtime_context *ctx, struct container *c, const struct exec_options *o,
-               struct process_handle *h, runhv_error_t *err);
+  int (*exec) (struct runtime_context *ctx, struct container *c, const struct exec_options *o, struct process_handle *h,
+               runhv_error_t *err);
   int (*ps) (struct runtime_context *ctx, struct container *c, pid_t **pids, size_t *n, runhv_error_t *err);
   int (*pause) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
   int (*resume) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
-  int (*update) (struct runtime_context *ctx, struct container *c, const struct oci_resources *r,
-                 runhv_error_t *err);
+  int (*update) (struct runtime_context *ctx, struct container *c, const struct oci_resources *r, runhv_error_t *err);
   int (*stats) (struct runtime_context *ctx, struct container *c, struct cgroup_stats *s, runhv_error_t *err);
   /* The container's own process, for a caller that waits on it (run in the
      foreground: runhv is then its parent).  */

@@ -69,7 +69,7 @@ get_int (const struct toml_value *t, const char *what, const char *key, int64_t 
     return runhv_error (err, "%s:%u:%u: %s must be an integer", what, toml_line (v), toml_column (v), key);
   if (x < lo || x > hi)
     return runhv_error (err, "%s:%u:%u: %s = %lld is out of range (%lld to %lld)", what, toml_line (v), toml_column (v),
-                        key, (long long) x, (long long) lo, (long long) hi);
+                        key, (long long)x, (long long)lo, (long long)hi);
   *out = x;
   return 0;
 }
@@ -100,10 +100,16 @@ get_string (const struct toml_value *t, const char *what, const char *key, char 
   return 0;
 }
 
-static const char *const top_keys[] = { "SandboxIsolation", "VmMemorySizeInMb", "VmProcessorCount",
-                                        "ScaleCPULimitsToSandbox", "Debug", "DebugType", "vm", NULL };
-static const char *const vm_keys[] = { "kernel", "initrd", "qemu", "accelerator", "shared_fs", "virtiofsd",
-                                       "boot_timeout_ms", NULL };
+static const char *const top_keys[] = { "SandboxIsolation",
+                                        "VmMemorySizeInMb",
+                                        "VmProcessorCount",
+                                        "ScaleCPULimitsToSandbox",
+                                        "Debug",
+                                        "DebugType",
+                                        "vm",
+                                        NULL };
+static const char *const vm_keys[]
+  = { "kernel", "initrd", "qemu", "accelerator", "shared_fs", "virtiofsd", "boot_timeout_ms", NULL };
 
 static int
 check_keys (const struct toml_value *t, const char *const *known, const char *what, const char *table,
@@ -119,9 +125,10 @@ check_keys (const struct toml_value *t, const char *const *known, const char *wh
       if (!ok)
         {
           const struct toml_value *v = toml_table_value_at (t, i);
-          return runhv_error (err, "%s:%u:%u: unknown key `%s%s%s` (known: SandboxIsolation, VmMemorySizeInMb, "
-                                   "VmProcessorCount, ScaleCPULimitsToSandbox, Debug, and [vm] kernel, initrd, qemu, "
-                                   "accelerator, shared_fs, virtiofsd, boot_timeout_ms)",
+          return runhv_error (err,
+                              "%s:%u:%u: unknown key `%s%s%s` (known: SandboxIsolation, VmMemorySizeInMb, "
+                              "VmProcessorCount, ScaleCPULimitsToSandbox, Debug, and [vm] kernel, initrd, qemu, "
+                              "accelerator, shared_fs, virtiofsd, boot_timeout_ms)",
                               what, toml_line (v), toml_column (v), table ? table : "", table ? "." : "", k);
         }
     }
@@ -145,9 +152,10 @@ runhv_config_parse (const char *buf, size_t len, const char *what, struct runhv_
       || get_int (root, what, "VmMemorySizeInMb", 64, 1 << 20, &c->vm_memory_mb, err) < 0
       || get_int (root, what, "VmProcessorCount", 1, 512, &c->vm_cpus, err) < 0
       || get_bool (root, what, "ScaleCPULimitsToSandbox", &c->scale_cpu_limits, err) < 0
-      || get_bool (root, what, "Debug", &c->debug, err) < 0 || get_int (root, what, "DebugType", 0, 2, &dbg_type, err) < 0)
+      || get_bool (root, what, "Debug", &c->debug, err) < 0
+      || get_int (root, what, "DebugType", 0, 2, &dbg_type, err) < 0)
     goto out;
-  c->sandbox_isolation = (int) iso;
+  c->sandbox_isolation = (int)iso;
   vm = toml_table_get (root, "vm");
   if (vm != NULL)
     {

@@ -19,7 +19,7 @@ enum isolation
 
 struct runhv_config
 {
-  char *path; /* where it was read from, NULL for built-in defaults */
+  char *path;            /* where it was read from, NULL for built-in defaults */
   int sandbox_isolation; /* SandboxIsolation: 0 process, 1 hypervisor */
   int64_t vm_memory_mb;  /* VmMemorySizeInMb, 0 = derive */
   int64_t vm_cpus;       /* VmProcessorCount, 0 = derive */
@@ -38,8 +38,7 @@ struct runhv_config
 /* path NULL: $RUNHV_CONFIG, else /etc/runhv/runhv.toml when it exists, else
    built-in defaults.  A file that exists but is wrong is an error.  */
 int runhv_config_load (const char *path, struct runhv_config **out, runhv_error_t *err);
-int runhv_config_parse (const char *buf, size_t len, const char *what, struct runhv_config **out,
-                        runhv_error_t *err);
+int runhv_config_parse (const char *buf, size_t len, const char *what, struct runhv_config **out, runhv_error_t *err);
 void runhv_config_free (struct runhv_config *c);
 
 const char *isolation_name (enum isolation i);

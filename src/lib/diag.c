@@ -26,8 +26,8 @@ struct checker
 static void
 check (struct checker *c, bool ok, const char *what, const char *fix)
 {
-  fprintf (c->out, "%s %s%s%s\n", ok ? "\u2713" : "\u2717", what, ok || fix == NULL ? "" : " \u2014 fix: ",
-           ok || fix == NULL ? "" : fix);
+  fprintf (c->out, "%s %s%s%s\n", ok ? "\u2713" : "\u2717", what,
+           ok || fix == NULL ? "" : " \u2014 fix: ", ok || fix == NULL ? "" : fix);
   if (!ok)
     c->failed++;
 }
@@ -51,7 +51,8 @@ check_hypervisor (struct checker *c, struct runtime_context *ctx, struct runhv_c
     check (c, true, w, NULL);
   }
   {
-    cleanup_free char *w = xasprintf ("guest kernel: %s (%s)", art.kernel, art.kernel_release ? art.kernel_release : "release unknown");
+    cleanup_free char *w
+      = xasprintf ("guest kernel: %s (%s)", art.kernel, art.kernel_release ? art.kernel_release : "release unknown");
     check (c, true, w, NULL);
   }
   {
@@ -88,15 +89,15 @@ check_vms (struct checker *c, struct runtime_context *ctx)
       return;
     }
   json_array_foreach (list, i, x)
-    {
-      const char *type = json_string_value (json_object_get (x, "type"));
-      const char *state = json_string_value (json_object_get (x, "state"));
-      if (type && strcmp (type, COMPUTE_TYPE_VM) == 0 && state && strcmp (state, "running") == 0)
-        vms++;
-      else if (type && strcmp (type, COMPUTE_TYPE_CONTAINER) == 0 && state && strcmp (state, "running") == 0
-               && strcmp (json_string_value (json_object_get (x, "isolation")), "process") == 0)
-        procs++;
-    }
+  {
+    const char *type = json_string_value (json_object_get (x, "type"));
+    const char *state = json_string_value (json_object_get (x, "state"));
+    if (type && strcmp (type, COMPUTE_TYPE_VM) == 0 && state && strcmp (state, "running") == 0)
+      vms++;
+    else if (type && strcmp (type, COMPUTE_TYPE_CONTAINER) == 0 && state && strcmp (state, "running") == 0
+             && strcmp (json_string_value (json_object_get (x, "isolation")), "process") == 0)
+      procs++;
+  }
   {
     cleanup_free char *w = xasprintf ("compute systems under %s: %zu running utility VM%s, %zu running "
                                       "process-isolated container%s",
@@ -127,8 +128,8 @@ check_containerd (struct checker *c, const char *path)
       runhv_error_release (&e);
       return;
     }
-  runtimes = toml_get_path (root, (const char *const[]){ "plugins", "io.containerd.grpc.v1.cri", "containerd",
-                                                         "runtimes", NULL });
+  runtimes = toml_get_path (
+    root, (const char *const[]){ "plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", NULL });
   for (size_t i = 0; runtimes && i < toml_table_size (runtimes); i++)
     {
       const char *name = toml_table_key_at (runtimes, i);
@@ -144,18 +145,19 @@ check_containerd (struct checker *c, const char *path)
         sized++;
     }
   {
-    cleanup_free char *w = xasprintf ("containerd %s: handler runhv-hypervisor%s", path, have_hyper ? "" : " is missing");
+    cleanup_free char *w
+      = xasprintf ("containerd %s: handler runhv-hypervisor%s", path, have_hyper ? "" : " is missing");
     check (c, have_hyper, w, "add it with `runhv config containerd`, then restart containerd");
   }
   {
-    cleanup_free char *w = xasprintf ("containerd %s: handler runhv-process%s%s", path, have_process ? "" : " is missing",
-                                      sized ? "" : "");
+    cleanup_free char *w = xasprintf ("containerd %s: handler runhv-process%s%s", path,
+                                      have_process ? "" : " is missing", sized ? "" : "");
     check (c, have_process, w, "add it with `runhv config containerd`, then restart containerd");
   }
   if (sized)
     {
-      cleanup_free char *w = xasprintf ("containerd %s: %zu sized runhv-hypervisor-* handler%s", path, sized,
-                                        sized == 1 ? "" : "s");
+      cleanup_free char *w
+        = xasprintf ("containerd %s: %zu sized runhv-hypervisor-* handler%s", path, sized, sized == 1 ? "" : "s");
       check (c, true, w, NULL);
     }
   toml_free (root);
@@ -171,8 +173,9 @@ diag_check_run (struct runtime_context *ctx, FILE *out, runhv_error_t *err)
   {
     runhv_error_t cerr = NULL;
     bool ok = runtime_config (ctx, &cfg, &cerr) == 0;
-    cleanup_free char *what = xasprintf ("runhv config %s is valid%s%s", cfg && cfg->path ? cfg->path : "(built-in defaults)",
-                                         ok ? "" : ": ", ok ? "" : cerr->msg);
+    cleanup_free char *what
+      = xasprintf ("runhv config %s is valid%s%s", cfg && cfg->path ? cfg->path : "(built-in defaults)", ok ? "" : ": ",
+                   ok ? "" : cerr->msg);
     check (&c, ok, what, "correct the file named above");
     runhv_error_release (&cerr);
   }
@@ -206,6 +209,6 @@ diag_check_run (struct runtime_context *ctx, FILE *out, runhv_error_t *err)
     check_containerd (&c, cd && cd[0] ? cd : "/etc/containerd/config.toml");
   }
   fprintf (out, "%s\n", c.failed ? "Some checks failed." : "All checks passed.");
-  (void) err;
+  (void)err;
   return c.failed ? 1 : 0;
 }

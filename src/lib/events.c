@@ -42,7 +42,7 @@ events_record (const char *root, const char *type, const char *id, const char *i
     return;
   line = xasprintf ("%s\n", text);
   free (text);
-  (void) mkdir (root, 0700);
+  (void)mkdir (root, 0700);
   /* One write(2) with O_APPEND: lines from concurrent runtimes never mix. */
   fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0 || write_all (fd, line, strlen (line)) < 0)

@@ -38,8 +38,8 @@ nodeconfig_parse_sizes (const char *list, struct vm_size **out, size_t *n, runhv
       if (strlen (tok) >= sizeof (z.name))
         goto bad;
       snprintf (z.name, sizeof (z.name), "%s", tok);
-      z.cpus = (int64_t) cpus;
-      z.memory_mb = (int64_t) mem;
+      z.cpus = (int64_t)cpus;
+      z.memory_mb = (int64_t)mem;
       for (size_t i = 0; i < *n; i++)
         if (strcmp ((*out)[i].name, z.name) == 0)
           return runhv_error (err, "--sizes: `%s` is given twice", tok);
@@ -50,8 +50,9 @@ nodeconfig_parse_sizes (const char *list, struct vm_size **out, size_t *n, runhv
       free (*out);
       *out = NULL;
       *n = 0;
-      return runhv_error (err, "--sizes: `%s` is not a size (use the seed's form: <vCPUs>vp<memory>gb or mb, e.g. "
-                               "1vp2gb)",
+      return runhv_error (err,
+                          "--sizes: `%s` is not a size (use the seed's form: <vCPUs>vp<memory>gb or mb, e.g. "
+                          "1vp2gb)",
                           tok);
     }
   return 0;
@@ -66,7 +67,7 @@ write_toml (const char *dir, const char *handler, int isolation, const struct vm
     text = xasprintf ("# runhv options for containerd handler %s (written by `runhv config containerd`)\n"
                       "SandboxIsolation = %d\nVmProcessorCount = %lld\nVmMemorySizeInMb = %lld\n"
                       "ScaleCPULimitsToSandbox = false\nDebug = false\n",
-                      handler, isolation, (long long) z->cpus, (long long) z->memory_mb);
+                      handler, isolation, (long long)z->cpus, (long long)z->memory_mb);
   else
     text = xasprintf ("# runhv options for containerd handler %s (written by `runhv config containerd`)\n"
                       "SandboxIsolation = %d\nScaleCPULimitsToSandbox = false\nDebug = false\n",

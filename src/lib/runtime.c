@@ -30,7 +30,7 @@ const char *
 container_status_name (enum container_status s)
 {
   static const char *const names[] = { "creating", "created", "running", "paused", "stopped" };
-  return (size_t) s < sizeof (names) / sizeof (names[0]) ? names[s] : "unknown";
+  return (size_t)s < sizeof (names) / sizeof (names[0]) ? names[s] : "unknown";
 }
 
 void
@@ -154,7 +154,7 @@ container_status (struct runtime_context *ctx, struct container *c)
 static char *
 guess_owner (void)
 {
-  cleanup_free char *comm = NULL, *path = xasprintf ("/proc/%d/comm", (int) getppid ());
+  cleanup_free char *comm = NULL, *path = xasprintf ("/proc/%d/comm", (int)getppid ());
   struct passwd *pw;
   if (read_file (path, 64, &comm, NULL, NULL) == 0)
     {
@@ -175,7 +175,7 @@ write_pid_file (const char *path, pid_t pid, runhv_error_t *err)
   cleanup_free char *abs = NULL;
   if (path == NULL)
     return 0;
-  snprintf (buf, sizeof (buf), "%d", (int) pid);
+  snprintf (buf, sizeof (buf), "%d", (int)pid);
   if (write_file_atomic (path, buf, strlen (buf), 0644, err) < 0)
     return runhv_error_wrap (err, "--pid-file");
   return 0;
@@ -229,8 +229,9 @@ pod_vm (struct runtime_context *ctx, const struct oci_spec *spec, const char *fl
       if (flag != NULL && *iso != ISOLATION_HYPERVISOR)
         {
           container_state_free (ss);
-          return runhv_error (err, "--isolation=process: the pod's sandbox `%s` runs in a VM, and so must its "
-                                   "containers",
+          return runhv_error (err,
+                              "--isolation=process: the pod's sandbox `%s` runs in a VM, and so must its "
+                              "containers",
                               sandbox);
         }
       *iso = ISOLATION_HYPERVISOR;
@@ -383,8 +384,8 @@ state_document (struct runtime_context *ctx, struct container *c)
 {
   enum container_status s = container_status (ctx, c);
   pid_t pid = c->ops->reported_pid ? c->ops->reported_pid (ctx, c) : c->state->pid;
-  json_t *j = oci_state_json (c->state->id, container_status_name (s), s == STATUS_STOPPED ? 0 : pid,
-                              c->state->bundle, c->state->annotations);
+  json_t *j = oci_state_json (c->state->id, container_status_name (s), s == STATUS_STOPPED ? 0 : pid, c->state->bundle,
+                              c->state->annotations);
   if (s == STATUS_STOPPED)
     json_object_set_new (j, "pid", json_integer (0));
   json_object_set_new (j, "rootfs", json_string (c->state->rootfs ? c->state->rootfs : ""));
@@ -677,7 +678,7 @@ relay_copy (int from, int to, bool *open_flag)
         *open_flag = false;
       return;
     }
-  (void) write_all (to, buf, (size_t) n);
+  (void)write_all (to, buf, (size_t)n);
 }
 
 /* Wait for h, forwarding the signals we get and relaying a terminal.  */
@@ -737,7 +738,7 @@ foreground_wait (struct process_handle *h, struct relay *r, int *exit_status, ru
               else if (si.ssi_signo != SIGCHLD && si.ssi_signo != SIGURG && si.ssi_signo != SIGWINCH)
                 {
                   runhv_error_t ignored = NULL;
-                  if (h->signal (h, (int) si.ssi_signo, &ignored) < 0)
+                  if (h->signal (h, (int)si.ssi_signo, &ignored) < 0)
                     runhv_error_release (&ignored);
                 }
             }
@@ -944,8 +945,9 @@ runtime_convert (struct runtime_context *ctx, const char *id, const char *isolat
   s = container_status (ctx, c);
   if (s == STATUS_RUNNING || s == STATUS_PAUSED)
     {
-      runhv_error (err, "container `%s` is %s: only a created or stopped container can change isolation (stop it "
-                        "first)",
+      runhv_error (err,
+                   "container `%s` is %s: only a created or stopped container can change isolation (stop it "
+                   "first)",
                    id, container_status_name (s));
       goto out;
     }
@@ -977,7 +979,7 @@ compute_system (const char *id, const char *type, const char *owner, const char 
                 const char *isolation)
 {
   return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", id, "type", type, "owner", owner ? owner : "", "state", state,
-                    "pid", (json_int_t) pid, "isolation", isolation);
+                    "pid", (json_int_t)pid, "isolation", isolation);
 }
 
 /* hcsdiag's rows: a process container is one compute system; a VM
@@ -1000,10 +1002,9 @@ diag_one (struct runtime_context *ctx, struct container *c, json_t *arr)
     {
       json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
       cleanup_free char *vmid = xasprintf ("%s@vm", id);
-      pid_t vmpid = vm ? (pid_t) json_integer_value (json_object_get (vm, "pid")) : 0;
+      pid_t vmpid = vm ? (pid_t)json_integer_value (json_object_get (vm, "pid")) : 0;
       json_array_append_new (arr, compute_system (vmid, COMPUTE_TYPE_VM, c->state->owner,
-                                                  stopped ? "stopped" : "running", stopped ? 0 : vmpid,
-                                                  "hypervisor"));
+                                                  stopped ? "stopped" : "running", stopped ? 0 : vmpid, "hypervisor"));
       json_array_append_new (arr, compute_system (id, COMPUTE_TYPE_CONTAINER, vmid, status, 0, "hypervisor"));
       return;
     }

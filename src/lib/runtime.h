@@ -15,10 +15,10 @@
 
 struct runtime_context
 {
-  char *root;            /* --root */
-  bool systemd_cgroup;   /* --systemd-cgroup: cgroupsPath is slice:prefix:name */
-  const char *config_path; /* runhv.toml to use, NULL for the default lookup */
-  const char *cgroup_root; /* NULL = /sys/fs/cgroup; a fake tree in tests */
+  char *root;                  /* --root */
+  bool systemd_cgroup;         /* --systemd-cgroup: cgroupsPath is slice:prefix:name */
+  const char *config_path;     /* runhv.toml to use, NULL for the default lookup */
+  const char *cgroup_root;     /* NULL = /sys/fs/cgroup; a fake tree in tests */
   struct runhv_config *config; /* loaded on first use */
 };
 
@@ -35,14 +35,13 @@ int runtime_create (struct runtime_context *ctx, const char *id, const struct cr
 int runtime_start (struct runtime_context *ctx, const char *id, runhv_error_t *err);
 /* create + start (+ wait and delete unless detach).  Foreground: signals
    are forwarded and *exit_status is the container's (128+N for signal N). */
-int runtime_run (struct runtime_context *ctx, const char *id, const struct create_options *o, bool detach,
-                 bool keep, int *exit_status, runhv_error_t *err);
+int runtime_run (struct runtime_context *ctx, const char *id, const struct create_options *o, bool detach, bool keep,
+                 int *exit_status, runhv_error_t *err);
 int runtime_state (struct runtime_context *ctx, const char *id, json_t **out, runhv_error_t *err);
 int runtime_kill (struct runtime_context *ctx, const char *id, int sig, bool all, runhv_error_t *err);
 int runtime_delete (struct runtime_context *ctx, const char *id, bool force, runhv_error_t *err);
 int runtime_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err);
-int runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *o, int *result,
-                  runhv_error_t *err);
+int runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *o, int *result, runhv_error_t *err);
 /* The container's own process object, as a base for `exec` with args.  */
 int runtime_exec_template (struct runtime_context *ctx, const char *id, json_t **out, runhv_error_t *err);
 /* [{pid, cmd}] for containers whose processes are not the host's (in a

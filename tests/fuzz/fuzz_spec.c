@@ -18,7 +18,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct oci_spec *s = NULL;
   runhv_error_t err = NULL;
-  if (oci_spec_parse_buffer ((const char *) data, size, "config.json", &s, &err) < 0)
+  if (oci_spec_parse_buffer ((const char *)data, size, "config.json", &s, &err) < 0)
     {
       if (err == NULL || err->msg == NULL || strchr (err->msg, '\n') != NULL)
         abort ();

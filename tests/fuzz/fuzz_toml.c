@@ -20,8 +20,7 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-static void __attribute__ ((noreturn))
-die (const char *what, const char *detail)
+static void __attribute__ ((noreturn)) die (const char *what, const char *detail)
 {
   fprintf (stderr, "fuzz_toml: %s: %s\n", what, detail != NULL ? detail : "");
   abort ();
@@ -31,7 +30,7 @@ static void
 emit_string (FILE *f, const char *s)
 {
   fputc ('"', f);
-  for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++)
     {
       if (*c == '"' || *c == '\\')
         fprintf (f, "\\%c", *c);
@@ -175,7 +174,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   size_t text_len = 0;
   FILE *f;
 
-  if (toml_parse ((const char *) data, size, "fuzz.toml", &root, &err) < 0)
+  if (toml_parse ((const char *)data, size, "fuzz.toml", &root, &err) < 0)
     {
       if (root != NULL || err == NULL || strncmp (err->msg, "fuzz.toml:", 10) != 0 || strchr (err->msg, '\n') != NULL)
         die ("bad error report", err != NULL ? err->msg : NULL);

@@ -36,7 +36,7 @@ main (int argc, char **argv)
           path = xasprintf ("%s/%s", argv[i], de->d_name);
           if (read_file (path, 0, &buf, &len, NULL) < 0)
             continue;
-          LLVMFuzzerTestOneInput ((const uint8_t *) buf, len);
+          LLVMFuzzerTestOneInput ((const uint8_t *)buf, len);
           files++;
         }
       /* A crash aborts before this line: ok means every input passed.  */

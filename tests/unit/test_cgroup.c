@@ -41,7 +41,7 @@ test_v2_apply (void **state)
   struct cgroup_manager *m = NULL;
   runhv_error_t err = NULL;
   struct oci_resources r = { 0 };
-  (void) state;
+  (void)state;
 
   assert_int_equal (cgroup_manager_new (root, NULL, "abc", false, &m, &err), 0);
   assert_int_equal (m->mode, CGROUP_MODE_V2);
@@ -69,7 +69,7 @@ test_v2_apply (void **state)
   r.cpu_quota = 50000;
   r.has_cpu_period = true;
   r.cpu_period = 100000;
-  r.cpu_cpus = (char *) "0";
+  r.cpu_cpus = (char *)"0";
   r.has_pids_limit = true;
   r.pids_limit = 42;
   assert_int_equal (cgroup_apply (m, &r, &err), 0);
@@ -102,8 +102,12 @@ test_v2_apply (void **state)
     assert_string_equal (v, "0");
   }
   /* unlimited values */
-  r = (struct oci_resources){ .has_memory_limit = true, .memory_limit = -1, .has_pids_limit = true, .pids_limit = -1,
-                              .has_cpu_quota = true, .cpu_quota = -1 };
+  r = (struct oci_resources){ .has_memory_limit = true,
+                              .memory_limit = -1,
+                              .has_pids_limit = true,
+                              .pids_limit = -1,
+                              .has_cpu_quota = true,
+                              .cpu_quota = -1 };
   assert_int_equal (cgroup_apply (m, &r, &err), 0);
   {
     cleanup_free char *v = slurp (root, "runhv/abc/memory.max");
@@ -148,8 +152,8 @@ test_v2_unified_and_io (void **state)
   runhv_error_t err = NULL;
   struct oci_resources r = { 0 };
   struct oci_throttle_device rbps = { .major = 254, .minor = 0, .rate = 1048576 };
-  char *keys[] = { (char *) "memory.high", NULL }, *vals[] = { (char *) "12345678", NULL };
-  (void) state;
+  char *keys[] = { (char *)"memory.high", NULL }, *vals[] = { (char *)"12345678", NULL };
+  (void)state;
   assert_int_equal (cgroup_manager_new (root, "/pods/x", "x", false, &m, &err), 0);
   assert_int_equal (cgroup_create (m, &err), 0);
   r.throttle_read_bps = &rbps;
@@ -179,7 +183,7 @@ test_v2_unified_and_io (void **state)
 static void
 test_conversions (void **state)
 {
-  (void) state;
+  (void)state;
   assert_int_equal (cgroup_shares_to_weight (2), 1);
   assert_int_equal (cgroup_shares_to_weight (262144), 10000);
   assert_int_equal (cgroup_shares_to_weight (1024), 39);
@@ -190,7 +194,7 @@ test_conversions (void **state)
 static void
 test_paths (void **state)
 {
-  (void) state;
+  (void)state;
   {
     cleanup_free char *p = cgroup_path_from_spec (NULL, "id1", false);
     assert_string_equal (p, "/runhv/id1");

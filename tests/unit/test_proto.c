@@ -51,7 +51,7 @@ expect_reject (uint32_t magic, uint8_t ver, uint8_t type, uint16_t flags, uint32
 static void
 test_framing_rejects (void **state)
 {
-  (void) state;
+  (void)state;
   expect_reject (0x12345678, 1, FRAME_REQUEST, 0, 1, 2, "bad magic");
   expect_reject (AGENT_PROTO_MAGIC, 9, FRAME_REQUEST, 0, 1, 2, "version 9");
   expect_reject (AGENT_PROTO_MAGIC, 1, 0, 0, 1, 2, "unknown frame type 0");
@@ -72,7 +72,7 @@ test_framing_roundtrip (void **state)
   struct frame f;
   runhv_error_t err = NULL;
   json_t *j = json_pack ("{s:s,s:i}", "op", "hello", "version", 1);
-  (void) state;
+  (void)state;
   outq_init (&q);
   frame_reader_init (&r);
   assert_int_equal (outq_push_json (&q, FRAME_REQUEST, 7, j, &err), 0);
@@ -124,7 +124,7 @@ expect_bad_request (const char *text, const char *needle)
 static void
 test_requests (void **state)
 {
-  (void) state;
+  (void)state;
   expect_bad_request ("{}", "needs a string `op`");
   expect_bad_request ("{\"op\":\"format-disk\"}", "unknown op");
   expect_bad_request ("{\"op\":\"hello\"}", "`version` is missing");
@@ -152,7 +152,7 @@ test_responses_and_events (void **state)
   json_t *ok = proto_ok (), *bad;
   json_error_t je;
   json_t *ev = json_loads ("{\"event\":\"exit\",\"id\":\"c\",\"status\":300}", 0, &je);
-  (void) state;
+  (void)state;
   assert_int_equal (proto_check_response (ok, &err), 0);
   runhv_error (&e2, "no such thing");
   bad = proto_error (e2);

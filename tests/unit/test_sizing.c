@@ -13,9 +13,10 @@
 static struct oci_spec *
 spec (const char *annotations, const char *resources)
 {
-  cleanup_free char *doc = xasprintf ("{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"]},"
-                                      "\"annotations\":{%s},\"linux\":{\"resources\":{%s}}}",
-                                      annotations, resources);
+  cleanup_free char *doc
+    = xasprintf ("{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"]},"
+                 "\"annotations\":{%s},\"linux\":{\"resources\":{%s}}}",
+                 annotations, resources);
   struct oci_spec *s = NULL;
   runhv_error_t err = NULL;
   if (oci_spec_parse_buffer (doc, strlen (doc), "t", &s, &err) < 0)
@@ -51,7 +52,7 @@ test_precedence (void **state)
 {
   struct uvm_sizing z;
   struct runhv_config cfg = { .vm_memory_mb = 1024, .vm_cpus = 3 };
-  (void) state;
+  (void)state;
   size ("", "", NULL, &z);
   assert_int_equal (z.memory_mb, UVM_MEMORY_DEFAULT_MB);
   assert_int_equal (z.cpus, UVM_CPUS_DEFAULT);
@@ -89,7 +90,7 @@ test_precedence (void **state)
 static void
 test_errors (void **state)
 {
-  (void) state;
+  (void)state;
   expect_error ("\"io.runhv.virtualmachine.computetopology.memory.sizeinmb\":\"lots\"", "is not a number");
   expect_error ("\"io.runhv.virtualmachine.computetopology.memory.sizeinmb\":\"0\"", "0 is not allowed");
   expect_error ("\"io.runhv.virtualmachine.computetopology.memory.sizeinmb\":\"99999999\"",
@@ -109,7 +110,7 @@ test_qos_and_scaling (void **state)
   struct runhv_config cfg = { .scale_cpu_limits = true, .vm_cpus = 2 };
   struct oci_spec *s;
   json_t *res;
-  (void) state;
+  (void)state;
   size ("\"io.microsoft.container.storage.qos.bandwidthmaximum\":\"104857600\","
         "\"io.runhv.container.storage.qos.iopsmaximum\":\"1000\"",
         "", NULL, &z);

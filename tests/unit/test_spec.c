@@ -15,33 +15,33 @@
 #include "spec.h"
 #include "util.h"
 
-static const char *const good =
-  "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
-  "\"process\":{\"args\":[\"sh\",\"-c\",\"true\"],\"cwd\":\"/\",\"env\":[\"A=b\"],"
-  "\"user\":{\"uid\":1,\"gid\":2,\"additionalGids\":[3,4],\"umask\":18},"
-  "\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"],\"effective\":[\"CAP_KILL\"]},"
-  "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":10,\"hard\":20}],\"noNewPrivileges\":true,\"oomScoreAdj\":5},"
-  "\"hostname\":\"h\",\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-  "{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"/tmp\",\"options\":[\"rbind\",\"ro\",\"rslave\","
-  "\"nosuid\",\"mode=755\"]}],"
-  "\"annotations\":{\"io.runhv.isolation\":\"process\"},"
-  "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"uts\"},{\"type\":\"ipc\"},"
-  "{\"type\":\"network\",\"path\":\"/var/run/netns/x\"}],"
-  "\"resources\":{\"memory\":{\"limit\":104857600,\"swap\":209715200},\"cpu\":{\"shares\":512,\"quota\":50000,"
-  "\"period\":100000,\"cpus\":\"0-1\"},\"pids\":{\"limit\":64},\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]},"
-  "\"sysctl\":{\"net.ipv4.ip_forward\":\"1\",\"kernel.shmmax\":\"100\"},"
-  "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\"],"
-  "\"syscalls\":[{\"names\":[\"mkdir\",\"no_such_syscall\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1,"
-  "\"args\":[{\"index\":1,\"value\":2,\"op\":\"SCMP_CMP_EQ\"}]}]},"
-  "\"maskedPaths\":[\"/proc/kcore\"],\"readonlyPaths\":[\"/proc/sys\"],\"rootfsPropagation\":\"rprivate\"},"
-  "\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\",\"timeout\":5}]}}";
+static const char *const good
+  = "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
+    "\"process\":{\"args\":[\"sh\",\"-c\",\"true\"],\"cwd\":\"/\",\"env\":[\"A=b\"],"
+    "\"user\":{\"uid\":1,\"gid\":2,\"additionalGids\":[3,4],\"umask\":18},"
+    "\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"],\"effective\":[\"CAP_KILL\"]},"
+    "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":10,\"hard\":20}],\"noNewPrivileges\":true,\"oomScoreAdj\":5},"
+    "\"hostname\":\"h\",\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+    "{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"/tmp\",\"options\":[\"rbind\",\"ro\",\"rslave\","
+    "\"nosuid\",\"mode=755\"]}],"
+    "\"annotations\":{\"io.runhv.isolation\":\"process\"},"
+    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"uts\"},{\"type\":\"ipc\"},"
+    "{\"type\":\"network\",\"path\":\"/var/run/netns/x\"}],"
+    "\"resources\":{\"memory\":{\"limit\":104857600,\"swap\":209715200},\"cpu\":{\"shares\":512,\"quota\":50000,"
+    "\"period\":100000,\"cpus\":\"0-1\"},\"pids\":{\"limit\":64},\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]},"
+    "\"sysctl\":{\"net.ipv4.ip_forward\":\"1\",\"kernel.shmmax\":\"100\"},"
+    "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\"],"
+    "\"syscalls\":[{\"names\":[\"mkdir\",\"no_such_syscall\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1,"
+    "\"args\":[{\"index\":1,\"value\":2,\"op\":\"SCMP_CMP_EQ\"}]}]},"
+    "\"maskedPaths\":[\"/proc/kcore\"],\"readonlyPaths\":[\"/proc/sys\"],\"rootfsPropagation\":\"rprivate\"},"
+    "\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\",\"timeout\":5}]}}";
 
 static void
 test_good_spec (void **state)
 {
   struct oci_spec *s = NULL;
   runhv_error_t err = NULL;
-  (void) state;
+  (void)state;
   assert_int_equal (oci_spec_parse_buffer (good, strlen (good), "config.json", &s, &err), 0);
   assert_string_equal (s->process->args[2], "true");
   assert_int_equal (s->process->uid, 1);
@@ -81,7 +81,7 @@ mutate (const char *from, const char *to)
 {
   const char *p = strstr (good, from);
   assert_non_null (p);
-  return xasprintf ("%.*s%s%s", (int) (p - good), good, to, p + strlen (from));
+  return xasprintf ("%.*s%s%s", (int)(p - good), good, to, p + strlen (from));
 }
 
 static void
@@ -109,7 +109,7 @@ expect_mutation_error (const char *from, const char *to, const char *needle)
 static void
 test_malformed_json (void **state)
 {
-  (void) state;
+  (void)state;
   expect_error ("{\n  \"ociVersion\": \"1.0.2\",\n  \"root\": {\"path\": \"r\"\n}", "line 4, column");
   expect_error ("[]", "not a JSON object");
   expect_error ("{\"ociVersion\":\"1.0.2\",\"ociVersion\":\"1.0.2\"}", "invalid JSON");
@@ -118,9 +118,10 @@ test_malformed_json (void **state)
 static void
 test_missing_fields (void **state)
 {
-  (void) state;
+  (void)state;
   expect_mutation_error ("\"ociVersion\":\"1.0.2\",", "", "ociVersion: missing");
-  expect_mutation_error ("\"ociVersion\":\"1.0.2\"", "\"ociVersion\":\"2.0.0\"", "ociVersion: `2.0.0` is not supported");
+  expect_mutation_error ("\"ociVersion\":\"1.0.2\"", "\"ociVersion\":\"2.0.0\"",
+                         "ociVersion: `2.0.0` is not supported");
   expect_mutation_error ("\"args\":[\"sh\",\"-c\",\"true\"],", "", "process.args: missing or empty");
   expect_mutation_error ("\"args\":[\"sh\",\"-c\",\"true\"]", "\"args\":[]", "process.args: missing or empty");
   expect_mutation_error ("\"root\":{\"path\":\"rootfs\",\"readonly\":true},", "", "root: missing");
@@ -130,8 +131,9 @@ test_missing_fields (void **state)
 static void
 test_bad_names (void **state)
 {
-  (void) state;
-  expect_mutation_error ("{\"type\":\"uts\"}", "{\"type\":\"bogus\"}", "linux.namespaces[2].type: unknown namespace `bogus`");
+  (void)state;
+  expect_mutation_error ("{\"type\":\"uts\"}", "{\"type\":\"bogus\"}",
+                         "linux.namespaces[2].type: unknown namespace `bogus`");
   expect_mutation_error ("{\"type\":\"uts\"}", "{\"type\":\"pid\"}", "listed twice");
   expect_mutation_error ("\"CAP_KILL\",\"CAP_NET", "\"CAP_BOGUS\",\"CAP_NET",
                          "process.capabilities.bounding[0]: unknown capability `CAP_BOGUS`");
@@ -149,7 +151,7 @@ test_bad_names (void **state)
 static void
 test_resources (void **state)
 {
-  (void) state;
+  (void)state;
   expect_mutation_error ("\"limit\":104857600", "\"limit\":-5", "linux.resources.memory.limit: -5");
   expect_mutation_error ("\"limit\":104857600", "\"limit\":12", "linux.resources.memory.limit: 12");
   expect_mutation_error ("\"swap\":209715200", "\"swap\":1000000", "below the memory limit");
@@ -164,11 +166,11 @@ test_resources (void **state)
 static void
 test_mount_options (void **state)
 {
-  struct oci_mount m = { .destination = (char *) "/x", .type = (char *) "tmpfs" };
-  char *opts[] = { (char *) "ro", (char *) "rw", (char *) "nosuid", (char *) "size=1k", (char *) "mode=700",
-                   (char *) "private", NULL };
+  struct oci_mount m = { .destination = (char *)"/x", .type = (char *)"tmpfs" };
+  char *opts[]
+    = { (char *)"ro", (char *)"rw", (char *)"nosuid", (char *)"size=1k", (char *)"mode=700", (char *)"private", NULL };
   runhv_error_t err = NULL;
-  (void) state;
+  (void)state;
   m.options = opts;
   assert_int_equal (oci_mount_parse_options (&m, &err), 0);
   assert_false (m.flags & MS_RDONLY); /* rw after ro wins */
@@ -177,7 +179,7 @@ test_mount_options (void **state)
   assert_int_equal (m.propagation, MS_PRIVATE);
   free (m.data);
   {
-    char *bad[] = { (char *) "idmap", NULL };
+    char *bad[] = { (char *)"idmap", NULL };
     m.options = bad;
     m.data = NULL;
     assert_int_equal (oci_mount_parse_options (&m, &err), -1);
@@ -189,7 +191,7 @@ test_mount_options (void **state)
 static void
 test_names (void **state)
 {
-  (void) state;
+  (void)state;
   assert_int_equal (oci_namespace_from_name ("network"), CLONE_NEWNET);
   assert_int_equal (oci_namespace_from_name ("net"), -1);
   assert_string_equal (oci_namespace_proc_name (CLONE_NEWNS), "mnt");
@@ -206,7 +208,7 @@ test_default_spec_parses (void **state)
       cleanup_free char *doc = oci_default_spec_json (rootless);
       struct oci_spec *s = NULL;
       runhv_error_t err = NULL;
-      (void) state;
+      (void)state;
       if (oci_spec_parse_buffer (doc, strlen (doc), "spec", &s, &err) < 0)
         fail_msg ("default spec (rootless=%d) does not parse: %s", rootless, err->msg);
       assert_true (s->process->terminal);
@@ -221,7 +223,7 @@ test_process_parse (void **state)
   json_t *j = json_loads ("{\"args\":[\"ls\"],\"terminal\":true,\"consoleSize\":{\"height\":24,\"width\":80}}", 0, &je);
   struct oci_process *p = NULL;
   runhv_error_t err = NULL;
-  (void) state;
+  (void)state;
   assert_int_equal (oci_process_parse (j, "process", &p, &err), 0);
   assert_true (p->terminal);
   assert_int_equal (p->console_height, 24);
@@ -239,7 +241,7 @@ test_resources_merge (void **state)
   struct oci_resources *ra = NULL, *rb = NULL;
   runhv_error_t err = NULL;
   json_t *out;
-  (void) state;
+  (void)state;
   assert_int_equal (oci_resources_parse (a, "a", &ra, &err), 0);
   assert_int_equal (oci_resources_parse (b, "b", &rb, &err), 0);
   oci_resources_merge (ra, rb);
@@ -259,11 +261,11 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_good_spec),       cmocka_unit_test (test_malformed_json),
-    cmocka_unit_test (test_missing_fields),  cmocka_unit_test (test_bad_names),
-    cmocka_unit_test (test_resources),       cmocka_unit_test (test_mount_options),
-    cmocka_unit_test (test_names),           cmocka_unit_test (test_default_spec_parses),
-    cmocka_unit_test (test_process_parse),   cmocka_unit_test (test_resources_merge),
+    cmocka_unit_test (test_good_spec),      cmocka_unit_test (test_malformed_json),
+    cmocka_unit_test (test_missing_fields), cmocka_unit_test (test_bad_names),
+    cmocka_unit_test (test_resources),      cmocka_unit_test (test_mount_options),
+    cmocka_unit_test (test_names),          cmocka_unit_test (test_default_spec_parses),
+    cmocka_unit_test (test_process_parse),  cmocka_unit_test (test_resources_merge),
   };
   return cmocka_run_group_tests_name ("spec", tests, NULL, NULL);
 }

@@ -27,7 +27,7 @@ static void
 test_ids (void **state)
 {
   runhv_error_t err = NULL;
-  (void) state;
+  (void)state;
   assert_int_equal (state_validate_id ("abc-DEF_1.2+3", &err), 0);
   assert_int_equal (state_validate_id ("5d41402abc4b2a76b9719d911017c592", &err), 0);
   expect_bad_id ("", "missing");
@@ -48,16 +48,16 @@ test_registry (void **state)
   runhv_error_t err = NULL;
   struct container_state st = { 0 }, *loaded = NULL;
   cleanup_strv char **ids = NULL;
-  (void) state;
+  (void)state;
   assert_int_equal (state_dir_create (root, "c1", &err), 0);
   assert_int_equal (state_dir_create (root, "c1", &err), -1);
   assert_non_null (strstr (err->msg, "already exists"));
   runhv_error_release (&err);
-  st.id = (char *) "c1";
-  st.type = (char *) COMPUTE_TYPE_CONTAINER;
-  st.isolation = (char *) "process";
-  st.owner = (char *) "root";
-  st.bundle = (char *) "/b";
+  st.id = (char *)"c1";
+  st.type = (char *)COMPUTE_TYPE_CONTAINER;
+  st.isolation = (char *)"process";
+  st.owner = (char *)"root";
+  st.bundle = (char *)"/b";
   st.pid = 42;
   st.pid_start = 7;
   assert_int_equal (state_save (root, &st, &err), 0);
@@ -78,10 +78,10 @@ test_registry (void **state)
 static struct oci_spec *
 spec_with_annotation (const char *value)
 {
-  cleanup_free char *doc = xasprintf ("{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"]}"
-                                      "%s%s%s}",
-                                      value ? ",\"annotations\":{\"io.runhv.isolation\":\"" : "", value ? value : "",
-                                      value ? "\"}" : "");
+  cleanup_free char *doc
+    = xasprintf ("{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"]}"
+                 "%s%s%s}",
+                 value ? ",\"annotations\":{\"io.runhv.isolation\":\"" : "", value ? value : "", value ? "\"}" : "");
   struct oci_spec *s = NULL;
   runhv_error_t err = NULL;
   assert_int_equal (oci_spec_parse_buffer (doc, strlen (doc), "t", &s, &err), 0);
@@ -96,7 +96,7 @@ test_isolation_precedence (void **state)
   struct oci_spec *bad = spec_with_annotation ("container");
   enum isolation iso;
   runhv_error_t err = NULL;
-  (void) state;
+  (void)state;
   /* nothing anywhere: process */
   assert_int_equal (runtime_select_isolation (NULL, none, NULL, &iso, &err), 0);
   assert_int_equal (iso, ISOLATION_PROCESS);
@@ -127,7 +127,7 @@ static void
 test_parse_size (void **state)
 {
   int64_t v;
-  (void) state;
+  (void)state;
   assert_int_equal (parse_size ("512m", &v), 0);
   assert_int_equal (v, 512 << 20);
   assert_int_equal (parse_size ("1G", &v), 0);

@@ -21,7 +21,7 @@ parse_ok_len (const char *doc, size_t len)
   runhv_error_t err = NULL;
 
   if (toml_parse (doc, len, "t.toml", &root, &err) < 0)
-    fail_msg ("unexpected error: %s\n--- document:\n%.*s", err->msg, (int) len, doc);
+    fail_msg ("unexpected error: %s\n--- document:\n%.*s", err->msg, (int)len, doc);
   assert_non_null (root);
   assert_int_equal (toml_type_of (root), TOML_TABLE);
   return root;
@@ -37,21 +37,21 @@ parse_ok (const char *doc)
 static void
 expect_error_len (const char *doc, size_t len, unsigned line, unsigned column, const char *needle)
 {
-  struct toml_value *root = (struct toml_value *) 1;
+  struct toml_value *root = (struct toml_value *)1;
   runhv_error_t err = NULL;
   char prefix[64];
 
   if (toml_parse (doc, len, "t.toml", &root, &err) == 0)
     {
       toml_free (root);
-      fail_msg ("accepted a bad document:\n%.*s", (int) len, doc);
+      fail_msg ("accepted a bad document:\n%.*s", (int)len, doc);
     }
   assert_null (root);
   assert_non_null (err);
   snprintf (prefix, sizeof (prefix), "t.toml:%u:%u: ", line, column);
   if (strncmp (err->msg, prefix, strlen (prefix)) != 0 || strstr (err->msg, needle) == NULL
       || strchr (err->msg, '\n') != NULL)
-    fail_msg ("wanted \"%s...%s...\"\n       got \"%s\"\nfor:\n%.*s", prefix, needle, err->msg, (int) len, doc);
+    fail_msg ("wanted \"%s...%s...\"\n       got \"%s\"\nfor:\n%.*s", prefix, needle, err->msg, (int)len, doc);
   runhv_error_release (&err);
 }
 
@@ -113,7 +113,7 @@ test_runhv_toml (void **state)
                             "accelerator = \"auto\"\n";
   cleanup_toml struct toml_value *root = parse_ok (doc);
   const struct toml_value *vm;
-  (void) state;
+  (void)state;
 
   assert_int_equal (toml_table_size (root), 6);
   assert_string_equal (toml_table_key_at (root, 0), "SandboxIsolation");
@@ -287,7 +287,7 @@ test_containerd_config (void **state)
 {
   cleanup_toml struct toml_value *root = parse_ok (containerd_config);
   const struct toml_value *cri, *runc, *opts, *hv, *v;
-  (void) state;
+  (void)state;
 
   assert_int_equal (int_at (root, "version"), 2);
   assert_string_equal (str_at (root, "plugin_dir"), "");
@@ -356,7 +356,7 @@ test_comments_and_blank_lines (void **state)
                                                    "  2\n"
                                                    "] # done\n"
                                                    "# at the end, without a newline");
-  (void) state;
+  (void)state;
 
   assert_int_equal (toml_table_size (empty), 0);
   assert_int_equal (toml_table_size (blank), 0);
@@ -383,7 +383,7 @@ test_keys (void **state)
                                                    "tight=12\n"
                                                    "a.e = 13\n");
   const struct toml_value *ab;
-  (void) state;
+  (void)state;
 
   assert_int_equal (int_at (root, "bare_key-1"), 1);
   assert_int_equal (int_at (root, "1234"), 2);
@@ -422,7 +422,7 @@ test_tables (void **state)
                 "smooth = true\n"
                 "[empty]\n");
   const struct toml_value *v;
-  (void) state;
+  (void)state;
 
   assert_int_equal (toml_table_size (root), 6);
   v = toml_get_path (root, (const char *[]){ "plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes",
@@ -476,7 +476,7 @@ test_arrays_of_tables (void **state)
                                                    "[a]\n"
                                                    "y = 2\n");
   const struct toml_value *p, *f, *v;
-  (void) state;
+  (void)state;
 
   p = toml_table_get (root, "products");
   assert_int_equal (toml_type_of (p), TOML_ARRAY);
@@ -514,7 +514,7 @@ test_inline_tables (void **state)
                                                    "multi = { list = [\n  1,\n  2,\n] }\n"
                                                    "points = [ { x = 1 }, { x = 2 } ]\n");
   const struct toml_value *v;
-  (void) state;
+  (void)state;
 
   v = toml_table_get (root, "name");
   assert_int_equal (toml_type_of (v), TOML_TABLE);
@@ -554,7 +554,7 @@ test_arrays (void **state)
   const struct toml_value *v;
   double d = 0;
   bool b = false;
-  (void) state;
+  (void)state;
 
   v = toml_table_get (root, "ints");
   assert_int_equal (toml_array_size (v), 3);
@@ -594,7 +594,7 @@ test_basic_strings (void **state)
                 "c1 = \"\\u0080\xc2\x9f\"\n"
                 "quote = \"'single' inside\"\n"
                 "euro = \"\\u20AC \\u0800 \\U0000FFFD\"\n");
-  (void) state;
+  (void)state;
 
   assert_string_equal (str_at (root, "esc"),
                        "b\b t\t n\n f\f r\r q\" bs\\ e\xc3\xa9 smile\xf0\x9f\x98\x80 max\xf4\x8f\xbf\xbf");
@@ -613,7 +613,7 @@ test_literal_strings (void **state)
                                                    "regex = '<\\i\\c*\\s*>'\n"
                                                    "empty = ''\n"
                                                    "tab = 'a\tb'\n");
-  (void) state;
+  (void)state;
 
   assert_string_equal (str_at (root, "winpath"), "C:\\Users\\nodejs\\templates");
   assert_string_equal (str_at (root, "quoted"), "Tom \"Dubs\" Preston-Werner");
@@ -641,7 +641,7 @@ test_multiline_strings (void **state)
                                                    "l3 = ''''That,' she said, 'is still pointless.''''\n"
                                                    "l4 = ''''''''\n"
                                                    "last = 1\n");
-  (void) state;
+  (void)state;
 
   assert_string_equal (str_at (root, "s1"), "Roses are red\nViolets are blue");
   assert_string_equal (str_at (root, "s2"), "The quick brown fox jumps over the lazy dog.");
@@ -678,7 +678,7 @@ test_integers (void **state)
                                                    "p = +0\n"
                                                    "q = 0o0\n"
                                                    "r = 0x00ff\n");
-  (void) state;
+  (void)state;
 
   assert_int_equal (int_at (root, "a"), 99);
   assert_int_equal (int_at (root, "b"), 42);
@@ -721,7 +721,7 @@ test_floats (void **state)
                                                    "p = 0e0\n"
                                                    "q = 1_0.0_1e1_0\n"
                                                    "r = 1.7976931348623157e308\n");
-  (void) state;
+  (void)state;
 
   assert_true (float_at (root, "a") == 1.0);
   assert_true (float_at (root, "b") == 3.1415);
@@ -750,7 +750,7 @@ static void
 test_booleans (void **state)
 {
   cleanup_toml struct toml_value *root = parse_ok ("t = true\nf = false\na = [true,false]\n");
-  (void) state;
+  (void)state;
 
   assert_true (bool_at (root, "t"));
   assert_false (bool_at (root, "f"));
@@ -768,7 +768,7 @@ test_crlf (void **state)
                                                    "arr = [\r\n  1, # c\r\n  2,\r\n]\r\n"
                                                    "b = true\r\n");
   const struct toml_value *t;
-  (void) state;
+  (void)state;
 
   assert_int_equal (int_at (root, "a"), 1);
   t = toml_table_get (root, "t");
@@ -788,7 +788,7 @@ test_positions (void **state)
                                                    "  [ t ]\n"
                                                    "\tk = { x = [ 10, 20 ] }\n");
   const struct toml_value *t, *k;
-  (void) state;
+  (void)state;
 
   assert_int_equal (toml_line (root), 1);
   assert_int_equal (toml_column (root), 1);
@@ -817,7 +817,7 @@ test_bom_and_unterminated_buffer (void **state)
                                                   "a = 1\n");
   /* The buffer need not end in NUL: only len bytes are read.  */
   cleanup_toml struct toml_value *cut = parse_ok_len (doc, 6);
-  (void) state;
+  (void)state;
 
   assert_int_equal (int_at (bom, "a"), 1);
   assert_int_equal (toml_column (toml_table_get (bom, "a")), 5);
@@ -835,7 +835,7 @@ test_access (void **state)
   int64_t iv = 7;
   double dv = 7;
   bool bv = true;
-  (void) state;
+  (void)state;
 
   assert_ptr_equal (toml_get_path (root, (const char *[]){ NULL }), root);
   assert_ptr_equal (toml_get_path (root, NULL), root);
@@ -875,7 +875,7 @@ test_access (void **state)
   assert_false (toml_is (t, TOML_ARRAY));
   assert_false (toml_is (NULL, TOML_TABLE));
   for (int ty = TOML_STRING; ty <= TOML_TABLE; ty++)
-    assert_true (toml_type_of (NULL) != (enum toml_type) ty);
+    assert_true (toml_type_of (NULL) != (enum toml_type)ty);
   toml_free (NULL);
 }
 
@@ -890,23 +890,23 @@ test_large_table (void **state)
   size_t len = 0;
   struct toml_value *root;
   char key[32];
-  (void) state;
+  (void)state;
 
   for (int i = 0; i < N; i++)
-    len += (size_t) snprintf (doc + len, N * 32 - len, "key%d = %d\n", i, i);
+    len += (size_t)snprintf (doc + len, N * 32 - len, "key%d = %d\n", i, i);
   root = parse_ok_len (doc, len);
   assert_int_equal (toml_table_size (root), N);
   for (int i = 0; i < N; i += 7)
     {
       snprintf (key, sizeof (key), "key%d", i);
       assert_int_equal (int_at (root, key), i);
-      assert_string_equal (toml_table_key_at (root, (size_t) i), key);
+      assert_string_equal (toml_table_key_at (root, (size_t)i), key);
     }
   assert_null (toml_table_get (root, "key20000"));
   toml_free (root);
 
   /* The hash index also catches the duplicate.  */
-  len += (size_t) snprintf (doc + len, N * 32 - len, "key12345 = 0\n");
+  len += (size_t)snprintf (doc + len, N * 32 - len, "key12345 = 0\n");
   expect_error_len (doc, len, N + 1, 1, "duplicate key `key12345` (first set at line 12346");
 }
 
@@ -915,7 +915,7 @@ test_large_table (void **state)
 static void
 test_error_duplicate_keys (void **state)
 {
-  (void) state;
+  (void)state;
   expect_error ("# runhv.toml\nSandboxIsolation = 1\nVmMemorySizeInMb = 512\nSandboxIsolation = 2\n", 4, 1,
                 "duplicate key `SandboxIsolation` (first set at line 2; each key may be set once)");
   expect_error ("a = 1\n\"a\" = 2\n", 2, 1, "duplicate key `a`");
@@ -939,7 +939,7 @@ test_error_duplicate_keys (void **state)
 static void
 test_error_tables (void **state)
 {
-  (void) state;
+  (void)state;
   expect_error ("[a]\nx = 1\n\n[a]\n", 4, 2, "table [a] is defined twice (first at line 1; merge the two sections)");
   expect_error ("[a]\n[b]\n[ a ]\n", 3, 3, "table [a] is defined twice");
   expect_error ("[x.y]\n[x]\n[x]\n", 3, 2, "table [x] is defined twice (first at line 2");
@@ -971,7 +971,7 @@ test_error_tables (void **state)
 static void
 test_error_strings (void **state)
 {
-  (void) state;
+  (void)state;
   expect_error ("s = \"a\\x41\"\n", 1, 7, "invalid escape `\\x`");
   expect_error ("s = \"\\e\"\n", 1, 6, "invalid escape `\\e`");
   expect_error ("s = \"a\\ b\"\n", 1, 7, "a backslash followed by a space is not an escape");
@@ -1006,7 +1006,7 @@ test_error_strings (void **state)
 static void
 test_error_numbers (void **state)
 {
-  (void) state;
+  (void)state;
   expect_error ("n = 01\n", 1, 5, "leading zeros are not allowed in `01`");
   expect_error ("n = -007\n", 1, 5, "leading zeros are not allowed in `-007`");
   expect_error ("n = 00.5\n", 1, 5, "leading zeros are not allowed in `00.5`");
@@ -1043,7 +1043,7 @@ test_error_numbers (void **state)
 static void
 test_error_dates (void **state)
 {
-  (void) state;
+  (void)state;
   expect_error ("d = 1979-05-27\n", 1, 5,
                 "dates are not supported (quote the value to make it a string: \"1979-05-27\")");
   expect_error ("d = 1979-05-27T07:32:00Z\n", 1, 5, "dates are not supported");
@@ -1056,7 +1056,7 @@ test_error_dates (void **state)
 static void
 test_error_utf8 (void **state)
 {
-  (void) state;
+  (void)state;
   expect_error ("a = 1\nb = \"\xff\"\n", 2, 6, "invalid UTF-8 (byte 0xFF; TOML files must be UTF-8)");
   expect_error ("# \xc3\xa9\xc3\xa9 \xc0\x80\n", 1, 6, "invalid UTF-8 (byte 0xC0");
   expect_error ("s = '\xed\xa0\x80'\n", 1, 6, "invalid UTF-8 (byte 0xED");
@@ -1070,7 +1070,7 @@ test_error_utf8 (void **state)
 static void
 test_error_syntax (void **state)
 {
-  (void) state;
+  (void)state;
   expect_error ("a 1\n", 1, 3, "expected `=` after the key `a`, found `1` (quote keys that contain spaces)");
   expect_error ("a\n", 1, 2, "expected `=` after the key `a`, found the end of the line");
   expect_error ("a =\n", 1, 4, "missing value after `a =`");
@@ -1135,7 +1135,7 @@ test_error_limits (void **state)
   struct toml_value *root = NULL;
   runhv_error_t err = NULL;
   size_t n, m;
-  (void) state;
+  (void)state;
 
   /* Too large: refused before reading a byte.  */
   memset (doc, '\n', big);
@@ -1149,7 +1149,7 @@ test_error_limits (void **state)
 
   /* Arrays nested 64 deep are fine; 65 are not.  */
   n = 0;
-  n += (size_t) snprintf (doc, 16, "a = ");
+  n += (size_t)snprintf (doc, 16, "a = ");
   memset (doc + n, '[', 64);
   memset (doc + n + 64, ']', 64);
   doc[n + 128] = '\0';
@@ -1165,75 +1165,75 @@ test_error_limits (void **state)
   doc[n + 1000000] = '\0';
   expect_error (doc, 1, 69, "nest more than 64 levels deep");
 
-  n = (size_t) snprintf (doc, 16, "a = ");
+  n = (size_t)snprintf (doc, 16, "a = ");
   for (int i = 0; i < 65; i++)
-    n += (size_t) snprintf (doc + n, 16, "{b=");
-  n += (size_t) snprintf (doc + n, 16, "1");
+    n += (size_t)snprintf (doc + n, 16, "{b=");
+  n += (size_t)snprintf (doc + n, 16, "1");
   for (int i = 0; i < 65; i++)
     doc[n++] = '}';
   doc[n] = '\0';
   expect_error (doc, 1, 197, "nest more than 64 levels deep");
 
   /* Headers and dotted keys count towards the same depth.  */
-  n = (size_t) snprintf (doc, 16, "[a");
+  n = (size_t)snprintf (doc, 16, "[a");
   for (int i = 0; i < 63; i++)
-    n += (size_t) snprintf (doc + n, 16, ".a");
-  n += (size_t) snprintf (doc + n, 64, "]\nb = [[1]]\n");
+    n += (size_t)snprintf (doc + n, 16, ".a");
+  n += (size_t)snprintf (doc + n, 64, "]\nb = [[1]]\n");
   expect_error (doc, 2, 5, "nest more than 64 levels deep");
   n = 0;
   for (int i = 0; i < 64; i++)
-    n += (size_t) snprintf (doc + n, 16, "a.");
-  n += (size_t) snprintf (doc + n, 16, "a = 1\n");
+    n += (size_t)snprintf (doc + n, 16, "a.");
+  n += (size_t)snprintf (doc + n, 16, "a = 1\n");
   expect_error (doc, 1, 129, "key has more than 64 dotted parts");
 
   /* Each [[ ]] level is two: the array and its table.  */
-  n = (size_t) snprintf (doc, 16, "[[a");
+  n = (size_t)snprintf (doc, 16, "[[a");
   for (int i = 0; i < 63; i++)
-    n += (size_t) snprintf (doc + n, 16, ".a");
-  n += (size_t) snprintf (doc + n, 16, "]]\n");
+    n += (size_t)snprintf (doc + n, 16, ".a");
+  n += (size_t)snprintf (doc + n, 16, "]]\n");
   expect_error (doc, 1, 129, "nest more than 64 levels deep");
   n = 0;
   for (int i = 1; i <= 32; i++)
     {
-      n += (size_t) snprintf (doc + n, 16, "[[a1");
+      n += (size_t)snprintf (doc + n, 16, "[[a1");
       for (int j = 2; j <= i; j++)
-        n += (size_t) snprintf (doc + n, 16, ".a%d", j);
-      n += (size_t) snprintf (doc + n, 16, "]]\n");
+        n += (size_t)snprintf (doc + n, 16, ".a%d", j);
+      n += (size_t)snprintf (doc + n, 16, "]]\n");
     }
   root = parse_ok_len (doc, n);
   toml_free (root);
-  m = n + (size_t) snprintf (doc + n, 16, "k.v = 1\n");
+  m = n + (size_t)snprintf (doc + n, 16, "k.v = 1\n");
   expect_error_len (doc, m, 33, 1, "nest more than 64 levels deep");
-  n += (size_t) snprintf (doc + n, 16, "[a1");
+  n += (size_t)snprintf (doc + n, 16, "[a1");
   for (int j = 2; j <= 32; j++)
-    n += (size_t) snprintf (doc + n, 16, ".a%d", j);
-  m = n + (size_t) snprintf (doc + n, 16, ".x]\n");
+    n += (size_t)snprintf (doc + n, 16, ".a%d", j);
+  m = n + (size_t)snprintf (doc + n, 16, ".x]\n");
   expect_error_len (doc, m, 33, 121, "nest more than 64 levels deep");
-  n += (size_t) snprintf (doc + n, 16, ".x.y]\n");
+  n += (size_t)snprintf (doc + n, 16, ".x.y]\n");
   expect_error_len (doc, n, 33, 121, "nest more than 64 levels deep");
 
   /* Keys, strings and numbers have bounds too.  */
   memset (doc, 'k', TOML_MAX_KEY + 1);
   n = TOML_MAX_KEY + 1;
-  n += (size_t) snprintf (doc + n, 16, " = 1\n");
+  n += (size_t)snprintf (doc + n, 16, " = 1\n");
   expect_error_len (doc, n, 1, 1, "key is longer than 1024 bytes");
   doc[0] = '"';
   memset (doc + 1, 'k', TOML_MAX_KEY + 1);
   n = TOML_MAX_KEY + 2;
-  n += (size_t) snprintf (doc + n, 16, "\" = 1\n");
+  n += (size_t)snprintf (doc + n, 16, "\" = 1\n");
   expect_error_len (doc, n, 1, 1, "key is longer than 1024 bytes");
   doc[1] = '"';
   root = parse_ok_len (doc + 1, n - 1);
   assert_int_equal (strlen (toml_table_key_at (root, 0)), TOML_MAX_KEY);
   toml_free (root);
 
-  n = (size_t) snprintf (doc, 16, "s = '");
+  n = (size_t)snprintf (doc, 16, "s = '");
   memset (doc + n, 'x', TOML_MAX_STRING + 1);
   n += TOML_MAX_STRING + 1;
-  n += (size_t) snprintf (doc + n, 16, "'\n");
+  n += (size_t)snprintf (doc + n, 16, "'\n");
   expect_error_len (doc, n, 1, 5, "string is longer than 1048576 bytes");
 
-  n = (size_t) snprintf (doc, 16, "n = ");
+  n = (size_t)snprintf (doc, 16, "n = ");
   memset (doc + n, '1', 300);
   n += 300;
   expect_error_len (doc, n, 1, 5, "is longer than 256 characters");
@@ -1244,7 +1244,7 @@ test_error_source_name (void **state)
 {
   struct toml_value *root = NULL;
   runhv_error_t err = NULL;
-  (void) state;
+  (void)state;
 
   assert_int_equal (toml_parse ("a = 1\na = 2\n", 12, "/etc/runhv/runhv.toml", &root, &err), -1);
   assert_string_equal (err->msg,

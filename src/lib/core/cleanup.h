@@ -11,7 +11,7 @@
 static inline void
 cleanup_freep (void *p)
 {
-  void **pp = (void **) p;
+  void **pp = (void **)p;
   free (*pp);
 }
 
@@ -61,12 +61,12 @@ cleanup_strvp (char ***v)
 static inline void *
 steal_ptr_impl (void *pp)
 {
-  void **p = (void **) pp;
+  void **p = (void **)pp;
   void *r = *p;
   *p = NULL;
   return r;
 }
-#define steal_ptr(pp) steal_ptr_impl ((void *) (pp))
+#define steal_ptr(pp) steal_ptr_impl ((void *)(pp))
 
 static inline int
 steal_fd (int *fd)

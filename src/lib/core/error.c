@@ -29,7 +29,7 @@ one_line (char *msg)
   char *r, *o;
   if (msg == NULL)
     return NULL;
-  for (const unsigned char *p = (const unsigned char *) msg; *p; p++, n++)
+  for (const unsigned char *p = (const unsigned char *)msg; *p; p++, n++)
     if (*p < 0x20 || *p == 0x7f)
       extra += 3;
   if (extra == 0)
@@ -38,7 +38,7 @@ one_line (char *msg)
   if (r == NULL)
     return msg;
   o = r;
-  for (const unsigned char *p = (const unsigned char *) msg; *p; p++)
+  for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
     {
       if (*p < 0x20 || *p == 0x7f)
         {
@@ -49,7 +49,7 @@ one_line (char *msg)
           *o++ = hex[*p & 15];
         }
       else
-        *o++ = (char) *p;
+        *o++ = (char)*p;
     }
   *o = '\0';
   free (msg);
@@ -173,11 +173,11 @@ runhv_error_recv (int fd, runhv_error_t *err)
     return runhv_make_error (err, errno, "read status from child");
   if (n == 0)
     return runhv_error (err, "child exited before reporting its status");
-  if ((size_t) n < sizeof (st))
+  if ((size_t)n < sizeof (st))
     return runhv_error (err, "short status message from child");
   memcpy (&st, buf, sizeof (st));
   buf[n] = '\0';
-  if (st == 0 && (size_t) n == sizeof (st))
+  if (st == 0 && (size_t)n == sizeof (st))
     return 0;
   set_error (err, st, strdup (buf + sizeof (st)));
   return -1;

@@ -28,8 +28,8 @@ json_load_buffer (const char *buf, size_t len, const char *what, json_t **out, r
   json_error_t jerr;
   json_t *j = json_loadb (buf, len, JSON_REJECT_DUPLICATES, &jerr);
   if (j == NULL)
-    return runhv_error (err, "%s: invalid JSON at line %d, column %d: %s (fix the syntax there)", what,
-                        jerr.line, jerr.column, jerr.text);
+    return runhv_error (err, "%s: invalid JSON at line %d, column %d: %s (fix the syntax there)", what, jerr.line,
+                        jerr.column, jerr.text);
   *out = j;
   return 0;
 }
@@ -131,7 +131,7 @@ jget_uint64 (json_t *obj, const char *where, const char *key, uint64_t *out, boo
       cleanup_free char *p = jpath (where, key);
       return runhv_error (err, "%s: expected a non-negative integer", p);
     }
-  *out = (uint64_t) json_integer_value (v);
+  *out = (uint64_t)json_integer_value (v);
   return 0;
 }
 
@@ -149,9 +149,9 @@ jget_uint32 (json_t *obj, const char *where, const char *key, uint32_t *out, boo
   if (v > UINT32_MAX)
     {
       cleanup_free char *p = jpath (where, key);
-      return runhv_error (err, "%s: %llu is out of range (at most %u)", p, (unsigned long long) v, UINT32_MAX);
+      return runhv_error (err, "%s: %llu is out of range (at most %u)", p, (unsigned long long)v, UINT32_MAX);
     }
-  *out = (uint32_t) v;
+  *out = (uint32_t)v;
   return 0;
 }
 
@@ -178,15 +178,15 @@ jget_strv (json_t *obj, const char *where, const char *key, bool required, char 
     }
   r = xmalloc0 ((json_array_size (v) + 1) * sizeof (char *));
   json_array_foreach (v, i, e)
-    {
-      if (!json_is_string (e) || memchr (json_string_value (e), '\0', json_string_length (e)) != NULL)
-        {
-          cleanup_free char *p = jpath_index (where, key, i);
-          strv_free (r);
-          return runhv_error (err, "%s: expected a string", p);
-        }
-      r[i] = xstrdup (json_string_value (e));
-    }
+  {
+    if (!json_is_string (e) || memchr (json_string_value (e), '\0', json_string_length (e)) != NULL)
+      {
+        cleanup_free char *p = jpath_index (where, key, i);
+        strv_free (r);
+        return runhv_error (err, "%s: expected a string", p);
+      }
+    r[i] = xstrdup (json_string_value (e));
+  }
   *out = r;
   return 0;
 }

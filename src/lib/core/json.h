@@ -26,15 +26,12 @@ int json_load_buffer (const char *buf, size_t len, const char *what, json_t **ou
 int jget_string (json_t *obj, const char *where, const char *key, bool required, char **out, runhv_error_t *err);
 int jget_bool (json_t *obj, const char *where, const char *key, bool *out, bool *present, runhv_error_t *err);
 int jget_int64 (json_t *obj, const char *where, const char *key, int64_t *out, bool *present, runhv_error_t *err);
-int jget_uint64 (json_t *obj, const char *where, const char *key, uint64_t *out, bool *present,
-                 runhv_error_t *err);
-int jget_uint32 (json_t *obj, const char *where, const char *key, uint32_t *out, bool *present,
-                 runhv_error_t *err);
+int jget_uint64 (json_t *obj, const char *where, const char *key, uint64_t *out, bool *present, runhv_error_t *err);
+int jget_uint32 (json_t *obj, const char *where, const char *key, uint32_t *out, bool *present, runhv_error_t *err);
 /* Array of strings → NULL-terminated vector (NULL when absent).  */
 int jget_strv (json_t *obj, const char *where, const char *key, bool required, char ***out, runhv_error_t *err);
 /* Object/array with a type check; *out borrowed, NULL when absent.  */
-int jget_object (json_t *obj, const char *where, const char *key, bool required, json_t **out,
-                 runhv_error_t *err);
+int jget_object (json_t *obj, const char *where, const char *key, bool required, json_t **out, runhv_error_t *err);
 int jget_array (json_t *obj, const char *where, const char *key, bool required, json_t **out, runhv_error_t *err);
 
 /* "where.key" or "key"; caller frees.  */

@@ -76,7 +76,7 @@ write_all_quiet (int fd, const char *buf, size_t len)
       if (n <= 0)
         return;
       buf += n;
-      len -= (size_t) n;
+      len -= (size_t)n;
     }
 }
 
@@ -119,9 +119,9 @@ log_write (enum log_level level, const char *fmt, ...)
                         esc != NULL ? esc : "\"\"", ts);
         }
       else
-        n = asprintf (&line, "%s %s[%d] %s: %s\n", ts, log_ident, (int) getpid (), level_names[level], msg);
+        n = asprintf (&line, "%s %s[%d] %s: %s\n", ts, log_ident, (int)getpid (), level_names[level], msg);
       if (n >= 0)
-        write_all_quiet (log_fd, line, (size_t) n);
+        write_all_quiet (log_fd, line, (size_t)n);
     }
   errno = saved;
 }

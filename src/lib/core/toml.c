@@ -243,28 +243,28 @@ utf8_encode (struct sbuf *b, uint32_t cp)
 
   if (cp < 0x80)
     {
-      o[0] = (char) cp;
+      o[0] = (char)cp;
       n = 1;
     }
   else if (cp < 0x800)
     {
-      o[0] = (char) (0xC0 | (cp >> 6));
-      o[1] = (char) (0x80 | (cp & 0x3F));
+      o[0] = (char)(0xC0 | (cp >> 6));
+      o[1] = (char)(0x80 | (cp & 0x3F));
       n = 2;
     }
   else if (cp < 0x10000)
     {
-      o[0] = (char) (0xE0 | (cp >> 12));
-      o[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-      o[2] = (char) (0x80 | (cp & 0x3F));
+      o[0] = (char)(0xE0 | (cp >> 12));
+      o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+      o[2] = (char)(0x80 | (cp & 0x3F));
       n = 3;
     }
   else
     {
-      o[0] = (char) (0xF0 | (cp >> 18));
-      o[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-      o[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-      o[3] = (char) (0x80 | (cp & 0x3F));
+      o[0] = (char)(0xF0 | (cp >> 18));
+      o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+      o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+      o[3] = (char)(0x80 | (cp & 0x3F));
       n = 4;
     }
   sbuf_add (b, o, n);
@@ -333,7 +333,7 @@ static uint64_t
 hash_key (uint64_t seed, const char *key)
 {
   uint64_t h = seed ^ 0xcbf29ce484222325ULL;
-  for (const unsigned char *s = (const unsigned char *) key; *s; s++)
+  for (const unsigned char *s = (const unsigned char *)key; *s; s++)
     h = (h ^ *s) * 0x100000001b3ULL;
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
@@ -350,7 +350,7 @@ index_put (struct toml_value *t, size_t i)
   size_t s = hash_key (t->tab.seed, t->tab.keys[i]) & mask;
   while (t->tab.slots[s] != 0)
     s = (s + 1) & mask;
-  t->tab.slots[s] = (uint32_t) (i + 1);
+  t->tab.slots[s] = (uint32_t)(i + 1);
 }
 
 static void
@@ -417,7 +417,7 @@ quote_key (struct sbuf *b, const char *k)
   bool bare = *k != '\0';
 
   for (s = k; *s && bare; s++)
-    bare = is_bare ((unsigned char) *s);
+    bare = is_bare ((unsigned char)*s);
   if (bare)
     {
       sbuf_add (b, k, strlen (k));
@@ -426,11 +426,11 @@ quote_key (struct sbuf *b, const char *k)
   sbuf_addc (b, '"');
   for (s = k; *s; s++)
     {
-      unsigned char c = (unsigned char) *s;
+      unsigned char c = (unsigned char)*s;
       if (c == '"' || c == '\\')
         {
           sbuf_addc (b, '\\');
-          sbuf_addc (b, (char) c);
+          sbuf_addc (b, (char)c);
         }
       else if (c < 0x20 || c == 0x7F)
         {
@@ -439,7 +439,7 @@ quote_key (struct sbuf *b, const char *k)
           sbuf_add (b, esc, strlen (esc));
         }
       else
-        sbuf_addc (b, (char) c);
+        sbuf_addc (b, (char)c);
     }
   sbuf_addc (b, '"');
 }
@@ -493,7 +493,7 @@ peek (const struct parser *p, size_t off)
 {
   if (p->pos + off >= p->len)
     return -1;
-  return (unsigned char) p->buf[p->pos + off];
+  return (unsigned char)p->buf[p->pos + off];
 }
 
 static unsigned
@@ -506,7 +506,7 @@ column_at (struct parser *p, size_t pos)
       p->col = 1;
     }
   for (; p->col_pos < pos; p->col_pos++)
-    if (((unsigned char) p->buf[p->col_pos] & 0xC0) != 0x80)
+    if (((unsigned char)p->buf[p->col_pos] & 0xC0) != 0x80)
       p->col++;
   return p->col;
 }
@@ -543,7 +543,7 @@ describe (const struct parser *p, size_t pos)
   struct desc d;
   uint32_t cp = 0;
   size_t n;
-  int c = pos < p->len ? (unsigned char) p->buf[pos] : -1;
+  int c = pos < p->len ? (unsigned char)p->buf[pos] : -1;
 
   if (c < 0)
     snprintf (d.s, sizeof (d.s), "the end of the file");
@@ -556,13 +556,13 @@ describe (const struct parser *p, size_t pos)
   else if (c > 0x20 && c < 0x7F)
     snprintf (d.s, sizeof (d.s), "`%c`", c);
   else if (c < 0x80)
-    snprintf (d.s, sizeof (d.s), "control character U+%04X", (unsigned) c);
-  else if ((n = utf8_len ((const unsigned char *) p->buf + pos, p->len - pos, &cp)) == 0)
-    snprintf (d.s, sizeof (d.s), "byte 0x%02X", (unsigned) c);
+    snprintf (d.s, sizeof (d.s), "control character U+%04X", (unsigned)c);
+  else if ((n = utf8_len ((const unsigned char *)p->buf + pos, p->len - pos, &cp)) == 0)
+    snprintf (d.s, sizeof (d.s), "byte 0x%02X", (unsigned)c);
   else if (cp < 0xA0 || cp == 0x2028 || cp == 0x2029)
-    snprintf (d.s, sizeof (d.s), "U+%04X", (unsigned) cp);
+    snprintf (d.s, sizeof (d.s), "U+%04X", (unsigned)cp);
   else
-    snprintf (d.s, sizeof (d.s), "`%.*s` (U+%04X)", (int) n, p->buf + pos, (unsigned) cp);
+    snprintf (d.s, sizeof (d.s), "`%.*s` (U+%04X)", (int)n, p->buf + pos, (unsigned)cp);
   return d;
 }
 
@@ -600,11 +600,11 @@ skip_comment (struct parser *p)
   p->pos++;
   while (p->pos < p->len && !at_newline (p))
     {
-      unsigned char c = (unsigned char) p->buf[p->pos];
+      unsigned char c = (unsigned char)p->buf[p->pos];
       if (c == '\r')
         return lone_cr (p);
       if ((c < 0x20 && c != '\t') || c == 0x7F)
-        return perr_here (p, "control character U+%04X in a comment (remove it)", (unsigned) c);
+        return perr_here (p, "control character U+%04X in a comment (remove it)", (unsigned)c);
       p->pos++;
     }
   return 0;
@@ -674,18 +674,18 @@ parse_unicode_escape (struct parser *p, struct sbuf *b, unsigned line, unsigned 
       int d = digit_value (peek (p, 2 + i));
       if (d >= 16)
         return perr (p, line, column, "\\%c needs exactly %zu hexadecimal digits (e.g. \\%c%0*X)", letter, ndigits,
-                     letter, (int) ndigits, 0xE9u);
-      cp = (cp << 4) | (uint32_t) d;
+                     letter, (int)ndigits, 0xE9u);
+      cp = (cp << 4) | (uint32_t)d;
     }
   if (cp == 0)
     return perr (p, line, column, "\\%c%0*X is not supported (strings cannot contain NUL characters)", letter,
-                 (int) ndigits, 0u);
+                 (int)ndigits, 0u);
   if (cp >= 0xD800 && cp <= 0xDFFF)
     return perr (p, line, column, "\\%c%0*X is a UTF-16 surrogate, not a character (write the character itself)",
-                 letter, (int) ndigits, (unsigned) cp);
+                 letter, (int)ndigits, (unsigned)cp);
   if (cp > 0x10FFFF)
-    return perr (p, line, column, "\\%c%0*X is past U+10FFFF, the last Unicode code point", letter, (int) ndigits,
-                 (unsigned) cp);
+    return perr (p, line, column, "\\%c%0*X is past U+10FFFF, the last Unicode code point", letter, (int)ndigits,
+                 (unsigned)cp);
   utf8_encode (b, cp);
   p->pos += 2 + ndigits;
   return 0;
@@ -806,11 +806,11 @@ parse_string (struct parser *p, size_t max, bool is_key, char **out)
           newline (p);
         }
       else if ((c < 0x20 && c != '\t') || c == 0x7F)
-        return perr_here (p, "control character U+%04X in a %s (%s)", (unsigned) c, is_key ? "key" : "string",
+        return perr_here (p, "control character U+%04X in a %s (%s)", (unsigned)c, is_key ? "key" : "string",
                           literal ? "use a \"basic string\" with a \\u escape" : "write it as a \\u escape");
       else
         {
-          sbuf_addc (&b, (char) c);
+          sbuf_addc (&b, (char)c);
           p->pos++;
         }
       if (b.len > max)
@@ -888,13 +888,13 @@ scan_digits (const char *s, size_t n, int base)
 {
   size_t i;
 
-  if (n == 0 || digit_value ((unsigned char) s[0]) >= base)
+  if (n == 0 || digit_value ((unsigned char)s[0]) >= base)
     return 0;
   for (i = 1; i < n;)
     {
-      if (s[i] == '_' && i + 1 < n && digit_value ((unsigned char) s[i + 1]) < base)
+      if (s[i] == '_' && i + 1 < n && digit_value ((unsigned char)s[i + 1]) < base)
         i += 2;
-      else if (digit_value ((unsigned char) s[i]) < base)
+      else if (digit_value ((unsigned char)s[i]) < base)
         i++;
       else
         break;
@@ -911,7 +911,7 @@ is_digit (int c)
 static int
 invalid_number (struct parser *p, unsigned line, unsigned column, const char *tok, size_t n)
 {
-  return perr (p, line, column, "invalid number `%.*s`%s", (int) n, tok,
+  return perr (p, line, column, "invalid number `%.*s`%s", (int)n, tok,
                memchr (tok, '_', n) != NULL ? " (underscores must stand between two digits)" : "");
 }
 
@@ -919,7 +919,7 @@ static int
 to_integer (struct parser *p, unsigned line, unsigned column, const char *tok, size_t n, size_t skip, int base,
             bool negative, int64_t *out)
 {
-  uint64_t limit = negative ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
+  uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
   uint64_t v = 0;
 
   for (size_t i = skip; i < n; i++)
@@ -927,16 +927,16 @@ to_integer (struct parser *p, unsigned line, unsigned column, const char *tok, s
       uint64_t d;
       if (tok[i] == '_')
         continue;
-      d = (uint64_t) digit_value ((unsigned char) tok[i]);
-      if (v > (limit - d) / (uint64_t) base)
-        return perr (p, line, column, "integer `%.*s` does not fit in 64 bits (the range is %lld to %lld)", (int) n,
-                     tok, (long long) INT64_MIN, (long long) INT64_MAX);
-      v = v * (uint64_t) base + d;
+      d = (uint64_t)digit_value ((unsigned char)tok[i]);
+      if (v > (limit - d) / (uint64_t)base)
+        return perr (p, line, column, "integer `%.*s` does not fit in 64 bits (the range is %lld to %lld)", (int)n, tok,
+                     (long long)INT64_MIN, (long long)INT64_MAX);
+      v = v * (uint64_t)base + d;
     }
   if (negative)
-    *out = v == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) v;
+    *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
   else
-    *out = (int64_t) v;
+    *out = (int64_t)v;
   return 0;
 }
 
@@ -954,16 +954,16 @@ to_float (struct parser *p, unsigned line, unsigned column, const char *tok, siz
       clean[m++] = tok[i];
   /* A program that called setlocale must not read "1.5" as 1 (glibc hands
      back a static object for "C", so this costs no allocation).  */
-  c_locale = newlocale (LC_ALL_MASK, "C", (locale_t) 0);
-  d = c_locale != (locale_t) 0 ? strtod_l (clean, &end, c_locale) : strtod (clean, &end);
-  if (c_locale != (locale_t) 0)
+  c_locale = newlocale (LC_ALL_MASK, "C", (locale_t)0);
+  d = c_locale != (locale_t)0 ? strtod_l (clean, &end, c_locale) : strtod (clean, &end);
+  if (c_locale != (locale_t)0)
     freelocale (c_locale);
   if (end != clean + m)
     return invalid_number (p, line, column, tok, n);
   /* Underflow rounds towards zero as IEEE 754 does; overflow would lose the value.  */
   if (isinf (d))
     return perr (p, line, column, "float `%.*s` is too large for a 64-bit float (write inf if you mean infinity)",
-                 (int) n, tok);
+                 (int)n, tok);
   *out = d;
   return 0;
 }
@@ -977,13 +977,13 @@ parse_number (struct parser *p, unsigned depth, unsigned line, unsigned column, 
   int64_t iv = 0;
   double fv = 0;
 
-  while (p->pos + n < p->len && is_number_char ((unsigned char) tok[n]))
+  while (p->pos + n < p->len && is_number_char ((unsigned char)tok[n]))
     n++;
   if (n > TOML_MAX_NUMBER)
     return perr (p, line, column, "number `%.16s...` is longer than %d characters", tok, TOML_MAX_NUMBER);
   if ((n >= 5 && is_digit (tok[0]) && is_digit (tok[1]) && is_digit (tok[2]) && is_digit (tok[3]) && tok[4] == '-')
       || (n >= 3 && is_digit (tok[0]) && is_digit (tok[1]) && tok[2] == ':'))
-    return perr (p, line, column, "dates are not supported (quote the value to make it a string: \"%.*s\")", (int) n,
+    return perr (p, line, column, "dates are not supported (quote the value to make it a string: \"%.*s\")", (int)n,
                  tok);
   negative = tok[0] == '-';
   i = (tok[0] == '+' || tok[0] == '-') ? 1 : 0;
@@ -997,8 +997,7 @@ parse_number (struct parser *p, unsigned depth, unsigned line, unsigned column, 
     {
       int base = tok[i + 1] == 'x' ? 16 : tok[i + 1] == 'o' ? 8 : 2;
       if (i > 0)
-        return perr (p, line, column, "`%.*s`: hexadecimal, octal and binary integers cannot have a sign", (int) n,
-                     tok);
+        return perr (p, line, column, "`%.*s`: hexadecimal, octal and binary integers cannot have a sign", (int)n, tok);
       d = scan_digits (tok + 2, n - 2, base);
       if (d == 0 || 2 + d != n)
         return invalid_number (p, line, column, tok, n);
@@ -1013,14 +1012,13 @@ parse_number (struct parser *p, unsigned depth, unsigned line, unsigned column, 
       if (tok[i] == '0' && d > 1)
         return perr (p, line, column,
                      "leading zeros are not allowed in `%.*s` (drop them, write 0o for octal, or quote the value)",
-                     (int) n, tok);
+                     (int)n, tok);
       j = i + d;
       if (j < n && tok[j] == '.')
         {
           d = scan_digits (tok + j + 1, n - j - 1, 10);
           if (d == 0)
-            return perr (p, line, column, "invalid number `%.*s` (a digit must follow the decimal point)", (int) n,
-                         tok);
+            return perr (p, line, column, "invalid number `%.*s` (a digit must follow the decimal point)", (int)n, tok);
           j += 1 + d;
           is_float = true;
         }
@@ -1142,7 +1140,7 @@ parse_bare_word (struct parser *p, unsigned depth, unsigned line, unsigned colum
   const char *w = p->buf + p->pos;
   size_t n = 0;
 
-  while (p->pos + n < p->len && is_bare ((unsigned char) w[n]))
+  while (p->pos + n < p->len && is_bare ((unsigned char)w[n]))
     n++;
   if ((n == 4 && memcmp (w, "true", 4) == 0) || (n == 5 && memcmp (w, "false", 5) == 0))
     {
@@ -1157,8 +1155,8 @@ parse_bare_word (struct parser *p, unsigned depth, unsigned line, unsigned colum
   else if (n > 40)
     return perr (p, line, column, "invalid value `%.40s...` (quote strings: \"...\")", w);
   else
-    return perr (p, line, column, "invalid value `%.*s` (quote strings: \"%.*s\"; booleans are true and false)",
-                 (int) n, w, (int) n, w);
+    return perr (p, line, column, "invalid value `%.*s` (quote strings: \"%.*s\"; booleans are true and false)", (int)n,
+                 w, (int)n, w);
   p->pos += n;
   return 0;
 }
@@ -1397,7 +1395,7 @@ parse_header (struct parser *p)
 static int
 check_utf8 (struct parser *p)
 {
-  const unsigned char *s = (const unsigned char *) p->buf;
+  const unsigned char *s = (const unsigned char *)p->buf;
   unsigned line = 1;
   size_t line_start = 0, i = 0;
 
@@ -1476,8 +1474,8 @@ toml_parse (const char *buf, size_t len, const char *what, struct toml_value **o
   p.col = 1;
   p.what = what;
   p.err = err;
-  if (getrandom (&p.seed, sizeof (p.seed), GRND_NONBLOCK) != (ssize_t) sizeof (p.seed))
-    p.seed = (uint64_t) (uintptr_t) &p;
+  if (getrandom (&p.seed, sizeof (p.seed), GRND_NONBLOCK) != (ssize_t)sizeof (p.seed))
+    p.seed = (uint64_t)(uintptr_t)&p;
   if (check_utf8 (&p) < 0)
     return -1;
   /* Editors on Windows may start the file with a byte order mark.  */

@@ -17,11 +17,10 @@
 
 #include "banned.h"
 
-static void __attribute__ ((noreturn))
-oom (void)
+static void __attribute__ ((noreturn)) oom (void)
 {
   static const char msg[] = "runhv: out of memory\n";
-  (void) !write (2, msg, sizeof (msg) - 1);
+  (void)!write (2, msg, sizeof (msg) - 1);
   abort ();
 }
 
@@ -124,7 +123,7 @@ parse_int64 (const char *s, int64_t *out)
 {
   char *end;
   long long v;
-  if (s == NULL || *s == '\0' || isspace ((unsigned char) *s))
+  if (s == NULL || *s == '\0' || isspace ((unsigned char)*s))
     return -1;
   errno = 0;
   v = strtoll (s, &end, 10);
@@ -139,7 +138,7 @@ parse_uint64 (const char *s, uint64_t *out)
 {
   char *end;
   unsigned long long v;
-  if (s == NULL || !isdigit ((unsigned char) *s))
+  if (s == NULL || !isdigit ((unsigned char)*s))
     return -1;
   errno = 0;
   v = strtoull (s, &end, 10);
@@ -155,13 +154,13 @@ parse_size (const char *s, int64_t *out)
   char *end;
   unsigned long long v;
   uint64_t mult = 1;
-  if (s == NULL || !isdigit ((unsigned char) *s))
+  if (s == NULL || !isdigit ((unsigned char)*s))
     return -1;
   errno = 0;
   v = strtoull (s, &end, 10);
   if (errno != 0)
     return -1;
-  switch (tolower ((unsigned char) *end))
+  switch (tolower ((unsigned char)*end))
     {
     case '\0':
       break;
@@ -196,9 +195,9 @@ parse_size (const char *s, int64_t *out)
     }
   if (*end != '\0')
     return -1;
-  if (v > (uint64_t) INT64_MAX / mult)
+  if (v > (uint64_t)INT64_MAX / mult)
     return -1;
-  *out = (int64_t) (v * mult);
+  *out = (int64_t)(v * mult);
   return 0;
 }
 
@@ -215,9 +214,9 @@ write_all (int fd, const void *buf, size_t len)
       if (n < 0)
         return -1;
       p += n;
-      left -= (size_t) n;
+      left -= (size_t)n;
     }
-  return (ssize_t) len;
+  return (ssize_t)len;
 }
 
 ssize_t
@@ -234,9 +233,9 @@ read_all (int fd, void *buf, size_t len)
         return -1;
       if (n == 0)
         break;
-      got += (size_t) n;
+      got += (size_t)n;
     }
-  return (ssize_t) got;
+  return (ssize_t)got;
 }
 
 static int
@@ -266,7 +265,7 @@ read_fd_all (int fd, size_t max, char **out, size_t *len)
         return -1;
       if (r == 0)
         break;
-      n += (size_t) r;
+      n += (size_t)r;
     }
   buf[n] = '\0';
   if (len)
@@ -299,7 +298,7 @@ write_file_at (int dirfd, const char *name, const char *data, size_t len, runhv_
   if (fd < 0)
     return runhv_make_error (err, errno, "open `%s` for writing", name);
   if (write_all (fd, data, len) < 0)
-    return runhv_make_error (err, errno, "write `%.*s` to `%s`", (int) (len > 64 ? 64 : len), data, name);
+    return runhv_make_error (err, errno, "write `%.*s` to `%s`", (int)(len > 64 ? 64 : len), data, name);
   return 0;
 }
 
@@ -312,7 +311,7 @@ write_file (const char *path, const char *data, size_t len, runhv_error_t *err)
 int
 write_file_atomic (const char *path, const char *data, size_t len, mode_t mode, runhv_error_t *err)
 {
-  cleanup_free char *tmp = xasprintf ("%s.tmp.%d", path, (int) getpid ());
+  cleanup_free char *tmp = xasprintf ("%s.tmp.%d", path, (int)getpid ());
   cleanup_close int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0)
     return runhv_make_error (err, errno, "create `%s`", tmp);
@@ -406,7 +405,7 @@ pid_start_time (pid_t pid)
 
   if (pid <= 0)
     return 0;
-  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+  snprintf (path, sizeof (path), "/proc/%d/stat", (int)pid);
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return 0;
@@ -500,7 +499,7 @@ fd_send (int sock, int fd, const void *data, size_t len)
       data = &dummy;
       len = 1;
     }
-  iov.iov_base = (void *) data;
+  iov.iov_base = (void *)data;
   iov.iov_len = len;
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -561,7 +560,7 @@ fd_recv (int sock, int *fd, void *data, size_t len)
               close (fds[i]); /* more than we asked for: never leak */
           }
       }
-  return (int) n;
+  return (int)n;
 }
 
 char *

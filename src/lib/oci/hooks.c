@@ -33,8 +33,8 @@ oci_state_json (const char *id, const char *status, pid_t pid, const char *bundl
 const char *
 hooks_kind_name (enum oci_hook_kind kind)
 {
-  static const char *const names[] = { "prestart", "createRuntime", "createContainer",
-                                       "startContainer", "poststart", "poststop" };
+  static const char *const names[]
+    = { "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop" };
   return kind < OCI_HOOK_KINDS ? names[kind] : "hook";
 }
 
@@ -69,7 +69,7 @@ run_one (const struct oci_hook *h, const char *kind, size_t index, const char *s
     }
   if (pid == 0)
     {
-      char *const default_args[] = { (char *) h->path, NULL };
+      char *const default_args[] = { (char *)h->path, NULL };
       char *const empty_env[] = { NULL };
       sigset_t all;
       sigemptyset (&all);
@@ -87,11 +87,11 @@ run_one (const struct oci_hook *h, const char *kind, size_t index, const char *s
     struct sigaction sa = { .sa_handler = SIG_IGN }, old;
     sigaction (SIGPIPE, &sa, &old);
     set_nonblock (in[1], true);
-    (void) !write (in[1], state, strlen (state));
+    (void)!write (in[1], state, strlen (state));
     close (in[1]);
     sigaction (SIGPIPE, &old, NULL);
   }
-  pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+  pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
   clock_gettime (CLOCK_MONOTONIC, &start);
   {
     int outfd = out[0];
@@ -104,7 +104,7 @@ run_one (const struct oci_hook *h, const char *kind, size_t index, const char *s
             long elapsed;
             clock_gettime (CLOCK_MONOTONIC, &now);
             elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-            timeout = (int) (h->timeout * 1000L - elapsed);
+            timeout = (int)(h->timeout * 1000L - elapsed);
             if (timeout <= 0)
               {
                 timed_out = true;
@@ -128,8 +128,8 @@ run_one (const struct oci_hook *h, const char *kind, size_t index, const char *s
               n = read (outfd, buf + got, sizeof (buf) - 1 - got);
             else
               n = read (outfd, scratch, sizeof (scratch));
-            if (n > 0 && got < sizeof (buf) - 1 && n <= (ssize_t) (sizeof (buf) - 1 - got))
-              got += (size_t) n;
+            if (n > 0 && got < sizeof (buf) - 1 && n <= (ssize_t)(sizeof (buf) - 1 - got))
+              got += (size_t)n;
             else if (n <= 0)
               outfd = -1;
           }

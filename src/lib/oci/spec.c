@@ -34,8 +34,8 @@ static const struct
   const char *proc;
   int flag;
 } namespaces[] = {
-  { "pid", "pid", CLONE_NEWPID },   { "network", "net", CLONE_NEWNET }, { "mount", "mnt", CLONE_NEWNS },
-  { "ipc", "ipc", CLONE_NEWIPC },   { "uts", "uts", CLONE_NEWUTS },     { "user", "user", CLONE_NEWUSER },
+  { "pid", "pid", CLONE_NEWPID },          { "network", "net", CLONE_NEWNET }, { "mount", "mnt", CLONE_NEWNS },
+  { "ipc", "ipc", CLONE_NEWIPC },          { "uts", "uts", CLONE_NEWUTS },     { "user", "user", CLONE_NEWUSER },
   { "cgroup", "cgroup", CLONE_NEWCGROUP }, { "time", "time", CLONE_NEWTIME },
 };
 
@@ -73,7 +73,7 @@ oci_capability_from_name (const char *name)
   if (strncasecmp (name, "CAP_", 4) != 0)
     return -1;
   for (const char *p = name; *p; p++)
-    if (!isalnum ((unsigned char) *p) && *p != '_')
+    if (!isalnum ((unsigned char)*p) && *p != '_')
       return -1;
   if (cap_from_name (name, &v) < 0)
     return -1;
@@ -87,11 +87,21 @@ static const struct
   const char *name;
   int resource;
 } rlimits[] = {
-  { "RLIMIT_AS", RLIMIT_AS },           { "RLIMIT_CORE", RLIMIT_CORE },       { "RLIMIT_CPU", RLIMIT_CPU },
-  { "RLIMIT_DATA", RLIMIT_DATA },       { "RLIMIT_FSIZE", RLIMIT_FSIZE },     { "RLIMIT_LOCKS", RLIMIT_LOCKS },
-  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE },
-  { "RLIMIT_NOFILE", RLIMIT_NOFILE },   { "RLIMIT_NPROC", RLIMIT_NPROC },     { "RLIMIT_RSS", RLIMIT_RSS },
-  { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },   { "RLIMIT_RTTIME", RLIMIT_RTTIME },   { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+  { "RLIMIT_AS", RLIMIT_AS },
+  { "RLIMIT_CORE", RLIMIT_CORE },
+  { "RLIMIT_CPU", RLIMIT_CPU },
+  { "RLIMIT_DATA", RLIMIT_DATA },
+  { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+  { "RLIMIT_LOCKS", RLIMIT_LOCKS },
+  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
+  { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+  { "RLIMIT_NICE", RLIMIT_NICE },
+  { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+  { "RLIMIT_NPROC", RLIMIT_NPROC },
+  { "RLIMIT_RSS", RLIMIT_RSS },
+  { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
+  { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+  { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
   { "RLIMIT_STACK", RLIMIT_STACK },
 };
 
@@ -144,14 +154,10 @@ static const struct
   const char *name;
   unsigned long flag;
 } propagation_flags[] = {
-  { "private", MS_PRIVATE },
-  { "rprivate", MS_PRIVATE | MS_REC },
-  { "shared", MS_SHARED },
-  { "rshared", MS_SHARED | MS_REC },
-  { "slave", MS_SLAVE },
-  { "rslave", MS_SLAVE | MS_REC },
-  { "unbindable", MS_UNBINDABLE },
-  { "runbindable", MS_UNBINDABLE | MS_REC },
+  { "private", MS_PRIVATE },       { "rprivate", MS_PRIVATE | MS_REC },
+  { "shared", MS_SHARED },         { "rshared", MS_SHARED | MS_REC },
+  { "slave", MS_SLAVE },           { "rslave", MS_SLAVE | MS_REC },
+  { "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 };
 
 static int
@@ -199,8 +205,7 @@ oci_mount_parse_options (struct oci_mount *m, runhv_error_t *err)
         }
       if (strcmp (o, "tmpcopyup") == 0)
         continue; /* podman's hint for tmpfs; contents are not copied up here */
-      if (strcmp (o, "idmap") == 0 || strcmp (o, "ridmap") == 0 || strcmp (o, "rro") == 0
-          || strcmp (o, "rrw") == 0)
+      if (strcmp (o, "idmap") == 0 || strcmp (o, "ridmap") == 0 || strcmp (o, "rro") == 0 || strcmp (o, "rrw") == 0)
         return runhv_error (err, "mounts[%s]: option `%s` is not supported by runhv (remove it)", m->destination, o);
       for (size_t k = 0; k < sizeof (mount_flags) / sizeof (mount_flags[0]); k++)
         if (strcmp (mount_flags[k].name, o) == 0)
@@ -322,14 +327,14 @@ oci_process_parse (json_t *obj, const char *where, struct oci_process **out, run
         }
       p->additional_gids = xmalloc0 ((json_array_size (gids) + 1) * sizeof (uint32_t));
       json_array_foreach (gids, i, e)
-        {
-          if (!json_is_integer (e) || json_integer_value (e) < 0 || json_integer_value (e) > UINT32_MAX)
-            {
-              runhv_error (err, "%s.additionalGids[%zu]: expected a gid (0 to 4294967295)", uwhere, i);
-              goto fail;
-            }
-          p->additional_gids[p->n_additional_gids++] = (uint32_t) json_integer_value (e);
-        }
+      {
+        if (!json_is_integer (e) || json_integer_value (e) < 0 || json_integer_value (e) > UINT32_MAX)
+          {
+            runhv_error (err, "%s.additionalGids[%zu]: expected a gid (0 to 4294967295)", uwhere, i);
+            goto fail;
+          }
+        p->additional_gids[p->n_additional_gids++] = (uint32_t)json_integer_value (e);
+      }
     }
   if (jget_strv (obj, where, "args", false, &p->args, err) < 0)
     goto fail;
@@ -381,38 +386,38 @@ oci_process_parse (json_t *obj, const char *where, struct oci_process **out, run
         }
       p->rlimits = xmalloc0 ((json_array_size (rl) + 1) * sizeof (struct oci_rlimit));
       json_array_foreach (rl, i, e)
-        {
-          cleanup_free char *w = jpath_index (where, "rlimits", i);
-          cleanup_free char *type = NULL;
-          struct oci_rlimit *r = &p->rlimits[p->n_rlimits];
-          if (!json_is_object (e))
-            {
-              runhv_error (err, "%s: expected an object", w);
-              goto fail;
-            }
-          if (jget_string (e, w, "type", true, &type, err) < 0 || jget_uint64 (e, w, "soft", &r->soft, NULL, err) < 0
-              || jget_uint64 (e, w, "hard", &r->hard, NULL, err) < 0)
+      {
+        cleanup_free char *w = jpath_index (where, "rlimits", i);
+        cleanup_free char *type = NULL;
+        struct oci_rlimit *r = &p->rlimits[p->n_rlimits];
+        if (!json_is_object (e))
+          {
+            runhv_error (err, "%s: expected an object", w);
             goto fail;
-          r->resource = oci_rlimit_from_name (type);
-          if (r->resource < 0)
+          }
+        if (jget_string (e, w, "type", true, &type, err) < 0 || jget_uint64 (e, w, "soft", &r->soft, NULL, err) < 0
+            || jget_uint64 (e, w, "hard", &r->hard, NULL, err) < 0)
+          goto fail;
+        r->resource = oci_rlimit_from_name (type);
+        if (r->resource < 0)
+          {
+            runhv_error (err, "%s.type: unknown rlimit `%s` (use a name like RLIMIT_NOFILE)", w, type);
+            goto fail;
+          }
+        if (r->soft > r->hard)
+          {
+            runhv_error (err, "%s: soft limit %llu is above the hard limit %llu (lower soft or raise hard)", w,
+                         (unsigned long long)r->soft, (unsigned long long)r->hard);
+            goto fail;
+          }
+        for (size_t k = 0; k < p->n_rlimits; k++)
+          if (p->rlimits[k].resource == r->resource)
             {
-              runhv_error (err, "%s.type: unknown rlimit `%s` (use a name like RLIMIT_NOFILE)", w, type);
+              runhv_error (err, "%s.type: `%s` is given twice", w, type);
               goto fail;
             }
-          if (r->soft > r->hard)
-            {
-              runhv_error (err, "%s: soft limit %llu is above the hard limit %llu (lower soft or raise hard)", w,
-                           (unsigned long long) r->soft, (unsigned long long) r->hard);
-              goto fail;
-            }
-          for (size_t k = 0; k < p->n_rlimits; k++)
-            if (p->rlimits[k].resource == r->resource)
-              {
-                runhv_error (err, "%s.type: `%s` is given twice", w, type);
-                goto fail;
-              }
-          p->n_rlimits++;
-        }
+        p->n_rlimits++;
+      }
     }
   if (jget_bool (obj, where, "noNewPrivileges", &p->no_new_privileges, NULL, err) < 0)
     goto fail;
@@ -423,11 +428,11 @@ oci_process_parse (json_t *obj, const char *where, struct oci_process **out, run
       if (oom < -1000 || oom > 1000)
         {
           cleanup_free char *w = jpath (where, "oomScoreAdj");
-          runhv_error (err, "%s: %lld is out of range (use -1000 to 1000)", w, (long long) oom);
+          runhv_error (err, "%s: %lld is out of range (use -1000 to 1000)", w, (long long)oom);
           goto fail;
         }
       p->has_oom_score_adj = true;
-      p->oom_score_adj = (int) oom;
+      p->oom_score_adj = (int)oom;
     }
   if (jget_string (obj, where, "apparmorProfile", false, &p->apparmor_profile, err) < 0
       || jget_string (obj, where, "selinuxLabel", false, &p->selinux_label, err) < 0)
@@ -455,16 +460,16 @@ parse_throttle (json_t *bio, const char *where, const char *key, struct oci_thro
     return runhv_error (err, "%s.%s: too many entries", where, key);
   *out = xmalloc0 ((json_array_size (arr) + 1) * sizeof (**out));
   json_array_foreach (arr, i, e)
-    {
-      cleanup_free char *w = jpath_index (where, key, i);
-      struct oci_throttle_device *d = &(*out)[*n];
-      if (jget_int64 (e, w, "major", &d->major, NULL, err) < 0 || jget_int64 (e, w, "minor", &d->minor, NULL, err) < 0
-          || jget_uint64 (e, w, "rate", &d->rate, NULL, err) < 0)
-        return -1;
-      if (d->major < 0 || d->minor < 0)
-        return runhv_error (err, "%s: major and minor must be non-negative", w);
-      (*n)++;
-    }
+  {
+    cleanup_free char *w = jpath_index (where, key, i);
+    struct oci_throttle_device *d = &(*out)[*n];
+    if (jget_int64 (e, w, "major", &d->major, NULL, err) < 0 || jget_int64 (e, w, "minor", &d->minor, NULL, err) < 0
+        || jget_uint64 (e, w, "rate", &d->rate, NULL, err) < 0)
+      return -1;
+    if (d->major < 0 || d->minor < 0)
+      return runhv_error (err, "%s: major and minor must be non-negative", w);
+    (*n)++;
+  }
   return 0;
 }
 
@@ -477,16 +482,16 @@ cpuset_list_valid (const char *s)
     return true;
   while (*p)
     {
-      if (!isdigit ((unsigned char) *p))
+      if (!isdigit ((unsigned char)*p))
         return false;
-      while (isdigit ((unsigned char) *p))
+      while (isdigit ((unsigned char)*p))
         p++;
       if (*p == '-')
         {
           p++;
-          if (!isdigit ((unsigned char) *p))
+          if (!isdigit ((unsigned char)*p))
             return false;
-          while (isdigit ((unsigned char) *p))
+          while (isdigit ((unsigned char)*p))
             p++;
         }
       if (*p == ',')
@@ -547,30 +552,30 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
       if (r->has_memory_limit && (r->memory_limit < -1 || (r->memory_limit >= 0 && r->memory_limit < 4096)))
         {
           runhv_error (err, "%s.limit: %lld bytes is not a usable limit (use -1 for none, or at least 4096)", mw,
-                       (long long) r->memory_limit);
+                       (long long)r->memory_limit);
           goto fail;
         }
       if (r->has_memory_reservation && r->memory_reservation < -1)
         {
-          runhv_error (err, "%s.reservation: %lld is negative (use -1 for none)", mw, (long long) r->memory_reservation);
+          runhv_error (err, "%s.reservation: %lld is negative (use -1 for none)", mw, (long long)r->memory_reservation);
           goto fail;
         }
       if (r->has_memory_swap && r->memory_swap < -1)
         {
-          runhv_error (err, "%s.swap: %lld is negative (use -1 for unlimited)", mw, (long long) r->memory_swap);
+          runhv_error (err, "%s.swap: %lld is negative (use -1 for unlimited)", mw, (long long)r->memory_swap);
           goto fail;
         }
       if (r->has_memory_swap && r->has_memory_limit && r->memory_swap > 0 && r->memory_limit > 0
           && r->memory_swap < r->memory_limit)
         {
           runhv_error (err, "%s.swap: %lld is below the memory limit %lld (swap is memory+swap; raise it)", mw,
-                       (long long) r->memory_swap, (long long) r->memory_limit);
+                       (long long)r->memory_swap, (long long)r->memory_limit);
           goto fail;
         }
       if (r->has_memory_swappiness && r->memory_swappiness > 100)
         {
           runhv_error (err, "%s.swappiness: %llu is out of range (0 to 100)", mw,
-                       (unsigned long long) r->memory_swappiness);
+                       (unsigned long long)r->memory_swappiness);
           goto fail;
         }
     }
@@ -584,19 +589,19 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
         goto fail;
       if (r->has_cpu_shares && r->cpu_shares != 0 && (r->cpu_shares < 2 || r->cpu_shares > 262144))
         {
-          runhv_error (err, "%s.shares: %llu is out of range (2 to 262144)", cw, (unsigned long long) r->cpu_shares);
+          runhv_error (err, "%s.shares: %llu is out of range (2 to 262144)", cw, (unsigned long long)r->cpu_shares);
           goto fail;
         }
       if (r->has_cpu_quota && r->cpu_quota != -1 && r->cpu_quota != 0 && r->cpu_quota < 1000)
         {
           runhv_error (err, "%s.quota: %lld is out of range (-1 for none, or at least 1000 microseconds)", cw,
-                       (long long) r->cpu_quota);
+                       (long long)r->cpu_quota);
           goto fail;
         }
       if (r->has_cpu_period && r->cpu_period != 0 && (r->cpu_period < 1000 || r->cpu_period > 1000000))
         {
           runhv_error (err, "%s.period: %llu is out of range (1000 to 1000000 microseconds)", cw,
-                       (unsigned long long) r->cpu_period);
+                       (unsigned long long)r->cpu_period);
           goto fail;
         }
       if (r->cpu_cpus != NULL && !cpuset_list_valid (r->cpu_cpus))
@@ -616,7 +621,7 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
         goto fail;
       if (r->has_pids_limit && r->pids_limit < -1)
         {
-          runhv_error (err, "%s.limit: %lld is negative (use -1 for none)", pw, (long long) r->pids_limit);
+          runhv_error (err, "%s.limit: %lld is negative (use -1 for none)", pw, (long long)r->pids_limit);
           goto fail;
         }
     }
@@ -627,18 +632,18 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
         goto fail;
       if (r->has_blkio_weight && w != 0 && (w < 10 || w > 1000))
         {
-          runhv_error (err, "%s.weight: %llu is out of range (10 to 1000)", bw, (unsigned long long) w);
+          runhv_error (err, "%s.weight: %llu is out of range (10 to 1000)", bw, (unsigned long long)w);
           goto fail;
         }
-      r->blkio_weight = (uint16_t) w;
+      r->blkio_weight = (uint16_t)w;
       if (parse_throttle (bio, bw, "throttleReadBpsDevice", &r->throttle_read_bps, &r->n_throttle_read_bps, err) < 0
           || parse_throttle (bio, bw, "throttleWriteBpsDevice", &r->throttle_write_bps, &r->n_throttle_write_bps, err)
-                 < 0
+               < 0
           || parse_throttle (bio, bw, "throttleReadIOPSDevice", &r->throttle_read_iops, &r->n_throttle_read_iops, err)
-                 < 0
+               < 0
           || parse_throttle (bio, bw, "throttleWriteIOPSDevice", &r->throttle_write_iops, &r->n_throttle_write_iops,
                              err)
-                 < 0)
+               < 0)
         goto fail;
     }
   if (dev != NULL)
@@ -650,41 +655,41 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
         }
       r->devices = xmalloc0 ((json_array_size (dev) + 1) * sizeof (*r->devices));
       json_array_foreach (dev, i, e)
-        {
-          cleanup_free char *w = jpath_index (where, "devices", i);
-          cleanup_free char *type = NULL, *access = NULL;
-          struct oci_device_rule *d = &r->devices[r->n_devices];
-          bool have_major = false, have_minor = false;
-          if (!json_is_object (e))
-            {
-              runhv_error (err, "%s: expected an object", w);
-              goto fail;
-            }
-          if (jget_bool (e, w, "allow", &d->allow, NULL, err) < 0 || jget_string (e, w, "type", false, &type, err) < 0
-              || jget_string (e, w, "access", false, &access, err) < 0
-              || jget_int64 (e, w, "major", &d->major, &have_major, err) < 0
-              || jget_int64 (e, w, "minor", &d->minor, &have_minor, err) < 0)
+      {
+        cleanup_free char *w = jpath_index (where, "devices", i);
+        cleanup_free char *type = NULL, *access = NULL;
+        struct oci_device_rule *d = &r->devices[r->n_devices];
+        bool have_major = false, have_minor = false;
+        if (!json_is_object (e))
+          {
+            runhv_error (err, "%s: expected an object", w);
             goto fail;
-          if (!have_major)
-            d->major = -1;
-          if (!have_minor)
-            d->minor = -1;
-          d->type = type == NULL ? 'a' : type[0];
-          if (type != NULL && (strlen (type) != 1 || strchr ("acb", type[0]) == NULL))
-            {
-              runhv_error (err, "%s.type: `%s` is not a device type (use a, c or b)", w, type);
-              goto fail;
-            }
-          if (access == NULL)
-            access = xstrdup ("rwm");
-          if (strlen (access) > 3 || strspn (access, "rwm") != strlen (access))
-            {
-              runhv_error (err, "%s.access: `%s` is not an access mode (use letters from rwm)", w, access);
-              goto fail;
-            }
-          snprintf (d->access, sizeof (d->access), "%s", access);
-          r->n_devices++;
-        }
+          }
+        if (jget_bool (e, w, "allow", &d->allow, NULL, err) < 0 || jget_string (e, w, "type", false, &type, err) < 0
+            || jget_string (e, w, "access", false, &access, err) < 0
+            || jget_int64 (e, w, "major", &d->major, &have_major, err) < 0
+            || jget_int64 (e, w, "minor", &d->minor, &have_minor, err) < 0)
+          goto fail;
+        if (!have_major)
+          d->major = -1;
+        if (!have_minor)
+          d->minor = -1;
+        d->type = type == NULL ? 'a' : type[0];
+        if (type != NULL && (strlen (type) != 1 || strchr ("acb", type[0]) == NULL))
+          {
+            runhv_error (err, "%s.type: `%s` is not a device type (use a, c or b)", w, type);
+            goto fail;
+          }
+        if (access == NULL)
+          access = xstrdup ("rwm");
+        if (strlen (access) > 3 || strspn (access, "rwm") != strlen (access))
+          {
+            runhv_error (err, "%s.access: `%s` is not an access mode (use letters from rwm)", w, access);
+            goto fail;
+          }
+        snprintf (d->access, sizeof (d->access), "%s", access);
+        r->n_devices++;
+      }
     }
   if (uni != NULL)
     {
@@ -692,20 +697,20 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
       json_t *v;
       cleanup_free char *uw = jpath (where, "unified");
       json_object_foreach (uni, k, v)
-        {
-          if (!json_is_string (v))
-            {
-              runhv_error (err, "%s.%s: expected a string", uw, k);
-              goto fail;
-            }
-          if (strchr (k, '/') != NULL || k[0] == '.' || strchr (k, '.') == NULL)
-            {
-              runhv_error (err, "%s: `%s` is not a cgroup v2 file name", uw, k);
-              goto fail;
-            }
-          strv_append (&r->unified_keys, k);
-          strv_append (&r->unified_values, json_string_value (v));
-        }
+      {
+        if (!json_is_string (v))
+          {
+            runhv_error (err, "%s.%s: expected a string", uw, k);
+            goto fail;
+          }
+        if (strchr (k, '/') != NULL || k[0] == '.' || strchr (k, '.') == NULL)
+          {
+            runhv_error (err, "%s: `%s` is not a cgroup v2 file name", uw, k);
+            goto fail;
+          }
+        strv_append (&r->unified_keys, k);
+        strv_append (&r->unified_values, json_string_value (v));
+      }
     }
   *out = r;
   return 0;
@@ -750,8 +755,8 @@ throttle_to_json (const struct oci_throttle_device *d, size_t n)
 {
   json_t *a = json_array ();
   for (size_t i = 0; i < n; i++)
-    json_array_append_new (a, json_pack ("{s:I,s:I,s:I}", "major", (json_int_t) d[i].major, "minor",
-                                         (json_int_t) d[i].minor, "rate", (json_int_t) d[i].rate));
+    json_array_append_new (a, json_pack ("{s:I,s:I,s:I}", "major", (json_int_t)d[i].major, "minor",
+                                         (json_int_t)d[i].minor, "rate", (json_int_t)d[i].rate));
   return a;
 }
 
@@ -767,15 +772,15 @@ oci_resources_to_json (const struct oci_resources *r)
   if (r->has_memory_swap)
     json_object_set_new (mem, "swap", json_integer (r->memory_swap));
   if (r->has_memory_swappiness)
-    json_object_set_new (mem, "swappiness", json_integer ((json_int_t) r->memory_swappiness));
+    json_object_set_new (mem, "swappiness", json_integer ((json_int_t)r->memory_swappiness));
   if (r->disable_oom_killer)
     json_object_set_new (mem, "disableOOMKiller", json_true ());
   if (r->has_cpu_shares)
-    json_object_set_new (cpu, "shares", json_integer ((json_int_t) r->cpu_shares));
+    json_object_set_new (cpu, "shares", json_integer ((json_int_t)r->cpu_shares));
   if (r->has_cpu_quota)
     json_object_set_new (cpu, "quota", json_integer (r->cpu_quota));
   if (r->has_cpu_period)
-    json_object_set_new (cpu, "period", json_integer ((json_int_t) r->cpu_period));
+    json_object_set_new (cpu, "period", json_integer ((json_int_t)r->cpu_period));
   if (r->cpu_cpus)
     json_object_set_new (cpu, "cpus", json_string (r->cpu_cpus));
   if (r->cpu_mems)
@@ -797,7 +802,7 @@ oci_resources_to_json (const struct oci_resources *r)
                          throttle_to_json (r->throttle_write_iops, r->n_throttle_write_iops));
   for (size_t i = 0; i < r->n_devices; i++)
     {
-      json_t *d = json_pack ("{s:b,s:s#,s:s}", "allow", r->devices[i].allow, "type", &r->devices[i].type, (size_t) 1,
+      json_t *d = json_pack ("{s:b,s:s#,s:s}", "allow", r->devices[i].allow, "type", &r->devices[i].type, (size_t)1,
                              "access", r->devices[i].access);
       if (r->devices[i].major >= 0)
         json_object_set_new (d, "major", json_integer (r->devices[i].major));
@@ -852,9 +857,12 @@ seccomp_op_from_name (const char *name)
     const char *n;
     int op;
   } ops[] = {
-    { "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
-    { "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
-    { "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+    { "SCMP_CMP_NE", SCMP_CMP_NE },
+    { "SCMP_CMP_LT", SCMP_CMP_LT },
+    { "SCMP_CMP_LE", SCMP_CMP_LE },
+    { "SCMP_CMP_EQ", SCMP_CMP_EQ },
+    { "SCMP_CMP_GE", SCMP_CMP_GE },
+    { "SCMP_CMP_GT", SCMP_CMP_GT },
     { "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
   };
   for (size_t i = 0; i < sizeof (ops) / sizeof (ops[0]); i++)
@@ -915,7 +923,7 @@ parse_seccomp (json_t *obj, const char *where, struct oci_seccomp **out, runhv_e
           char lower[64];
           size_t k;
           for (k = 0; a[k] && k + 1 < sizeof (lower); k++)
-            lower[k] = (char) tolower ((unsigned char) a[k]);
+            lower[k] = (char)tolower ((unsigned char)a[k]);
           lower[k] = '\0';
           if (strncmp (a, "SCMP_ARCH_", 10) != 0 || seccomp_arch_resolve_name (lower + 10) == 0)
             {
@@ -926,7 +934,8 @@ parse_seccomp (json_t *obj, const char *where, struct oci_seccomp **out, runhv_e
         }
     }
   for (i = 0; s->flags != NULL && s->flags[i] != NULL; i++)
-    if (strcmp (s->flags[i], "SECCOMP_FILTER_FLAG_LOG") != 0 && strcmp (s->flags[i], "SECCOMP_FILTER_FLAG_SPEC_ALLOW") != 0
+    if (strcmp (s->flags[i], "SECCOMP_FILTER_FLAG_LOG") != 0
+        && strcmp (s->flags[i], "SECCOMP_FILTER_FLAG_SPEC_ALLOW") != 0
         && strcmp (s->flags[i], "SECCOMP_FILTER_FLAG_TSYNC") != 0)
       {
         cleanup_free char *w = jpath_index (where, "flags", i);
@@ -942,64 +951,64 @@ parse_seccomp (json_t *obj, const char *where, struct oci_seccomp **out, runhv_e
         }
       s->rules = xmalloc0 ((json_array_size (sys) + 1) * sizeof (*s->rules));
       json_array_foreach (sys, i, e)
-        {
-          cleanup_free char *w = jpath_index (where, "syscalls", i);
-          cleanup_free char *act = NULL;
-          struct oci_seccomp_rule *r = &s->rules[s->n_rules];
-          uint32_t eret = 0;
-          bool have_eret = false;
-          json_t *args = NULL, *a;
-          size_t k;
-          if (!json_is_object (e))
-            {
-              runhv_error (err, "%s: expected an object", w);
-              goto fail;
-            }
-          s->n_rules++;
-          if (jget_strv (e, w, "names", true, &r->names, err) < 0 || jget_string (e, w, "action", true, &act, err) < 0
-              || jget_uint32 (e, w, "errnoRet", &eret, &have_eret, err) < 0
-              || jget_array (e, w, "args", false, &args, err) < 0)
+      {
+        cleanup_free char *w = jpath_index (where, "syscalls", i);
+        cleanup_free char *act = NULL;
+        struct oci_seccomp_rule *r = &s->rules[s->n_rules];
+        uint32_t eret = 0;
+        bool have_eret = false;
+        json_t *args = NULL, *a;
+        size_t k;
+        if (!json_is_object (e))
+          {
+            runhv_error (err, "%s: expected an object", w);
             goto fail;
-          if (seccomp_action_from_name (act, eret, have_eret, &r->action) < 0)
+          }
+        s->n_rules++;
+        if (jget_strv (e, w, "names", true, &r->names, err) < 0 || jget_string (e, w, "action", true, &act, err) < 0
+            || jget_uint32 (e, w, "errnoRet", &eret, &have_eret, err) < 0
+            || jget_array (e, w, "args", false, &args, err) < 0)
+          goto fail;
+        if (seccomp_action_from_name (act, eret, have_eret, &r->action) < 0)
+          {
+            runhv_error (err, "%s.action: unknown action `%s`", w, act);
+            goto fail;
+          }
+        if (args != NULL)
+          {
+            if (json_array_size (args) > 6)
+              {
+                runhv_error (err, "%s.args: a syscall has at most 6 arguments", w);
+                goto fail;
+              }
+            r->args = xmalloc0 ((json_array_size (args) + 1) * sizeof (*r->args));
+            json_array_foreach (args, k, a)
             {
-              runhv_error (err, "%s.action: unknown action `%s`", w, act);
-              goto fail;
-            }
-          if (args != NULL)
-            {
-              if (json_array_size (args) > 6)
+              cleanup_free char *aw = jpath_index (w, "args", k);
+              cleanup_free char *op = NULL;
+              struct oci_seccomp_arg *sa = &r->args[r->n_args];
+              uint32_t idx = 0;
+              if (jget_uint32 (a, aw, "index", &idx, NULL, err) < 0
+                  || jget_uint64 (a, aw, "value", &sa->value, NULL, err) < 0
+                  || jget_uint64 (a, aw, "valueTwo", &sa->value_two, NULL, err) < 0
+                  || jget_string (a, aw, "op", true, &op, err) < 0)
+                goto fail;
+              if (idx > 5)
                 {
-                  runhv_error (err, "%s.args: a syscall has at most 6 arguments", w);
+                  runhv_error (err, "%s.index: %u is out of range (0 to 5)", aw, idx);
                   goto fail;
                 }
-              r->args = xmalloc0 ((json_array_size (args) + 1) * sizeof (*r->args));
-              json_array_foreach (args, k, a)
+              sa->index = idx;
+              sa->op = seccomp_op_from_name (op);
+              if (sa->op < 0)
                 {
-                  cleanup_free char *aw = jpath_index (w, "args", k);
-                  cleanup_free char *op = NULL;
-                  struct oci_seccomp_arg *sa = &r->args[r->n_args];
-                  uint32_t idx = 0;
-                  if (jget_uint32 (a, aw, "index", &idx, NULL, err) < 0
-                      || jget_uint64 (a, aw, "value", &sa->value, NULL, err) < 0
-                      || jget_uint64 (a, aw, "valueTwo", &sa->value_two, NULL, err) < 0
-                      || jget_string (a, aw, "op", true, &op, err) < 0)
-                    goto fail;
-                  if (idx > 5)
-                    {
-                      runhv_error (err, "%s.index: %u is out of range (0 to 5)", aw, idx);
-                      goto fail;
-                    }
-                  sa->index = idx;
-                  sa->op = seccomp_op_from_name (op);
-                  if (sa->op < 0)
-                    {
-                      runhv_error (err, "%s.op: unknown operator `%s` (use SCMP_CMP_EQ, ...)", aw, op);
-                      goto fail;
-                    }
-                  r->n_args++;
+                  runhv_error (err, "%s.op: unknown operator `%s` (use SCMP_CMP_EQ, ...)", aw, op);
+                  goto fail;
                 }
+              r->n_args++;
             }
-        }
+          }
+      }
     }
   *out = s;
   return 0;
@@ -1082,24 +1091,24 @@ parse_hooks (json_t *hooks, struct oci_spec *s, runhv_error_t *err)
         return runhv_error (err, "%s: too many hooks", where);
       s->hooks[k] = xmalloc0 ((json_array_size (arr) + 1) * sizeof (struct oci_hook));
       json_array_foreach (arr, i, e)
-        {
-          cleanup_free char *w = jpath_index ("hooks", hook_keys[k], i);
-          struct oci_hook *h = &s->hooks[k][s->n_hooks[k]];
-          int64_t timeout = 0;
-          bool have_timeout = false;
-          s->n_hooks[k]++;
-          if (!json_is_object (e))
-            return runhv_error (err, "%s: expected an object", w);
-          if (jget_string (e, w, "path", true, &h->path, err) < 0 || jget_strv (e, w, "args", false, &h->args, err) < 0
-              || jget_strv (e, w, "env", false, &h->env, err) < 0
-              || jget_int64 (e, w, "timeout", &timeout, &have_timeout, err) < 0)
-            return -1;
-          if (h->path[0] != '/')
-            return runhv_error (err, "%s.path: `%s` must be an absolute path", w, h->path);
-          if (have_timeout && (timeout <= 0 || timeout > 86400))
-            return runhv_error (err, "%s.timeout: %lld is out of range (1 to 86400 seconds)", w, (long long) timeout);
-          h->timeout = (int) timeout;
-        }
+      {
+        cleanup_free char *w = jpath_index ("hooks", hook_keys[k], i);
+        struct oci_hook *h = &s->hooks[k][s->n_hooks[k]];
+        int64_t timeout = 0;
+        bool have_timeout = false;
+        s->n_hooks[k]++;
+        if (!json_is_object (e))
+          return runhv_error (err, "%s: expected an object", w);
+        if (jget_string (e, w, "path", true, &h->path, err) < 0 || jget_strv (e, w, "args", false, &h->args, err) < 0
+            || jget_strv (e, w, "env", false, &h->env, err) < 0
+            || jget_int64 (e, w, "timeout", &timeout, &have_timeout, err) < 0)
+          return -1;
+        if (h->path[0] != '/')
+          return runhv_error (err, "%s.path: `%s` must be an absolute path", w, h->path);
+        if (have_timeout && (timeout <= 0 || timeout > 86400))
+          return runhv_error (err, "%s.timeout: %lld is out of range (1 to 86400 seconds)", w, (long long)timeout);
+        h->timeout = (int)timeout;
+      }
     }
   return 0;
 }
@@ -1113,28 +1122,28 @@ parse_mounts (json_t *arr, struct oci_spec *s, runhv_error_t *err)
     return runhv_error (err, "mounts: too many entries");
   s->mounts = xmalloc0 ((json_array_size (arr) + 1) * sizeof (struct oci_mount));
   json_array_foreach (arr, i, e)
-    {
-      cleanup_free char *w = jpath_index ("", "mounts", i);
-      struct oci_mount *m = &s->mounts[s->n_mounts];
-      s->n_mounts++;
-      if (!json_is_object (e))
-        return runhv_error (err, "%s: expected an object", w);
-      if (jget_string (e, w, "destination", true, &m->destination, err) < 0
-          || jget_string (e, w, "type", false, &m->type, err) < 0
-          || jget_string (e, w, "source", false, &m->source, err) < 0
-          || jget_strv (e, w, "options", false, &m->options, err) < 0)
-        return -1;
-      if (m->destination[0] == '\0')
-        return runhv_error (err, "%s.destination: empty", w);
-      if (strlen (m->destination) >= PATH_MAX)
-        return runhv_error (err, "%s.destination: too long", w);
-      if (oci_mount_parse_options (m, err) < 0)
-        return -1;
-      if (m->type == NULL && !m->bind)
-        return runhv_error (err, "%s.type: missing (give a filesystem type, or the option \"bind\")", w);
-      if (m->bind && (m->source == NULL || m->source[0] == '\0'))
-        return runhv_error (err, "%s.source: a bind mount needs a source path", w);
-    }
+  {
+    cleanup_free char *w = jpath_index ("", "mounts", i);
+    struct oci_mount *m = &s->mounts[s->n_mounts];
+    s->n_mounts++;
+    if (!json_is_object (e))
+      return runhv_error (err, "%s: expected an object", w);
+    if (jget_string (e, w, "destination", true, &m->destination, err) < 0
+        || jget_string (e, w, "type", false, &m->type, err) < 0
+        || jget_string (e, w, "source", false, &m->source, err) < 0
+        || jget_strv (e, w, "options", false, &m->options, err) < 0)
+      return -1;
+    if (m->destination[0] == '\0')
+      return runhv_error (err, "%s.destination: empty", w);
+    if (strlen (m->destination) >= PATH_MAX)
+      return runhv_error (err, "%s.destination: too long", w);
+    if (oci_mount_parse_options (m, err) < 0)
+      return -1;
+    if (m->type == NULL && !m->bind)
+      return runhv_error (err, "%s.type: missing (give a filesystem type, or the option \"bind\")", w);
+    if (m->bind && (m->source == NULL || m->source[0] == '\0'))
+      return runhv_error (err, "%s.source: a bind mount needs a source path", w);
+  }
   return 0;
 }
 
@@ -1151,18 +1160,19 @@ parse_id_mappings (json_t *lin, const char *key, struct oci_id_map **out, size_t
     return runhv_error (err, "linux.%s: at most 340 ranges are allowed by the kernel", key);
   *out = xmalloc0 ((json_array_size (arr) + 1) * sizeof (**out));
   json_array_foreach (arr, i, e)
-    {
-      cleanup_free char *w = jpath_index ("linux", key, i);
-      struct oci_id_map *m = &(*out)[*n];
-      if (jget_uint32 (e, w, "containerID", &m->container_id, NULL, err) < 0
-          || jget_uint32 (e, w, "hostID", &m->host_id, NULL, err) < 0 || jget_uint32 (e, w, "size", &m->size, NULL, err) < 0)
-        return -1;
-      if (m->size == 0)
-        return runhv_error (err, "%s.size: must be at least 1", w);
-      if ((uint64_t) m->container_id + m->size > (1ULL << 32) || (uint64_t) m->host_id + m->size > (1ULL << 32))
-        return runhv_error (err, "%s: the range overflows 32-bit ids", w);
-      (*n)++;
-    }
+  {
+    cleanup_free char *w = jpath_index ("linux", key, i);
+    struct oci_id_map *m = &(*out)[*n];
+    if (jget_uint32 (e, w, "containerID", &m->container_id, NULL, err) < 0
+        || jget_uint32 (e, w, "hostID", &m->host_id, NULL, err) < 0
+        || jget_uint32 (e, w, "size", &m->size, NULL, err) < 0)
+      return -1;
+    if (m->size == 0)
+      return runhv_error (err, "%s.size: must be at least 1", w);
+    if ((uint64_t)m->container_id + m->size > (1ULL << 32) || (uint64_t)m->host_id + m->size > (1ULL << 32))
+      return runhv_error (err, "%s: the range overflows 32-bit ids", w);
+    (*n)++;
+  }
   return 0;
 }
 
@@ -1170,8 +1180,7 @@ parse_id_mappings (json_t *lin, const char *key, struct oci_id_map **out, size_t
 static int
 check_sysctl (const struct oci_spec *s, const char *key, runhv_error_t *err)
 {
-  if (strstr (key, "..") != NULL || key[0] == '/' || key[0] == '.' || strchr (key, '/') != NULL
-      || strlen (key) > 256)
+  if (strstr (key, "..") != NULL || key[0] == '/' || key[0] == '.' || strchr (key, '/') != NULL || strlen (key) > 256)
     return runhv_error (err, "linux.sysctl: `%s` is not a sysctl name", key);
   if (strcmp (key, "kernel.msgmax") == 0 || strcmp (key, "kernel.msgmnb") == 0 || strcmp (key, "kernel.msgmni") == 0
       || strcmp (key, "kernel.sem") == 0 || strcmp (key, "kernel.shmall") == 0 || strcmp (key, "kernel.shmmax") == 0
@@ -1213,25 +1222,25 @@ parse_linux (json_t *lin, struct oci_spec *s, runhv_error_t *err)
         return runhv_error (err, "linux.namespaces: too many entries");
       s->namespaces = xmalloc0 ((json_array_size (arr) + 1) * sizeof (*s->namespaces));
       json_array_foreach (arr, i, e)
-        {
-          cleanup_free char *w = jpath_index ("linux", "namespaces", i);
-          cleanup_free char *type = NULL;
-          struct oci_namespace *ns = &s->namespaces[s->n_namespaces];
-          if (jget_string (e, w, "type", true, &type, err) < 0 || jget_string (e, w, "path", false, &ns->path, err) < 0)
-            return -1;
-          s->n_namespaces++;
-          ns->type = oci_namespace_from_name (type);
-          if (ns->type < 0)
-            return runhv_error (err,
-                                "%s.type: unknown namespace `%s` (use pid, network, mount, ipc, uts, user, cgroup or "
-                                "time)",
-                                w, type);
-          if (seen & ns->type)
-            return runhv_error (err, "%s.type: namespace `%s` is listed twice", w, type);
-          seen |= ns->type;
-          if (ns->path != NULL && ns->path[0] != '/')
-            return runhv_error (err, "%s.path: `%s` must be an absolute path", w, ns->path);
-        }
+      {
+        cleanup_free char *w = jpath_index ("linux", "namespaces", i);
+        cleanup_free char *type = NULL;
+        struct oci_namespace *ns = &s->namespaces[s->n_namespaces];
+        if (jget_string (e, w, "type", true, &type, err) < 0 || jget_string (e, w, "path", false, &ns->path, err) < 0)
+          return -1;
+        s->n_namespaces++;
+        ns->type = oci_namespace_from_name (type);
+        if (ns->type < 0)
+          return runhv_error (err,
+                              "%s.type: unknown namespace `%s` (use pid, network, mount, ipc, uts, user, cgroup or "
+                              "time)",
+                              w, type);
+        if (seen & ns->type)
+          return runhv_error (err, "%s.type: namespace `%s` is listed twice", w, type);
+        seen |= ns->type;
+        if (ns->path != NULL && ns->path[0] != '/')
+          return runhv_error (err, "%s.path: `%s` must be an absolute path", w, ns->path);
+      }
     }
   if (parse_id_mappings (lin, "uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0
       || parse_id_mappings (lin, "gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0)
@@ -1253,31 +1262,31 @@ parse_linux (json_t *lin, struct oci_spec *s, runhv_error_t *err)
         return runhv_error (err, "linux.devices: too many entries");
       s->devices = xmalloc0 ((json_array_size (arr) + 1) * sizeof (*s->devices));
       json_array_foreach (arr, i, e)
-        {
-          cleanup_free char *w = jpath_index ("linux", "devices", i);
-          cleanup_free char *type = NULL;
-          struct oci_device *d = &s->devices[s->n_devices];
-          bool have_major = false, have_minor = false;
-          s->n_devices++;
-          if (jget_string (e, w, "path", true, &d->path, err) < 0 || jget_string (e, w, "type", true, &type, err) < 0
-              || jget_int64 (e, w, "major", &d->major, &have_major, err) < 0
-              || jget_int64 (e, w, "minor", &d->minor, &have_minor, err) < 0
-              || jget_uint32 (e, w, "fileMode", &d->file_mode, &d->has_file_mode, err) < 0
-              || jget_uint32 (e, w, "uid", &d->uid, &d->has_uid, err) < 0
-              || jget_uint32 (e, w, "gid", &d->gid, &d->has_gid, err) < 0)
-            return -1;
-          if (d->path[0] != '/' || strncmp (d->path, "/dev/", 5) != 0)
-            return runhv_error (err, "%s.path: `%s` must be an absolute path under /dev", w, d->path);
-          if (strlen (type) != 1 || strchr ("cubp", type[0]) == NULL)
-            return runhv_error (err, "%s.type: `%s` is not a device type (use c, b, u or p)", w, type);
-          d->type = type[0];
-          if (d->type != 'p' && (!have_major || !have_minor))
-            return runhv_error (err, "%s: a `%c` device needs major and minor", w, d->type);
-          if (d->major < 0 || d->minor < 0 || d->major > 4095 || d->minor > 1048575)
-            return runhv_error (err, "%s: major/minor out of range", w);
-          if (d->has_file_mode && d->file_mode > 07777)
-            return runhv_error (err, "%s.fileMode: %u is not a permission mode", w, d->file_mode);
-        }
+      {
+        cleanup_free char *w = jpath_index ("linux", "devices", i);
+        cleanup_free char *type = NULL;
+        struct oci_device *d = &s->devices[s->n_devices];
+        bool have_major = false, have_minor = false;
+        s->n_devices++;
+        if (jget_string (e, w, "path", true, &d->path, err) < 0 || jget_string (e, w, "type", true, &type, err) < 0
+            || jget_int64 (e, w, "major", &d->major, &have_major, err) < 0
+            || jget_int64 (e, w, "minor", &d->minor, &have_minor, err) < 0
+            || jget_uint32 (e, w, "fileMode", &d->file_mode, &d->has_file_mode, err) < 0
+            || jget_uint32 (e, w, "uid", &d->uid, &d->has_uid, err) < 0
+            || jget_uint32 (e, w, "gid", &d->gid, &d->has_gid, err) < 0)
+          return -1;
+        if (d->path[0] != '/' || strncmp (d->path, "/dev/", 5) != 0)
+          return runhv_error (err, "%s.path: `%s` must be an absolute path under /dev", w, d->path);
+        if (strlen (type) != 1 || strchr ("cubp", type[0]) == NULL)
+          return runhv_error (err, "%s.type: `%s` is not a device type (use c, b, u or p)", w, type);
+        d->type = type[0];
+        if (d->type != 'p' && (!have_major || !have_minor))
+          return runhv_error (err, "%s: a `%c` device needs major and minor", w, d->type);
+        if (d->major < 0 || d->minor < 0 || d->major > 4095 || d->minor > 1048575)
+          return runhv_error (err, "%s: major/minor out of range", w);
+        if (d->has_file_mode && d->file_mode > 07777)
+          return runhv_error (err, "%s.fileMode: %u is not a permission mode", w, d->file_mode);
+      }
     }
   if (jget_string (lin, "linux", "cgroupsPath", false, &s->cgroups_path, err) < 0)
     return -1;
@@ -1294,14 +1303,14 @@ parse_linux (json_t *lin, struct oci_spec *s, runhv_error_t *err)
       const char *k;
       json_t *v;
       json_object_foreach (obj, k, v)
-        {
-          if (!json_is_string (v))
-            return runhv_error (err, "linux.sysctl.%s: expected a string", k);
-          if (check_sysctl (s, k, err) < 0)
-            return -1;
-          strv_append (&s->sysctl_keys, k);
-          strv_append (&s->sysctl_values, json_string_value (v));
-        }
+      {
+        if (!json_is_string (v))
+          return runhv_error (err, "linux.sysctl.%s: expected a string", k);
+        if (check_sysctl (s, k, err) < 0)
+          return -1;
+        strv_append (&s->sysctl_keys, k);
+        strv_append (&s->sysctl_values, json_string_value (v));
+      }
     }
   if (jget_object (lin, "linux", "seccomp", false, &obj, err) < 0)
     return -1;
@@ -1310,8 +1319,9 @@ parse_linux (json_t *lin, struct oci_spec *s, runhv_error_t *err)
   if (jget_string (lin, "linux", "rootfsPropagation", false, &prop, err) < 0)
     return -1;
   if (prop != NULL && propagation_from_name (prop, &s->rootfs_propagation) < 0)
-    return runhv_error (err, "linux.rootfsPropagation: unknown value `%s` (use private, rprivate, shared, rshared, "
-                             "slave, rslave, unbindable or runbindable)",
+    return runhv_error (err,
+                        "linux.rootfsPropagation: unknown value `%s` (use private, rprivate, shared, rshared, "
+                        "slave, rslave, unbindable or runbindable)",
                         prop);
   if (jget_strv (lin, "linux", "maskedPaths", false, &s->masked_paths, err) < 0
       || jget_strv (lin, "linux", "readonlyPaths", false, &s->readonly_paths, err) < 0
@@ -1332,7 +1342,7 @@ oci_spec_parse_json (json_t *root, const char *what, struct oci_spec **out, runh
   struct oci_spec *s = xmalloc0 (sizeof (*s));
   json_t *obj = NULL;
   size_t i;
-  (void) what;
+  (void)what;
 
   s->json = json_incref (root);
   if (!json_is_object (root))
@@ -1394,12 +1404,11 @@ oci_spec_parse_json (json_t *root, const char *what, struct oci_spec **out, runh
   {
     const char *k;
     json_t *v;
-    json_object_foreach (s->annotations, k, v)
-      if (!json_is_string (v))
-        {
-          runhv_error (err, "annotations.%s: expected a string value", k);
-          goto fail;
-        }
+    json_object_foreach (s->annotations, k, v) if (!json_is_string (v))
+    {
+      runhv_error (err, "annotations.%s: expected a string value", k);
+      goto fail;
+    }
   }
   if (jget_object (root, "", "linux", false, &obj, err) < 0)
     goto fail;
@@ -1485,55 +1494,55 @@ oci_default_spec_json (bool rootless)
   if (rootless)
     maps = xasprintf (",\n    \"uidMappings\": [ { \"containerID\": 0, \"hostID\": %u, \"size\": 1 } ],\n"
                       "    \"gidMappings\": [ { \"containerID\": 0, \"hostID\": %u, \"size\": 1 } ]",
-                      (unsigned) getuid (), (unsigned) getgid ());
+                      (unsigned)getuid (), (unsigned)getgid ());
   return xasprintf (
-      "{\n"
-      "  \"ociVersion\": \"" OCI_VERSION "\",\n"
-      "  \"process\": {\n"
-      "    \"terminal\": true,\n"
-      "    \"user\": { \"uid\": 0, \"gid\": 0 },\n"
-      "    \"args\": [ \"sh\" ],\n"
-      "    \"env\": [ \"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\", \"TERM=xterm\" ],\n"
-      "    \"cwd\": \"/\",\n"
-      "    \"capabilities\": {\n"
-      "      \"bounding\": [ %s ],\n"
-      "      \"effective\": [ %s ],\n"
-      "      \"permitted\": [ %s ],\n"
-      "      \"ambient\": [ %s ]\n"
-      "    },\n"
-      "    \"rlimits\": [ { \"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 1024 } ],\n"
-      "    \"noNewPrivileges\": true\n"
-      "  },\n"
-      "  \"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
-      "  \"hostname\": \"runhv\",\n"
-      "  \"mounts\": [\n"
-      "    { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
-      "    { \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",\n"
-      "      \"options\": [ \"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\" ] },\n"
-      "    { \"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\",\n"
-      "      \"options\": [ \"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\", \"mode=0620\"%s ] },\n"
-      "    { \"destination\": \"/dev/shm\", \"type\": \"tmpfs\", \"source\": \"shm\",\n"
-      "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"mode=1777\", \"size=65536k\" ] },\n"
-      "    { \"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\",\n"
-      "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\" ] },\n"
-      "    { \"destination\": \"/sys\", \"type\": \"%s\", \"source\": \"%s\",\n"
-      "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"ro\"%s ] },\n"
-      "    { \"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\",\n"
-      "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\" ] }\n"
-      "  ],\n"
-      "  \"linux\": {\n"
-      "    \"resources\": { \"devices\": [ { \"allow\": false, \"access\": \"rwm\" } ] },\n"
-      "    \"namespaces\": [\n"
-      "      { \"type\": \"pid\" }, { \"type\": \"network\" }, { \"type\": \"ipc\" },\n"
-      "      { \"type\": \"uts\" }, { \"type\": \"mount\" }, { \"type\": \"cgroup\" }%s\n"
-      "    ]%s,\n"
-      "    \"maskedPaths\": [ \"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\",\n"
-      "      \"/proc/latency_stats\", \"/proc/timer_list\", \"/proc/timer_stats\", \"/proc/sched_debug\",\n"
-      "      \"/sys/firmware\", \"/proc/scsi\" ],\n"
-      "    \"readonlyPaths\": [ \"/proc/bus\", \"/proc/fs\", \"/proc/irq\", \"/proc/sys\",\n"
-      "      \"/proc/sysrq-trigger\" ]\n"
-      "  }\n"
-      "}\n",
-      caps, caps, caps, caps, rootless ? "" : ", \"gid=5\"", rootless ? "none" : "sysfs", rootless ? "/sys" : "sysfs",
-      rootless ? ", \"rbind\"" : "", userns, maps ? maps : "");
+    "{\n"
+    "  \"ociVersion\": \"" OCI_VERSION "\",\n"
+    "  \"process\": {\n"
+    "    \"terminal\": true,\n"
+    "    \"user\": { \"uid\": 0, \"gid\": 0 },\n"
+    "    \"args\": [ \"sh\" ],\n"
+    "    \"env\": [ \"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\", \"TERM=xterm\" ],\n"
+    "    \"cwd\": \"/\",\n"
+    "    \"capabilities\": {\n"
+    "      \"bounding\": [ %s ],\n"
+    "      \"effective\": [ %s ],\n"
+    "      \"permitted\": [ %s ],\n"
+    "      \"ambient\": [ %s ]\n"
+    "    },\n"
+    "    \"rlimits\": [ { \"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 1024 } ],\n"
+    "    \"noNewPrivileges\": true\n"
+    "  },\n"
+    "  \"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
+    "  \"hostname\": \"runhv\",\n"
+    "  \"mounts\": [\n"
+    "    { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
+    "    { \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",\n"
+    "      \"options\": [ \"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\" ] },\n"
+    "    { \"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\",\n"
+    "      \"options\": [ \"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\", \"mode=0620\"%s ] },\n"
+    "    { \"destination\": \"/dev/shm\", \"type\": \"tmpfs\", \"source\": \"shm\",\n"
+    "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"mode=1777\", \"size=65536k\" ] },\n"
+    "    { \"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\",\n"
+    "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\" ] },\n"
+    "    { \"destination\": \"/sys\", \"type\": \"%s\", \"source\": \"%s\",\n"
+    "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"ro\"%s ] },\n"
+    "    { \"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\",\n"
+    "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\" ] }\n"
+    "  ],\n"
+    "  \"linux\": {\n"
+    "    \"resources\": { \"devices\": [ { \"allow\": false, \"access\": \"rwm\" } ] },\n"
+    "    \"namespaces\": [\n"
+    "      { \"type\": \"pid\" }, { \"type\": \"network\" }, { \"type\": \"ipc\" },\n"
+    "      { \"type\": \"uts\" }, { \"type\": \"mount\" }, { \"type\": \"cgroup\" }%s\n"
+    "    ]%s,\n"
+    "    \"maskedPaths\": [ \"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\",\n"
+    "      \"/proc/latency_stats\", \"/proc/timer_list\", \"/proc/timer_stats\", \"/proc/sched_debug\",\n"
+    "      \"/sys/firmware\", \"/proc/scsi\" ],\n"
+    "    \"readonlyPaths\": [ \"/proc/bus\", \"/proc/fs\", \"/proc/irq\", \"/proc/sys\",\n"
+    "      \"/proc/sysrq-trigger\" ]\n"
+    "  }\n"
+    "}\n",
+    caps, caps, caps, caps, rootless ? "" : ", \"gid=5\"", rootless ? "none" : "sysfs", rootless ? "/sys" : "sysfs",
+    rootless ? ", \"rbind\"" : "", userns, maps ? maps : "");
 }

@@ -54,7 +54,7 @@ struct oci_device
 struct oci_device_rule
 {
   bool allow;
-  char type; /* a, c, b */
+  char type;            /* a, c, b */
   int64_t major, minor; /* -1 = wildcard */
   char access[4];
 };
@@ -192,8 +192,7 @@ struct oci_spec
 /* Load <bundle>/config.json (bundle may be NULL for the cwd).  */
 int oci_spec_load (const char *bundle, struct oci_spec **out, runhv_error_t *err);
 int oci_spec_parse_json (json_t *root, const char *what, struct oci_spec **out, runhv_error_t *err);
-int oci_spec_parse_buffer (const char *buf, size_t len, const char *what, struct oci_spec **out,
-                           runhv_error_t *err);
+int oci_spec_parse_buffer (const char *buf, size_t len, const char *what, struct oci_spec **out, runhv_error_t *err);
 void oci_spec_free (struct oci_spec *spec);
 
 /* A process object (config.json "process" or `exec --process`).  */
@@ -208,11 +207,11 @@ void oci_resources_merge (struct oci_resources *base, const struct oci_resources
 json_t *oci_resources_to_json (const struct oci_resources *r);
 
 /* Helpers exposed for unit tests and for the exec/update CLI paths.  */
-int oci_namespace_from_name (const char *name);   /* CLONE_NEW* or -1 */
-const char *oci_namespace_name (int clone_flag);  /* "pid", ... */
+int oci_namespace_from_name (const char *name);       /* CLONE_NEW* or -1 */
+const char *oci_namespace_name (int clone_flag);      /* "pid", ... */
 const char *oci_namespace_proc_name (int clone_flag); /* "pid", "net", "mnt", ... */
-int oci_capability_from_name (const char *name);  /* CAP_* or -1 */
-int oci_rlimit_from_name (const char *name);      /* RLIMIT_* or -1 */
+int oci_capability_from_name (const char *name);      /* CAP_* or -1 */
+int oci_rlimit_from_name (const char *name);          /* RLIMIT_* or -1 */
 int oci_mount_parse_options (struct oci_mount *m, runhv_error_t *err);
 bool oci_spec_has_namespace (const struct oci_spec *spec, int type, const char **path);
 const char *oci_spec_annotation (const struct oci_spec *spec, const char *key);

@@ -28,17 +28,19 @@ state_validate_id (const char *id, runhv_error_t *err)
     return runhv_error (err, "container id `%s`: must not contain `..`", id);
   for (size_t i = 0; i < len; i++)
     {
-      unsigned char c = (unsigned char) id[i];
+      unsigned char c = (unsigned char)id[i];
       bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
                 || (i > 0 && (c == '_' || c == '.' || c == '-' || c == '+'));
       if (!ok)
         {
           if (c < 0x20 || c == 0x7f)
-            return runhv_error (err, "container id: contains the control character 0x%02x (use letters, digits, "
-                                     "`_`, `.`, `-`, `+`)",
+            return runhv_error (err,
+                                "container id: contains the control character 0x%02x (use letters, digits, "
+                                "`_`, `.`, `-`, `+`)",
                                 c);
-          return runhv_error (err, "container id `%s`: invalid character `%c` (use letters, digits, and `_`, `.`, "
-                                   "`-`, `+` after the first)",
+          return runhv_error (err,
+                              "container id `%s`: invalid character `%c` (use letters, digits, and `_`, `.`, "
+                              "`-`, `+` after the first)",
                               id, c);
         }
     }
@@ -86,7 +88,7 @@ container_state_to_json (const struct container_state *st)
   json_object_set_new (j, "rootfs", jstr (st->rootfs));
   json_object_set_new (j, "created", jstr (st->created));
   json_object_set_new (j, "pid", json_integer (st->pid));
-  json_object_set_new (j, "pidStart", json_integer ((json_int_t) st->pid_start));
+  json_object_set_new (j, "pidStart", json_integer ((json_int_t)st->pid_start));
   json_object_set_new (j, "cgroupPath", jstr (st->cgroup_path));
   json_object_set_new (j, "systemdCgroup", json_boolean (st->systemd_cgroup));
   json_object_set_new (j, "started", json_boolean (st->started));
@@ -132,14 +134,16 @@ container_state_from_json (json_t *j, struct container_state **out, runhv_error_
   struct container_state *st = xmalloc0 (sizeof (*st));
   int64_t pid = 0, start = 0, status = 0;
   json_t *o;
-  if (jget_string (j, "state", "id", true, &st->id, err) < 0 || jget_string (j, "state", "type", true, &st->type, err) < 0
+  if (jget_string (j, "state", "id", true, &st->id, err) < 0
+      || jget_string (j, "state", "type", true, &st->type, err) < 0
       || jget_string (j, "state", "isolation", true, &st->isolation, err) < 0
       || jget_string (j, "state", "owner", false, &st->owner, err) < 0
       || jget_string (j, "state", "parent", false, &st->parent, err) < 0
       || jget_string (j, "state", "bundle", false, &st->bundle, err) < 0
       || jget_string (j, "state", "rootfs", false, &st->rootfs, err) < 0
       || jget_string (j, "state", "created", false, &st->created, err) < 0
-      || jget_int64 (j, "state", "pid", &pid, NULL, err) < 0 || jget_int64 (j, "state", "pidStart", &start, NULL, err) < 0
+      || jget_int64 (j, "state", "pid", &pid, NULL, err) < 0
+      || jget_int64 (j, "state", "pidStart", &start, NULL, err) < 0
       || jget_string (j, "state", "cgroupPath", false, &st->cgroup_path, err) < 0
       || jget_bool (j, "state", "systemdCgroup", &st->systemd_cgroup, NULL, err) < 0
       || jget_bool (j, "state", "started", &st->started, NULL, err) < 0
@@ -148,9 +152,9 @@ container_state_from_json (json_t *j, struct container_state **out, runhv_error_
       container_state_free (st);
       return -1;
     }
-  st->pid = (pid_t) pid;
-  st->pid_start = (uint64_t) start;
-  st->exit_status = (int) status;
+  st->pid = (pid_t)pid;
+  st->pid_start = (uint64_t)start;
+  st->exit_status = (int)status;
   o = json_object_get (j, "annotations");
   st->annotations = json_is_object (o) ? json_incref (o) : json_object ();
   o = json_object_get (j, "config");
@@ -208,7 +212,7 @@ state_remove (const char *root, const char *id, runhv_error_t *err)
 static int
 cmp_str (const void *a, const void *b)
 {
-  return strcmp (*(char *const *) a, *(char *const *) b);
+  return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 int

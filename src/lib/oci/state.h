@@ -28,7 +28,7 @@ struct container_state
   uint64_t pid_start;
   char *cgroup_path;
   bool systemd_cgroup;
-  bool started;    /* start has released the process */
+  bool started; /* start has released the process */
   bool has_exit_status;
   int exit_status; /* recorded when known (e.g. by the VM supervisor) */
   json_t *annotations;

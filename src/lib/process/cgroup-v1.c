@@ -32,14 +32,14 @@ cgroup_v1_prepare_dir (struct cgroup_manager *m, size_t i, runhv_error_t *err)
 {
   const char *rel = m->h[i].path;
   size_t len = strlen (rel);
-  if (cgroup_v1_find (m, "cpuset") != (int) i)
+  if (cgroup_v1_find (m, "cpuset") != (int)i)
     return 0;
   for (size_t k = 1; k <= len; k++)
     {
       cleanup_free char *dir = NULL, *parent = NULL;
       if (k < len && rel[k] != '/')
         continue;
-      dir = xasprintf ("%s%.*s", m->h[i].mountpoint, (int) k, rel);
+      dir = xasprintf ("%s%.*s", m->h[i].mountpoint, (int)k, rel);
       parent = xstrdup (dir);
       *strrchr (parent, '/') = '\0';
       if (copy_if_empty (dir, parent, "cpuset.cpus", err) < 0 || copy_if_empty (dir, parent, "cpuset.mems", err) < 0)
@@ -54,7 +54,7 @@ open_ctrl (struct cgroup_manager *m, const char *ctrl, runhv_error_t *err)
   int i = cgroup_v1_find (m, ctrl);
   if (i < 0)
     return -2; /* not mounted: nothing to apply */
-  return cgroup_open_dir (m, (size_t) i, err);
+  return cgroup_open_dir (m, (size_t)i, err);
 }
 
 static bool
@@ -86,10 +86,10 @@ apply_memory (struct cgroup_manager *m, const struct oci_resources *r, runhv_err
         {
           uint64_t cur_swap = 0;
           if (cgroup_read_u64 (dfd, "memory.memsw.limit_in_bytes", &cur_swap) == 0
-              && (r->memory_swap == -1 || (uint64_t) r->memory_swap > cur_swap || limit == -1))
+              && (r->memory_swap == -1 || (uint64_t)r->memory_swap > cur_swap || limit == -1))
             {
-              if (cgroup_write_i64 (m, dfd, "memory.memsw.limit_in_bytes", r->memory_swap, "linux.resources.memory.swap",
-                                    err)
+              if (cgroup_write_i64 (m, dfd, "memory.memsw.limit_in_bytes", r->memory_swap,
+                                    "linux.resources.memory.swap", err)
                   < 0)
                 return -1;
               if (cgroup_write_i64 (m, dfd, "memory.limit_in_bytes", limit, "linux.resources.memory.limit", err) < 0)
@@ -115,11 +115,11 @@ rest:
   if (r->has_memory_reservation && r->memory_reservation != 0
       && cgroup_write_i64 (m, dfd, "memory.soft_limit_in_bytes", r->memory_reservation,
                            "linux.resources.memory.reservation", err)
-             < 0)
+           < 0)
     return -1;
   if (r->has_memory_swappiness
       && cgroup_write_u64 (m, dfd, "memory.swappiness", r->memory_swappiness, "linux.resources.memory.swappiness", err)
-             < 0)
+           < 0)
     return -1;
   if (r->disable_oom_killer
       && cgroup_write (m, dfd, "memory.oom_control", "1", "linux.resources.memory.disableOOMKiller", err) < 0)
@@ -187,7 +187,7 @@ apply_pids (struct cgroup_manager *m, const struct oci_resources *r, runhv_error
   if (r->pids_limit <= 0)
     snprintf (buf, sizeof (buf), "max");
   else
-    snprintf (buf, sizeof (buf), "%lld", (long long) r->pids_limit);
+    snprintf (buf, sizeof (buf), "%lld", (long long)r->pids_limit);
   return cgroup_write (m, dfd, "pids.max", buf, "linux.resources.pids.limit", err);
 }
 
@@ -198,8 +198,8 @@ write_throttle (struct cgroup_manager *m, int dfd, const char *file, const struc
   for (size_t i = 0; i < n; i++)
     {
       char buf[96];
-      snprintf (buf, sizeof (buf), "%lld:%lld %llu", (long long) d[i].major, (long long) d[i].minor,
-                (unsigned long long) d[i].rate);
+      snprintf (buf, sizeof (buf), "%lld:%lld %llu", (long long)d[i].major, (long long)d[i].minor,
+                (unsigned long long)d[i].rate);
       if (cgroup_write (m, dfd, file, buf, "linux.resources.blockIO", err) < 0)
         return -1;
     }
@@ -229,12 +229,12 @@ apply_blkio (struct cgroup_manager *m, const struct oci_resources *r, runhv_erro
     }
   if (write_throttle (m, dfd, "blkio.throttle.read_bps_device", r->throttle_read_bps, r->n_throttle_read_bps, err) < 0
       || write_throttle (m, dfd, "blkio.throttle.write_bps_device", r->throttle_write_bps, r->n_throttle_write_bps, err)
-             < 0
+           < 0
       || write_throttle (m, dfd, "blkio.throttle.read_iops_device", r->throttle_read_iops, r->n_throttle_read_iops, err)
-             < 0
+           < 0
       || write_throttle (m, dfd, "blkio.throttle.write_iops_device", r->throttle_write_iops, r->n_throttle_write_iops,
                          err)
-             < 0)
+           < 0)
     return -1;
   return 0;
 }
@@ -246,11 +246,11 @@ format_rule (char *buf, size_t size, char type, int64_t major, int64_t minor, co
   if (major < 0)
     snprintf (ma, sizeof (ma), "*");
   else
-    snprintf (ma, sizeof (ma), "%lld", (long long) major);
+    snprintf (ma, sizeof (ma), "%lld", (long long)major);
   if (minor < 0)
     snprintf (mi, sizeof (mi), "*");
   else
-    snprintf (mi, sizeof (mi), "%lld", (long long) minor);
+    snprintf (mi, sizeof (mi), "%lld", (long long)minor);
   if (type == 'a')
     snprintf (buf, size, "a");
   else
@@ -263,17 +263,16 @@ static const struct
   char type;
   int64_t major, minor;
 } default_allowed[] = {
-  { 'c', -1, -1 }, /* mknod of any char device ("m" only, below) */
-  { 'b', -1, -1 },
-  { 'c', 1, 3 },   /* null */
-  { 'c', 1, 5 },   /* zero */
-  { 'c', 1, 7 },   /* full */
-  { 'c', 1, 8 },   /* random */
-  { 'c', 1, 9 },   /* urandom */
-  { 'c', 5, 0 },   /* tty */
-  { 'c', 5, 1 },   /* console */
-  { 'c', 5, 2 },   /* ptmx */
-  { 'c', 136, -1 }, /* pts */
+  { 'c', -1, -1 },                 /* mknod of any char device ("m" only, below) */
+  { 'b', -1, -1 },  { 'c', 1, 3 }, /* null */
+  { 'c', 1, 5 },                   /* zero */
+  { 'c', 1, 7 },                   /* full */
+  { 'c', 1, 8 },                   /* random */
+  { 'c', 1, 9 },                   /* urandom */
+  { 'c', 5, 0 },                   /* tty */
+  { 'c', 5, 1 },                   /* console */
+  { 'c', 5, 2 },                   /* ptmx */
+  { 'c', 136, -1 },                /* pts */
 };
 
 static int
@@ -360,7 +359,7 @@ int
 cgroup_v1_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err)
 {
   int fd;
-  (void) err;
+  (void)err;
   if ((fd = open_ctrl (m, "memory", NULL)) >= 0)
     {
       cleanup_close int dfd = fd;
@@ -382,8 +381,8 @@ cgroup_v1_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t
       cgroup_read_u64 (dfd, "cpuacct.usage", &s->cpu_usage_ns);
       if (read_file_at (dfd, "cpuacct.stat", 4096, &st, NULL, NULL) == 0 && hz > 0)
         {
-          s->cpu_user_ns = stat_field (st, "user") * (1000000000ULL / (uint64_t) hz);
-          s->cpu_system_ns = stat_field (st, "system") * (1000000000ULL / (uint64_t) hz);
+          s->cpu_user_ns = stat_field (st, "user") * (1000000000ULL / (uint64_t)hz);
+          s->cpu_system_ns = stat_field (st, "system") * (1000000000ULL / (uint64_t)hz);
         }
     }
   if ((fd = open_ctrl (m, "cpu", NULL)) >= 0)

@@ -48,7 +48,7 @@ cgroup_v2_enable_controllers (struct cgroup_manager *m, runhv_error_t *err)
         continue;
       if (k + 1 >= len)
         break; /* the leaf itself keeps no subtree_control */
-      dir = xasprintf ("%s%.*s", m->h[0].mountpoint, (int) k, rel);
+      dir = xasprintf ("%s%.*s", m->h[0].mountpoint, (int)k, rel);
       dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (dfd < 0)
         return runhv_make_error (err, errno, "open cgroup `%s`", dir);
@@ -94,7 +94,7 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
       if (r->memory_limit <= 0)
         snprintf (buf, sizeof (buf), "max");
       else
-        snprintf (buf, sizeof (buf), "%lld", (long long) r->memory_limit);
+        snprintf (buf, sizeof (buf), "%lld", (long long)r->memory_limit);
       if (cgroup_write (m, dfd, "memory.max", buf, "linux.resources.memory.limit", err) < 0)
         return -1;
     }
@@ -103,7 +103,7 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
       if (r->memory_reservation < 0)
         snprintf (buf, sizeof (buf), "0");
       else
-        snprintf (buf, sizeof (buf), "%lld", (long long) r->memory_reservation);
+        snprintf (buf, sizeof (buf), "%lld", (long long)r->memory_reservation);
       if (cgroup_write (m, dfd, "memory.low", buf, "linux.resources.memory.reservation", err) < 0)
         return -1;
     }
@@ -113,7 +113,7 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
       if (r->memory_swap < 0 || !r->has_memory_limit || r->memory_limit <= 0)
         snprintf (buf, sizeof (buf), "max");
       else
-        snprintf (buf, sizeof (buf), "%lld", (long long) (r->memory_swap - r->memory_limit));
+        snprintf (buf, sizeof (buf), "%lld", (long long)(r->memory_swap - r->memory_limit));
       if (faccessat (dfd, "memory.swap.max", F_OK, 0) == 0 || m->fake)
         if (cgroup_write (m, dfd, "memory.swap.max", buf, "linux.resources.memory.swap", err) < 0)
           return -1;
@@ -121,15 +121,15 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
   if (r->has_cpu_shares && r->cpu_shares != 0
       && cgroup_write_u64 (m, dfd, "cpu.weight", cgroup_shares_to_weight (r->cpu_shares), "linux.resources.cpu.shares",
                            err)
-             < 0)
+           < 0)
     return -1;
   if (r->has_cpu_quota || r->has_cpu_period)
     {
       uint64_t period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
       if (!r->has_cpu_quota || r->cpu_quota <= 0)
-        snprintf (buf, sizeof (buf), "max %llu", (unsigned long long) period);
+        snprintf (buf, sizeof (buf), "max %llu", (unsigned long long)period);
       else
-        snprintf (buf, sizeof (buf), "%lld %llu", (long long) r->cpu_quota, (unsigned long long) period);
+        snprintf (buf, sizeof (buf), "%lld %llu", (long long)r->cpu_quota, (unsigned long long)period);
       if (cgroup_write (m, dfd, "cpu.max", buf, "linux.resources.cpu.quota", err) < 0)
         return -1;
     }
@@ -144,7 +144,7 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
       if (r->pids_limit <= 0)
         snprintf (buf, sizeof (buf), "max");
       else
-        snprintf (buf, sizeof (buf), "%lld", (long long) r->pids_limit);
+        snprintf (buf, sizeof (buf), "%lld", (long long)r->pids_limit);
       if (cgroup_write (m, dfd, "pids.max", buf, "linux.resources.pids.limit", err) < 0)
         return -1;
     }
@@ -171,8 +171,8 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
     for (size_t k = 0; k < 4; k++)
       for (size_t i = 0; i < t[k].n; i++)
         {
-          snprintf (buf, sizeof (buf), "%lld:%lld %s=%llu", (long long) t[k].d[i].major, (long long) t[k].d[i].minor,
-                    t[k].key, (unsigned long long) t[k].d[i].rate);
+          snprintf (buf, sizeof (buf), "%lld:%lld %s=%llu", (long long)t[k].d[i].major, (long long)t[k].d[i].minor,
+                    t[k].key, (unsigned long long)t[k].d[i].rate);
           if (cgroup_write (m, dfd, "io.max", buf, "linux.resources.blockIO", err) < 0)
             return -1;
         }

@@ -54,8 +54,8 @@ systemd_to_path (const char *spec)
   const char *name;
   if (c1 == NULL || c2 == NULL)
     return NULL;
-  slice = xstrndup (spec, (size_t) (c1 - spec));
-  prefix = xstrndup (c1 + 1, (size_t) (c2 - c1 - 1));
+  slice = xstrndup (spec, (size_t)(c1 - spec));
+  prefix = xstrndup (c1 + 1, (size_t)(c2 - c1 - 1));
   name = c2 + 1;
   if (slice[0] == '\0')
     {
@@ -72,7 +72,7 @@ systemd_to_path (const char *spec)
         for (size_t i = 0; i < len - 6; i++)
           if (slice[i] == '-')
             {
-              char *n = xasprintf ("%s/%.*s.slice", slice_path, (int) i, slice);
+              char *n = xasprintf ("%s/%.*s.slice", slice_path, (int)i, slice);
               free (slice_path);
               slice_path = n;
             }
@@ -159,7 +159,7 @@ join_path (const char *base, const char *rel)
   size_t bl = strlen (base);
   if (bl > 0 && base[bl - 1] == '/')
     bl--;
-  return xasprintf ("%.*s/%s", (int) bl, base, rel[0] == '/' ? rel + 1 : rel);
+  return xasprintf ("%.*s/%s", (int)bl, base, rel[0] == '/' ? rel + 1 : rel);
 }
 
 /* A hierarchy's path for this container: absolute as given, or relative to
@@ -313,8 +313,8 @@ cgroup_manager_to_json (const struct cgroup_manager *m)
   json_object_set_new (j, "root", json_string (m->root));
   json_object_set_new (j, "fake", json_boolean (m->fake));
   for (size_t i = 0; i < m->n_h; i++)
-    json_array_append_new (a, json_pack ("{s:s,s:s,s:s}", "name", m->h[i].name, "mountpoint", m->h[i].mountpoint,
-                                         "path", m->h[i].path));
+    json_array_append_new (
+      a, json_pack ("{s:s,s:s,s:s}", "name", m->h[i].name, "mountpoint", m->h[i].mountpoint, "path", m->h[i].path));
   json_object_set_new (j, "hierarchies", a);
   return j;
 }
@@ -326,7 +326,8 @@ cgroup_manager_from_json (json_t *j, struct cgroup_manager **out, runhv_error_t 
   json_t *a, *e;
   size_t i;
   int64_t mode = 0;
-  if (jget_int64 (j, "cgroups", "mode", &mode, NULL, err) < 0 || jget_string (j, "cgroups", "root", true, &m->root, err) < 0
+  if (jget_int64 (j, "cgroups", "mode", &mode, NULL, err) < 0
+      || jget_string (j, "cgroups", "root", true, &m->root, err) < 0
       || jget_bool (j, "cgroups", "fake", &m->fake, NULL, err) < 0)
     {
       cgroup_manager_free (m);
@@ -335,17 +336,17 @@ cgroup_manager_from_json (json_t *j, struct cgroup_manager **out, runhv_error_t 
   m->mode = mode == 2 ? CGROUP_MODE_V2 : CGROUP_MODE_V1;
   a = json_object_get (j, "hierarchies");
   json_array_foreach (a, i, e)
-    {
-      const char *n = json_string_value (json_object_get (e, "name"));
-      const char *mp = json_string_value (json_object_get (e, "mountpoint"));
-      const char *p = json_string_value (json_object_get (e, "path"));
-      if (n == NULL || mp == NULL || p == NULL)
-        {
-          cgroup_manager_free (m);
-          return runhv_error (err, "state: malformed cgroup record");
-        }
-      add_hierarchy (m, n, mp, p);
-    }
+  {
+    const char *n = json_string_value (json_object_get (e, "name"));
+    const char *mp = json_string_value (json_object_get (e, "mountpoint"));
+    const char *p = json_string_value (json_object_get (e, "path"));
+    if (n == NULL || mp == NULL || p == NULL)
+      {
+        cgroup_manager_free (m);
+        return runhv_error (err, "state: malformed cgroup record");
+      }
+    add_hierarchy (m, n, mp, p);
+  }
   *out = m;
   return 0;
 }
@@ -389,7 +390,7 @@ cgroup_write_u64 (const struct cgroup_manager *m, int dirfd, const char *file, u
                   runhv_error_t *err)
 {
   char buf[32];
-  snprintf (buf, sizeof (buf), "%llu", (unsigned long long) v);
+  snprintf (buf, sizeof (buf), "%llu", (unsigned long long)v);
   return cgroup_write (m, dirfd, file, buf, field, err);
 }
 
@@ -398,7 +399,7 @@ cgroup_write_i64 (const struct cgroup_manager *m, int dirfd, const char *file, i
                   runhv_error_t *err)
 {
   char buf[32];
-  snprintf (buf, sizeof (buf), "%lld", (long long) v);
+  snprintf (buf, sizeof (buf), "%lld", (long long)v);
   return cgroup_write (m, dirfd, file, buf, field, err);
 }
 
@@ -447,9 +448,9 @@ cgroup_v1_find (const struct cgroup_manager *m, const char *controller)
       while (n && *n)
         {
           const char *c = strchr (n, ',');
-          size_t l = c ? (size_t) (c - n) : strlen (n);
+          size_t l = c ? (size_t)(c - n) : strlen (n);
           if (l == cl && strncmp (n, controller, l) == 0)
-            return (int) i;
+            return (int)i;
           n = c ? c + 1 : NULL;
         }
     }
@@ -476,7 +477,7 @@ int
 cgroup_enter (struct cgroup_manager *m, pid_t pid, runhv_error_t *err)
 {
   char buf[32];
-  snprintf (buf, sizeof (buf), "%d", (int) pid);
+  snprintf (buf, sizeof (buf), "%d", (int)pid);
   for (size_t i = 0; i < m->n_h; i++)
     {
       cleanup_close int dfd = cgroup_open_dir (m, i, err);
@@ -540,7 +541,7 @@ cgroup_pids (struct cgroup_manager *m, pid_t **pids, size_t *n, runhv_error_t *e
   size_t cap = 16;
   *n = 0;
   *pids = xmalloc0 (cap * sizeof (pid_t));
-  dfd = cgroup_open_dir (m, (size_t) procs_hierarchy (m), err);
+  dfd = cgroup_open_dir (m, (size_t)procs_hierarchy (m), err);
   if (dfd < 0)
     {
       free (*pids);
@@ -566,7 +567,7 @@ cgroup_pids (struct cgroup_manager *m, pid_t **pids, size_t *n, runhv_error_t *e
           cap *= 2;
           *pids = xrealloc (*pids, cap * sizeof (pid_t));
         }
-      (*pids)[(*n)++] = (pid_t) v;
+      (*pids)[(*n)++] = (pid_t)v;
     }
   return 0;
 }
@@ -580,7 +581,7 @@ cgroup_signal_all (struct cgroup_manager *m, int sig, runhv_error_t *err)
     return -1;
   for (size_t i = 0; i < n; i++)
     if (kill (pids[i], sig) < 0 && errno != ESRCH)
-      return runhv_make_error (err, errno, "signal process %d", (int) pids[i]);
+      return runhv_make_error (err, errno, "signal process %d", (int)pids[i]);
   return 0;
 }
 

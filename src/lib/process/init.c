@@ -30,7 +30,7 @@ pid_t
 clone_like_fork (unsigned long flags)
 {
   /* A null stack makes the child continue on a copy of ours, as with fork. */
-  return (pid_t) syscall (SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
+  return (pid_t)syscall (SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
 }
 
 static int
@@ -375,7 +375,7 @@ init_stage1 (const struct init_config *cfg)
 void
 exec_stage1 (const struct exec_config *cfg)
 {
-  static const int order[] = { CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID, CLONE_NEWNET,
+  static const int order[] = { CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,    CLONE_NEWNET,
                                CLONE_NEWIPC,  CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWTIME };
   int sock = cfg->sync_fd;
   runhv_error_t err = NULL;
@@ -396,7 +396,7 @@ exec_stage1 (const struct exec_config *cfg)
       char path[64], self[64];
       struct stat a, b;
       fds[i] = -1;
-      snprintf (path, sizeof (path), "/proc/%d/ns/%s", (int) cfg->target, name);
+      snprintf (path, sizeof (path), "/proc/%d/ns/%s", (int)cfg->target, name);
       snprintf (self, sizeof (self), "/proc/self/ns/%s", name);
       if (stat (path, &a) < 0)
         {

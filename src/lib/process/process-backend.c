@@ -34,7 +34,7 @@ fifo_path (struct runtime_context *ctx, const char *id)
 static int
 pidfd_open_checked (pid_t pid, uint64_t start)
 {
-  int fd = (int) syscall (SYS_pidfd_open, pid, 0);
+  int fd = (int)syscall (SYS_pidfd_open, pid, 0);
   if (fd < 0)
     return -1;
   /* The pidfd pins the process: if it is still the one we started, it
@@ -52,7 +52,7 @@ static int
 load_cgroups (struct runtime_context *ctx, struct container *c, struct cgroup_manager **out, runhv_error_t *err)
 {
   json_t *j = c->state->backend ? json_object_get (c->state->backend, "cgroups") : NULL;
-  (void) ctx;
+  (void)ctx;
   if (j == NULL)
     {
       *out = NULL;
@@ -64,7 +64,7 @@ load_cgroups (struct runtime_context *ctx, struct container *c, struct cgroup_ma
 static int
 write_id_map (pid_t pid, const char *file, const struct oci_id_map *m, size_t n, runhv_error_t *err)
 {
-  cleanup_free char *path = xasprintf ("/proc/%d/%s", (int) pid, file);
+  cleanup_free char *path = xasprintf ("/proc/%d/%s", (int)pid, file);
   cleanup_free char *buf = xstrdup ("");
   for (size_t i = 0; i < n; i++)
     {
@@ -141,9 +141,10 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
       runhv_make_error (err, errno, "create `%s`", fifo);
       goto out;
     }
-  if (spec->n_uid_mappings > 0 && chown (fifo, host_root_uid (spec->uid_mappings, spec->n_uid_mappings),
-                                          host_root_uid (spec->gid_mappings, spec->n_gid_mappings))
-                                      < 0)
+  if (spec->n_uid_mappings > 0
+      && chown (fifo, host_root_uid (spec->uid_mappings, spec->n_uid_mappings),
+                host_root_uid (spec->gid_mappings, spec->n_gid_mappings))
+           < 0)
     {
       runhv_make_error (err, errno, "chown `%s`", fifo);
       goto out;
@@ -426,8 +427,8 @@ process_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t
 }
 
 static int
-process_exec (struct runtime_context *ctx, struct container *c, const struct exec_options *o,
-              struct process_handle *h, runhv_error_t *err)
+process_exec (struct runtime_context *ctx, struct container *c, const struct exec_options *o, struct process_handle *h,
+              runhv_error_t *err)
 {
   struct container_state *st = c->state;
   struct cgroup_manager *cg = NULL;
@@ -629,7 +630,7 @@ static int
 pid_handle_signal (struct process_handle *h, int sig, runhv_error_t *err)
 {
   if (syscall (SYS_pidfd_send_signal, h->wait_fd, sig, NULL, 0) < 0 && errno != ESRCH)
-    return runhv_make_error (err, errno, "send signal %d to process %d", sig, (int) h->pid);
+    return runhv_make_error (err, errno, "send signal %d to process %d", sig, (int)h->pid);
   return 0;
 }
 
@@ -642,7 +643,7 @@ pid_handle_reap (struct process_handle *h, int *exit_status, runhv_error_t *err)
     r = waitpid (h->pid, &status, 0);
   while (r < 0 && errno == EINTR);
   if (r < 0)
-    return runhv_make_error (err, errno, "wait for process %d (is runhv its parent?)", (int) h->pid);
+    return runhv_make_error (err, errno, "wait for process %d (is runhv its parent?)", (int)h->pid);
   *exit_status = WIFSIGNALED (status) ? 128 + WTERMSIG (status) : WEXITSTATUS (status);
   return 0;
 }
@@ -660,9 +661,9 @@ process_handle_for_child (struct process_handle *h, pid_t pid, runhv_error_t *er
 {
   memset (h, 0, sizeof (*h));
   h->pid = pid;
-  h->wait_fd = (int) syscall (SYS_pidfd_open, pid, 0);
+  h->wait_fd = (int)syscall (SYS_pidfd_open, pid, 0);
   if (h->wait_fd < 0)
-    return runhv_make_error (err, errno, "watch process %d", (int) pid);
+    return runhv_make_error (err, errno, "watch process %d", (int)pid);
   h->signal = pid_handle_signal;
   h->reap = pid_handle_reap;
   h->release = pid_handle_release;
@@ -672,7 +673,7 @@ process_handle_for_child (struct process_handle *h, pid_t pid, runhv_error_t *er
 static int
 process_attach (struct runtime_context *ctx, struct container *c, struct process_handle *h, runhv_error_t *err)
 {
-  (void) ctx;
+  (void)ctx;
   return process_handle_for_child (h, c->state->pid, err);
 }
 

@@ -25,7 +25,7 @@ static int
 openat2_in_root (int rootfd, const char *path, int flags)
 {
   struct open_how how = {
-    .flags = (uint64_t) flags | O_CLOEXEC,
+    .flags = (uint64_t)flags | O_CLOEXEC,
     .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
   };
   int fd;
@@ -34,7 +34,7 @@ openat2_in_root (int rootfd, const char *path, int flags)
   if (*path == '\0')
     path = ".";
   do
-    fd = (int) syscall (SYS_openat2, rootfd, path, &how, sizeof (how));
+    fd = (int)syscall (SYS_openat2, rootfd, path, &how, sizeof (how));
   while (fd < 0 && errno == EAGAIN);
   return fd;
 }
@@ -268,10 +268,10 @@ without_data_opt (const char *data, const char *opt)
   for (const char *p = data; p && *p;)
     {
       const char *c = strchr (p, ',');
-      size_t l = c ? (size_t) (c - p) : strlen (p);
+      size_t l = c ? (size_t)(c - p) : strlen (p);
       if (!(l == ol && strncmp (p, opt, ol) == 0))
         {
-          char *n = xasprintf ("%s%s%.*s", r, r[0] ? "," : "", (int) l, p);
+          char *n = xasprintf ("%s%s%.*s", r, r[0] ? "," : "", (int)l, p);
           free (r);
           r = n;
         }
@@ -389,7 +389,7 @@ make_device (struct rootfs_context *ctx, int rootfd, const char *path, char type
     return runhv_make_error (err, errno, "open `%s`", parent);
   if (!ctx->userns || type == 'p')
     {
-      (void) unlinkat (dfd, name, 0);
+      (void)unlinkat (dfd, name, 0);
       if (mknodat (dfd, name, kind | (perm & 07777), makedev (major, minor)) < 0)
         return runhv_make_error (err, errno, "mknod `%s`", path);
       if (fchmodat (dfd, name, perm & 07777, 0) < 0)
@@ -426,7 +426,7 @@ create_devices (struct rootfs_context *ctx, int rootfd, runhv_error_t *err)
   {
     const char *target, *link;
   } links[] = {
-    { "/proc/self/fd", "/dev/fd" },   { "/proc/self/fd/0", "/dev/stdin" }, { "/proc/self/fd/1", "/dev/stdout" },
+    { "/proc/self/fd", "/dev/fd" },       { "/proc/self/fd/0", "/dev/stdin" }, { "/proc/self/fd/1", "/dev/stdout" },
     { "/proc/self/fd/2", "/dev/stderr" }, { "pts/ptmx", "/dev/ptmx" },
   };
   bool dev_is_mount = false;
@@ -445,7 +445,8 @@ create_devices (struct rootfs_context *ctx, int rootfd, runhv_error_t *err)
               overridden = true;
           if (overridden)
             continue;
-          if (make_device (ctx, rootfd, p, 'c', default_devices[i].major, default_devices[i].minor, 0666, 0, 0, err) < 0)
+          if (make_device (ctx, rootfd, p, 'c', default_devices[i].major, default_devices[i].minor, 0666, 0, 0, err)
+              < 0)
             return -1;
         }
       for (size_t i = 0; i < sizeof (links) / sizeof (links[0]); i++)
@@ -466,8 +467,8 @@ create_devices (struct rootfs_context *ctx, int rootfd, runhv_error_t *err)
   for (size_t i = 0; i < s->n_devices; i++)
     {
       const struct oci_device *d = &s->devices[i];
-      if (make_device (ctx, rootfd, d->path, d->type == 'u' ? 'c' : d->type, (unsigned long) d->major,
-                       (unsigned long) d->minor, d->has_file_mode ? d->file_mode : 0666, d->has_uid ? d->uid : 0,
+      if (make_device (ctx, rootfd, d->path, d->type == 'u' ? 'c' : d->type, (unsigned long)d->major,
+                       (unsigned long)d->minor, d->has_file_mode ? d->file_mode : 0666, d->has_uid ? d->uid : 0,
                        d->has_gid ? d->gid : 0, err)
           < 0)
         return runhv_error_wrap (err, "linux.devices[%zu]", i);

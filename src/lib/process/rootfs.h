@@ -13,10 +13,10 @@
 struct rootfs_context
 {
   const struct oci_spec *spec;
-  const char *rootfs;               /* absolute host path */
+  const char *rootfs;                   /* absolute host path */
   const struct cgroup_manager *cgroups; /* may be NULL (no cgroup mount source) */
-  bool userns;                      /* inside a new user namespace */
-  bool cgroupns;                    /* inside a new cgroup namespace */
+  bool userns;                          /* inside a new user namespace */
+  bool cgroupns;                        /* inside a new cgroup namespace */
   bool no_pivot;
 };
 

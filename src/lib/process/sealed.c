@@ -43,7 +43,7 @@ sealed_binary_reexec (char **argv, runhv_error_t *err)
     return runhv_make_error (err, errno, "memfd_create");
   while (off < st.st_size)
     {
-      ssize_t n = sendfile (mfd, src, &off, (size_t) (st.st_size - off));
+      ssize_t n = sendfile (mfd, src, &off, (size_t)(st.st_size - off));
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)

@@ -26,7 +26,7 @@ security_last_cap (void)
     {
       buf[strcspn (buf, "\n")] = '\0';
       if (parse_int64 (buf, &v) == 0 && v > 0 && v < 64)
-        return last = (int) v;
+        return last = (int)v;
     }
   return last = CAP_LAST_CAP;
 }
@@ -35,14 +35,16 @@ static const char *
 rlimit_name (int resource)
 {
   static const char *const names[] = {
-    [RLIMIT_CPU] = "RLIMIT_CPU",       [RLIMIT_FSIZE] = "RLIMIT_FSIZE",           [RLIMIT_DATA] = "RLIMIT_DATA",
-    [RLIMIT_STACK] = "RLIMIT_STACK",   [RLIMIT_CORE] = "RLIMIT_CORE",             [RLIMIT_RSS] = "RLIMIT_RSS",
-    [RLIMIT_NPROC] = "RLIMIT_NPROC",   [RLIMIT_NOFILE] = "RLIMIT_NOFILE",         [RLIMIT_MEMLOCK] = "RLIMIT_MEMLOCK",
-    [RLIMIT_AS] = "RLIMIT_AS",         [RLIMIT_LOCKS] = "RLIMIT_LOCKS",           [RLIMIT_SIGPENDING] = "RLIMIT_SIGPENDING",
-    [RLIMIT_MSGQUEUE] = "RLIMIT_MSGQUEUE", [RLIMIT_NICE] = "RLIMIT_NICE",         [RLIMIT_RTPRIO] = "RLIMIT_RTPRIO",
-    [RLIMIT_RTTIME] = "RLIMIT_RTTIME",
+    [RLIMIT_CPU] = "RLIMIT_CPU",           [RLIMIT_FSIZE] = "RLIMIT_FSIZE",
+    [RLIMIT_DATA] = "RLIMIT_DATA",         [RLIMIT_STACK] = "RLIMIT_STACK",
+    [RLIMIT_CORE] = "RLIMIT_CORE",         [RLIMIT_RSS] = "RLIMIT_RSS",
+    [RLIMIT_NPROC] = "RLIMIT_NPROC",       [RLIMIT_NOFILE] = "RLIMIT_NOFILE",
+    [RLIMIT_MEMLOCK] = "RLIMIT_MEMLOCK",   [RLIMIT_AS] = "RLIMIT_AS",
+    [RLIMIT_LOCKS] = "RLIMIT_LOCKS",       [RLIMIT_SIGPENDING] = "RLIMIT_SIGPENDING",
+    [RLIMIT_MSGQUEUE] = "RLIMIT_MSGQUEUE", [RLIMIT_NICE] = "RLIMIT_NICE",
+    [RLIMIT_RTPRIO] = "RLIMIT_RTPRIO",     [RLIMIT_RTTIME] = "RLIMIT_RTTIME",
   };
-  if (resource >= 0 && (size_t) resource < sizeof (names) / sizeof (names[0]) && names[resource])
+  if (resource >= 0 && (size_t)resource < sizeof (names) / sizeof (names[0]) && names[resource])
     return names[resource];
   return "rlimit";
 }
@@ -61,8 +63,8 @@ security_set_rlimits (const struct oci_process *p, runhv_error_t *err)
             return runhv_error (err,
                                 "process.rlimits: %s hard limit %llu is above the %llu that runhv itself has, and "
                                 "raising it needs CAP_SYS_RESOURCE, which this host withholds (lower it to %llu)",
-                                rlimit_name (p->rlimits[i].resource), (unsigned long long) rl.rlim_max,
-                                (unsigned long long) cur.rlim_max, (unsigned long long) cur.rlim_max);
+                                rlimit_name (p->rlimits[i].resource), (unsigned long long)rl.rlim_max,
+                                (unsigned long long)cur.rlim_max, (unsigned long long)cur.rlim_max);
           return runhv_make_error (err, e, "process.rlimits: set %s", rlimit_name (p->rlimits[i].resource));
         }
     }
@@ -108,7 +110,7 @@ name_cap (int c, char *buf, size_t size)
   snprintf (buf, size, "%s", n);
   for (char *q = buf; *q; q++)
     if (*q >= 'a' && *q <= 'z')
-      *q = (char) (*q - 'a' + 'A');
+      *q = (char)(*q - 'a' + 'A');
   cap_free (n);
   return 0;
 }
@@ -155,7 +157,7 @@ security_switch_user_and_caps (const struct oci_process *p, runhv_error_t *err)
 
   if (p->n_additional_gids > 0)
     {
-      if (setgroups (p->n_additional_gids, (const gid_t *) p->additional_gids) < 0)
+      if (setgroups (p->n_additional_gids, (const gid_t *)p->additional_gids) < 0)
         return runhv_make_error (err, errno, "process.user.additionalGids: setgroups");
     }
   else if (setgroups (0, NULL) < 0 && errno != EPERM)
@@ -172,12 +174,12 @@ security_switch_user_and_caps (const struct oci_process *p, runhv_error_t *err)
   if (!p->has_capabilities)
     return 0;
   memset (data, 0, sizeof (data));
-  data[0].effective = (uint32_t) eff;
-  data[1].effective = (uint32_t) (eff >> 32);
-  data[0].permitted = (uint32_t) perm;
-  data[1].permitted = (uint32_t) (perm >> 32);
-  data[0].inheritable = (uint32_t) inh;
-  data[1].inheritable = (uint32_t) (inh >> 32);
+  data[0].effective = (uint32_t)eff;
+  data[1].effective = (uint32_t)(eff >> 32);
+  data[0].permitted = (uint32_t)perm;
+  data[1].permitted = (uint32_t)(perm >> 32);
+  data[0].inheritable = (uint32_t)inh;
+  data[1].inheritable = (uint32_t)(inh >> 32);
   if (capset (&hdr, data) < 0)
     return runhv_make_error (err, errno, "process.capabilities: capset (effective must be within permitted)");
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
@@ -216,7 +218,7 @@ seccomp_filter_build (const struct oci_seccomp *s, scmp_filter_ctx *out, runhv_e
       uint32_t arch;
       const char *a = s->architectures[i] + 10;
       for (k = 0; a[k] && k + 1 < sizeof (lower); k++)
-        lower[k] = (char) (a[k] >= 'A' && a[k] <= 'Z' ? a[k] - 'A' + 'a' : a[k]);
+        lower[k] = (char)(a[k] >= 'A' && a[k] <= 'Z' ? a[k] - 'A' + 'a' : a[k]);
       lower[k] = '\0';
       arch = seccomp_arch_resolve_name (lower);
       if (arch == 0)
@@ -252,7 +254,7 @@ seccomp_filter_build (const struct oci_seccomp *s, scmp_filter_ctx *out, runhv_e
           for (size_t a = 0; a < rule->n_args; a++)
             {
               cmp[a].arg = rule->args[a].index;
-              cmp[a].op = (enum scmp_compare) rule->args[a].op;
+              cmp[a].op = (enum scmp_compare)rule->args[a].op;
               cmp[a].datum_a = rule->args[a].value;
               cmp[a].datum_b = rule->args[a].value_two;
               for (size_t b = 0; b < a; b++)
@@ -260,7 +262,7 @@ seccomp_filter_build (const struct oci_seccomp *s, scmp_filter_ctx *out, runhv_e
                   repeated = true;
             }
           if (!repeated)
-            r = seccomp_rule_add_array (ctx, rule->action, nr, (unsigned) rule->n_args, cmp);
+            r = seccomp_rule_add_array (ctx, rule->action, nr, (unsigned)rule->n_args, cmp);
           else
             {
               /* libseccomp cannot AND two tests of one argument: add them
@@ -272,8 +274,7 @@ seccomp_filter_build (const struct oci_seccomp *s, scmp_filter_ctx *out, runhv_e
           if (r < 0)
             {
               seccomp_release (ctx);
-              return runhv_make_error (err, -r, "linux.seccomp.syscalls[%zu]: add a rule for `%s`", i,
-                                       rule->names[n]);
+              return runhv_make_error (err, -r, "linux.seccomp.syscalls[%zu]: add a rule for `%s`", i, rule->names[n]);
             }
         }
     }

@@ -107,7 +107,7 @@ sync_recv (int sock, struct sync_msg *m)
             }
         }
     }
-  if ((size_t) n < offsetof (struct wire, text))
+  if ((size_t)n < offsetof (struct wire, text))
     {
       if (m->fd >= 0)
         close (m->fd);
@@ -117,9 +117,9 @@ sync_recv (int sock, struct sync_msg *m)
     }
   m->type = w.type;
   m->value = w.value;
-  if ((size_t) n > offsetof (struct wire, text))
+  if ((size_t)n > offsetof (struct wire, text))
     {
-      size_t tl = (size_t) n - offsetof (struct wire, text);
+      size_t tl = (size_t)n - offsetof (struct wire, text);
       memcpy (m->text, w.text, tl);
       m->text[tl < sizeof (m->text) ? tl : sizeof (m->text) - 1] = '\0';
     }

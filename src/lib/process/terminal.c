@@ -17,7 +17,7 @@
 int
 terminal_set_size (int fd, unsigned rows, unsigned cols)
 {
-  struct winsize ws = { .ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols };
+  struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
   if (rows == 0 && cols == 0)
     return 0;
   return ioctl (fd, TIOCSWINSZ, &ws);
@@ -81,7 +81,7 @@ terminal_send_to_socket (const char *path, int master, runhv_error_t *err)
   if (strlen (path) >= sizeof (addr.sun_path))
     return runhv_error (err, "--console-socket: path `%s` is too long for a unix socket", path);
   memcpy (addr.sun_path, path, strlen (path) + 1);
-  if (connect (sock, (struct sockaddr *) &addr, sizeof (addr)) < 0)
+  if (connect (sock, (struct sockaddr *)&addr, sizeof (addr)) < 0)
     return runhv_make_error (err, errno, "--console-socket: connect to `%s`", path);
   return terminal_send_fd (sock, master, err);
 }

@@ -14,16 +14,16 @@
 static void
 put32 (uint8_t *p, uint32_t v)
 {
-  p[0] = (uint8_t) (v >> 24);
-  p[1] = (uint8_t) (v >> 16);
-  p[2] = (uint8_t) (v >> 8);
-  p[3] = (uint8_t) v;
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
 }
 
 static uint32_t
 get32 (const uint8_t *p)
 {
-  return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 void
@@ -106,12 +106,12 @@ frame_reader_next (struct frame_reader *r, struct frame *f, runhv_error_t *err)
     return runhv_error (err, "agent protocol: a close frame carries no payload");
   if ((type == FRAME_DATA || type == FRAME_CLOSE) && id == 0)
     return runhv_error (err, "agent protocol: stream id 0 is reserved");
-  if (avail < AGENT_PROTO_HEADER + (size_t) len)
+  if (avail < AGENT_PROTO_HEADER + (size_t)len)
     return 0;
   f->type = type;
   f->id = id;
   f->len = len;
-  f->payload = (uint8_t *) h + AGENT_PROTO_HEADER;
+  f->payload = (uint8_t *)h + AGENT_PROTO_HEADER;
   r->consumed += AGENT_PROTO_HEADER + len;
   return 1;
 }
@@ -165,7 +165,7 @@ outq_push (struct outq *q, uint8_t type, uint32_t id, const void *payload, size_
       q->buf = xrealloc (q->buf, cap);
       q->cap = cap;
     }
-  frame_header_encode (q->buf + q->len, type, id, (uint32_t) len);
+  frame_header_encode (q->buf + q->len, type, id, (uint32_t)len);
   if (len > 0)
     memcpy (q->buf + q->len + AGENT_PROTO_HEADER, payload, len);
   q->len += AGENT_PROTO_HEADER + len;
@@ -195,7 +195,7 @@ outq_flush (struct outq *q, int fd)
             return 0;
           return -1;
         }
-      q->off += (size_t) n;
+      q->off += (size_t)n;
     }
   q->off = q->len = 0;
   return 0;
@@ -207,7 +207,7 @@ frame_write (int fd, uint8_t type, uint32_t id, const void *payload, size_t len,
   uint8_t h[AGENT_PROTO_HEADER];
   if (len > AGENT_PROTO_MAX_PAYLOAD)
     return runhv_error (err, "agent protocol: refusing to send %zu bytes in one frame", len);
-  frame_header_encode (h, type, id, (uint32_t) len);
+  frame_header_encode (h, type, id, (uint32_t)len);
   if (write_all (fd, h, sizeof (h)) < 0 || (len > 0 && write_all (fd, payload, len) < 0))
     return runhv_make_error (err, errno, "agent protocol: write");
   return 0;
@@ -234,7 +234,7 @@ frame_read (int fd, struct frame *f, uint8_t **payload, runhv_error_t *err)
     return runhv_make_error (err, errno, "agent protocol: read");
   if (n == 0)
     return runhv_make_error (err, EPIPE, "agent protocol: the peer closed the connection");
-  if (n < (ssize_t) sizeof (h))
+  if (n < (ssize_t)sizeof (h))
     return runhv_error (err, "agent protocol: truncated frame header");
   frame_reader_init (&r);
   frame_reader_feed (&r, h, sizeof (h));
@@ -247,8 +247,8 @@ frame_read (int fd, struct frame *f, uint8_t **payload, runhv_error_t *err)
   /* the header is valid; now read exactly its payload */
   {
     uint32_t len = get32 (h + 12);
-    uint8_t *p = xmalloc0 ((size_t) len + 1);
-    if (len > 0 && read_all (fd, p, len) != (ssize_t) len)
+    uint8_t *p = xmalloc0 ((size_t)len + 1);
+    if (len > 0 && read_all (fd, p, len) != (ssize_t)len)
       {
         free (p);
         frame_reader_release (&r);
@@ -269,7 +269,7 @@ proto_json (const struct frame *f, json_t **out, runhv_error_t *err)
 {
   json_t *j;
   json_error_t je;
-  j = json_loadb ((const char *) f->payload, f->len, JSON_REJECT_DUPLICATES, &je);
+  j = json_loadb ((const char *)f->payload, f->len, JSON_REJECT_DUPLICATES, &je);
   if (j == NULL)
     return runhv_error (err, "agent protocol: invalid JSON in a frame at column %d: %s", je.column, je.text);
   if (!json_is_object (j))
@@ -282,16 +282,16 @@ proto_json (const struct frame *f, json_t **out, runhv_error_t *err)
 }
 
 static const char *const op_names[] = {
-  [OP_HELLO] = "hello",   [OP_CREATE] = "create", [OP_START] = "start",   [OP_KILL] = "kill",
-  [OP_EXEC] = "exec",     [OP_PS] = "ps",         [OP_PAUSE] = "pause",   [OP_RESUME] = "resume",
-  [OP_UPDATE] = "update", [OP_STATS] = "stats",   [OP_RESIZE] = "resize", [OP_DELETE] = "delete",
+  [OP_HELLO] = "hello",       [OP_CREATE] = "create", [OP_START] = "start",   [OP_KILL] = "kill",
+  [OP_EXEC] = "exec",         [OP_PS] = "ps",         [OP_PAUSE] = "pause",   [OP_RESUME] = "resume",
+  [OP_UPDATE] = "update",     [OP_STATS] = "stats",   [OP_RESIZE] = "resize", [OP_DELETE] = "delete",
   [OP_SHUTDOWN] = "shutdown",
 };
 
 const char *
 proto_op_name (enum agent_op op)
 {
-  if ((size_t) op < sizeof (op_names) / sizeof (op_names[0]) && op_names[op])
+  if ((size_t)op < sizeof (op_names) / sizeof (op_names[0]) && op_names[op])
     return op_names[op];
   return "?";
 }
@@ -315,10 +315,10 @@ need_uint (json_t *req, const char *key, bool required, uint64_t lo, uint64_t hi
   json_t *v = json_object_get (req, key);
   if (v == NULL)
     return required ? runhv_error (err, "agent protocol: `%s` is missing", key) : 0;
-  if (!json_is_integer (v) || json_integer_value (v) < 0 || (uint64_t) json_integer_value (v) < lo
-      || (uint64_t) json_integer_value (v) > hi)
-    return runhv_error (err, "agent protocol: `%s` must be an integer from %llu to %llu", key, (unsigned long long) lo,
-                        (unsigned long long) hi);
+  if (!json_is_integer (v) || json_integer_value (v) < 0 || (uint64_t)json_integer_value (v) < lo
+      || (uint64_t)json_integer_value (v) > hi)
+    return runhv_error (err, "agent protocol: `%s` must be an integer from %llu to %llu", key, (unsigned long long)lo,
+                        (unsigned long long)hi);
   return 0;
 }
 
@@ -341,13 +341,13 @@ check_stdio (json_t *req, runhv_error_t *err)
   if (!json_is_object (s))
     return runhv_error (err, "agent protocol: `stdio` must be an object");
   json_object_foreach (s, k, v)
-    {
-      if (strcmp (k, "stdin") != 0 && strcmp (k, "stdout") != 0 && strcmp (k, "stderr") != 0
-          && strcmp (k, "terminal") != 0)
-        return runhv_error (err, "agent protocol: unknown stdio stream `%s`", k);
-      if (!json_is_integer (v) || json_integer_value (v) <= 0 || json_integer_value (v) > UINT32_MAX)
-        return runhv_error (err, "agent protocol: stdio.%s must be a stream id (1 to 4294967295)", k);
-    }
+  {
+    if (strcmp (k, "stdin") != 0 && strcmp (k, "stdout") != 0 && strcmp (k, "stderr") != 0
+        && strcmp (k, "terminal") != 0)
+      return runhv_error (err, "agent protocol: unknown stdio stream `%s`", k);
+    if (!json_is_integer (v) || json_integer_value (v) <= 0 || json_integer_value (v) > UINT32_MAX)
+      return runhv_error (err, "agent protocol: stdio.%s must be a stream id (1 to 4294967295)", k);
+  }
   if (json_object_get (s, "terminal") && (json_object_get (s, "stdout") || json_object_get (s, "stderr")))
     return runhv_error (err, "agent protocol: a terminal replaces stdout and stderr");
   return 0;
@@ -367,7 +367,7 @@ proto_validate_request (json_t *req, enum agent_op *op, runhv_error_t *err)
       break;
   if (i == sizeof (op_names) / sizeof (op_names[0]))
     return runhv_error (err, "agent protocol: unknown op `%.64s`", name);
-  *op = (enum agent_op) i;
+  *op = (enum agent_op)i;
   switch (*op)
     {
     case OP_HELLO:
@@ -456,6 +456,6 @@ proto_check_response (json_t *resp, runhv_error_t *err)
     return 0;
   msg = json_string_value (json_object_get (resp, "error"));
   runhv_make_error (err, 0, "%.4000s", msg ? msg : "the agent refused the request");
-  (*err)->status = (int) json_integer_value (json_object_get (resp, "errno"));
+  (*err)->status = (int)json_integer_value (json_object_get (resp, "errno"));
   return -1;
 }

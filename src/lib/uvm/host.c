@@ -105,8 +105,9 @@ uvm_artifacts_find (const struct runhv_config *cfg, struct uvm_artifacts *out, r
       out->virtiofsd = cfg->virtiofsd ? xstrdup (cfg->virtiofsd) : xstrdup ("/usr/lib/qemu/virtiofsd");
       if (access (out->virtiofsd, X_OK) < 0)
         {
-          runhv_make_error (err, errno, "vm.shared_fs = virtiofs but `%s` is missing (install qemu-system-x86 or "
-                                        "set [vm] virtiofsd)",
+          runhv_make_error (err, errno,
+                            "vm.shared_fs = virtiofs but `%s` is missing (install qemu-system-x86 or "
+                            "set [vm] virtiofsd)",
                             out->virtiofsd);
           goto fail;
         }
@@ -141,16 +142,16 @@ uvm_host_tsc_khz (void)
   attr.type = PERF_TYPE_SOFTWARE;
   attr.config = PERF_COUNT_SW_DUMMY;
   attr.exclude_kernel = 1;
-  fd = (int) syscall (SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  fd = (int)syscall (SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd >= 0)
     {
-      struct perf_event_mmap_page *p = mmap (NULL, (size_t) pg, PROT_READ, MAP_SHARED, fd, 0);
+      struct perf_event_mmap_page *p = mmap (NULL, (size_t)pg, PROT_READ, MAP_SHARED, fd, 0);
       close (fd);
       if (p != MAP_FAILED)
         {
           if (p->cap_user_time && p->time_mult)
-            khz = (long) (((unsigned __int128) 1000000 << p->time_shift) / p->time_mult);
-          munmap (p, (size_t) pg);
+            khz = (long)(((unsigned __int128)1000000 << p->time_shift) / p->time_mult);
+          munmap (p, (size_t)pg);
         }
     }
   if (khz <= 0)
@@ -162,8 +163,8 @@ uvm_host_tsc_khz (void)
       nanosleep (&d, NULL);
       clock_gettime (CLOCK_MONOTONIC_RAW, &t1);
       c1 = __rdtsc ();
-      khz = (long) ((double) (c1 - c0) * 1e6
-                    / ((double) (t1.tv_sec - t0.tv_sec) * 1e9 + (double) (t1.tv_nsec - t0.tv_nsec)));
+      khz
+        = (long)((double)(c1 - c0) * 1e6 / ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)));
     }
   return khz;
 }
@@ -172,7 +173,7 @@ int64_t
 uvm_host_memory_mb (void)
 {
   long pages = sysconf (_SC_PHYS_PAGES), size = sysconf (_SC_PAGESIZE);
-  return pages > 0 && size > 0 ? (int64_t) pages * size / (1 << 20) : 1024;
+  return pages > 0 && size > 0 ? (int64_t)pages * size / (1 << 20) : 1024;
 }
 
 int64_t
@@ -213,11 +214,25 @@ kvm_probe (const struct uvm_artifacts *a, char **why)
   if (pid == 0)
     {
       int null = open ("/dev/null", O_RDWR);
-      char *argv[] = { a->qemu, (char *) "-nodefaults", (char *) "-no-user-config", (char *) "-display", (char *) "none",
-                       (char *) "-M", (char *) "microvm,acpi=on", (char *) "-accel", (char *) "kvm", (char *) "-m",
-                       (char *) "128M", (char *) "-kernel", a->kernel, (char *) "-append",
-                       (char *) "earlyprintk=ttyS0 console=ttyS0 panic=-1 root=/dev/nonexistent loglevel=1",
-                       (char *) "-serial", serial_arg, (char *) "-no-reboot", NULL };
+      char *argv[] = { a->qemu,
+                       (char *)"-nodefaults",
+                       (char *)"-no-user-config",
+                       (char *)"-display",
+                       (char *)"none",
+                       (char *)"-M",
+                       (char *)"microvm,acpi=on",
+                       (char *)"-accel",
+                       (char *)"kvm",
+                       (char *)"-m",
+                       (char *)"128M",
+                       (char *)"-kernel",
+                       a->kernel,
+                       (char *)"-append",
+                       (char *)"earlyprintk=ttyS0 console=ttyS0 panic=-1 root=/dev/nonexistent loglevel=1",
+                       (char *)"-serial",
+                       serial_arg,
+                       (char *)"-no-reboot",
+                       NULL };
       dup2 (null, 0);
       dup2 (null, 1);
       dup2 (null, 2);
@@ -229,7 +244,7 @@ kvm_probe (const struct uvm_artifacts *a, char **why)
       *why = xstrdup ("cannot fork the KVM probe");
       return false;
     }
-  pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+  pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
   p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
   if (pidfd >= 0 && poll (&p, 1, 2000) == 1)
     exited = true;
@@ -238,15 +253,16 @@ kvm_probe (const struct uvm_artifacts *a, char **why)
   waitpid (pid, &status, 0);
   if (pidfd >= 0)
     close (pidfd);
-  if (read_file (serial, 1 << 20, &text, NULL, NULL) == 0 && exited && WIFEXITED (status)
-      && WEXITSTATUS (status) == 0 && strstr (text, "Kernel panic - not syncing") != NULL)
+  if (read_file (serial, 1 << 20, &text, NULL, NULL) == 0 && exited && WIFEXITED (status) && WEXITSTATUS (status) == 0
+      && strstr (text, "Kernel panic - not syncing") != NULL)
     ok = true;
   if (ok)
     *why = xstrdup ("KVM booted the guest kernel in a probe");
   else if (!exited)
     *why = xstrdup ("KVM is present but did not boot the guest kernel within 2 s (a nested or emulating hypervisor)");
   else
-    *why = xasprintf ("KVM is present but QEMU failed the probe boot (exit status %d)", WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
+    *why = xasprintf ("KVM is present but QEMU failed the probe boot (exit status %d)",
+                      WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
   unlink (serial);
   rmdir (tmpl);
   return ok;
@@ -272,8 +288,9 @@ uvm_accel_resolve (const struct runhv_config *cfg, const struct uvm_artifacts *a
   if (strcmp (want, "kvm") == 0)
     {
       if (access ("/dev/kvm", R_OK | W_OK) < 0)
-        return runhv_make_error (err, errno, "vm.accelerator = kvm but /dev/kvm is not usable (load kvm_intel or "
-                                             "kvm_amd, or set vm.accelerator = \"auto\")");
+        return runhv_make_error (err, errno,
+                                 "vm.accelerator = kvm but /dev/kvm is not usable (load kvm_intel or "
+                                 "kvm_amd, or set vm.accelerator = \"auto\")");
       *accel = xstrdup ("kvm");
       *why = xstrdup ("vm.accelerator = kvm");
       return 0;
@@ -282,7 +299,7 @@ uvm_accel_resolve (const struct runhv_config *cfg, const struct uvm_artifacts *a
      QEMU.  */
   if (stat (a->kernel, &kst) < 0)
     kst.st_mtime = 0;
-  key = xasprintf ("%s|%s|%ld|%s", boot_id ? boot_id : "", a->kernel, (long) kst.st_mtime, a->qemu);
+  key = xasprintf ("%s|%s|%ld|%s", boot_id ? boot_id : "", a->kernel, (long)kst.st_mtime, a->qemu);
   {
     cleanup_json json_t *j = NULL;
     if (json_load_path (cache, "kvm probe cache", 65536, &j, NULL) == 0

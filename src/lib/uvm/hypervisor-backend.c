@@ -74,11 +74,12 @@ bind_mount_of (json_t *m)
 {
   json_t *opts = json_object_get (m, "options"), *o;
   size_t i;
-  if (json_is_string (json_object_get (m, "type")) && strcmp (json_string_value (json_object_get (m, "type")), "bind") == 0)
+  if (json_is_string (json_object_get (m, "type"))
+      && strcmp (json_string_value (json_object_get (m, "type")), "bind") == 0)
     return true;
-  json_array_foreach (opts, i, o)
-    if (json_is_string (o) && (strcmp (json_string_value (o), "bind") == 0 || strcmp (json_string_value (o), "rbind") == 0))
-      return true;
+  json_array_foreach (opts, i, o) if (json_is_string (o)
+                                      && (strcmp (json_string_value (o), "bind") == 0
+                                          || strcmp (json_string_value (o), "rbind") == 0)) return true;
   return false;
 }
 
@@ -122,23 +123,23 @@ guest_spec (const struct oci_spec *spec, const struct uvm_sizing *sz, const char
           }
     }
   json_array_foreach (mounts, i, m)
+  {
+    const char *src = json_string_value (json_object_get (m, "source"));
+    struct stat st;
+    struct uvm_bind *b;
+    if (!bind_mount_of (m) || src == NULL || src[0] != '/')
+      continue;
+    *binds = xrealloc (*binds, (*nbinds + 1) * sizeof (**binds));
+    b = &(*binds)[(*nbinds)++];
+    b->host = xstrdup (src);
+    b->file = stat (src, &st) == 0 && !S_ISDIR (st.st_mode);
+    b->index = i;
+    b->shared = xasprintf ("%s/shared/%s/mounts/%zu", sdir, id, i);
     {
-      const char *src = json_string_value (json_object_get (m, "source"));
-      struct stat st;
-      struct uvm_bind *b;
-      if (!bind_mount_of (m) || src == NULL || src[0] != '/')
-        continue;
-      *binds = xrealloc (*binds, (*nbinds + 1) * sizeof (**binds));
-      b = &(*binds)[(*nbinds)++];
-      b->host = xstrdup (src);
-      b->file = stat (src, &st) == 0 && !S_ISDIR (st.st_mode);
-      b->index = i;
-      b->shared = xasprintf ("%s/shared/%s/mounts/%zu", sdir, id, i);
-      {
-        cleanup_free char *gsrc = xasprintf ("/run/shared/%s/mounts/%zu", id, i);
-        json_object_set_new (m, "source", json_string (gsrc));
-      }
+      cleanup_free char *gsrc = xasprintf ("/run/shared/%s/mounts/%zu", id, i);
+      json_object_set_new (m, "source", json_string (gsrc));
     }
+  }
   return g;
 }
 
@@ -162,7 +163,7 @@ struct proxy_args
   const char *exec_id; /* NULL: the container's own process */
   json_t *request;     /* create or exec, sent with the stdio fds */
   bool terminal;
-  const int *stdio;    /* -1 = our own */
+  const int *stdio; /* -1 = our own */
   const char *console_socket;
   int console_receiver;
   const char *exit_file; /* where a container's exit status is left */
@@ -172,8 +173,7 @@ struct proxy_args
 /* It exits with the guest process's status, and forwards the signals it
    gets: whoever waits on it (the shim, conmon, `runhv exec`) sees the guest
    process as if it were this host one.  */
-static void __attribute__ ((noreturn))
-vm_proxy (const struct proxy_args *a)
+static void __attribute__ ((noreturn)) vm_proxy (const struct proxy_args *a)
 {
   runhv_error_t err = NULL;
   cleanup_close int conn = -1;
@@ -221,7 +221,7 @@ vm_proxy (const struct proxy_args *a)
     sync_fail (a->report, &err);
   if (uvm_client_call (conn, a->request, fds, nfds, &resp, &err) < 0)
     sync_fail (a->report, &err);
-  sync_send (a->report, SYNC_READY, (int) json_integer_value (json_object_get (resp, "pid")), NULL, -1);
+  sync_send (a->report, SYNC_READY, (int)json_integer_value (json_object_get (resp, "pid")), NULL, -1);
   json_decref (resp);
   close (a->report);
   if (a->terminal)
@@ -247,7 +247,7 @@ vm_proxy (const struct proxy_args *a)
             {
               json_t *r = NULL;
               runhv_error_t ignored = NULL;
-              json_t *kreq = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", a->id, "signal", (int) si.ssi_signo);
+              json_t *kreq = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", a->id, "signal", (int)si.ssi_signo);
               if (a->exec_id)
                 json_object_set_new (kreq, "exec_id", json_string (a->exec_id));
               if (uvm_request (a->vm_dir, kreq, &r, &ignored) < 0)
@@ -263,7 +263,7 @@ vm_proxy (const struct proxy_args *a)
           int status = UVM_EXIT_VM_DIED; /* the VM went away under it */
           if (uvm_client_event (conn, &ev, &err) == 0)
             {
-              status = (int) json_integer_value (json_object_get (ev, "status"));
+              status = (int)json_integer_value (json_object_get (ev, "status"));
               json_decref (ev);
             }
           if (a->exit_file)
@@ -319,8 +319,8 @@ spawn_proxy (struct proxy_args *a, int lock_fd, struct process_handle *h, pid_t 
   if (guest_pid)
     *guest_pid = m.value;
   if (h == NULL)
-    return (int) proxy;
-  return process_handle_for_child (h, proxy, err) < 0 ? -1 : (int) proxy;
+    return (int)proxy;
+  return process_handle_for_child (h, proxy, err) < 0 ? -1 : (int)proxy;
 }
 
 static int destroy_joined (struct runtime_context *ctx, struct container *c);
@@ -329,8 +329,7 @@ static int destroy_joined (struct runtime_context *ctx, struct container *c);
    supervisor shares the rootfs in and the agent creates it there; on the
    host a proxy process stands for its process.  */
 static int
-hv_create_joined (struct runtime_context *ctx, struct container *c, const struct create_options *o,
-                  runhv_error_t *err)
+hv_create_joined (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err)
 {
   struct container_state *st = c->state;
   const struct oci_spec *spec = c->spec;
@@ -361,12 +360,13 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
     }
   {
     json_t *vm = owner->backend ? json_object_get (owner->backend, "vm") : NULL;
-    sz.cpus = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
+    sz.cpus
+      = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
   }
   container_state_free (owner);
   gspec = guest_spec (spec, &sz, vdir, st->id, &binds, &nbinds);
   for (size_t i = 0; i < nbinds; i++)
-    json_array_append_new (bj, json_pack ("{s:s,s:I,s:b}", "host", binds[i].host, "index", (json_int_t) binds[i].index,
+    json_array_append_new (bj, json_pack ("{s:s,s:I,s:b}", "host", binds[i].host, "index", (json_int_t)binds[i].index,
                                           "file", binds[i].file));
   a = (struct proxy_args){
     .vm_dir = vdir,
@@ -391,7 +391,8 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
     {
       cleanup_json json_t *sj = oci_state_json (st->id, "creating", proxy, st->bundle, st->annotations);
       cleanup_free char *text = json_dumps (sj, JSON_COMPACT);
-      if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0 || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
+      if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0
+          || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
         {
           destroy_joined (ctx, c);
           return -1;
@@ -422,8 +423,9 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   if (joined (c))
     return hv_create_joined (ctx, c, o, err);
   if (spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] || spec->n_hooks[OCI_HOOK_START_CONTAINER])
-    return runhv_error (err, "hooks.%s: not supported with hypervisor isolation (they would run inside the VM, where "
-                             "their paths do not exist); remove them or use process isolation",
+    return runhv_error (err,
+                        "hooks.%s: not supported with hypervisor isolation (they would run inside the VM, where "
+                        "their paths do not exist); remove them or use process isolation",
                         spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] ? "createContainer" : "startContainer");
   if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     return runhv_error (err, "process.terminal is true but no --console-socket was given (pass one, or set "
@@ -434,8 +436,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     goto out;
   if (uvm_accel_resolve (cfg, &art, UVM_PROBE_CACHE_DIR, &accel, &why, err) < 0)
     goto out;
-  log_debug ("container `%s`: %lld MiB (%s), %lld vCPUs (%s), %s: %s", st->id, (long long) sz.memory_mb,
-             sz.memory_source, (long long) sz.cpus, sz.cpus_source, accel, why);
+  log_debug ("container `%s`: %lld MiB (%s), %lld vCPUs (%s), %s: %s", st->id, (long long)sz.memory_mb,
+             sz.memory_source, (long long)sz.cpus, sz.cpus_source, accel, why);
   gspec = guest_spec (spec, &sz, sdir, st->id, &binds, &nbinds);
   {
     /* A network namespace prepared by the caller (CNI for a CRI pod,
@@ -448,9 +450,9 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
         net_cmdline = podnet_cmdline (&net);
         if (st->backend == NULL)
           st->backend = json_object ();
-        json_object_set_new (st->backend, "net",
-                             json_pack ("{s:s,s:s,s:s,s:i}", "netns", netns, "ifname", net.ifname, "ip", net.ip,
-                                        "prefix", net.prefix));
+        json_object_set_new (
+          st->backend, "net",
+          json_pack ("{s:s,s:s,s:s,s:i}", "netns", netns, "ifname", net.ifname, "ip", net.ip, "prefix", net.prefix));
       }
   }
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -514,9 +516,9 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     struct pollfd p = { .fd = sv[0], .events = POLLIN };
     struct sync_msg m;
     int64_t timeout = (cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 30000) + 90000;
-    if (poll (&p, 1, (int) timeout) <= 0)
+    if (poll (&p, 1, (int)timeout) <= 0)
       {
-        runhv_error (err, "the VM supervisor did not report within %lld s (see `%s`)", (long long) timeout / 1000,
+        runhv_error (err, "the VM supervisor did not report within %lld s (see `%s`)", (long long)timeout / 1000,
                      console_log);
         goto out;
       }
@@ -544,7 +546,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
           info = json_object ();
         }
       json_object_set_new (info, "pid", json_integer (m.value));
-      json_object_set_new (info, "pid_start", json_integer ((json_int_t) pid_start_time (m.value)));
+      json_object_set_new (info, "pid_start", json_integer ((json_int_t)pid_start_time (m.value)));
       json_object_set_new (info, "accel_reason", json_string (why));
       json_object_set_new (st->backend, "vm", info);
     }
@@ -554,7 +556,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     {
       cleanup_json json_t *sj = oci_state_json (st->id, "creating", sup, st->bundle, st->annotations);
       cleanup_free char *text = json_dumps (sj, JSON_COMPACT);
-      if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0 || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
+      if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0
+          || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
         goto out;
     }
   ret = 0;
@@ -616,7 +619,7 @@ hv_status (struct runtime_context *ctx, struct container *c)
       if (json_load_path (path, "exit.json", 4096, &j, NULL) == 0)
         {
           c->state->has_exit_status = true;
-          c->state->exit_status = (int) json_integer_value (json_object_get (j, "status"));
+          c->state->exit_status = (int)json_integer_value (json_object_get (j, "status"));
         }
       return STATUS_STOPPED;
     }
@@ -652,14 +655,14 @@ hv_reported_pid (struct runtime_context *ctx, struct container *c)
           return 0;
         }
       vm = owner->backend ? json_object_get (owner->backend, "vm") : NULL;
-      pid = (pid_t) json_integer_value (json_object_get (vm, "pid"));
-      if (pid > 0 && !pid_alive (pid, (uint64_t) json_integer_value (json_object_get (vm, "pid_start"))))
+      pid = (pid_t)json_integer_value (json_object_get (vm, "pid"));
+      if (pid > 0 && !pid_alive (pid, (uint64_t)json_integer_value (json_object_get (vm, "pid_start"))))
         pid = 0;
       container_state_free (owner);
       return pid;
     }
-  pid = (pid_t) json_integer_value (json_object_get (vm, "pid"));
-  if (pid > 0 && pid_alive (pid, (uint64_t) json_integer_value (json_object_get (vm, "pid_start"))))
+  pid = (pid_t)json_integer_value (json_object_get (vm, "pid"));
+  if (pid > 0 && pid_alive (pid, (uint64_t)json_integer_value (json_object_get (vm, "pid_start"))))
     return pid;
   return 0;
 }
@@ -689,7 +692,7 @@ destroy_joined (struct runtime_context *ctx, struct container *c)
 {
   struct container_state *st = c->state;
   runhv_error_t ignored = NULL;
-  int pidfd = pid_alive (st->pid, st->pid_start) ? (int) syscall (SYS_pidfd_open, st->pid, 0) : -1;
+  int pidfd = pid_alive (st->pid, st->pid_start) ? (int)syscall (SYS_pidfd_open, st->pid, 0) : -1;
   if (pidfd >= 0)
     {
       struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -712,7 +715,7 @@ hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err
 {
   struct container_state *st = c->state;
   int pidfd;
-  (void) err;
+  (void)err;
   if (joined (c))
     return destroy_joined (ctx, c);
   if (st->pid <= 0 || !pid_alive (st->pid, st->pid_start))
@@ -725,7 +728,7 @@ hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err
                          json_string_value (json_object_get (net, "ifname")));
       return 0;
     }
-  pidfd = (int) syscall (SYS_pidfd_open, st->pid, 0);
+  pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
   {
     runhv_error_t ignored = NULL;
     if (call (ctx, c, json_pack ("{s:s}", "op", "shutdown"), NULL, &ignored) < 0)
@@ -763,8 +766,7 @@ hv_ps (struct runtime_context *ctx, struct container *c, pid_t **pids, size_t *n
   arr = json_object_get (resp, "pids");
   *n = 0;
   *pids = xmalloc0 ((json_array_size (arr) + 1) * sizeof (pid_t));
-  json_array_foreach (arr, i, v)
-    (*pids)[(*n)++] = (pid_t) json_integer_value (v);
+  json_array_foreach (arr, i, v) (*pids)[(*n)++] = (pid_t)json_integer_value (v);
   json_decref (resp);
   return 0;
 }
@@ -803,12 +805,13 @@ hv_update (struct runtime_context *ctx, struct container *c, const struct oci_re
   struct oci_resources merged = { 0 };
   json_t *res;
   /* Scale and cap as at create: the VM's vCPUs bound what a quota means.  */
-  sz.cpus = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
+  sz.cpus
+    = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
   {
     struct runhv_config *cfg = NULL;
     runhv_error_t ignored = NULL;
     if (runtime_config (ctx, &cfg, &ignored) == 0 && cfg->scale_cpu_limits)
-      sz.cpu_quota_scale = (double) sz.cpus / (double) uvm_host_cpus ();
+      sz.cpu_quota_scale = (double)sz.cpus / (double)uvm_host_cpus ();
     runhv_error_release (&ignored);
   }
   merged = *r;
@@ -824,7 +827,7 @@ hv_stats (struct runtime_context *ctx, struct container *c, struct cgroup_stats 
   if (call (ctx, c, json_pack ("{s:s}", "op", "stats"), &r, err) < 0)
     return -1;
   memset (s, 0, sizeof (*s));
-#define GET(f) s->f = (uint64_t) json_integer_value (json_object_get (r, #f))
+#define GET(f) s->f = (uint64_t)json_integer_value (json_object_get (r, #f))
   GET (memory_usage);
   GET (memory_limit);
   GET (memory_max_usage);
@@ -846,7 +849,7 @@ hv_stats (struct runtime_context *ctx, struct container *c, struct cgroup_stats 
 static int
 hv_attach (struct runtime_context *ctx, struct container *c, struct process_handle *h, runhv_error_t *err)
 {
-  (void) ctx;
+  (void)ctx;
   /* The supervisor forwards the signals it gets and exits with the
      container's status: waiting on it is waiting on the container.  */
   return process_handle_for_child (h, c->state->pid, err);
@@ -865,8 +868,8 @@ hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_opt
   if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     return runhv_error (err, "--tty needs a terminal receiver (pass --console-socket, or run in the foreground)");
   if (getrandom (&rnd, sizeof (rnd), 0) < 0)
-    rnd = (uint64_t) getpid () * 2654435761u;
-  snprintf (exec_id, sizeof (exec_id), "exec-%016llx", (unsigned long long) rnd);
+    rnd = (uint64_t)getpid () * 2654435761u;
+  snprintf (exec_id, sizeof (exec_id), "exec-%016llx", (unsigned long long)rnd);
   a = (struct proxy_args){
     .vm_dir = sdir,
     .id = c->state->id,

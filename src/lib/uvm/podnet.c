@@ -59,14 +59,15 @@ run_tc (char *const argv[], runhv_error_t *err)
 static int
 redirect (const char *from, const char *to, runhv_error_t *err)
 {
-  char *qdisc[] = { (char *) "tc", (char *) "qdisc", (char *) "add", (char *) "dev", (char *) from, (char *) "ingress",
-                    NULL };
-  char *filter[] = { (char *) "tc",     (char *) "filter",   (char *) "add",    (char *) "dev",
-                     (char *) from,     (char *) "parent",   (char *) "ffff:",  (char *) "protocol",
-                     (char *) "all",    (char *) "u32",      (char *) "match",  (char *) "u8",
-                     (char *) "0",      (char *) "0",        (char *) "action", (char *) "mirred",
-                     (char *) "egress", (char *) "redirect", (char *) "dev",    (char *) to,
-                     NULL };
+  char *qdisc[]
+    = { (char *)"tc", (char *)"qdisc", (char *)"add", (char *)"dev", (char *)from, (char *)"ingress", NULL };
+  char *filter[] = { (char *)"tc",     (char *)"filter",   (char *)"add",
+                     (char *)"dev",    (char *)from,       (char *)"parent",
+                     (char *)"ffff:",  (char *)"protocol", (char *)"all",
+                     (char *)"u32",    (char *)"match",    (char *)"u8",
+                     (char *)"0",      (char *)"0",        (char *)"action",
+                     (char *)"mirred", (char *)"egress",   (char *)"redirect",
+                     (char *)"dev",    (char *)to,         NULL };
   if (run_tc (qdisc, err) < 0 || run_tc (filter, err) < 0)
     return -1;
   return 0;
@@ -75,8 +76,7 @@ redirect (const char *from, const char *to, runhv_error_t *err)
 static void
 unredirect (const char *dev)
 {
-  char *del[] = { (char *) "tc", (char *) "qdisc", (char *) "del", (char *) "dev", (char *) dev, (char *) "ingress",
-                  NULL };
+  char *del[] = { (char *)"tc", (char *)"qdisc", (char *)"del", (char *)"dev", (char *)dev, (char *)"ingress", NULL };
   runhv_error_t ignored = NULL;
   if (run_tc (del, &ignored) < 0)
     runhv_error_release (&ignored);
@@ -100,7 +100,7 @@ default_gateway (char *out, size_t size)
       if (sscanf (line, "%31s %x %x %x", ifn, &dest, &gw, &flags) == 4 && dest == 0 && gw != 0)
         {
           struct in_addr a = { .s_addr = gw };
-          inet_ntop (AF_INET, &a, out, (socklen_t) size);
+          inet_ntop (AF_INET, &a, out, (socklen_t)size);
           return 0;
         }
     }
@@ -109,8 +109,7 @@ default_gateway (char *out, size_t size)
 
 /* In a child in the pod's namespace: find the pod's interface, make the tap
    and the redirections, and send back what the guest must take over.  */
-static void __attribute__ ((noreturn))
-setup_in_netns (const char *netns_path, int sock)
+static void __attribute__ ((noreturn)) setup_in_netns (const char *netns_path, int sock)
 {
   runhv_error_t err = NULL;
   cleanup_close int nsfd = open (netns_path, O_RDONLY | O_CLOEXEC);
@@ -133,9 +132,9 @@ setup_in_netns (const char *netns_path, int sock)
     if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp (i->ifa_name, "lo") != 0
         && strcmp (i->ifa_name, PODNET_TAP) != 0)
       {
-        struct in_addr mask = ((struct sockaddr_in *) i->ifa_netmask)->sin_addr;
+        struct in_addr mask = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr;
         snprintf (n.ifname, sizeof (n.ifname), "%s", i->ifa_name);
-        inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, n.ip, sizeof (n.ip));
+        inet_ntop (AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, n.ip, sizeof (n.ip));
         n.prefix = __builtin_popcount (mask.s_addr);
         break;
       }
@@ -154,7 +153,7 @@ setup_in_netns (const char *netns_path, int sock)
       sync_fail (sock, &err);
     }
   {
-    unsigned char *m = (unsigned char *) ifr.ifr_hwaddr.sa_data;
+    unsigned char *m = (unsigned char *)ifr.ifr_hwaddr.sa_data;
     snprintf (n.mac, sizeof (n.mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
   }
   n.mtu = ioctl (s, SIOCGIFMTU, &ifr) == 0 ? ifr.ifr_mtu : 1500;
@@ -183,8 +182,8 @@ setup_in_netns (const char *netns_path, int sock)
     }
   {
     char text[256];
-    snprintf (text, sizeof (text), "%s %s %s %d %s %d", n.ifname, n.mac, n.ip, n.prefix,
-              n.gateway[0] ? n.gateway : "-", n.mtu);
+    snprintf (text, sizeof (text), "%s %s %s %d %s %d", n.ifname, n.mac, n.ip, n.prefix, n.gateway[0] ? n.gateway : "-",
+              n.mtu);
     sync_send (sock, SYNC_READY, 0, text, tap);
   }
   _exit (0);
@@ -235,7 +234,7 @@ podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err)
     char gw[48];
     if (m.fd < 0
         || sscanf (m.text, "%15s %23s %47s %d %47s %d", out->ifname, out->mac, out->ip, &out->prefix, gw, &out->mtu)
-               != 6)
+             != 6)
       {
         if (m.fd >= 0)
           close (m.fd);

@@ -29,8 +29,8 @@ ann_number (const struct oci_spec *spec, const char *key, const char *alias, uin
   if (n == 0)
     return runhv_error (err, "annotations.%s: 0 is not allowed (give at least 1 %s, or remove it)", name, unit);
   if (max > 0 && n > max)
-    return runhv_error (err, "annotations.%s: %llu %s is more than this host has (%llu)", name,
-                        (unsigned long long) n, unit, (unsigned long long) max);
+    return runhv_error (err, "annotations.%s: %llu %s is more than this host has (%llu)", name, (unsigned long long)n,
+                        unit, (unsigned long long)max);
   *out = n;
   return 0;
 }
@@ -47,21 +47,21 @@ uvm_sizing_compute (const struct oci_spec *spec, const struct runhv_config *cfg,
   out->cpu_quota_scale = 1.0;
 
   /* memory: annotation > runhv.toml > pod total > container limit > default */
-  if (ann_number (spec, ANN_MEMORY, ANN_MS_MEMORY, (uint64_t) host_memory_mb, "MiB", &v, &have, err) < 0)
+  if (ann_number (spec, ANN_MEMORY, ANN_MS_MEMORY, (uint64_t)host_memory_mb, "MiB", &v, &have, err) < 0)
     return -1;
   if (have)
     {
       if (v < UVM_MEMORY_MIN_MB)
         return runhv_error (err, "annotations.%s: %llu MiB is too small for a utility VM (at least %d)", ANN_MEMORY,
-                            (unsigned long long) v, UVM_MEMORY_MIN_MB);
-      out->memory_mb = (int64_t) v;
+                            (unsigned long long)v, UVM_MEMORY_MIN_MB);
+      out->memory_mb = (int64_t)v;
       out->memory_source = "annotation";
     }
   else if (cfg != NULL && cfg->vm_memory_mb > 0)
     {
       if (cfg->vm_memory_mb > host_memory_mb)
         return runhv_error (err, "VmMemorySizeInMb = %lld is more than this host has (%lld MiB)",
-                            (long long) cfg->vm_memory_mb, (long long) host_memory_mb);
+                            (long long)cfg->vm_memory_mb, (long long)host_memory_mb);
       out->memory_mb = cfg->vm_memory_mb;
       out->memory_source = "config";
     }
@@ -87,24 +87,25 @@ uvm_sizing_compute (const struct oci_spec *spec, const struct runhv_config *cfg,
       if (out->memory_mb < UVM_MEMORY_MIN_MB)
         out->memory_mb = UVM_MEMORY_MIN_MB;
       if (out->memory_mb > host_memory_mb)
-        return runhv_error (err, "the container's memory limit needs a %lld MiB utility VM, more than this host has "
-                                 "(%lld MiB); lower the limit or set %s",
-                            (long long) out->memory_mb, (long long) host_memory_mb, ANN_MEMORY);
+        return runhv_error (err,
+                            "the container's memory limit needs a %lld MiB utility VM, more than this host has "
+                            "(%lld MiB); lower the limit or set %s",
+                            (long long)out->memory_mb, (long long)host_memory_mb, ANN_MEMORY);
     }
 
   /* vCPUs: annotation > runhv.toml > pod quota > container quota > default */
-  if (ann_number (spec, ANN_CPUS, ANN_MS_CPUS, (uint64_t) host_cpus, "processors", &v, &have, err) < 0)
+  if (ann_number (spec, ANN_CPUS, ANN_MS_CPUS, (uint64_t)host_cpus, "processors", &v, &have, err) < 0)
     return -1;
   if (have)
     {
-      out->cpus = (int64_t) v;
+      out->cpus = (int64_t)v;
       out->cpus_source = "annotation";
     }
   else if (cfg != NULL && cfg->vm_cpus > 0)
     {
       if (cfg->vm_cpus > host_cpus)
-        return runhv_error (err, "VmProcessorCount = %lld is more than this host has (%lld)", (long long) cfg->vm_cpus,
-                            (long long) host_cpus);
+        return runhv_error (err, "VmProcessorCount = %lld is more than this host has (%lld)", (long long)cfg->vm_cpus,
+                            (long long)host_cpus);
       out->cpus = cfg->vm_cpus;
       out->cpus_source = "config";
     }
@@ -121,7 +122,7 @@ uvm_sizing_compute (const struct oci_spec *spec, const struct runhv_config *cfg,
         }
       else if (r != NULL && r->has_cpu_quota && r->cpu_quota > 0)
         {
-          int64_t per = r->has_cpu_period && r->cpu_period > 0 ? (int64_t) r->cpu_period : 100000;
+          int64_t per = r->has_cpu_period && r->cpu_period > 0 ? (int64_t)r->cpu_period : 100000;
           out->cpus = (r->cpu_quota + per - 1) / per;
           out->cpus_source = "limits";
         }
@@ -137,11 +138,10 @@ uvm_sizing_compute (const struct oci_spec *spec, const struct runhv_config *cfg,
     }
 
   if (ann_number (spec, ANN_QOS_BPS, ANN_MS_QOS_BPS, 0, "bytes per second", &out->qos_bps, &have, err) < 0
-      || ann_number (spec, ANN_QOS_IOPS, ANN_MS_QOS_IOPS, 0, "operations per second", &out->qos_iops, &have, err)
-             < 0)
+      || ann_number (spec, ANN_QOS_IOPS, ANN_MS_QOS_IOPS, 0, "operations per second", &out->qos_iops, &have, err) < 0)
     return -1;
   if (cfg != NULL && cfg->scale_cpu_limits && host_cpus > 0)
-    out->cpu_quota_scale = (double) out->cpus / (double) host_cpus;
+    out->cpu_quota_scale = (double)out->cpus / (double)host_cpus;
   return 0;
 }
 
@@ -155,14 +155,14 @@ uvm_guest_resources (const struct oci_spec *spec, const struct uvm_sizing *s)
   copy = *spec->resources;
   if (copy.has_cpu_quota && copy.cpu_quota > 0)
     {
-      int64_t period = copy.has_cpu_period && copy.cpu_period > 0 ? (int64_t) copy.cpu_period : 100000;
-      double q = (double) copy.cpu_quota * s->cpu_quota_scale;
+      int64_t period = copy.has_cpu_period && copy.cpu_period > 0 ? (int64_t)copy.cpu_period : 100000;
+      double q = (double)copy.cpu_quota * s->cpu_quota_scale;
       /* Never ask the guest for more CPU time than it has vCPUs.  */
-      if (q > (double) (period * s->cpus))
-        q = (double) (period * s->cpus);
+      if (q > (double)(period * s->cpus))
+        q = (double)(period * s->cpus);
       if (q < 1000)
         q = 1000;
-      copy.cpu_quota = (int64_t) q;
+      copy.cpu_quota = (int64_t)q;
     }
   /* Host devices and their cgroup rules mean nothing inside the VM.  */
   copy.n_devices = 0;

@@ -35,7 +35,7 @@ struct uvm_sizing
   int64_t cpus;
   const char *memory_source; /* annotation | config | pod | limits | default */
   const char *cpus_source;
-  uint64_t qos_bps;  /* 0 = unlimited */
+  uint64_t qos_bps; /* 0 = unlimited */
   uint64_t qos_iops;
   /* ScaleCPULimitsToSandbox: factor applied to the container's CPU quota
      inside the guest, as vm_cpus / host_cpus (1.0 when off).  */

@@ -59,10 +59,10 @@ struct client
 struct sstream
 {
   uint32_t id;
-  int out_fd; /* guest output goes here, -1 = none */
-  int in_fd;  /* read and sent to the guest, -1 = none */
-  bool own;   /* fds to close with the stream */
-  int vc;     /* the container whose process it belongs to */
+  int out_fd;        /* guest output goes here, -1 = none */
+  int in_fd;         /* read and sent to the guest, -1 = none */
+  bool own;          /* fds to close with the stream */
+  int vc;            /* the container whose process it belongs to */
   char exec_id[128]; /* or "" for the container's own process */
   struct winsize ws; /* a terminal's last size, passed on when it changes */
 };
@@ -156,7 +156,7 @@ uvm_client_connect (const char *state_dir, runhv_error_t *err)
   fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return runhv_make_error (err, errno, "socket");
-  if (connect (fd, (struct sockaddr *) &addr, sizeof (addr)) < 0)
+  if (connect (fd, (struct sockaddr *)&addr, sizeof (addr)) < 0)
     {
       int e = errno;
       close (fd);
@@ -181,7 +181,7 @@ msg_send (int fd, uint8_t type, uint32_t id, json_t *j, const int *fds, size_t n
   if (text == NULL || len + AGENT_PROTO_HEADER > CLIENT_MSG_MAX)
     return runhv_error (err, "supervisor protocol: message too large");
   buf = xmalloc0 (AGENT_PROTO_HEADER + len);
-  frame_header_encode (buf, type, id, (uint32_t) len);
+  frame_header_encode (buf, type, id, (uint32_t)len);
   memcpy (buf + AGENT_PROTO_HEADER, text, len);
   iov.iov_base = buf;
   iov.iov_len = AGENT_PROTO_HEADER + len;
@@ -248,7 +248,7 @@ msg_recv (int fd, struct frame *f, uint8_t **payload, int *fds, size_t *nfds, ru
   if (msg.msg_flags & MSG_TRUNC)
     return runhv_error (err, "supervisor protocol: message over %u bytes", CLIENT_MSG_MAX);
   frame_reader_init (&r);
-  frame_reader_feed (&r, buf, (size_t) n);
+  frame_reader_feed (&r, buf, (size_t)n);
   got = frame_reader_next (&r, f, err);
   if (got <= 0)
     {
@@ -415,8 +415,9 @@ agent_send (struct sup *s, json_t *req, int client, uint32_t client_rid, enum ag
   for (int i = 0; i < MAX_PENDING; i++)
     if (!s->pending[i].used)
       {
-        s->pending[i] = (struct pending){ .used = true, .rid = rid, .client = client, .client_rid = client_rid,
-                                          .op = op, .vc = vc, .create = create };
+        s->pending[i] = (struct pending){
+          .used = true, .rid = rid, .client = client, .client_rid = client_rid, .op = op, .vc = vc, .create = create
+        };
         snprintf (s->pending[i].exec_id, sizeof (s->pending[i].exec_id), "%s", exec_id ? exec_id : "");
         break;
       }
@@ -589,7 +590,7 @@ handle_agent_event (struct sup *s, json_t *ev)
     return;
   id = json_string_value (json_object_get (ev, "id"));
   exec_id = json_string_value (json_object_get (ev, "exec_id"));
-  status = (int) json_integer_value (json_object_get (ev, "status"));
+  status = (int)json_integer_value (json_object_get (ev, "status"));
   vc = vc_find (s, id);
   if (vc < 0)
     return;
@@ -693,7 +694,7 @@ handle_agent_frame (struct sup *s, struct frame *f)
                 else if (ok && p.op == OP_RESUME)
                   v->status = SUP_RUNNING;
                 else if (ok && p.op == OP_CREATE)
-                  v->guest_pid = (pid_t) json_integer_value (json_object_get (j, "pid"));
+                  v->guest_pid = (pid_t)json_integer_value (json_object_get (j, "pid"));
                 else if (!ok && p.create)
                   {
                     /* a refused create leaves nothing of it */
@@ -766,28 +767,28 @@ share_container (struct sup *s, const char *id, json_t *req, runhv_error_t *err)
   if (mount (rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
     return runhv_make_error (err, errno, "share the rootfs `%s` with the VM", rootfs);
   json_array_foreach (binds, i, b)
-    {
-      const char *host = json_string_value (json_object_get (b, "host"));
-      int64_t n = json_integer_value (json_object_get (b, "index"));
-      bool file = json_is_true (json_object_get (b, "file"));
-      cleanup_free char *dst = xasprintf ("%s/mounts/%lld", base, (long long) n);
-      if (host == NULL || host[0] != '/' || n < 0 || n > 4096)
-        return runhv_error (err, "create: malformed bind #%zu", i);
-      if (file)
-        {
-          cleanup_free char *parent = xasprintf ("%s/mounts", base);
-          int fd;
-          if (mkdir_p (parent, 0755, err) < 0)
-            return -1;
-          fd = open (dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-          if (fd >= 0)
-            close (fd);
-        }
-      else if (mkdir_p (dst, 0755, err) < 0)
-        return -1;
-      if (mount (host, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-        return runhv_make_error (err, errno, "mounts: share `%s` with the VM", host);
-    }
+  {
+    const char *host = json_string_value (json_object_get (b, "host"));
+    int64_t n = json_integer_value (json_object_get (b, "index"));
+    bool file = json_is_true (json_object_get (b, "file"));
+    cleanup_free char *dst = xasprintf ("%s/mounts/%lld", base, (long long)n);
+    if (host == NULL || host[0] != '/' || n < 0 || n > 4096)
+      return runhv_error (err, "create: malformed bind #%zu", i);
+    if (file)
+      {
+        cleanup_free char *parent = xasprintf ("%s/mounts", base);
+        int fd;
+        if (mkdir_p (parent, 0755, err) < 0)
+          return -1;
+        fd = open (dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd >= 0)
+          close (fd);
+      }
+    else if (mkdir_p (dst, 0755, err) < 0)
+      return -1;
+    if (mount (host, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+      return runhv_make_error (err, errno, "mounts: share `%s` with the VM", host);
+  }
   return 0;
 }
 
@@ -832,8 +833,8 @@ client_request (struct sup *s, int ci)
           runhv_make_error (&err, ENOENT, "no container `%s` in this VM", id);
           goto refuse;
         }
-      r = json_pack ("{s:b,s:s,s:i,s:i,s:i}", "ok", 1, "status", status_name (s->vc[vc].status), "vm_pid",
-                     (int) s->qemu, "guest_pid", (int) s->vc[vc].guest_pid, "exit_status", s->vc[vc].exit_status);
+      r = json_pack ("{s:b,s:s,s:i,s:i,s:i}", "ok", 1, "status", status_name (s->vc[vc].status), "vm_pid", (int)s->qemu,
+                     "guest_pid", (int)s->vc[vc].guest_pid, "exit_status", s->vc[vc].exit_status);
       client_reply (s, ci, f.id, r);
       goto drop_fds;
     }
@@ -953,7 +954,7 @@ agent_call (struct sup *s, json_t *req, long timeout_ms, json_t **resp, runhv_er
       if (left <= 0)
         return runhv_error (err, "the utility VM's agent did not answer within %ld s (see the guest console log `%s`)",
                             timeout_ms / 1000, s->cfg->console_log);
-      if (poll (p, 2, (int) left) < 0 && errno != EINTR)
+      if (poll (p, 2, (int)left) < 0 && errno != EINTR)
         return runhv_make_error (err, errno, "poll");
       if (p[1].revents & POLLIN)
         {
@@ -965,9 +966,9 @@ agent_call (struct sup *s, json_t *req, long timeout_ms, json_t **resp, runhv_er
             if (s->qemu > 0 && waitpid (s->qemu, &st, WNOHANG) == s->qemu)
               {
                 s->qemu = 0;
-                return runhv_error (err, "the VMM exited during boot (%s %d; see `%s` and `%s`)",
-                                    WIFSIGNALED (st) ? "signal" : "status", WIFSIGNALED (st) ? WTERMSIG (st) : WEXITSTATUS (st),
-                                    s->cfg->vmm_log, s->cfg->console_log);
+                return runhv_error (
+                  err, "the VMM exited during boot (%s %d; see `%s` and `%s`)", WIFSIGNALED (st) ? "signal" : "status",
+                  WIFSIGNALED (st) ? WTERMSIG (st) : WEXITSTATUS (st), s->cfg->vmm_log, s->cfg->console_log);
               }
           }
         }
@@ -982,7 +983,7 @@ agent_call (struct sup *s, json_t *req, long timeout_ms, json_t **resp, runhv_er
           if (n == 0)
             return runhv_error (err, "the VMM closed the agent channel during boot (see `%s`)", s->cfg->console_log);
           if (n > 0)
-            frame_reader_feed (&s->in, buf, (size_t) n);
+            frame_reader_feed (&s->in, buf, (size_t)n);
           while ((got = frame_reader_next (&s->in, &f, err)) == 1)
             {
               if (f.type == FRAME_RESPONSE && f.id == rid)
@@ -1082,7 +1083,7 @@ listen_clients (struct sup *s, runhv_error_t *err)
   if (s->listen_fd < 0)
     return runhv_make_error (err, errno, "socket");
   unlinkat (dfd, "vm.sock", 0);
-  if (bind (s->listen_fd, (struct sockaddr *) &addr, sizeof (addr)) < 0 || listen (s->listen_fd, 16) < 0)
+  if (bind (s->listen_fd, (struct sockaddr *)&addr, sizeof (addr)) < 0 || listen (s->listen_fd, 16) < 0)
     return runhv_make_error (err, errno, "listen on `%s/vm.sock`", s->cfg->state_dir);
   return 0;
 }
@@ -1152,7 +1153,7 @@ boot_and_create (struct sup *s)
                         guest_root, "stdio", stdio);
     if (agent_call (s, create, 60000, &resp, &err) < 0)
       goto fail;
-    s->vc[0].guest_pid = (pid_t) json_integer_value (json_object_get (resp, "pid"));
+    s->vc[0].guest_pid = (pid_t)json_integer_value (json_object_get (resp, "pid"));
   }
   if (cfg->terminal)
     sstream_add (s, STREAM_STDIN, s->tty, s->tty, false, 0, NULL);
@@ -1165,9 +1166,9 @@ boot_and_create (struct sup *s)
   s->next_sid = 16;
   {
     cleanup_json json_t *info
-        = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s}", "guest_pid", (int) s->vc[0].guest_pid, "accel", cfg->accel, "memory_mb",
-                     (json_int_t) cfg->sizing.memory_mb, "cpus", (json_int_t) cfg->sizing.cpus, "memory_source",
-                     cfg->sizing.memory_source, "cpus_source", cfg->sizing.cpus_source);
+      = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s}", "guest_pid", (int)s->vc[0].guest_pid, "accel", cfg->accel, "memory_mb",
+                   (json_int_t)cfg->sizing.memory_mb, "cpus", (json_int_t)cfg->sizing.cpus, "memory_source",
+                   cfg->sizing.memory_source, "cpus_source", cfg->sizing.cpus_source);
     cleanup_free char *text = json_dumps (info, JSON_COMPACT);
     sync_send (cfg->report_fd, SYNC_READY, s->qemu, text, -1);
     close (cfg->report_fd);
@@ -1198,7 +1199,7 @@ check_winsize (struct sup *s)
         continue;
       st->ws = ws;
       {
-        cleanup_json json_t *req = json_pack ("{s:s,s:i,s:i,s:i}", "op", "resize", "stream", (int) st->id, "rows",
+        cleanup_json json_t *req = json_pack ("{s:s,s:i,s:i,s:i}", "op", "resize", "stream", (int)st->id, "rows",
                                               ws.ws_row, "cols", ws.ws_col);
         agent_send (s, req, -1, 0, OP_RESIZE, -1, NULL, false);
       }
@@ -1254,9 +1255,9 @@ supervisor_main (const struct supervisor_config *cfg)
           if (s->streams[i].in_fd >= 0)
             {
               p[n] = (struct pollfd){ .fd = s->streams[i].in_fd, .events = POLLIN };
-              kind[n++] = 2000 + (int) i;
+              kind[n++] = 2000 + (int)i;
             }
-      if (poll (p, (nfds_t) n, 250) < 0 && errno != EINTR)
+      if (poll (p, (nfds_t)n, 250) < 0 && errno != EINTR)
         break;
       check_winsize (s);
       for (int i = 0; i < n; i++)
@@ -1283,7 +1284,7 @@ supervisor_main (const struct supervisor_config *cfg)
                       sup_finish (s, UVM_EXIT_VM_DIED, "agent-lost");
                     }
                   if (r > 0)
-                    frame_reader_feed (&s->in, buf, (size_t) r);
+                    frame_reader_feed (&s->in, buf, (size_t)r);
                   while ((got = frame_reader_next (&s->in, &f, &err)) == 1)
                     handle_agent_frame (s, &f);
                   if (got < 0)
@@ -1303,8 +1304,8 @@ supervisor_main (const struct supervisor_config *cfg)
                     reap (s);
                   else if (s->vc[0].status != SUP_STOPPED)
                     {
-                      cleanup_json json_t *req = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", cfg->id, "signal",
-                                                            (int) si.ssi_signo);
+                      cleanup_json json_t *req
+                        = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", cfg->id, "signal", (int)si.ssi_signo);
                       agent_send (s, req, -1, 0, OP_KILL, 0, NULL, false);
                     }
                 }
@@ -1334,7 +1335,7 @@ supervisor_main (const struct supervisor_config *cfg)
               uint8_t buf[65536];
               ssize_t r = read (st->in_fd, buf, sizeof (buf));
               if (r > 0)
-                outq_push (&s->out, FRAME_DATA, st->id, buf, (size_t) r, NULL);
+                outq_push (&s->out, FRAME_DATA, st->id, buf, (size_t)r, NULL);
               else if (r == 0 || (errno != EAGAIN && errno != EINTR))
                 {
                   outq_push (&s->out, FRAME_CLOSE, st->id, NULL, 0, NULL);

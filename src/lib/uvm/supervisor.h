@@ -46,11 +46,11 @@ struct supervisor_config
   bool terminal;
   const char *console_socket;
   int console_receiver;
-  int tap_fd;             /* the pod network's tap, or -1 */
-  const char *mac;        /* the pod's MAC, for the guest's NIC */
+  int tap_fd;              /* the pod network's tap, or -1 */
+  const char *mac;         /* the pod's MAC, for the guest's NIC */
   const char *net_cmdline; /* runhv.net= for the agent */
-  int report_fd; /* SYNC_READY (value: VMM pid, text: JSON) or SYNC_ERROR */
-  int keep_fds[4]; /* fds to keep open in the supervisor besides 0-2 */
+  int report_fd;           /* SYNC_READY (value: VMM pid, text: JSON) or SYNC_ERROR */
+  int keep_fds[4];         /* fds to keep open in the supervisor besides 0-2 */
   bool debug;
 };
 

@@ -25,8 +25,7 @@ add (char ***v, const char *s)
   strv_append (v, s);
 }
 
-static void
-addf (char ***v, const char *fmt, ...) RUNHV_PRINTF (2, 3);
+static void addf (char ***v, const char *fmt, ...) RUNHV_PRINTF (2, 3);
 
 static void
 addf (char ***v, const char *fmt, ...)
@@ -66,9 +65,9 @@ uvm_vmm_argv (const struct uvm_launch *l)
       add (&v, "host");
     }
   add (&v, "-m");
-  addf (&v, "%lldM", (long long) l->memory_mb);
+  addf (&v, "%lldM", (long long)l->memory_mb);
   add (&v, "-smp");
-  addf (&v, "%lld", (long long) l->cpus);
+  addf (&v, "%lld", (long long)l->cpus);
   add (&v, "-kernel");
   add (&v, l->art->kernel);
   add (&v, "-initrd");
@@ -104,7 +103,7 @@ uvm_vmm_argv (const struct uvm_launch *l)
   if (strcmp (l->shared_fs, "virtiofs") == 0)
     {
       add (&v, "-object");
-      addf (&v, "memory-backend-memfd,id=mem,size=%lldM,share=on", (long long) l->memory_mb);
+      addf (&v, "memory-backend-memfd,id=mem,size=%lldM,share=on", (long long)l->memory_mb);
       add (&v, "-machine");
       add (&v, "memory-backend=mem");
       add (&v, "-global");
@@ -120,13 +119,13 @@ uvm_vmm_argv (const struct uvm_launch *l)
       /* Storage QoS annotations throttle the shared filesystem device.  */
       if (l->qos_bps > 0)
         {
-          char *n = xasprintf ("%s,throttling.bps-total=%llu", fsdev, (unsigned long long) l->qos_bps);
+          char *n = xasprintf ("%s,throttling.bps-total=%llu", fsdev, (unsigned long long)l->qos_bps);
           free (fsdev);
           fsdev = n;
         }
       if (l->qos_iops > 0)
         {
-          char *n = xasprintf ("%s,throttling.iops-total=%llu", fsdev, (unsigned long long) l->qos_iops);
+          char *n = xasprintf ("%s,throttling.iops-total=%llu", fsdev, (unsigned long long)l->qos_iops);
           free (fsdev);
           fsdev = n;
         }
@@ -153,9 +152,8 @@ uvm_vmm_argv (const struct uvm_launch *l)
    users (chown, fowner, fsetid, dac override, mknod, setfsuid/gid).  The
    rest of root goes.  */
 static const int qemu_caps[] = {
-  0 /* CAP_CHOWN */,  1 /* CAP_DAC_OVERRIDE */, 2 /* CAP_DAC_READ_SEARCH */, 3 /* CAP_FOWNER */,
-  4 /* CAP_FSETID */, 6 /* CAP_SETGID */,       7 /* CAP_SETUID */,          27 /* CAP_MKNOD */,
-  14 /* CAP_IPC_LOCK */,
+  0 /* CAP_CHOWN */,  1 /* CAP_DAC_OVERRIDE */, 2 /* CAP_DAC_READ_SEARCH */, 3 /* CAP_FOWNER */,    4 /* CAP_FSETID */,
+  6 /* CAP_SETGID */, 7 /* CAP_SETUID */,       27 /* CAP_MKNOD */,          14 /* CAP_IPC_LOCK */,
 };
 
 int

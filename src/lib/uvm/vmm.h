@@ -19,11 +19,11 @@ struct uvm_launch
   const char *shared_fs;  /* 9p | virtiofs */
   int virtiofs_fd;        /* connected vhost-user socket for virtiofs, or -1 */
   uint64_t qos_bps, qos_iops;
-  int agent_fd;           /* our end stays with us; this one goes to QEMU */
+  int agent_fd; /* our end stays with us; this one goes to QEMU */
   const char *console_log;
   const char *vmm_log;
   long tsc_khz;
-  int tap_fd;             /* -1 = no network */
+  int tap_fd; /* -1 = no network */
   const char *mac;
   const char *net_cmdline; /* runhv.net=... for the agent */
   bool debug;
