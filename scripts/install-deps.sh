@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   make meson ninja-build pkg-config gcc clang libclang-rt-14-dev clang-format
-  libjansson-dev libseccomp-dev libcap-dev libprotobuf-c-dev protobuf-c-compiler
+  libjansson-dev libseccomp-dev libcap-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
   libmicrohttpd-dev libgnutls28-dev libcmocka-dev
   # guest kernel, initramfs and VMM
   qemu-system-x86 busybox-static xz-utils cpio kmod zstd
