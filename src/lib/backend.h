@@ -57,7 +57,12 @@ struct exec_options
   int preserve_fds;
   int stdio[3]; /* -1 = inherit ours */
   pid_t pid;    /* out: the process's pid (host pid for process isolation) */
+  /* out, when not NULL: where the VM knows the process by (at least
+     RUNHV_EXEC_REF_MAX bytes), for runtime_kill_exec; "" for a host one.  */
+  char *exec_ref;
 };
+
+#define RUNHV_EXEC_REF_MAX 40
 
 /* A process the caller may wait on: the container's own (run in the
    foreground) or an exec'd one.  */
@@ -99,6 +104,10 @@ struct backend_ops
   /* Optional.  The pid `state` shows (the VMM's for a VM), when it is not
      state->pid.  */
   pid_t (*reported_pid) (struct runtime_context *ctx, struct container *c);
+  /* Optional.  Signal an exec'd process that is not a host process (its
+     host stand-in cannot pass on SIGKILL).  */
+  int (*kill_exec) (struct runtime_context *ctx, struct container *c, const char *exec_ref, int sig,
+                    runhv_error_t *err);
   /* Optional.  [{pid, cmd}] when the processes are not the host's.  */
   int (*ps_detail) (struct runtime_context *ctx, struct container *c, json_t **out, runhv_error_t *err);
 };

@@ -559,6 +559,21 @@ runtime_exec_template (struct runtime_context *ctx, const char *id, json_t **out
 }
 
 int
+runtime_kill_exec (struct runtime_context *ctx, const char *id, const char *exec_ref, int sig, runhv_error_t *err)
+{
+  struct container *c = NULL;
+  int ret;
+  if (container_open (ctx, id, &c, err) < 0)
+    return -1;
+  if (c->ops->kill_exec == NULL || exec_ref == NULL || exec_ref[0] == '\0')
+    ret = runhv_error (err, "container `%s`: the process is a host process, signal it by pid", id);
+  else
+    ret = c->ops->kill_exec (ctx, c, exec_ref, sig, err);
+  container_free (c);
+  return ret;
+}
+
+int
 runtime_ps (struct runtime_context *ctx, const char *id, pid_t **pids, size_t *n, runhv_error_t *err)
 {
   struct container *c = NULL;

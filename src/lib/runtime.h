@@ -42,6 +42,8 @@ int runtime_kill (struct runtime_context *ctx, const char *id, int sig, bool all
 int runtime_delete (struct runtime_context *ctx, const char *id, bool force, runhv_error_t *err);
 int runtime_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err);
 int runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *o, int *result, runhv_error_t *err);
+/* Signal a process exec'd with o->exec_ref set, by that reference.  */
+int runtime_kill_exec (struct runtime_context *ctx, const char *id, const char *exec_ref, int sig, runhv_error_t *err);
 /* The container's own process object, as a base for `exec` with args.  */
 int runtime_exec_template (struct runtime_context *ctx, const char *id, json_t **out, runhv_error_t *err);
 /* [{pid, cmd}] for containers whose processes are not the host's (in a

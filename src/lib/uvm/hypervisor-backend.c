@@ -883,7 +883,15 @@ hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_opt
   };
   r = spawn_proxy (&a, c->lock_fd, h, NULL, err);
   json_decref (a.request);
+  if (r >= 0 && o->exec_ref != NULL)
+    snprintf (o->exec_ref, RUNHV_EXEC_REF_MAX, "%s", exec_id);
   return r < 0 ? -1 : 0;
+}
+
+static int
+hv_kill_exec (struct runtime_context *ctx, struct container *c, const char *exec_ref, int sig, runhv_error_t *err)
+{
+  return call (ctx, c, json_pack ("{s:s,s:s,s:i}", "op", "kill", "exec_id", exec_ref, "signal", sig), NULL, err);
 }
 
 const struct backend_ops hypervisor_backend = {
@@ -900,6 +908,7 @@ const struct backend_ops hypervisor_backend = {
   .update = hv_update,
   .stats = hv_stats,
   .attach = hv_attach,
+  .kill_exec = hv_kill_exec,
   .reported_pid = hv_reported_pid,
   .ps_detail = hv_ps_detail,
 };
