@@ -45,8 +45,7 @@ open_out (const char *path, int *out, runhv_error_t *err)
 }
 
 int
-shim_io_open (const char *in, const char *out, const char *errp, bool terminal, struct shim_io *io,
-              runhv_error_t *err)
+shim_io_open (const char *in, const char *out, const char *errp, bool terminal, struct shim_io *io, runhv_error_t *err)
 {
   memset (io, 0, sizeof (*io));
   io->stdin_fifo = io->stdin_pipe = io->stdout_fd = io->stderr_fd = io->master = -1;
@@ -125,8 +124,8 @@ shim_io_created (struct shim_io *io)
 void
 shim_io_close (struct shim_io *io)
 {
-  int *fds[] = { &io->stdin_fifo, &io->stdin_pipe, &io->stdout_fd, &io->stderr_fd, &io->master,
-                 &io->console_sock[0], &io->console_sock[1], &io->child[0] };
+  int *fds[] = { &io->stdin_fifo, &io->stdin_pipe,      &io->stdout_fd,       &io->stderr_fd,
+                 &io->master,     &io->console_sock[0], &io->console_sock[1], &io->child[0] };
   for (size_t i = 0; i < sizeof (fds) / sizeof (fds[0]); i++)
     if (*fds[i] >= 0)
       {

@@ -12,7 +12,12 @@
 #include <time.h>
 
 #include "error.h"
+#include <poll.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "mount.pb-c.h"
 #include "runtime.h"
+#include "spec.h"
 
 struct shim_flags
 {
@@ -42,19 +47,117 @@ int shim_serve (const struct shim_flags *f, int listen_fd, runhv_error_t *err);
    container.  */
 struct shim_io
 {
-  int stdin_fifo;   /* containerd's stdin FIFO, which the shim relays, or -1 */
-  int stdin_pipe;   /* the shim's end of the container's stdin, or -1 */
+  int stdin_fifo;           /* containerd's stdin FIFO, which the shim relays, or -1 */
+  int stdin_pipe;           /* the shim's end of the container's stdin, or -1 */
   int stdout_fd, stderr_fd; /* containerd's FIFOs (or /dev/null) */
-  int child[3];     /* what the process gets as 0, 1, 2 */
+  int child[3];             /* what the process gets as 0, 1, 2 */
   bool terminal;
-  int master;       /* with a terminal: the pty master, relayed to the FIFOs */
+  int master; /* with a terminal: the pty master, relayed to the FIFOs */
   int console_sock[2];
 };
 
+/* Where the process's output and input stand: the shim's relays.  */
 int shim_io_open (const char *in, const char *out, const char *errp, bool terminal, struct shim_io *io,
                   runhv_error_t *err);
 /* After the process has its copies: keep only what the shim relays.  */
 void shim_io_created (struct shim_io *io);
 void shim_io_close (struct shim_io *io);
+
+/* ---- the serving shim (service.c) ---------------------------------- */
+
+enum shim_proc_status
+{
+  SHIM_PROC_CREATED,
+  SHIM_PROC_RUNNING,
+  SHIM_PROC_STOPPED,
+};
+
+struct ttrpc_call;
+struct shim_task;
+
+struct shim_waiter
+{
+  struct shim_waiter *next;
+  struct ttrpc_call *call;
+};
+
+/* A process containerd knows: a container's own (exec_id NULL) or an
+   exec'd one.  */
+struct shim_process
+{
+  struct shim_process *next;
+  struct shim_task *task;
+  char *exec_id;
+  struct oci_process *spec; /* an exec's, until Start */
+  pid_t pid;                /* the host process the shim waits for */
+  char exec_ref[RUNHV_EXEC_REF_MAX];
+  enum shim_proc_status status;
+  int exit_status;
+  struct timespec exited_at;
+  char *stdin_path, *stdout_path, *stderr_path;
+  bool terminal;
+  struct shim_io io;
+  bool stdin_closing; /* CloseIO: close once what is buffered is written */
+  bool master_eof;
+  uint8_t in_buf[8192];
+  size_t in_len, in_off;
+  uint8_t out_buf[16384];
+  size_t out_len, out_off;
+  struct shim_waiter *waiters;
+};
+
+struct shim_task
+{
+  struct shim_task *next;
+  char *id, *bundle, *isolation;
+  char *config_path; /* the handler's runhv.toml (runtime options) */
+  struct runtime_context ctx;
+  char **mounted; /* rootfs mounts the shim made, innermost last */
+  bool paused;
+  struct shim_process *init;
+  struct shim_process *execs;
+};
+
+struct shim_publisher;
+
+struct shim
+{
+  const struct shim_flags *flags;
+  struct ttrpc_server *server;
+  struct shim_task *tasks;
+  struct shim_publisher *pub;
+  int sigfd;
+  bool quit;
+  char *socket_path;
+};
+
+int shim_service_register (struct shim *s, runhv_error_t *err);
+/* Reap exited children and settle their processes.  */
+void shim_reap (struct shim *s);
+/* Relay stdio: fill pollfds for what needs watching, then act on them. */
+size_t shim_relay_pollfds (struct shim *s, struct pollfd *p, struct shim_process **who, size_t max);
+void shim_relay_handle (struct shim *s, struct pollfd *p, struct shim_process **who, size_t n);
+void shim_free_tasks (struct shim *s);
+
+/* ---- events (publish.c) -------------------------------------------- */
+
+/* Events go to containerd's ttrpc address ($TTRPC_ADDRESS) as
+   containerd.services.events.ttrpc.v1.Events/Forward; ones that cannot be
+   delivered yet (containerd restarting) wait in a bounded queue.  */
+struct shim_publisher *shim_publisher_new (const char *ttrpc_address, const char *ns);
+void shim_publisher_free (struct shim_publisher *p);
+/* Queue topic/event (type_url "containerd.events.<Name>") and try to send. */
+void shim_publish (struct shim_publisher *p, const char *topic, const char *type_url, const ProtobufCMessage *msg);
+/* Retry what is queued; true while something still waits.  */
+bool shim_publisher_flush (struct shim_publisher *p);
+size_t shim_publisher_pending (const struct shim_publisher *p);
+
+/* ---- rootfs (rootfs.c) --------------------------------------------- */
+
+/* Mount containerd's rootfs mounts on <bundle>/rootfs; *mounted lists the
+   mount points for shim_rootfs_unmount.  Nothing stays mounted on error. */
+int shim_rootfs_mount (const char *bundle, Containerd__Types__Mount **mounts, size_t n, char ***mounted,
+                       runhv_error_t *err);
+void shim_rootfs_unmount (char ***mounted);
 
 #endif

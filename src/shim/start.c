@@ -61,7 +61,7 @@ try_connect (const char *path)
   if (fd < 0)
     return -1;
   snprintf (a.sun_path, sizeof (a.sun_path), "%s", path);
-  if (connect (fd, (struct sockaddr *) &a, sizeof (a)) < 0)
+  if (connect (fd, (struct sockaddr *)&a, sizeof (a)) < 0)
     {
       close (fd);
       return -1;
@@ -97,7 +97,7 @@ shim_cmd_start (const struct shim_flags *f, char **argv, runhv_error_t *err)
   if (strlen (path) >= sizeof (a.sun_path))
     return runhv_error (err, "start: socket path `%s` is too long", path);
   memcpy (a.sun_path, path, strlen (path) + 1);
-  if (bind (lfd, (struct sockaddr *) &a, sizeof (a)) < 0)
+  if (bind (lfd, (struct sockaddr *)&a, sizeof (a)) < 0)
     {
       int e = errno;
       close (lfd);
@@ -135,7 +135,8 @@ shim_cmd_start (const struct shim_flags *f, char **argv, runhv_error_t *err)
           close (lfd);
         }
       set_cloexec (3, false);
-      strv_append (&args, "/proc/self/exe");
+      /* argv[0] kept: `ps` and pgrep see containerd-shim-runhv-v1 */
+      strv_append (&args, argv[0]);
       for (char **p = argv + 1; *p; p++)
         if (strcmp (*p, "start") != 0)
           strv_append (&args, *p);
@@ -145,7 +146,7 @@ shim_cmd_start (const struct shim_flags *f, char **argv, runhv_error_t *err)
   close (lfd);
   {
     char buf[32];
-    snprintf (buf, sizeof (buf), "%d", (int) pid);
+    snprintf (buf, sizeof (buf), "%d", (int)pid);
     write_file_atomic ("shim.pid", buf, strlen (buf), 0644, NULL);
   }
 done:

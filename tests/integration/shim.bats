@@ -1,0 +1,271 @@
+#!/usr/bin/env bats
+# containerd's shim v2 for runhv (runtime io.containerd.runhv.v1), driven by a
+# private Debian containerd through ctr: both isolations, stdio and
+# terminals, exec, pause, metrics, update, and faults (a dead VMM, a dead
+# shim, a containerd restart, bad runtime options), each ending with nothing
+# left behind.  The shim under test is the sanitizer build; its ASan
+# reports land in files the suite checks at the end.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+SHIM_ROOT=/run/runhv
+
+setup_file() {
+  : "${RUNHV_SHIM:?RUNHV_SHIM must point at containerd-shim-runhv-v1}"
+  [[ -f "$GUEST_DIR/initramfs.cpio" ]] || { echo "no guest artifacts in $GUEST_DIR: run scripts/provision-guest.sh" >&2; return 1; }
+  export CTD_DIR=$(mktemp -d /tmp/runhv-shim.XXXXXX)
+  mkdir -p "$CTD_DIR/bin" "$CTD_DIR/asan"
+  ln -s "$RUNHV_SHIM" "$CTD_DIR/bin/containerd-shim-runhv-v1"
+  containerd config default > "$CTD_DIR/config.toml"
+  sed -i -e "s|^root = .*|root = \"$CTD_DIR/root\"|" -e "s|^state = .*|state = \"$CTD_DIR/state\"|" \
+    -e "s|address = \"/run/containerd/containerd.sock\"|address = \"$CTD_DIR/containerd.sock\"|" \
+    -e 's|^\(\s*\)disabled_plugins = .*|\1disabled_plugins = ["io.containerd.grpc.v1.cri"]|' \
+    "$CTD_DIR/config.toml"
+  ctd_start
+  ctr --address "$CTD_DIR/containerd.sock" images import "$RUNHV_BUILD_DIR/test-assets/busybox.tar" >/dev/null
+  printf 'SandboxIsolation = 1\n' > "$CTD_DIR/hypervisor.toml"
+}
+
+# containerd (and the shims it starts) find the shim on PATH and the guest
+# through RUNHV_GUEST_DIR; ASan writes its reports to files, not the log.
+ctd_start() {
+  # in a subshell, so that no bats shell reports its death as a job
+  (PATH="$CTD_DIR/bin:$PATH" ASAN_OPTIONS="detect_leaks=1:log_path=$CTD_DIR/asan/report" \
+    containerd --config "$CTD_DIR/config.toml" >> "$CTD_DIR/log" 2>&1 &
+  echo $! > "$CTD_DIR/pid")
+  for i in $(seq 100); do
+    ctr --address "$CTD_DIR/containerd.sock" version >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "containerd did not start: $(tail -5 "$CTD_DIR/log")" >&2
+  return 1
+}
+
+teardown_file() {
+  for t in $(c task ls -q 2>/dev/null); do c task kill -s KILL "$t" >/dev/null 2>&1; done
+  sleep 0.5
+  for t in $(c task ls -q 2>/dev/null); do c task rm -f "$t" >/dev/null 2>&1; done
+  for t in $(c containers ls -q 2>/dev/null); do c containers rm "$t" >/dev/null 2>&1; done
+  kill "$(cat "$CTD_DIR/pid")" 2>/dev/null
+  sleep 0.5
+  # whatever a failed test left mounted under the private containerd
+  awk -v d="$CTD_DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
+  cp "$CTD_DIR/log" "$RUNHV_BUILD_DIR/meson-logs/shim-containerd.log" 2>/dev/null || true
+  local reports
+  reports=$(cat "$CTD_DIR"/asan/report* 2>/dev/null)
+  rm -rf "$CTD_DIR"
+  [[ -z "$reports" ]] || { echo "ASan/UBSan reports from the shim:" >&2; echo "$reports" >&2; return 1; }
+}
+
+c() { ctr --address "$CTD_DIR/containerd.sock" "$@"; }
+IMAGE=localhost/runhv-test/busybox:latest
+HV=(--annotation io.runhv.isolation=hypervisor)
+
+# containerd's detached commands inherit nothing we wait on.
+cd_() { local rc=0; c "$@" </dev/null >"$CTD_DIR/out.$$" 2>&1 || rc=$?; cat "$CTD_DIR/out.$$"; return $rc; }
+
+task_status() { c task ls | awk -v id="$1" '$1 == id { print $3 }'; }
+wait_task() { wait_for 300 bash -c "[ \"\$(ctr --address '$CTD_DIR/containerd.sock' task ls | awk '\$1 == \"$1\" { print \$3 }')\" = $2 ]"; }
+
+# Everything of task $1 is gone: runhv state, VM, cgroups, rootfs mount,
+# the pod's shim.
+assert_gone() {
+  local id=$1
+  [[ ! -e "$SHIM_ROOT/$id" ]] || fail "runhv state $SHIM_ROOT/$id left behind"
+  ! pgrep -f "runhv-uvm-$id[, ]" >/dev/null || fail "a VMM of $id is still running"
+  [[ ! -e "$SHIM_ROOT/vm-logs/$id.console.log" ]] || fail "console log of $id left behind"
+  local cg
+  for cg in /sys/fs/cgroup/*/default/"$id" /sys/fs/cgroup/default/"$id"; do
+    [[ ! -e "$cg" ]] || fail "cgroup $cg left behind"
+  done
+  ! grep -q "/$id/rootfs " /proc/self/mountinfo || fail "rootfs mount of $id left behind"
+  ! pgrep -f "containerd-shim-runhv-v1.* -id $id( |$)" >/dev/null || fail "the shim of $id is still running"
+}
+
+remove() {
+  c task rm -f "$1" >/dev/null 2>&1 || true
+  c containers rm "$1" >/dev/null 2>&1 || true
+}
+
+@test "process isolation through the shim: output, exit status, runhv state while it runs" {
+  run --separate-stderr c run --rm --runtime io.containerd.runhv.v1 $IMAGE sp1 sh -c 'echo hello-process; echo to-stderr >&2; exit 5'
+  [ "$status" -eq 5 ]
+  [ "$output" = hello-process ]
+  [ "${stderr_lines[0]}" = to-stderr ]
+  assert_gone sp1
+
+  cd_ run -d --runtime io.containerd.runhv.v1 $IMAGE sp2 sleep 1000
+  run "$RUNHV" --root $SHIM_ROOT state sp2
+  [ "$status" -eq 0 ]
+  echo "$output" | jq -e '.status == "running" and .isolation == "process" and .owner == "containerd"'
+  # the host pid containerd reports is the container's init
+  local pid
+  pid=$(c task ls | awk '$1 == "sp2" { print $2 }')
+  [ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "sleep 1000 " ]
+  c task kill -s KILL sp2
+  wait_task sp2 STOPPED
+  remove sp2
+  assert_gone sp2
+}
+
+@test "hypervisor isolation by annotation: the guest's kernel, exit status, VM gone after" {
+  run c run --rm --runtime io.containerd.runhv.v1 "${HV[@]}" $IMAGE sh1 sh -c 'uname -r; cat /proc/sys/kernel/random/boot_id; exit 7'
+  [ "$status" -eq 7 ]
+  [ "${lines[0]}" = "$(cat "$GUEST_DIR/kernel-release")" ]
+  [ "${lines[1]}" != "$(cat /proc/sys/kernel/random/boot_id)" ]
+  assert_gone sh1
+}
+
+@test "isolation from the handler's runtime options (ConfigPath → runhv.toml)" {
+  run c run --rm --runtime io.containerd.runhv.v1 --runtime-config-path "$CTD_DIR/hypervisor.toml" $IMAGE sh2 \
+    cat /proc/sys/kernel/random/boot_id
+  [ "$status" -eq 0 ]
+  [ "$output" != "$(cat /proc/sys/kernel/random/boot_id)" ]
+  # the annotation still wins over the node's default, as it does for runhv run
+  run c run --rm --runtime io.containerd.runhv.v1 --runtime-config-path "$CTD_DIR/hypervisor.toml" \
+    --annotation io.runhv.isolation=process $IMAGE sh3 cat /proc/sys/kernel/random/boot_id
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(cat /proc/sys/kernel/random/boot_id)" ]
+  assert_gone sh2
+  assert_gone sh3
+}
+
+# The task API, for each isolation.
+task_api() {
+  local id=$1
+  shift
+  cd_ run -d --runtime io.containerd.runhv.v1 "$@" $IMAGE $id sleep 1000
+  [ "$(task_status $id)" = RUNNING ]
+  run bash -c "echo piped | ctr --address '$CTD_DIR/containerd.sock' task exec --exec-id e1 $id sh -c 'read x; echo got \$x'"
+  [ "$status" -eq 0 ]
+  [ "$output" = "got piped" ]
+  # stdout and stderr are two FIFOs that ctr copies on its own: compare
+  # each stream, not their interleaving
+  run --separate-stderr c task exec --exec-id e2 $id sh -c 'echo out; echo err >&2; exit 9'
+  [ "$status" -eq 9 ]
+  [ "$output" = out ]
+  [ "${stderr_lines[0]}" = err ]
+  # an exec killed by SIGKILL (which a VM process's host proxy cannot catch)
+  cd_ task exec -d --exec-id e3 $id sleep 1000
+  run c task ps $id
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -ge 2 ]
+  c task kill -s KILL --exec-id e3 $id
+  run c task exec --exec-id e4 $id sh -c 'ps | grep -c "[s]leep 1000"'
+  [ "$output" = 1 ]
+  c task pause $id
+  [ "$(task_status $id)" = PAUSED ]
+  c task resume $id
+  [ "$(task_status $id)" = RUNNING ]
+  run c task metrics $id
+  [ "$status" -eq 0 ]
+  [[ "$output" == *memory.usage_in_bytes* || "$output" == *memory.usage* ]]
+  # the init is pid 1 of its namespace: only KILL ends a sleep there
+  c task kill -s KILL $id
+  wait_task $id STOPPED
+  run c task rm $id
+  [ "$status" -eq 0 ]
+  c containers rm $id
+  assert_gone $id
+}
+
+@test "task API with process isolation: stdin, exec, kill exec, ps, pause/resume, metrics" {
+  task_api tp
+}
+
+@test "task API with hypervisor isolation: stdin, exec, kill exec, ps, pause/resume, metrics" {
+  task_api th "${HV[@]}"
+}
+
+@test "terminals: ctr run -t in both isolations" {
+  run script -qec "ctr --address '$CTD_DIR/containerd.sock' run -t --rm --runtime io.containerd.runhv.v1 $IMAGE tt1 sh -c 'tty; stty size; exit 3'" /dev/null
+  [ "$status" -eq 3 ]
+  [[ "$output" == *"/dev/pts/"* ]]
+  run script -qec "ctr --address '$CTD_DIR/containerd.sock' run -t --rm --runtime io.containerd.runhv.v1 ${HV[*]} $IMAGE tt2 sh -c 'tty; echo in-vm; exit 4'" /dev/null
+  [ "$status" -eq 4 ]
+  [[ "$output" == *"/dev/"* ]]
+  [[ "$output" == *in-vm* ]]
+  assert_gone tt1
+  assert_gone tt2
+}
+
+@test "fault: the VMM is killed; the task exits with 255 and nothing is left" {
+  cd_ run -d --runtime io.containerd.runhv.v1 "${HV[@]}" $IMAGE fv1 sleep 1000
+  local vmm
+  vmm=$(pgrep -f "runhv-uvm-fv1[, ]")
+  [ -n "$vmm" ]
+  kill -KILL $vmm
+  wait_task fv1 STOPPED
+  run c task ls
+  [[ "$output" == *fv1*STOPPED* ]]
+  run c task rm fv1
+  [ "$status" -eq 0 ]
+  c containers rm fv1
+  assert_gone fv1
+}
+
+@test "fault: the shim is killed; containerd's cleanup (shim delete) removes the container and its VM" {
+  cd_ run -d --runtime io.containerd.runhv.v1 "${HV[@]}" $IMAGE fs1 sleep 1000
+  local shim
+  shim=$(pgrep -f "containerd-shim-runhv-v1.* -id fs1( |$)")
+  [ -n "$shim" ]
+  kill -KILL $shim
+  # containerd sees the shim go, runs `shim delete` and marks the task gone
+  wait_for 300 bash -c "! ctr --address '$CTD_DIR/containerd.sock' task ls | grep -q '^fs1 .*RUNNING'"
+  wait_for 300 bash -c "[ ! -e $SHIM_ROOT/fs1 ]"
+  wait_for 300 bash -c "! pgrep -f 'runhv-uvm-fs1[, ]'"
+  remove fs1
+  assert_gone fs1
+}
+
+@test "fault: containerd restarts; the running task is found again and its exit still reported" {
+  cd_ run -d --runtime io.containerd.runhv.v1 "${HV[@]}" $IMAGE fr1 sleep 1000
+  kill -KILL "$(cat "$CTD_DIR/pid")"
+  sleep 0.5
+  ctd_start
+  wait_task fr1 RUNNING
+  run c task exec --exec-id after fr1 echo still-here
+  [ "$status" -eq 0 ]
+  [ "$output" = still-here ]
+  c task kill -s KILL fr1
+  wait_task fr1 STOPPED
+  c task rm fr1
+  c containers rm fr1
+  assert_gone fr1
+}
+
+@test "bad input: an unknown isolation value fails with one line naming the annotation; nothing left" {
+  run c run --rm --runtime io.containerd.runhv.v1 --annotation io.runhv.isolation=sandbox $IMAGE bi1 true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *io.runhv.isolation* ]]
+  [[ "$output" == *sandbox* ]]
+  remove bi1
+  assert_gone bi1
+  [ -z "$(ls $SHIM_ROOT | grep -x bi1)" ]
+}
+
+@test "bad input: a ConfigPath that does not exist names the path and the fix" {
+  run c run --rm --runtime io.containerd.runhv.v1 --runtime-config-path /nonexistent/runhv.toml $IMAGE bi2 true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"/nonexistent/runhv.toml"* ]]
+  [[ "$output" == *ConfigPath* ]]
+  remove bi2
+  assert_gone bi2
+}
+
+@test "the shim's own commands: -v, -help, an unknown flag, serve without containerd" {
+  run "$RUNHV_SHIM" -v
+  [ "$status" -eq 0 ]
+  [[ "$output" == *Version* ]]
+  run "$RUNHV_SHIM" -bogus
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"-bogus"* ]]
+  run "$RUNHV_SHIM" -namespace x
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"containerd runs this shim"* ]]
+  # delete of a task that never existed is a no-op with a DeleteResponse
+  run bash -c "cd /tmp && '$RUNHV_SHIM' -namespace default -address /x -id nosuch -bundle /tmp/nosuch delete | od -An -tx1 | head -1"
+  [ "$status" -eq 0 ]
+  [ -n "$output" ]
+}
