@@ -148,6 +148,9 @@ shim_serve (const struct shim_flags *f, int listen_fd, runhv_error_t *err)
   open_log (f->debug);
   /* Orphans of the containers come to us; their exits must not be lost. */
   prctl (PR_SET_CHILD_SUBREAPER, 1);
+  /* ps shows what each process of a pod is: the shim, its VM supervisor
+     (runhv-vmsup), the host stand-ins of VM processes (runhv-vmproxy).  */
+  prctl (PR_SET_NAME, "runhv-shim", 0, 0, 0);
   signal (SIGPIPE, SIG_IGN);
   sigemptyset (&mask);
   sigaddset (&mask, SIGCHLD);

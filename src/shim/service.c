@@ -915,8 +915,13 @@ m_kill (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runhv_
       ttrpc_call_fail (call, TTRPC_INVALID_ARGUMENT, "Kill: signal %u is not a signal", r->signal);
       return 0;
     }
-  if (p->status == SHIM_PROC_STOPPED && !(r->all && p->exec_id == NULL))
+  if (p->status == SHIM_PROC_STOPPED)
     {
+      /* containerd's WithProcessKill (the CRI's stop and exit handling)
+         sends KILL to all after the init is gone and takes NotFound as
+         done; what is left of the container goes at Delete.  */
+      if (r->all && p->exec_id == NULL && runtime_kill (&t->ctx, t->id, sig, true, err) < 0)
+        runhv_error_release (err);
       ttrpc_call_fail (call, TTRPC_NOT_FOUND, "process already finished");
       return 0;
     }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -57,6 +59,42 @@ static char *
 vm_dir (struct runtime_context *ctx, struct container *c)
 {
   return state_dir_path (ctx->root, vm_owner (c));
+}
+
+/* A pod's later containers bring rootfs mounts made after the supervisor
+   copied the host's mounts (containerd's snapshot, mounted by the shim at
+   create), which a private mount namespace would never see.  The sandbox's
+   state dir holds a shared mount, which the supervisor's namespace takes as
+   a slave: what is bound under it on the host appears there too.  */
+static char *
+propagate_dir (struct runtime_context *ctx, const char *vm_id)
+{
+  cleanup_free char *sdir = state_dir_path (ctx->root, vm_id);
+  return xasprintf ("%s/propagate", sdir);
+}
+
+static int
+propagate_setup (const char *dir, runhv_error_t *err)
+{
+  if (mkdir_p (dir, 0700, err) < 0)
+    return -1;
+  if (mount (dir, dir, NULL, MS_BIND, NULL) < 0)
+    return runhv_make_error (err, errno, "bind `%s` onto itself", dir);
+  if (mount (NULL, dir, NULL, MS_SHARED, NULL) < 0)
+    {
+      int e = errno;
+      umount2 (dir, MNT_DETACH);
+      return runhv_make_error (err, e, "make `%s` a shared mount", dir);
+    }
+  return 0;
+}
+
+static void
+propagate_teardown (const char *path)
+{
+  if (umount2 (path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+    log_warning ("unmount `%s`: %s", path, strerror (errno));
+  rmdir (path);
 }
 
 /* Logs of a VM live beside the state, not in it: a failed create removes
@@ -183,6 +221,7 @@ static void __attribute__ ((noreturn)) vm_proxy (const struct proxy_args *a)
   sigset_t mask;
   cleanup_close int sfd = -1;
   static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT };
+  prctl (PR_SET_NAME, "runhv-vmproxy", 0, 0, 0);
 
   if (a->terminal)
     {
@@ -334,6 +373,7 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
   struct container_state *st = c->state;
   const struct oci_spec *spec = c->spec;
   cleanup_free char *vdir = vm_dir (ctx, c), *exit_file = xasprintf ("%s/%s/exit.json", ctx->root, st->id);
+  cleanup_free char *proot = NULL;
   struct container_state *owner = NULL;
   struct uvm_sizing sz = { .cpus = 1, .cpu_quota_scale = 1.0 };
   struct uvm_bind *binds = NULL;
@@ -364,6 +404,18 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
       = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
   }
   container_state_free (owner);
+  {
+    cleanup_free char *pdir = propagate_dir (ctx, vm_owner (c));
+    proot = xasprintf ("%s/%s", pdir, st->id);
+    if (mkdir_p (proot, 0700, err) < 0 || mount (st->rootfs, proot, NULL, MS_BIND | MS_REC, NULL) < 0)
+      {
+        if (*err == NULL)
+          runhv_make_error (err, errno, "share the rootfs `%s` with the VM of `%s`", st->rootfs, vm_owner (c));
+        rmdir (proot);
+        json_decref (bj);
+        return -1;
+      }
+  }
   gspec = guest_spec (spec, &sz, vdir, st->id, &binds, &nbinds);
   for (size_t i = 0; i < nbinds; i++)
     json_array_append_new (bj, json_pack ("{s:s,s:I,s:b}", "host", binds[i].host, "index", (json_int_t)binds[i].index,
@@ -372,7 +424,7 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
     .vm_dir = vdir,
     .id = st->id,
     .request = json_pack ("{s:s,s:s,s:o,s:s,s:o,s:b}", "op", "create", "id", st->id, "spec", gspec, "rootfs_host",
-                          st->rootfs, "binds", bj, "terminal", spec->process->terminal),
+                          proot, "binds", bj, "terminal", spec->process->terminal),
     .terminal = spec->process->terminal,
     .stdio = o->stdio,
     .console_socket = o->console_socket,
@@ -383,7 +435,10 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
   json_decref (a.request);
   binds_free (binds, nbinds);
   if (proxy < 0)
-    return runhv_error_wrap (err, "in the VM of `%s`", vm_owner (c));
+    {
+      propagate_teardown (proot);
+      return runhv_error_wrap (err, "in the VM of `%s`", vm_owner (c));
+    }
   st->pid = proxy;
   st->pid_start = pid_start_time (proxy);
   json_object_set_new (st->backend, "guest_pid", json_integer (guest));
@@ -418,7 +473,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   int sv[2] = { -1, -1 }, ret = -1;
   pid_t sup = -1;
   struct podnet net = { .tap_fd = -1 };
-  cleanup_free char *net_cmdline = NULL;
+  cleanup_free char *net_cmdline = NULL, *pdir = NULL;
 
   if (joined (c))
     return hv_create_joined (ctx, c, o, err);
@@ -455,6 +510,9 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
           json_pack ("{s:s,s:s,s:s,s:i}", "netns", netns, "ifname", net.ifname, "ip", net.ip, "prefix", net.prefix));
       }
   }
+  pdir = propagate_dir (ctx, st->id);
+  if (propagate_setup (pdir, err) < 0)
+    goto out;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     {
       runhv_make_error (err, errno, "socketpair");
@@ -575,6 +633,8 @@ out:
       if (netns)
         podnet_teardown (netns, net.ifname);
     }
+  if (ret < 0 && pdir != NULL)
+    propagate_teardown (pdir);
   if (ret < 0 && sup > 0)
     {
       /* QEMU dies with its supervisor (PDEATHSIG), its mounts with the
@@ -707,6 +767,10 @@ destroy_joined (struct runtime_context *ctx, struct container *c)
      nothing left to forget.  */
   if (call (ctx, c, json_pack ("{s:s}", "op", "delete"), NULL, &ignored) < 0)
     runhv_error_release (&ignored);
+  {
+    cleanup_free char *pdir = propagate_dir (ctx, vm_owner (c)), *proot = xasprintf ("%s/%s", pdir, st->id);
+    propagate_teardown (proot);
+  }
   return 0;
 }
 
@@ -714,15 +778,18 @@ static int
 hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
 {
   struct container_state *st = c->state;
+  cleanup_free char *pdir = NULL;
   int pidfd;
   (void)err;
   if (joined (c))
     return destroy_joined (ctx, c);
+  pdir = propagate_dir (ctx, st->id);
   if (st->pid <= 0 || !pid_alive (st->pid, st->pid_start))
     {
       json_t *net = st->backend ? json_object_get (st->backend, "net") : NULL;
       waitpid (st->pid, NULL, WNOHANG);
       remove_logs (ctx, st->id);
+      propagate_teardown (pdir);
       if (net)
         podnet_teardown (json_string_value (json_object_get (net, "netns")),
                          json_string_value (json_object_get (net, "ifname")));
@@ -747,6 +814,7 @@ hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err
     }
   waitpid (st->pid, NULL, WNOHANG);
   remove_logs (ctx, st->id);
+  propagate_teardown (pdir);
   {
     json_t *net = st->backend ? json_object_get (st->backend, "net") : NULL;
     if (net)
