@@ -1,0 +1,249 @@
+#!/usr/bin/env bats
+# The seed's central path, end to end: a RuntimeClass's handler
+# (runhv-process, runhv-hypervisor, from `runhv config containerd`) → the
+# CRI of a private Debian containerd → containerd-shim-runhv-v1 → the pod,
+# driven the way kubelet drives it (tests/lib/cri/cri.py speaks runtime.v1).
+# Pods get a CNI network (bridge + host-local) and must answer HTTP at their
+# pod IP with either isolation.  The shim under test is the sanitizer build;
+# its ASan reports land in files checked at the end.
+
+load helpers
+bats_require_minimum_version 1.5.0
+source "$RUNHV_SOURCE_DIR/tests/lib/containerd-cri.sh"
+
+SHIM_ROOT=/run/runhv
+MEM_MB=384
+
+setup_file() {
+  : "${RUNHV_SHIM:?RUNHV_SHIM must point at containerd-shim-runhv-v1}"
+  [[ -f "$GUEST_DIR/initramfs.cpio" ]] || { echo "no guest artifacts in $GUEST_DIR: run scripts/provision-guest.sh" >&2; return 1; }
+  export CRI_TEST_DIR=$(mktemp -d /tmp/runhv-shim-cri.XXXXXX)
+  export ASAN_DIR="$CRI_TEST_DIR.asan"
+  mkdir -p "$CRI_TEST_DIR/bin" "$CRI_TEST_DIR/etc" "$ASAN_DIR"
+  ln -s "$RUNHV_SHIM" "$CRI_TEST_DIR/bin/containerd-shim-runhv-v1"
+  # the node's handlers exactly as an operator installs them, plus one whose
+  # options file is missing (the seed's troubleshooting case)
+  "$RUNHV" config containerd --sizes 1vp512mb --output-dir "$CRI_TEST_DIR/etc" > "$CRI_TEST_DIR/snippet.toml"
+  cat >> "$CRI_TEST_DIR/snippet.toml" <<EOF
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runhv-broken]
+  runtime_type = "io.containerd.runhv.v1"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runhv-broken.options]
+    ConfigPath = "$CRI_TEST_DIR/etc/missing.toml"
+EOF
+  ASAN_OPTIONS="detect_leaks=1:log_path=$ASAN_DIR/report" cri_start "$CRI_TEST_DIR" "$CRI_TEST_DIR/bin" "$CRI_TEST_DIR/snippet.toml"
+}
+
+teardown_file() {
+  local reports rc=0
+  cri_stop "$CRI_TEST_DIR" || rc=1
+  reports=$(cat "$ASAN_DIR"/report* 2>/dev/null)
+  rm -rf "$ASAN_DIR"
+  [[ -z "$reports" ]] || { echo "ASan/UBSan reports from the shim:" >&2; echo "$reports" >&2; return 1; }
+  return $rc
+}
+
+pod_json() {
+  local name=$1
+  shift
+  cri_pod_config "$name" "$name-uid" | jq "$@"
+}
+
+# cri with bats' `run` and a file for what the detached daemons inherit
+state_of() { cri inspect "$1" | jq -r .status.state; }
+pod_ip() { cri inspectp "$1" | jq -r .status.network.ip; }
+vmm_of() { pgrep -f "runhv-uvm-$1[, ]"; }
+# the serving shims of pod $1 (its VM supervisor and proxies are forks of
+# it, named runhv-vmsup and runhv-vmproxy)
+shims_of() { pgrep -f "containerd-shim-runhv-v1 .*-id $1( |$)" | xargs -r ps -o comm= -p | grep -cx runhv-shim; }
+
+# Start pod $1 with handler $2 (jq arguments after it edit the pod's
+# config) and containers web (httpd on 8080) and side
+# (sleep); ids in $CRI_TEST_DIR.<name>.{pod,web,side}
+start_pod() {
+  local name=$1 handler=$2
+  shift 2
+  [[ $# -gt 0 ]] || set -- .
+  pod_json "$name" "$@" > "$CRI_TEST_DIR/$name.pod.json"
+  run cri runp --runtime "$handler" "$CRI_TEST_DIR/$name.pod.json"
+  [ "$status" -eq 0 ] || fail "runp $name: $output"
+  echo "$output" > "$CRI_TEST_DIR/$name.pod"
+  local c
+  for c in web side; do
+    if [[ $c == web ]]; then
+      cri_container_config web "$CRI_BUSYBOX_IMAGE" sh -c "echo hello-$name; echo to-stderr >&2; exec httpd -f -p 8080 -h /etc"
+    else
+      cri_container_config side "$CRI_BUSYBOX_IMAGE" sleep 1000
+    fi > "$CRI_TEST_DIR/$name.$c.json"
+    run cri create "$(cat "$CRI_TEST_DIR/$name.pod")" "$CRI_TEST_DIR/$name.$c.json" "$CRI_TEST_DIR/$name.pod.json"
+    [ "$status" -eq 0 ] || fail "create $name/$c: $output"
+    echo "$output" > "$CRI_TEST_DIR/$name.$c"
+    run cri start "$output"
+    [ "$status" -eq 0 ] || fail "start $name/$c: $output"
+  done
+}
+
+id_of() { cat "$CRI_TEST_DIR/$1"; }
+
+@test "runhv-process pod: two containers, one shim, exec, logs, stats, HTTP at the pod IP" {
+  start_pod pp runhv-process
+  local pod web side
+  pod=$(id_of pp.pod) web=$(id_of pp.web) side=$(id_of pp.side)
+  [ "$(state_of "$web")" = CONTAINER_RUNNING ]
+  [ "$(state_of "$side")" = CONTAINER_RUNNING ]
+  cri inspectp "$pod" | jq -e '.status.state == "SANDBOX_READY" and .status.runtimeHandler == "runhv-process"'
+  # the pod's containers are served by the sandbox's shim, and no other
+  [ "$(shims_of "$pod")" -eq 1 ]
+  [ "$(pgrep -x runhv-shim | xargs -r ps -o args= -p | grep -c -- "-address $CRI_DIR/")" -eq 1 ]
+  # process isolation: the host's kernel
+  run cri exec-sync "$side" -- cat /proc/sys/kernel/random/boot_id
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(cat /proc/sys/kernel/random/boot_id)" ]
+  run cri exec-sync "$web" -- sh -c 'echo out-line; echo err-line >&2; exit 3'
+  [ "$status" -eq 3 ]
+  [[ "$output" == *out-line* ]]
+  # runhv sees every container of the pod and says how each is isolated
+  run "$RUNHV" --root $SHIM_ROOT diag list --format json
+  echo "$output" | jq -e --arg p "$pod" --arg w "$web" --arg s "$side" \
+    '[.[] | select(.id == $p or .id == $w or .id == $s) | select(.isolation == "process" and .owner == "containerd")] | length == 3'
+  wait_for 50 bash -c "source '$RUNHV_SOURCE_DIR/tests/lib/containerd-cri.sh'; cri logs '$web' 2>/dev/null | grep -qx hello-pp"
+  run cri stats "$web"
+  echo "$output" | jq -e '(.stats[0].memory.workingSetBytes.value | tonumber) > 0'
+  local ip
+  ip=$(pod_ip "$pod")
+  [[ "$ip" == 10.88.* ]]
+  wait_for 50 cri_http_get -o /dev/null "http://$ip:8080/hostname"
+  run cri_http_get "http://$ip:8080/hostname"
+  [ "$output" = pp ]
+}
+
+@test "runhv-hypervisor pod: both containers in one VM sized by the pod's annotations; HTTP at the pod IP" {
+  start_pod ph runhv-hypervisor --arg m "$MEM_MB" '.annotations = {
+      "io.runhv.virtualmachine.computetopology.memory.sizeinmb": $m,
+      "io.microsoft.virtualmachine.computetopology.processor.count": "2"}'
+  local pod web side
+  pod=$(id_of ph.pod) web=$(id_of ph.web) side=$(id_of ph.side)
+  [ "$(state_of "$web")" = CONTAINER_RUNNING ]
+  [ "$(state_of "$side")" = CONTAINER_RUNNING ]
+  [ "$(shims_of "$pod")" -eq 1 ]
+  # one VMM for the whole pod
+  [ "$(vmm_of "$pod" | wc -l)" -eq 1 ]
+  [ -z "$(vmm_of "$web")" ]
+  # both containers see the same guest kernel, not the host's
+  local b1 b2
+  b1=$(cri exec-sync "$web" -- cat /proc/sys/kernel/random/boot_id)
+  b2=$(cri exec-sync "$side" -- cat /proc/sys/kernel/random/boot_id)
+  [ "$b1" = "$b2" ]
+  [ "$b1" != "$(cat /proc/sys/kernel/random/boot_id)" ]
+  run cri exec-sync "$side" -- uname -r
+  [ "$output" = "$(cat "$GUEST_DIR/kernel-release")" ]
+  # the sizing annotations (runhv's and the seed's io.microsoft spelling)
+  # reached the VM through the handler's pod_annotations
+  run cri exec-sync "$side" -- nproc
+  [ "$output" = 2 ]
+  local kb
+  kb=$(cri exec-sync "$side" -- awk '/^MemTotal/ { print $2 }' /proc/meminfo)
+  [ "$kb" -gt $((MEM_MB * 1024 * 3 / 4)) ] && [ "$kb" -le $((MEM_MB * 1024)) ]
+  # diag list: one VirtualMachine for the pod, its containers inside it
+  run "$RUNHV" --root $SHIM_ROOT diag list --format json
+  echo "$output" | jq -e --arg p "$pod" --arg w "$web" --arg s "$side" '
+    [.[] | select(.id == $p or .id == $w or .id == $s) | select(.isolation == "hypervisor")] | length == 3'
+  run "$RUNHV" --root $SHIM_ROOT diag list
+  [[ "$output" == *VirtualMachine* ]]
+  # the guest has the pod's IP; the host reaches the server in the VM
+  local ip
+  ip=$(pod_ip "$pod")
+  [[ "$ip" == 10.88.* ]]
+  run cri exec-sync "$side" -- ip -4 -o addr show eth0
+  [[ "$output" == *"$ip/16"* ]]
+  wait_for 100 cri_http_get -o /dev/null "http://$ip:8080/hostname"
+  run cri_http_get "http://$ip:8080/hostname"
+  [ "$output" = ph ]
+  # logs through the CRI, written by the shim from the guest's stdout
+  wait_for 50 bash -c "source '$RUNHV_SOURCE_DIR/tests/lib/containerd-cri.sh'; cri logs '$web' 2>/dev/null | grep -qx hello-ph"
+  run cri stats "$side"
+  echo "$output" | jq -e '(.stats[0].memory.workingSetBytes.value | tonumber) > 0'
+}
+
+@test "a container created in a VM-isolated pod but never started is removed cleanly" {
+  local pod id
+  pod=$(id_of ph.pod)
+  cri_container_config never "$CRI_BUSYBOX_IMAGE" sleep 1000 > "$CRI_TEST_DIR/never.json"
+  run cri create "$pod" "$CRI_TEST_DIR/never.json" "$CRI_TEST_DIR/ph.pod.json"
+  [ "$status" -eq 0 ]
+  id=$output
+  [ "$(state_of "$id")" = CONTAINER_CREATED ]
+  # the CRI makes the task only at StartContainer: nothing in the VM yet
+  [ ! -e "$SHIM_ROOT/$id" ]
+  run cri rm "$id"
+  [ "$status" -eq 0 ]
+  [ ! -e "$SHIM_ROOT/$id" ]
+  ! grep -q "/$id/rootfs " /proc/self/mountinfo
+  # the pod's VM and its other containers are untouched
+  [ "$(vmm_of "$pod" | wc -l)" -eq 1 ]
+  run cri exec-sync "$(id_of ph.side)" -- true
+  [ "$status" -eq 0 ]
+}
+
+@test "containerd restarts while both pods run: the shims are reconnected and the pods keep running" {
+  local vmm
+  vmm=$(vmm_of "$(id_of ph.pod)")
+  cri_containerd_restart "$CRI_DIR"
+  [ "$(state_of "$(id_of pp.web)")" = CONTAINER_RUNNING ]
+  [ "$(state_of "$(id_of ph.web)")" = CONTAINER_RUNNING ]
+  [ "$(vmm_of "$(id_of ph.pod)")" = "$vmm" ]
+  run cri exec-sync "$(id_of ph.side)" -- echo still-here
+  [ "$output" = still-here ]
+  run cri exec-sync "$(id_of pp.side)" -- echo still-here
+  [ "$output" = still-here ]
+  run cri_http_get "http://$(pod_ip "$(id_of ph.pod)"):8080/hostname"
+  [ "$output" = ph ]
+}
+
+@test "an unknown handler and a missing options file fail clearly, leaving nothing" {
+  pod_json bad1 . > "$CRI_TEST_DIR/bad1.json"
+  run cri runp --runtime runhv-nosuch "$CRI_TEST_DIR/bad1.json"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'no runtime for "runhv-nosuch" is configured'* ]]
+  pod_json bad2 . > "$CRI_TEST_DIR/bad2.json"
+  run cri runp --runtime runhv-broken "$CRI_TEST_DIR/bad2.json"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"$CRI_TEST_DIR/etc/missing.toml"* ]]
+  [[ "$output" == *"runhv config containerd"* ]]
+  run cri pods -q --name 'bad[12]'
+  [ -z "$output" ]
+  ! ls "$SHIM_ROOT" | grep -q "bad"
+}
+
+@test "the VMM is killed: containerd gets the task exits with a non-zero status" {
+  local pod web
+  pod=$(id_of ph.pod) web=$(id_of ph.web)
+  kill -KILL $(vmm_of "$pod")
+  wait_for 100 bash -c "source '$RUNHV_SOURCE_DIR/tests/lib/containerd-cri.sh'; [ \"\$(cri inspect '$web' | jq -r .status.state)\" = CONTAINER_EXITED ]"
+  run cri inspect "$web"
+  echo "$output" | jq -e '.status.exitCode != 0'
+}
+
+@test "stopping and removing both pods leaves no VM, shim, mount, cgroup, tap device or state" {
+  local p
+  for p in pp ph; do
+    run cri stopp "$(id_of $p.pod)"
+    [ "$status" -eq 0 ]
+    run cri rmp "$(id_of $p.pod)"
+    [ "$status" -eq 0 ]
+  done
+  run cri pods -q
+  [ -z "$output" ]
+  wait_for 100 cri_no_leaks || fail "left behind: $(cri_leaks)"
+  for p in pp.pod pp.web pp.side ph.pod ph.web ph.side; do
+    local id
+    id=$(id_of $p)
+    [[ ! -e "$SHIM_ROOT/$id" ]] || fail "runhv state of $p left behind"
+    [[ -z "$(vmm_of "$id")" ]] || fail "a VMM of $p is still running"
+    [[ ! -e "$SHIM_ROOT/vm-logs/$id.console.log" ]] || fail "console log of $p left behind"
+    ! compgen -G "/sys/fs/cgroup/*/k8s.io/$id" >/dev/null || fail "cgroup of $p left behind"
+  done
+  run cri_netns_exec ip -o link show type tun
+  [ -z "$output" ]
+  run cri_netns_exec ip -o link show type veth
+  [ -z "$output" ]
+}
