@@ -41,6 +41,7 @@ int cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *er
 int cli_spec (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
 int cli_diag (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
 int cli_config (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
+int cli_config_kubernetes (int argc, char **argv, runhv_error_t *err);
 
 /* Helpers shared by verbs.  */
 int cli_one_id (int argc, char **argv, const char *verb, const char **id, runhv_error_t *err);

@@ -61,5 +61,7 @@ cli_config (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
     return cli_usage_error (err, "config", "missing subcommand (containerd or kubernetes)");
   if (strcmp (argv[1], "containerd") == 0)
     return config_containerd (argc - 1, argv + 1, err);
+  if (strcmp (argv[1], "kubernetes") == 0)
+    return cli_config_kubernetes (argc - 1, argv + 1, err);
   return cli_usage_error (err, "config", "unknown subcommand `%s` (use containerd or kubernetes)", argv[1]);
 }

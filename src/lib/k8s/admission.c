@@ -1,0 +1,421 @@
+/* AdmissionReview decisions for runhv-webhook.  Every byte comes from the
+   network, so each field is type-checked before use and any surprise is a
+   one-line error, never an assumption.  */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "admission.h"
+#include "json.h"
+#include "util.h"
+#include "banned.h"
+
+static const char *const skip_names[ADMISSION_SKIP__COUNT] = {
+  [ADMISSION_SKIP_NONE] = "none",
+  [ADMISSION_SKIP_KIND] = "not_pod",
+  [ADMISSION_SKIP_OPERATION] = "not_create",
+  [ADMISSION_SKIP_NAMESPACE] = "excluded_namespace",
+  [ADMISSION_SKIP_RUNTIME_CLASS] = "runtime_class_set",
+  [ADMISSION_SKIP_LABEL] = "process_isolation_label",
+  [ADMISSION_SKIP_HOST_NETWORK] = "host_network",
+  [ADMISSION_SKIP_HOST_PID] = "host_pid",
+  [ADMISSION_SKIP_HOST_IPC] = "host_ipc",
+  [ADMISSION_SKIP_PRIVILEGED] = "privileged",
+  [ADMISSION_SKIP_OS] = "non_linux_os",
+};
+
+const char *
+admission_skip_name (enum admission_skip skip)
+{
+  if ((int)skip < 0 || skip >= ADMISSION_SKIP__COUNT)
+    return "unknown";
+  return skip_names[skip];
+}
+
+char *
+json_pointer_escape (const char *token)
+{
+  size_t n = 0;
+  char *out, *o;
+  for (const char *p = token; *p; p++)
+    n += (*p == '~' || *p == '/') ? 2 : 1;
+  o = out = xmalloc0 (n + 1);
+  for (const char *p = token; *p; p++)
+    {
+      if (*p == '~' || *p == '/')
+        {
+          *o++ = '~';
+          *o++ = *p == '~' ? '0' : '1';
+        }
+      else
+        *o++ = *p;
+    }
+  *o = '\0';
+  return out;
+}
+
+char *
+base64_encode (const void *data, size_t len)
+{
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char *in = data;
+  char *out = xmalloc0 ((len + 2) / 3 * 4 + 1), *o = out;
+  size_t i = 0;
+  for (; i + 2 < len; i += 3)
+    {
+      uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+      *o++ = alphabet[v >> 18 & 63];
+      *o++ = alphabet[v >> 12 & 63];
+      *o++ = alphabet[v >> 6 & 63];
+      *o++ = alphabet[v & 63];
+    }
+  if (i < len)
+    {
+      uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+      *o++ = alphabet[v >> 18 & 63];
+      *o++ = alphabet[v >> 12 & 63];
+      *o++ = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+      *o++ = '=';
+    }
+  *o = '\0';
+  return out;
+}
+
+/* Optional member of a given JSON type: absent and null both read as absent,
+   as the API server treats them; any other type is an error.  */
+static int
+member (json_t *obj, const char *where, const char *key, json_type type, json_t **out, runhv_error_t *err)
+{
+  json_t *v = json_object_get (obj, key);
+  *out = NULL;
+  if (v == NULL || json_is_null (v))
+    return 0;
+  if (json_typeof (v) != type)
+    {
+      static const char *const names[]
+        = { "an object", "an array", "a string", "an integer", "a number", "a boolean", "a boolean", "null" };
+      return runhv_error (err, "%s.%s: must be %s", where, key, names[type]);
+    }
+  *out = v;
+  return 0;
+}
+
+static bool
+bool_member_true (json_t *obj, const char *key)
+{
+  return json_is_true (json_object_get (obj, key));
+}
+
+static bool
+str_member_is (json_t *obj, const char *key, const char *want)
+{
+  json_t *v = json_object_get (obj, key);
+  return json_is_string (v) && strcmp (json_string_value (v), want) == 0;
+}
+
+/* A container list (containers, initContainers, ephemeralContainers): true
+   when one of them asks for privileged mode.  */
+static int
+any_privileged (json_t *spec, const char *key, bool *privileged, runhv_error_t *err)
+{
+  json_t *list = NULL, *c;
+  size_t i;
+  cleanup_free char *where = xasprintf ("request.object.spec.%s", key);
+  if (member (spec, "request.object.spec", key, JSON_ARRAY, &list, err) < 0)
+    return -1;
+  if (list == NULL)
+    return 0;
+  json_array_foreach (list, i, c)
+  {
+    json_t *sc = NULL;
+    if (!json_is_object (c))
+      return runhv_error (err, "%s[%zu]: must be an object", where, i);
+    if (member (c, where, "securityContext", JSON_OBJECT, &sc, err) < 0)
+      return -1;
+    if (sc != NULL && bool_member_true (sc, "privileged"))
+      *privileged = true;
+  }
+  return 0;
+}
+
+static bool
+is_os_label (const char *key)
+{
+  return strcmp (key, "kubernetes.io/os") == 0 || strcmp (key, "beta.kubernetes.io/os") == 0;
+}
+
+static bool
+values_contain_linux (json_t *values)
+{
+  json_t *v;
+  size_t i;
+  json_array_foreach (values, i, v)
+  {
+    if (json_is_string (v) && strcmp (json_string_value (v), "linux") == 0)
+      return true;
+  }
+  return false;
+}
+
+/* One nodeSelectorTerm (its matchExpressions are ANDed): can a linux node
+   with kubernetes.io/os=linux satisfy it, as far as the OS label goes?  */
+static bool
+term_allows_linux (json_t *term)
+{
+  json_t *exprs = json_object_get (term, "matchExpressions"), *e;
+  size_t i;
+  if (!json_is_array (exprs))
+    return true;
+  json_array_foreach (exprs, i, e)
+  {
+    json_t *key = json_object_get (e, "key"), *op = json_object_get (e, "operator");
+    json_t *values = json_object_get (e, "values");
+    const char *o;
+    if (!json_is_string (key) || !json_is_string (op) || !is_os_label (json_string_value (key)))
+      continue;
+    o = json_string_value (op);
+    if (strcmp (o, "In") == 0 && (!json_is_array (values) || !values_contain_linux (values)))
+      return false;
+    if (strcmp (o, "NotIn") == 0 && json_is_array (values) && values_contain_linux (values))
+      return false;
+    /* The label is always set on a node, and "linux" is no number.  */
+    if (strcmp (o, "DoesNotExist") == 0 || strcmp (o, "Gt") == 0 || strcmp (o, "Lt") == 0)
+      return false;
+  }
+  return true;
+}
+
+/* True when the pod can only land on a node whose OS is not linux: spec.os,
+   nodeSelector, or required node affinity (its terms are ORed: every term
+   must rule linux out).  */
+static bool
+requires_other_os (json_t *spec)
+{
+  json_t *os = json_object_get (spec, "os"), *sel = json_object_get (spec, "nodeSelector");
+  json_t *terms, *t;
+  size_t i;
+  bool any = false;
+  if (json_is_object (os) && json_is_string (json_object_get (os, "name")) && !str_member_is (os, "name", "linux"))
+    return true;
+  if (json_is_object (sel))
+    {
+      const char *k;
+      json_t *v;
+      json_object_foreach (sel, k, v)
+      {
+        if (is_os_label (k) && json_is_string (v) && strcmp (json_string_value (v), "linux") != 0)
+          return true;
+      }
+    }
+  terms = json_object_get (spec, "affinity");
+  terms = json_is_object (terms) ? json_object_get (terms, "nodeAffinity") : NULL;
+  terms = json_is_object (terms) ? json_object_get (terms, "requiredDuringSchedulingIgnoredDuringExecution") : NULL;
+  terms = json_is_object (terms) ? json_object_get (terms, "nodeSelectorTerms") : NULL;
+  if (!json_is_array (terms))
+    return false;
+  json_array_foreach (terms, i, t)
+  {
+    if (!json_is_object (t))
+      continue;
+    any = true;
+    if (term_allows_linux (t))
+      return false;
+  }
+  return any;
+}
+
+static int
+decide_pod (json_t *pod, const char *ns, const struct admission_config *cfg, enum admission_skip *skip,
+            runhv_error_t *err)
+{
+  json_t *meta = NULL, *spec = NULL, *labels = NULL, *rc = NULL;
+  bool privileged = false;
+
+  if (member (pod, "request.object", "metadata", JSON_OBJECT, &meta, err) < 0
+      || member (pod, "request.object", "spec", JSON_OBJECT, &spec, err) < 0)
+    return -1;
+  if (spec == NULL)
+    return runhv_error (err, "request.object.spec: missing (a Pod needs a spec)");
+  if (meta != NULL && member (meta, "request.object.metadata", "labels", JSON_OBJECT, &labels, err) < 0)
+    return -1;
+  if (member (spec, "request.object.spec", "runtimeClassName", JSON_STRING, &rc, err) < 0)
+    return -1;
+  if (any_privileged (spec, "containers", &privileged, err) < 0
+      || any_privileged (spec, "initContainers", &privileged, err) < 0
+      || any_privileged (spec, "ephemeralContainers", &privileged, err) < 0)
+    return -1;
+
+  if (ns != NULL && cfg->exclude_namespaces != NULL && strv_contains (cfg->exclude_namespaces, ns))
+    *skip = ADMISSION_SKIP_NAMESPACE;
+  else if (rc != NULL && json_string_length (rc) > 0)
+    *skip = ADMISSION_SKIP_RUNTIME_CLASS;
+  else if (labels != NULL && str_member_is (labels, ADMISSION_ISOLATION_LABEL, "process"))
+    *skip = ADMISSION_SKIP_LABEL;
+  else if (bool_member_true (spec, "hostNetwork"))
+    *skip = ADMISSION_SKIP_HOST_NETWORK;
+  else if (bool_member_true (spec, "hostPID"))
+    *skip = ADMISSION_SKIP_HOST_PID;
+  else if (bool_member_true (spec, "hostIPC"))
+    *skip = ADMISSION_SKIP_HOST_IPC;
+  else if (privileged)
+    *skip = ADMISSION_SKIP_PRIVILEGED;
+  else if (requires_other_os (spec))
+    *skip = ADMISSION_SKIP_OS;
+  else
+    *skip = ADMISSION_SKIP_NONE;
+  return 0;
+}
+
+/* The JSONPatch: set the class, and mark the pod so people (and the
+   webhook's own tests) can see who changed it.  "add" replaces an existing
+   member, so a stale marker annotation is overwritten, not duplicated.  */
+static char *
+build_patch (json_t *pod, const char *runtime_class)
+{
+  json_t *patch = json_array (), *meta = json_object_get (pod, "metadata");
+  json_t *ann = json_is_object (meta) ? json_object_get (meta, "annotations") : NULL;
+  cleanup_free char *key = json_pointer_escape (ADMISSION_MUTATED_ANNOTATION);
+  char *text;
+
+  json_array_append_new (
+    patch, json_pack ("{s:s, s:s, s:s}", "op", "add", "path", "/spec/runtimeClassName", "value", runtime_class));
+  if (!json_is_object (meta))
+    json_array_append_new (patch, json_pack ("{s:s, s:s, s:{s:{s:s}}}", "op", "add", "path", "/metadata", "value",
+                                             "annotations", ADMISSION_MUTATED_ANNOTATION, "mutated"));
+  else if (!json_is_object (ann))
+    json_array_append_new (patch, json_pack ("{s:s, s:s, s:{s:s}}", "op", "add", "path", "/metadata/annotations",
+                                             "value", ADMISSION_MUTATED_ANNOTATION, "mutated"));
+  else
+    {
+      cleanup_free char *path = xasprintf ("/metadata/annotations/%s", key);
+      json_array_append_new (patch, json_pack ("{s:s, s:s, s:s}", "op", "add", "path", path, "value", "mutated"));
+    }
+  text = json_dumps (patch, JSON_COMPACT);
+  json_decref (patch);
+  if (text == NULL)
+    abort (); /* only on allocation failure, as xmalloc */
+  return text;
+}
+
+static int
+review (json_t *root, const struct admission_config *cfg, struct admission_result *out, runhv_error_t *err)
+{
+  json_t *req = NULL, *uid = NULL, *kind = NULL, *op = NULL, *obj = NULL, *ns = NULL;
+  const char *ns_name = NULL;
+
+  if (!json_is_object (root))
+    return runhv_error (err, "body: must be a JSON object (an AdmissionReview)");
+  if (!str_member_is (root, "apiVersion", ADMISSION_API_VERSION))
+    return runhv_error (err, "apiVersion: must be \"%s\" (set admissionReviewVersions: [v1])", ADMISSION_API_VERSION);
+  if (!str_member_is (root, "kind", "AdmissionReview"))
+    return runhv_error (err, "kind: must be \"AdmissionReview\"");
+  if (member (root, "body", "request", JSON_OBJECT, &req, err) < 0)
+    return -1;
+  if (req == NULL)
+    return runhv_error (err, "request: missing");
+  if (member (req, "request", "uid", JSON_STRING, &uid, err) < 0)
+    return -1;
+  if (uid == NULL || json_string_length (uid) == 0)
+    return runhv_error (err, "request.uid: missing (the response must echo it)");
+  if (member (req, "request", "kind", JSON_OBJECT, &kind, err) < 0
+      || member (req, "request", "operation", JSON_STRING, &op, err) < 0
+      || member (req, "request", "namespace", JSON_STRING, &ns, err) < 0)
+    return -1;
+  if (kind == NULL)
+    return runhv_error (err, "request.kind: missing");
+  if (op == NULL)
+    return runhv_error (err, "request.operation: missing");
+
+  out->uid = xstrdup (json_string_value (uid));
+  out->skip = ADMISSION_SKIP_NONE;
+  out->patch = NULL;
+  if (!str_member_is (kind, "kind", "Pod") || !str_member_is (kind, "version", "v1")
+      || (json_object_get (kind, "group") != NULL && !str_member_is (kind, "group", "")))
+    {
+      out->skip = ADMISSION_SKIP_KIND;
+      return 0;
+    }
+  if (strcmp (json_string_value (op), "CREATE") != 0)
+    {
+      out->skip = ADMISSION_SKIP_OPERATION;
+      return 0;
+    }
+  if (member (req, "request", "object", JSON_OBJECT, &obj, err) < 0)
+    goto fail;
+  if (obj == NULL)
+    {
+      runhv_error (err, "request.object: missing (a Pod CREATE carries the pod)");
+      goto fail;
+    }
+  if (ns != NULL)
+    ns_name = json_string_value (ns);
+  else
+    {
+      /* Older or hand-written reviews: the pod's own namespace.  */
+      json_t *meta = json_object_get (obj, "metadata");
+      json_t *mns = json_is_object (meta) ? json_object_get (meta, "namespace") : NULL;
+      ns_name = json_is_string (mns) ? json_string_value (mns) : "default";
+    }
+  if (decide_pod (obj, ns_name, cfg, &out->skip, err) < 0)
+    goto fail;
+  if (out->skip == ADMISSION_SKIP_NONE)
+    out->patch = build_patch (obj, cfg->runtime_class);
+  return 0;
+
+fail:
+  admission_result_release (out);
+  return -1;
+}
+
+int
+admission_review (const char *body, size_t len, const struct admission_config *cfg, struct admission_result *out,
+                  runhv_error_t *err)
+{
+  json_error_t jerr;
+  json_t *root;
+  int ret;
+
+  memset (out, 0, sizeof *out);
+  if (len == 0)
+    return runhv_error (err, "body: empty (POST an AdmissionReview as JSON)");
+  if (len > ADMISSION_MAX_BODY)
+    return runhv_error (err, "body: larger than %d bytes", ADMISSION_MAX_BODY);
+  root = json_loadb (body, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root == NULL)
+    return runhv_error (err, "body: not valid JSON: line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+  ret = review (root, cfg, out, err);
+  json_decref (root);
+  return ret;
+}
+
+char *
+admission_response_json (const struct admission_result *r)
+{
+  json_t *resp = json_pack ("{s:s, s:b}", "uid", r->uid != NULL ? r->uid : "", "allowed", 1);
+  json_t *root;
+  char *text;
+  if (r->patch != NULL)
+    {
+      cleanup_free char *b64 = base64_encode (r->patch, strlen (r->patch));
+      json_object_set_new (resp, "patchType", json_string ("JSONPatch"));
+      json_object_set_new (resp, "patch", json_string (b64));
+    }
+  root
+    = json_pack ("{s:s, s:s, s:o}", "apiVersion", ADMISSION_API_VERSION, "kind", "AdmissionReview", "response", resp);
+  text = json_dumps (root, JSON_COMPACT);
+  json_decref (root);
+  if (text == NULL)
+    abort ();
+  return text;
+}
+
+void
+admission_result_release (struct admission_result *r)
+{
+  free (r->uid);
+  free (r->patch);
+  r->uid = NULL;
+  r->patch = NULL;
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""Checks runhv-webhook's answers for the bats suite (Debian's python3-jsonpatch
+and python3-yaml: run with /usr/bin/python3).
+
+  check.py review FIXTURE RESPONSE CLASS   the answer to FIXTURE is right
+  check.py manifests DIR CONTAINERD_SNIPPET CA_FILE SIZE...
+Exit status 0 when right; otherwise one line on stderr says what is wrong."""
+import base64
+import copy
+import json
+import os
+import re
+import sys
+
+import jsonpatch
+import yaml
+
+ANNOTATION = "runhv-runtimeclass-mutating-webhook"
+
+
+def fail(msg):
+    sys.stderr.write(msg + "\n")
+    sys.exit(1)
+
+
+def check_review(fixture, response, klass):
+    with open(fixture) as f:
+        req = json.load(f)
+    with open(response) as f:
+        resp = json.load(f)
+    name = os.path.basename(fixture)
+    if resp.get("apiVersion") != "admission.k8s.io/v1" or resp.get("kind") != "AdmissionReview":
+        fail(f"{name}: response apiVersion/kind wrong: {resp.get('apiVersion')} {resp.get('kind')}")
+    r = resp.get("response")
+    if not isinstance(r, dict):
+        fail(f"{name}: no response object")
+    if r.get("uid") != req["request"]["uid"]:
+        fail(f"{name}: uid {r.get('uid')!r} does not echo {req['request']['uid']!r}")
+    if r.get("allowed") is not True:
+        fail(f"{name}: allowed is {r.get('allowed')!r}")
+    if name.startswith("skip-"):
+        if "patch" in r or "patchType" in r:
+            fail(f"{name}: a skipped pod got a patch")
+        return
+    if not name.startswith("mutate-"):
+        fail(f"{name}: fixture name says neither mutate- nor skip-")
+    if r.get("patchType") != "JSONPatch":
+        fail(f"{name}: patchType is {r.get('patchType')!r}")
+    ops = json.loads(base64.b64decode(r["patch"], validate=True))
+    pod = req["request"]["object"]
+    patched = jsonpatch.JsonPatch(ops).apply(pod)  # raises on an invalid patch
+    if patched["spec"].get("runtimeClassName") != klass:
+        fail(f"{name}: runtimeClassName after the patch is {patched['spec'].get('runtimeClassName')!r}")
+    ann = patched.get("metadata", {}).get("annotations")
+    if not isinstance(ann, dict) or ann.get(ANNOTATION) != "mutated":
+        fail(f"{name}: annotation {ANNOTATION} missing after the patch: {ann!r}")
+    # Nothing else changed: every other annotation and field is as sent.
+    before = copy.deepcopy(pod)
+    after = copy.deepcopy(patched)
+    after["spec"].pop("runtimeClassName")
+    before["spec"].pop("runtimeClassName", None)
+    after["metadata"]["annotations"].pop(ANNOTATION)
+    before_ann = (before.get("metadata") or {}).get("annotations") or {}
+    before_ann.pop(ANNOTATION, None)
+    if after["metadata"]["annotations"] != before_ann:
+        fail(f"{name}: other annotations changed: {after['metadata']['annotations']!r} != {before_ann!r}")
+    after["metadata"].pop("annotations")
+    if "metadata" in before:
+        before["metadata"].pop("annotations", None)
+        if after["metadata"] != before["metadata"]:
+            fail(f"{name}: metadata changed beyond the annotation")
+    elif after["metadata"] != {}:
+        fail(f"{name}: metadata created with more than the annotation")
+    after.pop("metadata")
+    before.pop("metadata", None)
+    if after != before:
+        fail(f"{name}: the patch changed more than runtimeClassName and the annotation")
+
+
+def handlers_of(snippet):
+    with open(snippet) as f:
+        text = f.read()
+    return re.findall(r'^\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.([A-Za-z0-9_.-]+)\]$',
+                      text, re.M)
+
+
+def expect(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def check_manifests(directory, snippet, ca_file, sizes):
+    with open(os.path.join(directory, "runtimeclasses.yaml")) as f:
+        classes = [d for d in yaml.safe_load_all(f) if d is not None]
+    with open(os.path.join(directory, "webhook.yaml")) as f:
+        objs = [d for d in yaml.safe_load_all(f) if d is not None]
+    handlers = handlers_of(snippet)
+    want = ["runhv-process", "runhv-hypervisor"] + ["runhv-hypervisor-" + s for s in sizes]
+    expect(handlers == want, f"containerd handlers {handlers} != {want}")
+    names = []
+    for rc in classes:
+        expect(rc.get("apiVersion") == "node.k8s.io/v1", f"RuntimeClass apiVersion {rc.get('apiVersion')}")
+        expect(rc.get("kind") == "RuntimeClass", f"kind {rc.get('kind')} in runtimeclasses.yaml")
+        name = rc["metadata"]["name"]
+        names.append(rc["handler"])
+        expect(rc["handler"] == name, f"{name}: handler {rc['handler']} differs from its name")
+        sched = rc.get("scheduling", {})
+        expect(sched.get("nodeSelector") == {"runhv.io/node": "true"}, f"{name}: nodeSelector {sched.get('nodeSelector')}")
+        tol = sched.get("tolerations")
+        expect(isinstance(tol, list) and tol and tol[0].get("key") == "runhv.io/node", f"{name}: tolerations {tol}")
+        if name == "runhv-process":
+            expect("overhead" not in rc, "runhv-process has a VM overhead")
+        else:
+            pf = rc.get("overhead", {}).get("podFixed", {})
+            expect(pf.get("memory") == "252Mi" and pf.get("cpu") == "250m", f"{name}: overhead {pf}")
+    expect(names == handlers, f"RuntimeClass handlers {names} != containerd's {handlers}")
+
+    kinds = [(o["apiVersion"], o["kind"]) for o in objs]
+    expect(kinds == [("v1", "Namespace"), ("v1", "ServiceAccount"), ("v1", "Service"), ("apps/v1", "Deployment"),
+                     ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")], f"webhook.yaml objects {kinds}")
+    ns, sa, svc, dep, mwc = objs
+    expect(ns["metadata"]["name"] == "runhv-system", "namespace name")
+    for o in (sa, svc, dep):
+        expect(o["metadata"]["namespace"] == "runhv-system", f"{o['kind']} namespace")
+    port = svc["spec"]["ports"][0]
+    expect(port["port"] == 443 and port["targetPort"] == "https", f"Service ports {port}")
+    expect(svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"], "Service selector != Deployment's")
+    tmpl = dep["spec"]["template"]
+    expect(tmpl["metadata"]["labels"].get("runhv.io/isolation") == "process", "webhook pods not process-isolated")
+    pspec = tmpl["spec"]
+    expect(pspec["serviceAccountName"] == sa["metadata"]["name"], "Deployment service account")
+    expect(pspec["securityContext"]["runAsNonRoot"] is True, "pod runAsNonRoot")
+    expect(pspec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", "pod seccompProfile")
+    c = pspec["containers"][0]
+    sc = c["securityContext"]
+    expect(sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, f"container sc {sc}")
+    expect(sc["capabilities"]["drop"] == ["ALL"], "capabilities not dropped")
+    expect(sc["seccompProfile"]["type"] == "RuntimeDefault", "container seccompProfile")
+    args = c["args"]
+    for flag in ("--tls-cert-file", "--tls-private-key-file", "--runtime-class", "--listen"):
+        expect(flag in args, f"webhook args lack {flag}: {args}")
+    expect(args[args.index("--runtime-class") + 1] == "runhv-hypervisor", "webhook runtime class")
+    expect(args[args.index("--listen") + 1].endswith(":8443"), "webhook port")
+    expect(c["ports"][0]["containerPort"] == 8443 and c["ports"][0]["name"] == "https", "container port")
+    mount = c["volumeMounts"][0]
+    vol = [v for v in pspec["volumes"] if v["name"] == mount["name"]][0]
+    expect(vol["secret"]["secretName"] == "runhv-webhook-tls", "TLS secret volume")
+    expect(args[args.index("--tls-cert-file") + 1].startswith(mount["mountPath"] + "/"), "cert not in the mounted secret")
+    expect(c["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness probe")
+    expect(c["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness probe")
+
+    expect(len(mwc["webhooks"]) == 1, "one webhook")
+    w = mwc["webhooks"][0]
+    expect(w["admissionReviewVersions"] == ["v1"], "admissionReviewVersions")
+    expect(w["sideEffects"] == "None", "sideEffects")
+    expect(w["failurePolicy"] == "Ignore", "failurePolicy")
+    cc = w["clientConfig"]
+    expect(cc["service"] == {"name": svc["metadata"]["name"], "namespace": "runhv-system", "path": "/mutate",
+                             "port": 443}, f"clientConfig.service {cc['service']}")
+    with open(ca_file, "rb") as f:
+        expect(base64.b64decode(cc["caBundle"], validate=True) == f.read(), "caBundle is not the CA file")
+    expect(w["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"],
+                           "scope": "Namespaced"}], f"rules {w['rules']}")
+    nsel = w["namespaceSelector"]["matchExpressions"][0]
+    expect(nsel["key"] == "kubernetes.io/metadata.name" and nsel["operator"] == "NotIn"
+           and {"kube-system", "runhv-system"} <= set(nsel["values"]), f"namespaceSelector {nsel}")
+    osel = w["objectSelector"]["matchExpressions"][0]
+    expect(osel == {"key": "runhv.io/isolation", "operator": "NotIn", "values": ["process"]}, f"objectSelector {osel}")
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "review":
+        check_review(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) >= 5 and sys.argv[1] == "manifests":
+        check_manifests(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
+    else:
+        fail(__doc__)
+
+
+main()
