@@ -199,6 +199,28 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   [ "$output" = ph ]
 }
 
+@test "runhv diag check verifies the node: handlers in containerd's config, guest, accelerator, running VMs" {
+  run env RUNHV_CONTAINERD_CONFIG="$CRI_CONFIG" "$RUNHV" --root $SHIM_ROOT diag check
+  [[ "$output" == *"✓ containerd $CRI_CONFIG: handler runhv-hypervisor"* ]]
+  [[ "$output" == *"✓ containerd $CRI_CONFIG: handler runhv-process"* ]]
+  [[ "$output" == *"✓ containerd $CRI_CONFIG: 1 sized runhv-hypervisor-* handler"* ]]
+  [[ "$output" =~ ✓\ compute\ systems\ under\ /run/runhv:\ [1-9][0-9]*\ running\ utility\ VM ]]
+  [[ "$output" == *"✓ guest kernel: $GUEST_DIR/vmlinux"* ]]
+  [[ "$output" == *"✓ accelerator: "* ]]
+  # a node without the handlers: each missing one is a ✗ with its fix
+  printf 'version = 2\n' > "$CRI_TEST_DIR/bare.toml"
+  run env RUNHV_CONTAINERD_CONFIG="$CRI_TEST_DIR/bare.toml" "$RUNHV" --root $SHIM_ROOT diag check
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"✗ containerd $CRI_TEST_DIR/bare.toml: handler runhv-hypervisor is missing — fix: add it with \`runhv config containerd\`"* ]]
+  [[ "$output" == *"✗ containerd $CRI_TEST_DIR/bare.toml: handler runhv-process is missing"* ]]
+  [ "${lines[-1]}" = "Some checks failed." ]
+  # and one whose guest kernel is gone
+  mkdir -p "$CRI_TEST_DIR/noguest"
+  run env RUNHV_GUEST_DIR="$CRI_TEST_DIR/noguest" RUNHV_CONTAINERD_CONFIG="$CRI_CONFIG" "$RUNHV" --root $SHIM_ROOT diag check
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"✗ hypervisor isolation: guest kernel \`$CRI_TEST_DIR/noguest/vmlinux\` is missing (provision it with \`make guest\`"* ]]
+}
+
 @test "an unknown handler and a missing options file fail clearly, leaving nothing" {
   pod_json bad1 . > "$CRI_TEST_DIR/bad1.json"
   run cri runp --runtime runhv-nosuch "$CRI_TEST_DIR/bad1.json"
