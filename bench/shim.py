@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Pod start latency through containerd's CRI, the way kubelet starts a pod:
+RunPodSandbox → CreateContainer → StartContainer, timed until
+ContainerStatus says RUNNING.  For each handler (runc, runhv-process,
+runhv-hypervisor) in one run, interleaved: RUNS single pods, then batches
+of 4 and 8 pods started at once (threads, one gRPC channel), each pod
+removed before the next round.
+
+usage: shim.py ENDPOINT PAUSE_IMAGE BUSYBOX_IMAGE OUT.json"""
+
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib", "cri"))
+import cri  # noqa: E402
+
+HANDLERS = ["runc", "runhv-process", "runhv-hypervisor"]
+RUNS = int(os.environ.get("RUNS", "5"))
+BATCHES = [int(n) for n in os.environ.get("BATCHES", "4,8").split(",") if n]
+
+endpoint, pause, busybox, out = sys.argv[1:5]
+c = cri.Client(endpoint, 300)
+api = c.api
+counter = [0]
+lock = threading.Lock()
+
+
+def msg(type_name, **kw):
+    # Api.new's own first parameter is called name, as is the CRI's field
+    return api.cls(type_name)(**kw)
+
+
+def pod_config(name):
+    return msg("PodSandboxConfig", metadata=msg("PodSandboxMetadata", name=name, namespace="bench", uid=name + "-uid"),
+               hostname=name, log_directory="/tmp/runhv-bench-logs/" + name)
+
+
+def start_pod(handler):
+    with lock:
+        counter[0] += 1
+        name = "b%d" % counter[0]
+    t0 = time.monotonic()
+    pcfg = pod_config(name)
+    pod = c.rt("RunPodSandbox", config=pcfg, runtime_handler=handler).pod_sandbox_id
+    ccfg = msg("ContainerConfig", metadata=msg("ContainerMetadata", name="main"),
+               image=msg("ImageSpec", image=busybox), command=["sleep", "1000"], log_path="main.log")
+    cid = c.rt("CreateContainer", pod_sandbox_id=pod, config=ccfg, sandbox_config=pcfg).container_id
+    c.rt("StartContainer", container_id=cid)
+    running = api.enum_value("ContainerState", "CONTAINER_RUNNING")
+    while c.rt("ContainerStatus", container_id=cid).status.state != running:
+        time.sleep(0.005)
+    return time.monotonic() - t0, pod
+
+
+def remove(pod):
+    c.rt("StopPodSandbox", pod_sandbox_id=pod)
+    c.rt("RemovePodSandbox", pod_sandbox_id=pod)
+
+
+def batch(handler, n):
+    results = [None] * n
+
+    def one(i):
+        results[i] = start_pod(handler)
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    for r in results:
+        if r is None:
+            raise SystemExit("bench: a pod of %s failed to start" % handler)
+    for _, pod in results:
+        remove(pod)
+    return wall, [r[0] for r in results]
+
+
+res = {h: {"single": [], "batch": {}} for h in HANDLERS}
+# one warm-up each: image unpacking, the CNI plugin's first run, page cache
+for h in HANDLERS:
+    remove(start_pod(h)[1])
+for _ in range(RUNS):
+    for h in HANDLERS:
+        t, pod = start_pod(h)
+        remove(pod)
+        res[h]["single"].append(t)
+for n in BATCHES:
+    for h in HANDLERS:
+        wall, each = batch(h, n)
+        res[h]["batch"][str(n)] = {"wall": wall, "each": each}
+
+json.dump(res, open(out, "w"), indent=1)
+
+base = statistics.median(res["runc"]["single"])
+print("\nPod start through the CRI (RunPodSandbox → container RUNNING), %d runs each" % RUNS)
+print("  %-18s %10s %9s %9s %14s" % ("handler", "median s", "min", "max", "ratio to runc"))
+for h in HANDLERS:
+    s = res[h]["single"]
+    print("  %-18s %10.3f %9.3f %9.3f %14.2f" % (h, statistics.median(s), min(s), max(s),
+                                                 statistics.median(s) / base))
+for n in BATCHES:
+    print("\n%d pods started at once: wall time until all run, and each pod's own latency" % n)
+    print("  %-18s %10s %12s %12s" % ("handler", "wall s", "median s", "max s"))
+    for h in HANDLERS:
+        b = res[h]["batch"][str(n)]
+        print("  %-18s %10.3f %12.3f %12.3f" % (h, b["wall"], statistics.median(b["each"]), max(b["each"])))
