@@ -1,5 +1,5 @@
 /* ttrpc server and client on protobuf-c (see ttrpc.h and
-   docs/shim-protocol.md).  Written from the wire format, not from
+   docs/shim.md, "Protocol facts").  Written from the wire format, not from
    containerd's Go code: 10-byte big-endian headers, ttrpc.Request and
    ttrpc.Response envelopes, google.rpc.Status for errors.  */
 #include "ttrpc.h"

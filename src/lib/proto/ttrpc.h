@@ -1,5 +1,5 @@
 /* ttrpc, containerd's RPC protocol: protobuf messages in length-prefixed
-   frames over a unix socket (docs/shim-protocol.md has the wire facts and
+   frames over a unix socket (docs/shim.md has the wire facts and
    where they come from).  Two halves:
 
    - a single-threaded server the shim drives from its own poll loop: one
