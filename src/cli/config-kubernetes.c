@@ -53,24 +53,6 @@ yline (FILE *f, int indent, const char *key, const char *value)
 }
 
 static bool
-dns_name_ok (const char *s, size_t max_len, bool dots)
-{
-  size_t n = strlen (s);
-  if (n == 0 || n > max_len)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    {
-      char c = s[i];
-      bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-      if (!alnum && c != '-' && !(dots && c == '.'))
-        return false;
-      if (!alnum && (i == 0 || i == n - 1))
-        return false;
-    }
-  return true;
-}
-
-static bool
 printable_no_space (const char *s)
 {
   if (*s == '\0')
@@ -454,7 +436,7 @@ cli_config_kubernetes (int argc, char **argv, runhv_error_t *err)
         o.image = optarg;
         break;
       case OPT_NS:
-        if (!dns_name_ok (optarg, 63, false))
+        if (!k8s_name_valid (optarg, 63, false))
           return cli_usage_error (err, verb, "--namespace: `%s` is not a namespace name (lowercase, digits, '-')",
                                   optarg);
         o.ns = optarg;
@@ -471,7 +453,7 @@ cli_config_kubernetes (int argc, char **argv, runhv_error_t *err)
         }
         break;
       case OPT_EXCLUDE:
-        if (!dns_name_ok (optarg, 63, false))
+        if (!k8s_name_valid (optarg, 63, false))
           return cli_usage_error (err, verb, "--exclude-namespace: `%s` is not a namespace name", optarg);
         strv_append (&exclude, optarg);
         break;

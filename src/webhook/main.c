@@ -98,26 +98,6 @@ parse_positive (const char *flag, const char *arg, int64_t max, int64_t *out)
   return 0;
 }
 
-/* Kubernetes names: a DNS-1123 subdomain (RuntimeClass) or label
-   (namespace).  Checked here so a typo fails at start, not per pod.  */
-static bool
-valid_dns_name (const char *s, size_t max_len, bool dots)
-{
-  size_t n = strlen (s);
-  if (n == 0 || n > max_len)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    {
-      char c = s[i];
-      bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-      if (!alnum && c != '-' && !(dots && c == '.'))
-        return false;
-      if (!alnum && (i == 0 || i == n - 1))
-        return false;
-    }
-  return true;
-}
-
 /* ADDR:PORT, [IPv6]:PORT → a numeric socket address.  */
 static int
 parse_listen (const char *arg, struct sockaddr_storage *addr, bool *ipv6)
@@ -202,14 +182,14 @@ parse_options (int argc, char **argv, struct options *o)
           r = parse_positive ("--tls-reload-interval", optarg, 86400, &o->reload_interval);
           break;
         case OPT_CLASS:
-          if (!valid_dns_name (optarg, 253, true))
+          if (!k8s_name_valid (optarg, 253, true))
             return usage_error ("--runtime-class: `%s` is not a RuntimeClass name (lowercase letters, digits, '-' "
                                 "and '.', e.g. runhv-hypervisor)",
                                 optarg);
           o->runtime_class = optarg;
           break;
         case OPT_EXCLUDE:
-          if (!valid_dns_name (optarg, 63, false))
+          if (!k8s_name_valid (optarg, 63, false))
             return usage_error ("--exclude-namespace: `%s` is not a namespace name (lowercase letters, digits and "
                                 "'-', at most 63)",
                                 optarg);

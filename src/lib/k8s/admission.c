@@ -419,3 +419,21 @@ admission_result_release (struct admission_result *r)
   r->uid = NULL;
   r->patch = NULL;
 }
+
+bool
+k8s_name_valid (const char *s, size_t max_len, bool dots)
+{
+  size_t n = strlen (s);
+  if (n == 0 || n > max_len)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    {
+      char c = s[i];
+      bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+      if (!alnum && c != '-' && !(dots && c == '.'))
+        return false;
+      if (!alnum && (i == 0 || i == n - 1))
+        return false;
+    }
+  return true;
+}

@@ -60,6 +60,10 @@ char *admission_response_json (const struct admission_result *r);
 void admission_result_release (struct admission_result *r);
 
 /* RFC 6901: "~" → "~0", "/" → "~1"; caller frees.  */
+/* A Kubernetes name: a DNS-1123 label (dots false, at most 63) or
+   subdomain (dots true, at most 253) of lower-case letters, digits, '-'
+   (and '.'), starting and ending alphanumeric.  */
+bool k8s_name_valid (const char *s, size_t max_len, bool dots);
 char *json_pointer_escape (const char *token);
 /* RFC 4648 base64 with padding; caller frees.  */
 char *base64_encode (const void *data, size_t len);
