@@ -359,6 +359,38 @@ drain_terminal (struct shim_process *p)
 
 /* ---- exits ----------------------------------------------------------- */
 
+/* OOM kills as the cgroup counts them (the guest's, for a VM), read when a
+   process died of SIGKILL: containerd marks the container OOMKilled when
+   /tasks/oom comes before its exit, which is what kubelet reports.  */
+static int
+oom_kills (struct shim_task *t, uint64_t *count)
+{
+  struct cgroup_stats st = { 0 };
+  runhv_error_t err = NULL;
+  if (runtime_stats (&t->ctx, t->id, &st, &err) < 0)
+    {
+      log_debug ("task %s: no OOM count: %s", t->id, err->msg);
+      runhv_error_release (&err);
+      return -1;
+    }
+  *count = st.oom_kills;
+  return 0;
+}
+
+static void
+report_oom (struct shim *s, struct shim_task *t)
+{
+  Containerd__Events__TaskOOM ev = CONTAINERD__EVENTS__TASK_OOM__INIT;
+  uint64_t now;
+  if (oom_kills (t, &now) < 0 || now <= t->oom_kills)
+    return;
+  t->oom_kills = now;
+  log_info ("task %s: the kernel's OOM killer ended a process (%llu OOM kills in its cgroup)", t->id,
+            (unsigned long long)now);
+  ev.container_id = t->id;
+  publish (s, "/tasks/oom", "TaskOOM", &ev.base);
+}
+
 static void
 process_exited (struct shim *s, struct shim_process *p, int wstatus)
 {
@@ -376,6 +408,8 @@ process_exited (struct shim *s, struct shim_process *p, int wstatus)
                  p->task->id);
   log_info ("task %s%s%s (%s isolation) exited with status %d", p->task->id, p->exec_id ? " exec " : "",
             p->exec_id ? p->exec_id : "", p->task->isolation, p->exit_status);
+  if (p->exit_status == 128 + SIGKILL)
+    report_oom (s, p->task);
   ev.container_id = p->task->id;
   ev.id = p->exec_id ? p->exec_id : p->task->id;
   ev.pid = (uint32_t)p->pid;

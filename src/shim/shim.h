@@ -114,6 +114,7 @@ struct shim_task
   struct runtime_context ctx;
   char **mounted; /* rootfs mounts the shim made, innermost last */
   bool paused;
+  uint64_t oom_kills; /* OOM kills reported; a container's cgroup is new, so from 0 */
   struct shim_process *init;
   struct shim_process *execs;
 };

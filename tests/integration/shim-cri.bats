@@ -164,6 +164,25 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   echo "$output" | jq -e '(.stats[0].memory.workingSetBytes.value | tonumber) > 0'
 }
 
+@test "a container the OOM killer ends is OOMKilled in the CRI, in both pods (the guest's OOM for the VM)" {
+  local p id
+  for p in pp ph; do
+    # a 64 MiB buffer against a 32 MiB limit
+    cri_container_config oom "$CRI_BUSYBOX_IMAGE" dd if=/dev/zero of=/dev/null bs=64M count=1 |
+      jq '.linux.resources.memory_limit_in_bytes = 33554432' > "$CRI_TEST_DIR/$p.oom.json"
+    id=$(cri create "$(id_of $p.pod)" "$CRI_TEST_DIR/$p.oom.json" "$CRI_TEST_DIR/$p.pod.json")
+    cri start "$id"
+    wait_for 100 bash -c "source '$RUNHV_SOURCE_DIR/tests/lib/containerd-cri.sh'; [ \"\$(cri inspect '$id' | jq -r .status.state)\" = CONTAINER_EXITED ]"
+    run cri inspect "$id"
+    echo "$output" | jq -e '.status.exitCode == 137 and .status.reason == "OOMKilled"'
+    run cri rm "$id"
+    [ "$status" -eq 0 ]
+  done
+  # the pods live on
+  run cri exec-sync "$(id_of ph.side)" -- true
+  [ "$status" -eq 0 ]
+}
+
 @test "a container created in a VM-isolated pod but never started is removed cleanly" {
   local pod id
   pod=$(id_of ph.pod)

@@ -178,6 +178,36 @@ task_api() {
   task_api th "${HV[@]}"
 }
 
+# A VM container's OOM is seen through the guest's cgroup while the VM lives:
+# in a pod (shim-cri.bats); a lone container's VM is gone with its init.
+@test "an OOM kill is published as /tasks/oom before the exit" {
+  c events > "$CTD_DIR/events.log" 2>&1 &
+  local watcher=$!
+  sleep 0.3
+  # dd's 128 MiB buffer cannot fit a 32 MiB limit: the kernel's OOM killer
+  # ends it
+  run c run --rm --runtime io.containerd.runhv.v1 --memory-limit 33554432 $IMAGE oom1 \
+    dd if=/dev/zero of=/dev/null bs=128M count=1
+  [ "$status" -eq 137 ]
+  # an ordinary SIGKILL is not an OOM
+  cd_ run -d --runtime io.containerd.runhv.v1 $IMAGE oom3 sleep 1000
+  c task kill -s KILL oom3
+  wait_task oom3 STOPPED
+  remove oom3
+  sleep 0.5
+  kill $watcher
+  local e
+  for e in oom1; do
+    grep -q "/tasks/oom {\"container_id\":\"$e\"}" "$CTD_DIR/events.log" || fail "no /tasks/oom for $e"
+    # before its exit
+    [ "$(grep -n -e "/tasks/oom {\"container_id\":\"$e\"" "$CTD_DIR/events.log" | cut -d: -f1)" -lt \
+      "$(grep -n -e "/tasks/exit {\"container_id\":\"$e\"" "$CTD_DIR/events.log" | head -1 | cut -d: -f1)" ]
+  done
+  ! grep -q '/tasks/oom {"container_id":"oom3"}' "$CTD_DIR/events.log"
+  assert_gone oom1
+  assert_gone oom3
+}
+
 @test "terminals: ctr run -t in both isolations" {
   run script -qec "ctr --address '$CTD_DIR/containerd.sock' run -t --rm --runtime io.containerd.runhv.v1 $IMAGE tt1 sh -c 'tty; stty size; exit 3'" /dev/null
   [ "$status" -eq 3 ]

@@ -188,9 +188,10 @@ _cri_launch() {
   path=$(cat "$dir/path")
   # nsenter execs containerd (no fork for a net namespace), so $! is its
   # pid; fd 3 is bats' output, which a background daemon must not hold.
-  PATH="$path" nsenter --net="/var/run/netns/$(cat "$dir/netns")" \
+  # (in a subshell: no bats shell reports its kill as a job's death)
+  (PATH="$path" nsenter --net="/var/run/netns/$(cat "$dir/netns")" \
     containerd --config "$dir/config.toml" >> "$dir/containerd.log" 2>&1 < /dev/null 3>&- &
-  echo $! > "$dir/containerd.pid"
+  echo $! > "$dir/containerd.pid")
 }
 
 _cri_wait_ready() {
