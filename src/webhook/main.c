@@ -331,6 +331,18 @@ main (int argc, char **argv)
     }
   tls_store_install (tls);
 
+  {
+    in_port_t port
+      = ipv6 ? ntohs (((struct sockaddr_in6 *)&addr)->sin6_port) : ntohs (((struct sockaddr_in *)&addr)->sin_port);
+    if (webhook_confine (port != 0 && port < 1024, &err) < 0)
+      {
+        fprintf (stderr, "runhv-webhook: confining the process failed: %s\n", err->msg);
+        runhv_error_release (&err);
+        tls_store_free (tls);
+        return 1;
+      }
+  }
+
   /* Block the signals before MHD starts its threads, so they inherit the
      mask and only sigtimedwait() in this thread sees them.  */
   sigemptyset (&set);

@@ -14,6 +14,11 @@
 #include "error.h"
 #include "k8s/admission.h"
 
+/* ---- confine.c ---- */
+/* no_new_privs, no capabilities (CAP_NET_BIND_SERVICE kept when keep_bind)
+   and a seccomp filter; before any thread starts, so all inherit it.  */
+int webhook_confine (bool keep_bind, runhv_error_t *err);
+
 /* ---- server.c ---- */
 struct webhook_server
 {

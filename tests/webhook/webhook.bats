@@ -125,6 +125,19 @@ fail() {
   return 1
 }
 
+@test "the webhook runs confined: no_new_privs, no capabilities, a seccomp filter" {
+  local st=/proc/$WH_PID/status
+  grep -qx 'NoNewPrivs:[[:space:]]*1' "$st"
+  grep -qx 'Seccomp:[[:space:]]*2' "$st"
+  grep -qx 'CapEff:[[:space:]]*0000000000000000' "$st"
+  grep -qx 'CapPrm:[[:space:]]*0000000000000000' "$st"
+  # every thread, MHD's included, has it
+  local t
+  for t in /proc/$WH_PID/task/*/status; do
+    grep -qx 'Seccomp:[[:space:]]*2' "$t"
+  done
+}
+
 @test "healthz and readyz answer ok over TLS with the test CA" {
   [[ $(hcurl "$URL/healthz") == 200 ]]
   [[ $(cat "$BATS_TEST_TMPDIR/body") == ok ]]
