@@ -208,13 +208,17 @@ task_api() {
   assert_gone oom3
 }
 
-@test "terminals: ctr run -t in both isolations" {
-  run script -qec "ctr --address '$CTD_DIR/containerd.sock' run -t --rm --runtime io.containerd.runhv.v1 $IMAGE tt1 sh -c 'tty; stty size; exit 3'" /dev/null
+@test "terminals: ctr run -t in both isolations, sized by ResizePty" {
+  # ctr sends its terminal's size with ResizePty: the container's terminal
+  # must take it (script's pty is set to 37x91 first)
+  run script -qec "stty rows 37 cols 91; ctr --address '$CTD_DIR/containerd.sock' run -t --rm --runtime io.containerd.runhv.v1 $IMAGE tt1 sh -c 'tty; sleep 0.5; stty size; exit 3'" /dev/null
   [ "$status" -eq 3 ]
   [[ "$output" == *"/dev/pts/"* ]]
-  run script -qec "ctr --address '$CTD_DIR/containerd.sock' run -t --rm --runtime io.containerd.runhv.v1 ${HV[*]} $IMAGE tt2 sh -c 'tty; echo in-vm; exit 4'" /dev/null
+  [[ "$output" == *"37 91"* ]]
+  run script -qec "stty rows 37 cols 91; ctr --address '$CTD_DIR/containerd.sock' run -t --rm --runtime io.containerd.runhv.v1 ${HV[*]} $IMAGE tt2 sh -c 'tty; sleep 0.5; stty size; echo in-vm; exit 4'" /dev/null
   [ "$status" -eq 4 ]
   [[ "$output" == *"/dev/"* ]]
+  [[ "$output" == *"37 91"* ]]
   [[ "$output" == *in-vm* ]]
   assert_gone tt1
   assert_gone tt2

@@ -31,8 +31,9 @@ start_webhook() {
   WH_LOG=$log
   WH_PORT=
   for _ in $(seq 100); do
-    WH_PID=$(cat "$log.pid" 2>/dev/null)
-    WH_PORT=$(sed -n 's/.*serving https on .* port \([0-9]*\),.*/\1/p' "$log" 2>/dev/null)
+    # (under load the subshell may not have written either yet)
+    WH_PID=$(cat "$log.pid" 2>/dev/null || true)
+    WH_PORT=$(sed -n 's/.*serving https on .* port \([0-9]*\),.*/\1/p' "$log" 2>/dev/null || true)
     [[ -n "$WH_PORT" ]] && return 0
     [[ -e "$log.status" ]] && break
     sleep 0.1
@@ -62,6 +63,16 @@ setup_file() {
   start_webhook "$CERTS" "$BATS_FILE_TMPDIR/webhook.log" --exclude-namespace legacy --exclude-namespace other-ns
   export WH_PID WH_PORT WH_LOG
   export URL="https://127.0.0.1:$WH_PORT"
+}
+
+# A test that failed before stopping its own webhook must not leave it
+# running: it would hold bats' output open and hang the suite.
+teardown() {
+  local pidf
+  for pidf in "$BATS_TEST_TMPDIR"/*.pid; do
+    [[ -e "$pidf" && ! -e "${pidf%.pid}.status" ]] || continue
+    kill -KILL "$(cat "$pidf")" 2>/dev/null || true
+  done
 }
 
 teardown_file() {
