@@ -108,6 +108,9 @@ struct backend_ops
      host stand-in cannot pass on SIGKILL).  */
   int (*kill_exec) (struct runtime_context *ctx, struct container *c, const char *exec_ref, int sig,
                     runhv_error_t *err);
+  /* Optional.  An fd that polls readable when the OOM killer acts in the
+     container (cgroup_oom_watch); the count comes from stats.  */
+  int (*oom_watch) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
   /* Optional.  [{pid, cmd}] when the processes are not the host's.  */
   int (*ps_detail) (struct runtime_context *ctx, struct container *c, json_t **out, runhv_error_t *err);
 };

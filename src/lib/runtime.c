@@ -574,6 +574,21 @@ runtime_kill_exec (struct runtime_context *ctx, const char *id, const char *exec
 }
 
 int
+runtime_oom_watch (struct runtime_context *ctx, const char *id, runhv_error_t *err)
+{
+  struct container *c = NULL;
+  int ret;
+  if (container_open (ctx, id, &c, err) < 0)
+    return -1;
+  if (c->ops->oom_watch == NULL)
+    ret = runhv_make_error (err, ENOTSUP, "container `%s`: its OOM kills cannot be watched from the host", id);
+  else
+    ret = c->ops->oom_watch (ctx, c, err);
+  container_free (c);
+  return ret;
+}
+
+int
 runtime_ps (struct runtime_context *ctx, const char *id, pid_t **pids, size_t *n, runhv_error_t *err)
 {
   struct container *c = NULL;

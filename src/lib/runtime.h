@@ -56,6 +56,9 @@ int runtime_update (struct runtime_context *ctx, const char *id, const struct oc
 /* Set-Container -RuntimeType: only a created or stopped container.  */
 int runtime_convert (struct runtime_context *ctx, const char *id, const char *isolation, runhv_error_t *err);
 int runtime_stats (struct runtime_context *ctx, const char *id, struct cgroup_stats *s, runhv_error_t *err);
+/* An fd that polls readable when the OOM killer acts in the container
+   (process isolation; ENOTSUP where the host cannot see it, as in a VM).  */
+int runtime_oom_watch (struct runtime_context *ctx, const char *id, runhv_error_t *err);
 /* hcsdiag list: every compute system with type, owner, state, host pid. */
 int runtime_diag_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err);
 

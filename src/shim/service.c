@@ -153,6 +153,8 @@ task_free (struct shim_task *t)
       process_free (p);
     }
   process_free (t->init);
+  if (t->oom_fd >= 0)
+    close (t->oom_fd);
   shim_rootfs_unmount (&t->mounted);
   runtime_context_release (&t->ctx);
   free (t->id);
@@ -222,29 +224,36 @@ shim_relay_pollfds (struct shim *s, struct pollfd *pfd, struct shim_process **wh
 {
   size_t n = 0;
   for (struct shim_task *t = s->tasks; t; t = t->next)
-    for (struct shim_process *p = t->init; p; p = (p == t->init ? t->execs : p->next))
-      {
-        if (n + 2 > max)
-          return n;
-        if (p->in_len > p->in_off && stdin_target (p) >= 0)
-          {
-            pfd[n] = (struct pollfd){ .fd = stdin_target (p), .events = POLLOUT };
-            who[n++] = p;
-          }
-        else if (p->io.stdin_fifo >= 0 && stdin_target (p) >= 0)
-          {
-            pfd[n] = (struct pollfd){ .fd = p->io.stdin_fifo, .events = POLLIN };
-            who[n++] = p;
-          }
-        if (p->io.master >= 0 && !p->master_eof)
-          {
-            if (p->out_len > p->out_off && p->io.stdout_fd >= 0)
-              pfd[n] = (struct pollfd){ .fd = p->io.stdout_fd, .events = POLLOUT };
-            else
-              pfd[n] = (struct pollfd){ .fd = p->io.master, .events = POLLIN };
-            who[n++] = p;
-          }
-      }
+    {
+      if (t->oom_fd >= 0 && n < max)
+        {
+          pfd[n] = (struct pollfd){ .fd = t->oom_fd, .events = POLLIN };
+          who[n++] = t->init;
+        }
+      for (struct shim_process *p = t->init; p; p = (p == t->init ? t->execs : p->next))
+        {
+          if (n + 2 > max)
+            return n;
+          if (p->in_len > p->in_off && stdin_target (p) >= 0)
+            {
+              pfd[n] = (struct pollfd){ .fd = stdin_target (p), .events = POLLOUT };
+              who[n++] = p;
+            }
+          else if (p->io.stdin_fifo >= 0 && stdin_target (p) >= 0)
+            {
+              pfd[n] = (struct pollfd){ .fd = p->io.stdin_fifo, .events = POLLIN };
+              who[n++] = p;
+            }
+          if (p->io.master >= 0 && !p->master_eof)
+            {
+              if (p->out_len > p->out_off && p->io.stdout_fd >= 0)
+                pfd[n] = (struct pollfd){ .fd = p->io.stdout_fd, .events = POLLOUT };
+              else
+                pfd[n] = (struct pollfd){ .fd = p->io.master, .events = POLLIN };
+              who[n++] = p;
+            }
+        }
+    }
   return n;
 }
 
@@ -313,17 +322,31 @@ relay_terminal (struct shim_process *p, int fd)
   }
 }
 
+static void report_oom (struct shim *s, struct shim_task *t);
+
 void
 shim_relay_handle (struct shim *s, struct pollfd *pfd, struct shim_process **who, size_t n)
 {
-  (void)s;
   for (size_t i = 0; i < n; i++)
     {
       struct shim_process *p = who[i];
       if (pfd[i].revents == 0)
         continue;
-      if (pfd[i].fd == p->io.stdin_fifo
-          || (pfd[i].fd == stdin_target (p) && (pfd[i].events & POLLOUT) && p->in_len > p->in_off))
+      if (pfd[i].fd == p->task->oom_fd)
+        {
+          /* v1 notifies when the cgroup goes under OOM, a moment before
+             the killer's victim is counted: give the count up to 200 ms.  */
+          uint64_t before = p->task->oom_kills;
+          cgroup_oom_watch_drain (pfd[i].fd);
+          for (int tries = 0; tries < 20 && p->task->oom_kills == before; tries++)
+            {
+              report_oom (s, p->task);
+              if (p->task->oom_kills == before)
+                nanosleep (&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+            }
+        }
+      else if (pfd[i].fd == p->io.stdin_fifo
+               || (pfd[i].fd == stdin_target (p) && (pfd[i].events & POLLOUT) && p->in_len > p->in_off))
         relay_stdin (p, pfd[i].revents, pfd[i].fd);
       else if (pfd[i].fd == p->io.master || pfd[i].fd == p->io.stdout_fd)
         relay_terminal (p, pfd[i].fd);
@@ -602,6 +625,7 @@ m_create (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runh
   t->id = xstrdup (r->id);
   t->bundle = xstrdup (r->bundle);
   t->isolation = xstrdup ("unknown");
+  t->oom_fd = -1;
   if (runtime_context_init (&t->ctx, SHIM_RUNTIME_ROOT, err) < 0)
     {
       free (t->id);
@@ -634,6 +658,16 @@ m_create (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runh
   p->status = SHIM_PROC_CREATED;
   t->next = s->tasks;
   s->tasks = t;
+  if (strcmp (t->isolation, "process") == 0)
+    {
+      runhv_error_t werr = NULL;
+      t->oom_fd = runtime_oom_watch (&t->ctx, t->id, &werr);
+      if (t->oom_fd < 0)
+        {
+          log_warning ("task %s: OOM kills will be seen only at exits: %s", t->id, werr->msg);
+          runhv_error_release (&werr);
+        }
+    }
   log_info ("task %s created with %s isolation (host pid %d%s%s)", t->id, t->isolation, (int)p->pid,
             t->config_path ? ", config " : "", t->config_path ? t->config_path : "");
 

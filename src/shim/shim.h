@@ -115,6 +115,7 @@ struct shim_task
   char **mounted; /* rootfs mounts the shim made, innermost last */
   bool paused;
   uint64_t oom_kills; /* OOM kills reported; a container's cgroup is new, so from 0 */
+  int oom_fd;         /* runtime_oom_watch, -1 where the host cannot see OOMs */
   struct shim_process *init;
   struct shim_process *execs;
 };

@@ -189,6 +189,18 @@ task_api() {
   run c run --rm --runtime io.containerd.runhv.v1 --memory-limit 33554432 $IMAGE oom1 \
     dd if=/dev/zero of=/dev/null bs=128M count=1
   [ "$status" -eq 137 ]
+  # a process the OOM killer ends while the container lives on (a child of
+  # an exec's shell, which the shim does not wait on): reported at once,
+  # from the cgroup's OOM notification
+  cd_ run -d --runtime io.containerd.runhv.v1 --memory-limit 33554432 $IMAGE oom2 sleep 1000
+  run c task exec --exec-id x1 oom2 sh -c 'dd if=/dev/zero of=/dev/null bs=128M count=1; echo survived'
+  [ "$status" -eq 0 ]
+  [[ "$output" == *survived* ]]
+  wait_for 50 grep -q '/tasks/oom {"container_id":"oom2"}' "$CTD_DIR/events.log"
+  [ "$(task_status oom2)" = RUNNING ]
+  c task kill -s KILL oom2
+  wait_task oom2 STOPPED
+  remove oom2
   # an ordinary SIGKILL is not an OOM
   cd_ run -d --runtime io.containerd.runhv.v1 $IMAGE oom3 sleep 1000
   c task kill -s KILL oom3
@@ -205,6 +217,7 @@ task_api() {
   done
   ! grep -q '/tasks/oom {"container_id":"oom3"}' "$CTD_DIR/events.log"
   assert_gone oom1
+  assert_gone oom2
   assert_gone oom3
 }
 

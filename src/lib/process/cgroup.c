@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -515,6 +517,61 @@ cgroup_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *e
 {
   memset (s, 0, sizeof (*s));
   return m->mode == CGROUP_MODE_V2 ? cgroup_v2_stats (m, s, err) : cgroup_v1_stats (m, s, err);
+}
+
+int
+cgroup_oom_watch (struct cgroup_manager *m, runhv_error_t *err)
+{
+  cleanup_close int dfd = -1;
+  int i = m->mode == CGROUP_MODE_V2 ? 0 : cgroup_v1_find (m, "memory");
+  if (i < 0 || (size_t)i >= m->n_h)
+    return runhv_make_error (err, ENOENT, "no memory cgroup to watch for OOM kills");
+  dfd = cgroup_open_dir (m, (size_t)i, err);
+  if (dfd < 0)
+    return -1;
+  if (m->mode == CGROUP_MODE_V2)
+    {
+      /* memory.events is modified (and notifies) when oom_kill changes.  */
+      cleanup_free char *path = xasprintf ("/proc/self/fd/%d/memory.events", dfd);
+      int fd = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
+      if (fd < 0)
+        return runhv_make_error (err, errno, "inotify_init1");
+      if (inotify_add_watch (fd, path, IN_MODIFY) < 0)
+        {
+          int e = errno;
+          close (fd);
+          return runhv_make_error (err, e, "watch memory.events of the container's cgroup");
+        }
+      return fd;
+    }
+  {
+    /* v1: an eventfd registered on memory.oom_control through
+       cgroup.event_control; the kernel keeps its own reference to the
+       control file.  */
+    cleanup_close int ctl = openat (dfd, "memory.oom_control", O_RDONLY | O_CLOEXEC);
+    cleanup_free char *line = NULL;
+    int efd;
+    if (ctl < 0)
+      return runhv_make_error (err, errno, "open memory.oom_control");
+    efd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd < 0)
+      return runhv_make_error (err, errno, "eventfd");
+    line = xasprintf ("%d %d", efd, ctl);
+    if (cgroup_write (m, dfd, "cgroup.event_control", line, "OOM notification", err) < 0)
+      {
+        close (efd);
+        return -1;
+      }
+    return efd;
+  }
+}
+
+void
+cgroup_oom_watch_drain (int fd)
+{
+  char buf[4096];
+  while (read (fd, buf, sizeof (buf)) > 0)
+    ;
 }
 
 /* The hierarchy whose cgroup.procs lists the container's processes.  */

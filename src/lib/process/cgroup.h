@@ -62,6 +62,12 @@ bool cgroup_is_frozen (struct cgroup_manager *m);
 int cgroup_pids (struct cgroup_manager *m, pid_t **pids, size_t *n, runhv_error_t *err);
 int cgroup_signal_all (struct cgroup_manager *m, int sig, runhv_error_t *err);
 int cgroup_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err);
+/* An fd that polls readable when the container's memory cgroup reports an
+   OOM (an eventfd on memory.oom_control for v1, an inotify watch on
+   memory.events for v2); drain it with cgroup_oom_watch_drain and read the
+   count with cgroup_stats.  */
+int cgroup_oom_watch (struct cgroup_manager *m, runhv_error_t *err);
+void cgroup_oom_watch_drain (int fd);
 /* Host path of the directory that a process in the container sees as its
    cgroup root for hierarchy i (for bind-mounting into the container).  */
 char *cgroup_host_dir (const struct cgroup_manager *m, size_t i);

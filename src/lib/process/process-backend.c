@@ -620,6 +620,20 @@ process_stats (struct runtime_context *ctx, struct container *c, struct cgroup_s
   return with_cgroups (ctx, c, 3, NULL, s, err);
 }
 
+static int
+process_oom_watch (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
+{
+  struct cgroup_manager *cg = NULL;
+  int fd;
+  if (load_cgroups (ctx, c, &cg, err) < 0)
+    return -1;
+  if (cg == NULL)
+    return runhv_error (err, "container `%s` has no cgroup", c->state->id);
+  fd = cgroup_oom_watch (cg, err);
+  cgroup_manager_free (cg);
+  return fd;
+}
+
 struct pid_priv
 {
   pid_t pid;
@@ -690,5 +704,6 @@ const struct backend_ops process_backend = {
   .resume = process_resume,
   .update = process_update,
   .stats = process_stats,
+  .oom_watch = process_oom_watch,
   .attach = process_attach,
 };
