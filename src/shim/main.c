@@ -161,7 +161,7 @@ shim_serve (const struct shim_flags *f, int listen_fd, runhv_error_t *err)
   if (s.sigfd < 0)
     return runhv_make_error (err, errno, "signalfd");
   s.socket_path = socket_path_of (listen_fd);
-  s.pub = shim_publisher_new (getenv ("TTRPC_ADDRESS"), f->namespace_);
+  s.pub = shim_publisher_new (getenv ("TTRPC_ADDRESS"), f->publish_binary, f->address, f->namespace_);
   if (ttrpc_server_new (&s.server, err) < 0 || shim_service_register (&s, err) < 0
       || ttrpc_server_add_listener (s.server, listen_fd, err) < 0)
     goto out;

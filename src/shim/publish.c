@@ -3,9 +3,16 @@
    every event is an Envelope (time, namespace, topic, Any) sent with
    Forward.  Events are sent in order; one that cannot be delivered (the
    daemon restarting) stays queued with those after it and is retried from
-   the main loop, so a TaskExit is not lost to a containerd restart.  */
+   the main loop, so a TaskExit is not lost to a containerd restart.
+   Without $TTRPC_ADDRESS, the fallback containerd defines: its publish
+   binary (`containerd --address GRPC publish --topic T --namespace NS`,
+   the event's Any on stdin), one process per event.  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "events_ttrpc.pb-c.h"
 #include "log.h"
@@ -27,7 +34,8 @@ struct queued_event
 
 struct shim_publisher
 {
-  char *address;
+  char *address;                       /* containerd's ttrpc socket, or NULL */
+  char *publish_binary, *grpc_address; /* the fallback, or NULL */
   char *ns;
   struct ttrpc_client *client;
   struct queued_event q[QUEUE_MAX];
@@ -36,13 +44,20 @@ struct shim_publisher
 };
 
 struct shim_publisher *
-shim_publisher_new (const char *ttrpc_address, const char *ns)
+shim_publisher_new (const char *ttrpc_address, const char *publish_binary, const char *grpc_address, const char *ns)
 {
   struct shim_publisher *p = xmalloc0 (sizeof (*p));
   p->address = ttrpc_address && ttrpc_address[0] ? xstrdup (ttrpc_address) : NULL;
   p->ns = xstrdup (ns ? ns : "default");
-  if (p->address == NULL)
-    log_warning ("TTRPC_ADDRESS is not set: task events are not published (run the shim from containerd)");
+  if (p->address == NULL && publish_binary && publish_binary[0] && grpc_address && grpc_address[0])
+    {
+      p->publish_binary = xstrdup (publish_binary);
+      p->grpc_address = xstrdup (grpc_address);
+      log_info ("TTRPC_ADDRESS is not set: task events go through `%s publish`", publish_binary);
+    }
+  else if (p->address == NULL)
+    log_warning ("TTRPC_ADDRESS is not set and there is no -publish-binary: task events are not published (run "
+                 "the shim from containerd)");
   return p;
 }
 
@@ -68,6 +83,8 @@ shim_publisher_free (struct shim_publisher *p)
   if (p->client)
     ttrpc_client_free (p->client);
   free (p->address);
+  free (p->publish_binary);
+  free (p->grpc_address);
   free (p->ns);
   free (p);
 }
@@ -102,10 +119,56 @@ send_one (struct shim_publisher *p, struct queued_event *e, runhv_error_t *err)
   return 0;
 }
 
+/* The publish binary with the event's Any on its stdin: 0 sent, -1 to
+   retry (containerd away), 1 refused.  */
+static int
+exec_publish (struct shim_publisher *p, struct queued_event *e, runhv_error_t *err)
+{
+  size_t len = google__protobuf__any__get_packed_size (&e->any);
+  cleanup_free uint8_t *buf = xmalloc0 (len ? len : 1);
+  int fds[2], st = 0;
+  pid_t pid;
+  google__protobuf__any__pack (&e->any, buf);
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    return runhv_make_error (err, errno, "pipe");
+  pid = fork ();
+  if (pid < 0)
+    {
+      close (fds[0]);
+      close (fds[1]);
+      return runhv_make_error (err, errno, "fork");
+    }
+  if (pid == 0)
+    {
+      int null = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+      sigset_t none;
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL); /* the shim blocks SIGCHLD and TERM for its signalfd */
+      dup2 (fds[0], 0);
+      if (null >= 0)
+        dup2 (null, 1);
+      execl (p->publish_binary, p->publish_binary, "--address", p->grpc_address, "publish", "--topic", e->topic,
+             "--namespace", p->ns, (char *)NULL);
+      _exit (127);
+    }
+  close (fds[0]);
+  if (write_all (fds[1], buf, len) != (ssize_t)len)
+    log_debug ("publish %s: writing to `%s`: %s", e->topic, p->publish_binary, strerror (errno));
+  close (fds[1]);
+  /* Ours to wait for: the main loop's reaper only runs between events.  */
+  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
+    return 0;
+  runhv_error (err, "`%s publish` %s %d", p->publish_binary, WIFEXITED (st) ? "exited with" : "was killed by",
+               WIFEXITED (st) ? WEXITSTATUS (st) : WTERMSIG (st));
+  return WIFEXITED (st) && WEXITSTATUS (st) == 127 ? 1 : -1;
+}
+
 bool
 shim_publisher_flush (struct shim_publisher *p)
 {
-  if (p->address == NULL)
+  if (p->address == NULL && p->publish_binary == NULL)
     {
       while (p->len > 0)
         {
@@ -119,7 +182,7 @@ shim_publisher_flush (struct shim_publisher *p)
     {
       struct queued_event *e = &p->q[p->head];
       runhv_error_t err = NULL;
-      int r = send_one (p, e, &err);
+      int r = p->address ? send_one (p, e, &err) : exec_publish (p, e, &err);
       if (r < 0)
         {
           log_debug ("publish %s: %s (will retry)", e->topic, err ? err->msg : "failed");

@@ -146,7 +146,10 @@ void shim_free_tasks (struct shim *s);
 /* Events go to containerd's ttrpc address ($TTRPC_ADDRESS) as
    containerd.services.events.ttrpc.v1.Events/Forward; ones that cannot be
    delivered yet (containerd restarting) wait in a bounded queue.  */
-struct shim_publisher *shim_publisher_new (const char *ttrpc_address, const char *ns);
+/* Events to $TTRPC_ADDRESS, else through containerd's publish binary
+   (-publish-binary, with -address), else nowhere (with a warning).  */
+struct shim_publisher *shim_publisher_new (const char *ttrpc_address, const char *publish_binary,
+                                           const char *grpc_address, const char *ns);
 void shim_publisher_free (struct shim_publisher *p);
 /* Queue topic/event (type_url "containerd.events.<Name>") and try to send. */
 void shim_publish (struct shim_publisher *p, const char *topic, const char *type_url, const ProtobufCMessage *msg);

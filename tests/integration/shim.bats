@@ -221,6 +221,25 @@ task_api() {
   assert_gone oom3
 }
 
+@test "without TTRPC_ADDRESS the events go through containerd's publish binary" {
+  # another runtime name for the same shim, started without TTRPC_ADDRESS
+  printf '#!/bin/sh\nunset TTRPC_ADDRESS\nexec "%s" "$@"\n' "$RUNHV_SHIM" > "$CTD_DIR/bin/containerd-shim-runhvpub-v1"
+  chmod +x "$CTD_DIR/bin/containerd-shim-runhvpub-v1"
+  c events > "$CTD_DIR/events-pub.log" 2>&1 &
+  local watcher=$!
+  sleep 0.3
+  run c run --rm --runtime io.containerd.runhvpub.v1 $IMAGE pb1 sh -c 'exit 6'
+  [ "$status" -eq 6 ]
+  sleep 0.5
+  kill $watcher
+  local t
+  for t in create start exit delete; do
+    grep -q "/tasks/$t {\"container_id\":\"pb1\"" "$CTD_DIR/events-pub.log" || fail "no /tasks/$t for pb1"
+  done
+  grep -q "task events go through .*containerd publish" "$CTD_DIR/log"
+  assert_gone pb1
+}
+
 @test "terminals: ctr run -t in both isolations, sized by ResizePty" {
   # ctr sends its terminal's size with ResizePty: the container's terminal
   # must take it (script's pty is set to 37x91 first)
