@@ -11,54 +11,22 @@ bats_require_minimum_version 1.5.0
 
 SHIM_ROOT=/run/runhv
 
+source "$RUNHV_SOURCE_DIR/tests/lib/containerd-ctr.sh"
+
 setup_file() {
   : "${RUNHV_SHIM:?RUNHV_SHIM must point at containerd-shim-runhv-v1}"
   [[ -f "$GUEST_DIR/initramfs.cpio" ]] || { echo "no guest artifacts in $GUEST_DIR: run scripts/provision-guest.sh" >&2; return 1; }
-  export CTD_DIR=$(mktemp -d /tmp/runhv-shim.XXXXXX)
-  mkdir -p "$CTD_DIR/bin" "$CTD_DIR/asan"
+  # containerd (and the shims it starts) find the shim in $CTD_DIR/bin and
+  # the guest through RUNHV_GUEST_DIR
+  ctd_setup
   ln -s "$RUNHV_SHIM" "$CTD_DIR/bin/containerd-shim-runhv-v1"
-  containerd config default > "$CTD_DIR/config.toml"
-  sed -i -e "s|^root = .*|root = \"$CTD_DIR/root\"|" -e "s|^state = .*|state = \"$CTD_DIR/state\"|" \
-    -e "s|address = \"/run/containerd/containerd.sock\"|address = \"$CTD_DIR/containerd.sock\"|" \
-    -e 's|^\(\s*\)disabled_plugins = .*|\1disabled_plugins = ["io.containerd.grpc.v1.cri"]|' \
-    "$CTD_DIR/config.toml"
-  ctd_start
-  ctr --address "$CTD_DIR/containerd.sock" images import "$RUNHV_BUILD_DIR/test-assets/busybox.tar" >/dev/null
   printf 'SandboxIsolation = 1\n' > "$CTD_DIR/hypervisor.toml"
 }
 
-# containerd (and the shims it starts) find the shim on PATH and the guest
-# through RUNHV_GUEST_DIR; ASan writes its reports to files, not the log.
-ctd_start() {
-  # in a subshell, so that no bats shell reports its death as a job
-  (PATH="$CTD_DIR/bin:$PATH" ASAN_OPTIONS="detect_leaks=1:log_path=$CTD_DIR/asan/report" \
-    containerd --config "$CTD_DIR/config.toml" >> "$CTD_DIR/log" 2>&1 &
-  echo $! > "$CTD_DIR/pid")
-  for i in $(seq 100); do
-    ctr --address "$CTD_DIR/containerd.sock" version >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "containerd did not start: $(tail -5 "$CTD_DIR/log")" >&2
-  return 1
-}
-
 teardown_file() {
-  for t in $(c task ls -q 2>/dev/null); do c task kill -s KILL "$t" >/dev/null 2>&1; done
-  sleep 0.5
-  for t in $(c task ls -q 2>/dev/null); do c task rm -f "$t" >/dev/null 2>&1; done
-  for t in $(c containers ls -q 2>/dev/null); do c containers rm "$t" >/dev/null 2>&1; done
-  kill "$(cat "$CTD_DIR/pid")" 2>/dev/null
-  sleep 0.5
-  # whatever a failed test left mounted under the private containerd
-  awk -v d="$CTD_DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
-  cp "$CTD_DIR/log" "$RUNHV_BUILD_DIR/meson-logs/shim-containerd.log" 2>/dev/null || true
-  local reports
-  reports=$(cat "$CTD_DIR"/asan/report* 2>/dev/null)
-  rm -rf "$CTD_DIR"
-  [[ -z "$reports" ]] || { echo "ASan/UBSan reports from the shim:" >&2; echo "$reports" >&2; return 1; }
+  ctd_teardown shim-containerd
 }
 
-c() { ctr --address "$CTD_DIR/containerd.sock" "$@"; }
 IMAGE=localhost/runhv-test/busybox:latest
 HV=(--annotation io.runhv.isolation=hypervisor)
 
@@ -267,6 +235,7 @@ task_api() {
   [[ "$output" == *fv1*STOPPED* ]]
   run c task rm fv1
   [ "$status" -eq 0 ]
+  [[ "$output" == *"exit code 255"* ]]
   c containers rm fv1
   assert_gone fv1
 }
@@ -274,13 +243,17 @@ task_api() {
 @test "fault: the shim is killed; containerd's cleanup (shim delete) removes the container and its VM" {
   cd_ run -d --runtime io.containerd.runhv.v1 "${HV[@]}" $IMAGE fs1 sleep 1000
   local shim
-  shim=$(pgrep -f "containerd-shim-runhv-v1.* -id fs1( |$)")
-  [ -n "$shim" ]
+  # the shim alone: its VM supervisor is a fork with the same command line
+  shim=$(pgrep -f "containerd-shim-runhv-v1.* -id fs1( |$)" | xargs -r ps -o pid=,comm= -p | awk '$2 == "runhv-shim" { print $1 }')
+  [ "$(echo "$shim" | wc -w)" -eq 1 ]
+  pgrep -f "runhv-uvm-fs1[, ]" >/dev/null
   kill -KILL $shim
   # containerd sees the shim go, runs `shim delete` and marks the task gone
   wait_for 300 bash -c "! ctr --address '$CTD_DIR/containerd.sock' task ls | grep -q '^fs1 .*RUNNING'"
   wait_for 300 bash -c "[ ! -e $SHIM_ROOT/fs1 ]"
   wait_for 300 bash -c "! pgrep -f 'runhv-uvm-fs1[, ]'"
+  # and last unmounts the rootfs containerd gave the shim
+  wait_for 100 bash -c "! grep -q '/fs1/rootfs ' /proc/self/mountinfo"
   remove fs1
   assert_gone fs1
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -595,4 +596,30 @@ find_in_path (const char *cmd, char *const *env)
         return steal_ptr (&cand);
     }
   return NULL;
+}
+
+void
+close_fds_except (const int *keep, size_t n)
+{
+  unsigned int sorted[16], lo = 3;
+  size_t m = 0;
+  for (size_t i = 0; i < n && m < 16; i++)
+    if (keep[i] > 2)
+      {
+        size_t j = m++;
+        while (j > 0 && sorted[j - 1] > (unsigned int)keep[i])
+          {
+            sorted[j] = sorted[j - 1];
+            j--;
+          }
+        sorted[j] = (unsigned int)keep[i];
+      }
+  for (size_t i = 0; i < m; i++)
+    {
+      if (sorted[i] > lo)
+        syscall (SYS_close_range, lo, sorted[i] - 1, 0);
+      if (sorted[i] >= lo)
+        lo = sorted[i] + 1;
+    }
+  syscall (SYS_close_range, lo, ~0U, 0);
 }

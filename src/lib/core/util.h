@@ -55,6 +55,11 @@ void format_rfc3339_now (char *buf, size_t size);
 /* A quoted, escaped JSON string literal; caller frees.  */
 char *json_escape_string (const char *s);
 
+/* Close every fd but 0-2 and those in keep (negative entries are
+   ignored, at most 16 count): a forked helper that never execs must not
+   hold its parent's descriptors, e.g. a shim's connection to containerd,
+   whose close is how containerd learns the shim died.  */
+void close_fds_except (const int *keep, size_t n);
 int set_cloexec (int fd, bool on);
 int set_nonblock (int fd, bool on);
 int fd_send (int sock, int fd, const void *data, size_t len);

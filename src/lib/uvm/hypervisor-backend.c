@@ -334,9 +334,10 @@ spawn_proxy (struct proxy_args *a, int lock_fd, struct process_handle *h, pid_t 
     }
   if (proxy == 0)
     {
-      close (sv[0]);
-      if (lock_fd >= 0)
-        close (lock_fd);
+      /* The proxy lives as long as its process: it keeps only its own
+         descriptors, never its caller's (a shim's containerd socket).  */
+      const int keep[] = { sv[1], a->stdio[0], a->stdio[1], a->stdio[2], a->console_receiver };
+      close_fds_except (keep, sizeof (keep) / sizeof (keep[0]));
       a->report = sv[1];
       vm_proxy (a);
     }

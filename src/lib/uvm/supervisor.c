@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <poll.h>
 #include <dirent.h>
 #include <sched.h>
@@ -1213,6 +1212,12 @@ supervisor_main (const struct supervisor_config *cfg)
   sigset_t mask;
   static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP };
 
+  {
+    /* Only what the config hands over: a shim's sockets must close when
+       the shim dies, not live on in its VM.  */
+    const int keep[] = { cfg->report_fd, cfg->tap_fd, cfg->console_receiver };
+    close_fds_except (keep, sizeof (keep) / sizeof (keep[0]));
+  }
   s->cfg = cfg;
   s->qemu = -1;
   s->listen_fd = -1;

@@ -50,7 +50,6 @@ struct supervisor_config
   const char *mac;         /* the pod's MAC, for the guest's NIC */
   const char *net_cmdline; /* runhv.net= for the agent */
   int report_fd;           /* SYNC_READY (value: VMM pid, text: JSON) or SYNC_ERROR */
-  int keep_fds[4];         /* fds to keep open in the supervisor besides 0-2 */
   bool debug;
 };
 
