@@ -205,11 +205,8 @@ static int
 pod_vm (struct runtime_context *ctx, const struct oci_spec *spec, const char *flag, enum isolation *iso, char **join,
         runhv_error_t *err)
 {
-  const char *type = oci_spec_annotation (spec, "io.kubernetes.cri.container-type");
-  const char *sandbox = NULL, *by_hand = oci_spec_annotation (spec, "io.runhv.vm");
+  const char *sandbox = oci_spec_pod_sandbox (spec), *by_hand = oci_spec_annotation (spec, "io.runhv.vm");
   struct container_state *ss = NULL;
-  if (type != NULL && strcmp (type, "container") == 0)
-    sandbox = oci_spec_annotation (spec, "io.kubernetes.cri.sandbox-id");
   if (by_hand != NULL)
     sandbox = by_hand;
   if (sandbox == NULL)

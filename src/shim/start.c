@@ -37,20 +37,22 @@ shim_socket_path (const char *address, const char *ns, const char *group)
 char *
 shim_group_of (const char *bundle, const char *id)
 {
-  cleanup_free char *path = xasprintf ("%s/config.json", bundle);
-  cleanup_json json_t *j = NULL;
-  json_t *ann;
-  const char *type, *sandbox;
-  if (json_load_path (path, "config.json", 16u << 20, &j, NULL) < 0)
-    return xstrdup (id);
-  ann = json_object_get (j, "annotations");
-  type = json_string_value (json_object_get (ann, "io.kubernetes.cri.container-type"));
-  sandbox = json_string_value (json_object_get (ann, "io.kubernetes.cri.sandbox-id"));
+  struct oci_spec *spec = NULL;
+  const char *sandbox;
+  char *group;
+  runhv_error_t err = NULL;
+  if (oci_spec_load (bundle, &spec, &err) < 0)
+    {
+      /* Create will say what is wrong with it; the shim is its own then.  */
+      runhv_error_release (&err);
+      return xstrdup (id);
+    }
   /* A pod's containers share their sandbox's shim, as containerd's own
      shims group them.  */
-  if (type != NULL && strcmp (type, "container") == 0 && sandbox != NULL && state_validate_id (sandbox, NULL) == 0)
-    return xstrdup (sandbox);
-  return xstrdup (id);
+  sandbox = oci_spec_pod_sandbox (spec);
+  group = xstrdup (sandbox != NULL && state_validate_id (sandbox, NULL) == 0 ? sandbox : id);
+  oci_spec_free (spec);
+  return group;
 }
 
 static int

@@ -1485,6 +1485,15 @@ oci_spec_annotation (const struct oci_spec *s, const char *key)
   return json_is_string (v) ? json_string_value (v) : NULL;
 }
 
+const char *
+oci_spec_pod_sandbox (const struct oci_spec *s)
+{
+  const char *type = oci_spec_annotation (s, "io.kubernetes.cri.container-type");
+  if (type == NULL || strcmp (type, "container") != 0)
+    return NULL;
+  return oci_spec_annotation (s, "io.kubernetes.cri.sandbox-id");
+}
+
 char *
 oci_default_spec_json (bool rootless)
 {

@@ -215,6 +215,10 @@ int oci_rlimit_from_name (const char *name);          /* RLIMIT_* or -1 */
 int oci_mount_parse_options (struct oci_mount *m, runhv_error_t *err);
 bool oci_spec_has_namespace (const struct oci_spec *spec, int type, const char **path);
 const char *oci_spec_annotation (const struct oci_spec *spec, const char *key);
+/* The sandbox id of the pod a CRI container belongs to (annotations
+   io.kubernetes.cri.container-type "container" and .sandbox-id), NULL for
+   a sandbox or a container outside a pod.  */
+const char *oci_spec_pod_sandbox (const struct oci_spec *spec);
 char *oci_default_spec_json (bool rootless);
 
 #endif
