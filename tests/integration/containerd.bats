@@ -5,34 +5,16 @@
 
 load helpers
 
+source "$RUNHV_SOURCE_DIR/tests/lib/containerd-ctr.sh"
+
 setup_file() {
-  export CTD_DIR=$(mktemp -d /tmp/runhv-containerd.XXXXXX)
-  containerd config default > "$CTD_DIR/config.toml"
-  sed -i -e "s|^root = .*|root = \"$CTD_DIR/root\"|" -e "s|^state = .*|state = \"$CTD_DIR/state\"|" \
-    -e "s|address = \"/run/containerd/containerd.sock\"|address = \"$CTD_DIR/containerd.sock\"|" \
-    -e 's|^\(\s*\)disabled_plugins = .*|\1disabled_plugins = ["io.containerd.grpc.v1.cri"]|' \
-    "$CTD_DIR/config.toml"
-  containerd --config "$CTD_DIR/config.toml" > "$CTD_DIR/log" 2>&1 &
-  echo $! > "$CTD_DIR/pid"
-  for i in $(seq 100); do
-    ctr --address "$CTD_DIR/containerd.sock" version >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  ctr --address "$CTD_DIR/containerd.sock" images import "$RUNHV_BUILD_DIR/test-assets/busybox.tar" >/dev/null
+  ctd_setup
 }
 
 teardown_file() {
-  for t in $(c task ls -q 2>/dev/null); do c task kill -s KILL "$t" >/dev/null 2>&1; done
-  sleep 0.3
-  for t in $(c task ls -q 2>/dev/null); do c task rm -f "$t" >/dev/null 2>&1; done
-  for t in $(c containers ls -q 2>/dev/null); do c containers rm "$t" >/dev/null 2>&1; done
-  kill "$(cat "$CTD_DIR/pid")" 2>/dev/null
-  sleep 0.5
-  umount -R "$CTD_DIR/root" 2>/dev/null || true
-  rm -rf "$CTD_DIR"
+  ctd_teardown containerd
 }
 
-c() { ctr --address "$CTD_DIR/containerd.sock" "$@"; }
 IMAGE=localhost/runhv-test/busybox:latest
 
 @test "ctr run with runhv as the runc binary: output and exit status" {

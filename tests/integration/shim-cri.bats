@@ -191,10 +191,15 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   [ "$status" -eq 0 ]
   id=$output
   [ "$(state_of "$id")" = CONTAINER_CREATED ]
-  # the CRI makes the task only at StartContainer: nothing in the VM yet
+  # the CRI makes the task only at StartContainer: a containerd container
+  # and its snapshot, nothing in the VM yet
   [ ! -e "$SHIM_ROOT/$id" ]
+  cri_ctr containers ls -q | grep -qx "$id"
+  cri_ctr snapshots ls | grep -q "^$id "
   run cri rm "$id"
   [ "$status" -eq 0 ]
+  ! cri_ctr containers ls -q | grep -qx "$id"
+  ! cri_ctr snapshots ls | grep -q "^$id "
   [ ! -e "$SHIM_ROOT/$id" ]
   ! grep -q "/$id/rootfs " /proc/self/mountinfo
   # the pod's VM and its other containers are untouched
