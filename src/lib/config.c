@@ -109,7 +109,7 @@ static const char *const top_keys[] = { "SandboxIsolation",
                                         "vm",
                                         NULL };
 static const char *const vm_keys[]
-  = { "kernel", "initrd", "qemu", "accelerator", "shared_fs", "virtiofsd", "boot_timeout_ms", NULL };
+  = { "kernel", "initrd", "qemu", "accelerator", "shared_fs", "virtiofsd", "boot_timeout_ms", "jail_id_base", NULL };
 
 static int
 check_keys (const struct toml_value *t, const char *const *known, const char *what, const char *table,
@@ -128,7 +128,7 @@ check_keys (const struct toml_value *t, const char *const *known, const char *wh
           return runhv_error (err,
                               "%s:%u:%u: unknown key `%s%s%s` (known: SandboxIsolation, VmMemorySizeInMb, "
                               "VmProcessorCount, ScaleCPULimitsToSandbox, Debug, and [vm] kernel, initrd, qemu, "
-                              "accelerator, shared_fs, virtiofsd, boot_timeout_ms)",
+                              "accelerator, shared_fs, virtiofsd, boot_timeout_ms, jail_id_base)",
                               what, toml_line (v), toml_column (v), table ? table : "", table ? "." : "", k);
         }
     }
@@ -171,7 +171,9 @@ runhv_config_parse (const char *buf, size_t len, const char *what, struct runhv_
           || get_string (vm, what, "accelerator", &c->accelerator, err) < 0
           || get_string (vm, what, "shared_fs", &c->shared_fs, err) < 0
           || get_string (vm, what, "virtiofsd", &c->virtiofsd, err) < 0
-          || get_int (vm, what, "boot_timeout_ms", 1000, 600000, &c->boot_timeout_ms, err) < 0)
+          || get_int (vm, what, "boot_timeout_ms", 1000, 600000, &c->boot_timeout_ms, err) < 0
+          /* per-VM ranges of 65536 ids, 4096 slots above it (jail.h) */
+          || get_int (vm, what, "jail_id_base", 65536, 4294967295LL - 4096LL * 65536LL, &c->jail_id_base, err) < 0)
         goto out;
       if (strcmp (c->accelerator, "auto") != 0 && strcmp (c->accelerator, "kvm") != 0
           && strcmp (c->accelerator, "tcg") != 0)
@@ -181,11 +183,13 @@ runhv_config_parse (const char *buf, size_t len, const char *what, struct runhv_
                        toml_line (v), toml_column (v), c->accelerator);
           goto out;
         }
-      if (strcmp (c->shared_fs, "9p") != 0 && strcmp (c->shared_fs, "virtiofs") != 0)
+      if (strcmp (c->shared_fs, "9p") != 0)
         {
+          /* virtio-fs needs a virtiofsd per VM inside the VMM's jail and
+             shared guest memory; it was never started, so it goes.  */
           const struct toml_value *v = toml_table_get (vm, "shared_fs");
-          runhv_error (err, "%s:%u:%u: vm.shared_fs = \"%s\" is not known (use 9p or virtiofs)", what, toml_line (v),
-                       toml_column (v), c->shared_fs);
+          runhv_error (err, "%s:%u:%u: shared_fs = \"%s\" is not supported; remove it (9p is used)", what,
+                       toml_line (v), toml_column (v), c->shared_fs);
           goto out;
         }
     }

@@ -33,6 +33,7 @@ struct runhv_config
   char *shared_fs;   /* 9p | virtiofs */
   char *virtiofsd;
   int64_t boot_timeout_ms;
+  int64_t jail_id_base; /* first host uid/gid of the VMMs' ranges, 0 = default */
 };
 
 /* path NULL: $RUNHV_CONFIG, else /etc/runhv/runhv.toml when it exists, else

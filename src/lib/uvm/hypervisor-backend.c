@@ -28,6 +28,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "supervisor.h"
+#include "jail.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -544,6 +545,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       .net_cmdline = net_cmdline,
       .report_fd = sv[1],
       .debug = cfg->debug || log_get_level () >= LOG_LEVEL_DEBUG,
+      .cgroup_parent = uvm_jail_cgroup_parent (spec->cgroups_path, ctx->systemd_cgroup),
+      .jail_id_base = cfg->jail_id_base,
     };
     sup = fork ();
     if (sup < 0)

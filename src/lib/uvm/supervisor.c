@@ -1113,7 +1113,6 @@ boot_and_create (struct sup *s)
     .cpus = cfg->sizing.cpus,
     .shared_dir = shared,
     .shared_fs = cfg->shared_fs,
-    .virtiofs_fd = -1,
     .qos_bps = cfg->sizing.qos_bps,
     .qos_iops = cfg->sizing.qos_iops,
     .agent_fd = sv[1],
@@ -1124,6 +1123,8 @@ boot_and_create (struct sup *s)
     .mac = cfg->mac,
     .net_cmdline = cfg->net_cmdline,
     .debug = cfg->debug,
+    .cgroup_parent = cfg->cgroup_parent,
+    .jail_id_base = cfg->jail_id_base,
   };
   if (uvm_vmm_spawn (&l, &s->qemu, &err) < 0)
     goto fail;

@@ -51,6 +51,8 @@ struct supervisor_config
   const char *net_cmdline; /* runhv.net= for the agent */
   int report_fd;           /* SYNC_READY (value: VMM pid, text: JSON) or SYNC_ERROR */
   bool debug;
+  const char *cgroup_parent; /* the VMM's parent cgroup (jail.h), NULL = /runhv */
+  int64_t jail_id_base;      /* [vm] jail_id_base, 0 = default */
 };
 
 void supervisor_main (const struct supervisor_config *cfg) __attribute__ ((noreturn));

@@ -12,12 +12,10 @@
 #include <unistd.h>
 
 #include "agent-proto.h"
+#include "jail.h"
 #include "util.h"
 #include "banned.h"
 
-#define CHILD_AGENT_FD 3
-#define CHILD_TAP_FD 4
-#define CHILD_VFS_FD 5
 
 static void
 add (char ***v, const char *s)
@@ -47,9 +45,13 @@ uvm_vmm_argv (const struct uvm_launch *l)
   char **v = xmalloc0 (sizeof (char *));
   cleanup_free char *append = NULL;
 
-  add (&v, l->art->qemu);
+  /* Paths and fds as the jail gives them (jail.h).  */
+  add (&v, UVM_JAIL_VMM);
   addf (&v, "-name");
   addf (&v, "runhv-uvm-%s,process=runhv-uvm-%s", l->id, l->id);
+  /* Run from /vmm, QEMU would look for its firmware beside it.  */
+  add (&v, "-L");
+  add (&v, "/usr/share/qemu");
   add (&v, "-nodefaults");
   add (&v, "-no-user-config");
   add (&v, "-nographic");
@@ -69,9 +71,9 @@ uvm_vmm_argv (const struct uvm_launch *l)
   add (&v, "-smp");
   addf (&v, "%lld", (long long)l->cpus);
   add (&v, "-kernel");
-  add (&v, l->art->kernel);
+  add (&v, UVM_JAIL_KERNEL);
   add (&v, "-initrd");
-  add (&v, l->art->initrd);
+  add (&v, UVM_JAIL_INITRD);
   /* quiet: every console byte is an emulated UART write under TCG;
      cryptomgr.notests skips boot-time self tests; tsc_early_khz spares the
      guest a TSC calibration that microvm cannot do reliably.  */
@@ -80,17 +82,23 @@ uvm_vmm_argv (const struct uvm_launch *l)
     if (l->tsc_khz > 0)
       snprintf (tsc, sizeof (tsc), " tsc_early_khz=%ld", l->tsc_khz);
     append = xasprintf ("console=ttyS0 %s panic=-1 rdinit=/init cryptomgr.notests%s runhv.fs=%s runhv.port=%s%s%s",
-                        l->debug ? "loglevel=7" : "quiet", tsc, l->shared_fs, AGENT_PORT_NAME,
+                        l->debug ? "loglevel=7" : "quiet", tsc, "9p", AGENT_PORT_NAME,
                         l->net_cmdline ? " runhv.net=" : "", l->net_cmdline ? l->net_cmdline : "");
   }
   add (&v, "-append");
   add (&v, append);
+  /* The console log is an fd the jail passes: QEMU opens it through an
+     fd set, not a path.  */
+  add (&v, "-add-fd");
+  addf (&v, "fd=%d,set=1,opaque=console", UVM_JAIL_CONSOLE_FD);
+  add (&v, "-chardev");
+  add (&v, "file,id=con,path=/dev/fdset/1");
   add (&v, "-serial");
-  addf (&v, "file:%s", l->console_log);
+  add (&v, "chardev:con");
   add (&v, "-device");
   add (&v, "virtio-serial-device,max_ports=2");
   add (&v, "-chardev");
-  addf (&v, "socket,id=agent,fd=%d", CHILD_AGENT_FD);
+  addf (&v, "socket,id=agent,fd=%d", UVM_JAIL_AGENT_FD);
   add (&v, "-device");
   addf (&v, "virtserialport,chardev=agent,name=%s", AGENT_PORT_NAME);
   add (&v, "-no-reboot");
@@ -100,22 +108,8 @@ uvm_vmm_argv (const struct uvm_launch *l)
   add (&v, "pvpanic");
   add (&v, "-action");
   add (&v, "panic=exit-failure");
-  if (strcmp (l->shared_fs, "virtiofs") == 0)
-    {
-      add (&v, "-object");
-      addf (&v, "memory-backend-memfd,id=mem,size=%lldM,share=on", (long long)l->memory_mb);
-      add (&v, "-machine");
-      add (&v, "memory-backend=mem");
-      add (&v, "-global");
-      add (&v, "virtio-mmio.force-legacy=false");
-      add (&v, "-chardev");
-      addf (&v, "socket,id=vfs,fd=%d", CHILD_VFS_FD);
-      add (&v, "-device");
-      add (&v, "vhost-user-fs-device,chardev=vfs,tag=rootfs");
-    }
-  else
-    {
-      cleanup_free char *fsdev = xasprintf ("local,id=fs0,path=%s,security_model=none", l->shared_dir);
+  {
+      cleanup_free char *fsdev = xasprintf ("local,id=fs0,path=%s,security_model=none", UVM_JAIL_SHARED);
       /* Storage QoS annotations throttle the shared filesystem device.  */
       if (l->qos_bps > 0)
         {
@@ -137,7 +131,7 @@ uvm_vmm_argv (const struct uvm_launch *l)
   if (l->tap_fd >= 0)
     {
       add (&v, "-netdev");
-      addf (&v, "tap,id=net0,fd=%d,vhost=off", CHILD_TAP_FD);
+      addf (&v, "tap,id=net0,fd=%d,vhost=off", UVM_JAIL_TAP_FD);
       add (&v, "-device");
       addf (&v, "virtio-net-device,netdev=net0%s%s", l->mac ? ",mac=" : "", l->mac ? l->mac : "");
     }
@@ -148,61 +142,12 @@ uvm_vmm_argv (const struct uvm_launch *l)
   return v;
 }
 
-/* What QEMU as root still needs: the 9p server creates files as the guest's
-   users (chown, fowner, fsetid, dac override, mknod, setfsuid/gid).  The
-   rest of root goes.  */
-static const int qemu_caps[] = {
-  0 /* CAP_CHOWN */,  1 /* CAP_DAC_OVERRIDE */, 2 /* CAP_DAC_READ_SEARCH */, 3 /* CAP_FOWNER */,    4 /* CAP_FSETID */,
-  6 /* CAP_SETGID */, 7 /* CAP_SETUID */,       27 /* CAP_MKNOD */,          14 /* CAP_IPC_LOCK */,
-};
-
 int
 uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, runhv_error_t *err)
 {
-  cleanup_strv char **argv = uvm_vmm_argv (l);
-  int logfd = open (l->vmm_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  pid_t p;
-  if (logfd < 0)
-    return runhv_make_error (err, errno, "open `%s`", l->vmm_log);
-  p = fork ();
-  if (p < 0)
-    {
-      close (logfd);
-      return runhv_make_error (err, errno, "fork the VMM");
-    }
-  if (p == 0)
-    {
-      int null = open ("/dev/null", O_RDWR);
-      sigset_t all;
-      /* Die with the supervisor: a VM never outlives who manages it.  */
-      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-      sigemptyset (&all);
-      sigprocmask (SIG_SETMASK, &all, NULL);
-      dup2 (null, 0);
-      dup2 (logfd, 1);
-      dup2 (logfd, 2);
-      if (dup2 (l->agent_fd, CHILD_AGENT_FD) < 0)
-        _exit (126);
-      if (l->tap_fd >= 0 && dup2 (l->tap_fd, CHILD_TAP_FD) < 0)
-        _exit (126);
-      if (l->virtiofs_fd >= 0 && dup2 (l->virtiofs_fd, CHILD_VFS_FD) < 0)
-        _exit (126);
-      syscall (SYS_close_range, CHILD_VFS_FD + 1, ~0U, 0);
-      for (int c = 0; c <= 63; c++)
-        {
-          bool keep = false;
-          for (size_t k = 0; k < sizeof (qemu_caps) / sizeof (qemu_caps[0]); k++)
-            if (qemu_caps[k] == c)
-              keep = true;
-          if (!keep)
-            prctl (PR_CAPBSET_DROP, c, 0, 0, 0);
-        }
-      prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-      execv (argv[0], argv);
-      dprintf (2, "runhv: exec `%s`: %s\n", argv[0], strerror (errno));
-      _exit (127);
-    }
-  close (logfd);
-  *pid = p;
-  return 0;
+  cleanup_strv char **argv = NULL;
+  if (l->shared_fs != NULL && strcmp (l->shared_fs, "9p") != 0)
+    return runhv_error (err, "vm.shared_fs = \"%s\" is not supported; remove it (9p is used)", l->shared_fs);
+  argv = uvm_vmm_argv (l);
+  return uvm_jail_spawn (l, argv, pid, err);
 }

@@ -16,8 +16,7 @@ struct uvm_launch
   const char *accel; /* kvm | tcg */
   int64_t memory_mb, cpus;
   const char *shared_dir; /* exported to the guest with tag "rootfs" */
-  const char *shared_fs;  /* 9p | virtiofs */
-  int virtiofs_fd;        /* connected vhost-user socket for virtiofs, or -1 */
+  const char *shared_fs;  /* 9p (the only one the jail serves) */
   uint64_t qos_bps, qos_iops;
   int agent_fd; /* our end stays with us; this one goes to QEMU */
   const char *console_log;
@@ -27,14 +26,18 @@ struct uvm_launch
   const char *mac;
   const char *net_cmdline; /* runhv.net=... for the agent */
   bool debug;
+  /* The jail (jail.h).  NULL/0 = defaults: the cgroup under /runhv, host
+     ids from UVM_JAIL_DEFAULT_ID_BASE.  */
+  const char *cgroup_parent; /* parent cgroup path, e.g. from uvm_jail_cgroup_parent */
+  int64_t jail_id_base;      /* first host id of the per-VM ranges */
 };
 
 /* The command line (for tests and the debug log); NULL-terminated, freed
    with strv_free.  Fds are referred to by the numbers the child gets.  */
 char **uvm_vmm_argv (const struct uvm_launch *l);
-/* Fork and exec QEMU with as little privilege as it can run with: a
-   bounding set of what 9p needs, no_new_privs, its own seccomp sandbox, and
-   death with its parent.  */
+/* Start QEMU in its jail (jail.h): its own user, pid, ipc, uts, net, mount
+   and cgroup namespaces, a pivot_root'ed per-VM root, its own cgroup,
+   no_new_privs, seccomp, death with its parent.  */
 int uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, runhv_error_t *err);
 
 #endif

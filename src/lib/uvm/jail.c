@@ -1,0 +1,652 @@
+#include "jail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "log.h"
+#include "util.h"
+#include "banned.h"
+
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+/* Bits of the bounding set QEMU keeps, all of them scoped to its own user
+   namespace: the 9p server (security_model=none) creates files as the
+   guest's users and changes their owner and mode.  */
+static const int kept_caps[] = { 0 /* CAP_CHOWN */, 1 /* CAP_DAC_OVERRIDE */, 2 /* CAP_DAC_READ_SEARCH */,
+                                 3 /* CAP_FOWNER */ };
+
+int64_t
+uvm_jail_id_base (const char *id, int64_t configured_base)
+{
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  return (configured_base > 0 ? configured_base : UVM_JAIL_DEFAULT_ID_BASE)
+         + (int64_t)(h % UVM_JAIL_SLOTS) * UVM_JAIL_ID_RANGE;
+}
+
+const char *
+uvm_jail_cgroup_parent (const char *cgroups_path, bool systemd)
+{
+  static char buf[4096];
+  cleanup_free char *full = NULL;
+  char *slash;
+  if (cgroups_path == NULL || cgroups_path[0] == '\0')
+    return NULL;
+  full = cgroup_path_from_spec (cgroups_path, "vm", systemd);
+  slash = strrchr (full, '/');
+  if (slash == NULL || slash == full)
+    return NULL;
+  *slash = '\0';
+  snprintf (buf, sizeof (buf), "%s", full);
+  return buf;
+}
+
+char *
+uvm_jail_cgroup_path (const struct uvm_launch *l)
+{
+  const char *parent = l->cgroup_parent && l->cgroup_parent[0] ? l->cgroup_parent : "/runhv";
+  return xasprintf ("%s%s/runhv-vm-%s", parent[0] == '/' ? "" : "/", parent, l->id);
+}
+
+/* --- the jail's root, built in the supervisor's mount namespace ------- */
+
+static int
+bind_file (const char *src, const char *root, const char *name, unsigned long extra, runhv_error_t *err)
+{
+  cleanup_free char *dst = xasprintf ("%s/%s", root, name);
+  int fd = open (dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "jail: create `%s`", dst);
+  close (fd);
+  if (mount (src, dst, NULL, MS_BIND, NULL) < 0)
+    return runhv_make_error (err, errno, "jail: bind `%s` into the VMM's root", src);
+  if (mount (NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | extra, NULL) < 0)
+    return runhv_make_error (err, errno, "jail: remount `%s`", dst);
+  return 0;
+}
+
+/* /lib, /lib64, /bin ... as the host has them: the symlinks of a merged
+   /usr, or read-only binds.  */
+static int
+mirror_top (const char *root, const char *name, runhv_error_t *err)
+{
+  cleanup_free char *host = xasprintf ("/%s", name), *dst = xasprintf ("%s/%s", root, name);
+  char target[4096];
+  struct stat st;
+  ssize_t n;
+  if (lstat (host, &st) < 0)
+    return 0;
+  if (S_ISLNK (st.st_mode))
+    {
+      n = readlink (host, target, sizeof (target) - 1);
+      if (n < 0)
+        return runhv_make_error (err, errno, "jail: readlink `%s`", host);
+      target[n] = '\0';
+      if (symlink (target, dst) < 0)
+        return runhv_make_error (err, errno, "jail: symlink `%s`", dst);
+      return 0;
+    }
+  if (!S_ISDIR (st.st_mode))
+    return 0;
+  if (mkdir (dst, 0755) < 0 || mount (host, dst, NULL, MS_BIND, NULL) < 0
+      || mount (NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+    return runhv_make_error (err, errno, "jail: bind `%s` read-only", host);
+  return 0;
+}
+
+static int
+build_root (const char *root, const struct uvm_launch *l, const char *exe, runhv_error_t *err)
+{
+  static const char *const tops[] = { "usr", "lib", "lib64", "lib32", "libx32", "bin", "sbin" };
+  static const char *const dirs[] = { "proc", "dev", "etc", "shared" };
+  if (mkdir_p (root, 0755, err) < 0)
+    return -1;
+  if (mount ("runhv-jail", root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64") < 0)
+    return runhv_make_error (err, errno, "jail: mount a tmpfs on `%s`", root);
+  for (size_t i = 0; i < sizeof (dirs) / sizeof (dirs[0]); i++)
+    {
+      cleanup_free char *d = xasprintf ("%s/%s", root, dirs[i]);
+      if (mkdir (d, 0755) < 0)
+        return runhv_make_error (err, errno, "jail: mkdir `%s`", d);
+    }
+  /* The VMM is dynamically linked: /usr read-only (no /etc, no /home, no
+     /run, no /var, no /proc of the host).  */
+  for (size_t i = 0; i < sizeof (tops) / sizeof (tops[0]); i++)
+    if (mirror_top (root, tops[i], err) < 0)
+      return -1;
+  if (access ("/etc/ld.so.cache", R_OK) == 0 && bind_file ("/etc/ld.so.cache", root, "etc/ld.so.cache", MS_RDONLY | MS_NODEV | MS_NOEXEC, err) < 0)
+    return -1;
+  if (bind_file (exe, root, UVM_JAIL_VMM + 1, MS_RDONLY | MS_NODEV, err) < 0
+      || bind_file (l->art->kernel, root, UVM_JAIL_KERNEL + 1, MS_RDONLY | MS_NODEV | MS_NOEXEC, err) < 0
+      || bind_file (l->art->initrd, root, UVM_JAIL_INITRD + 1, MS_RDONLY | MS_NODEV | MS_NOEXEC, err) < 0
+      || bind_file ("/dev/null", root, "dev/null", MS_NOEXEC, err) < 0
+      || bind_file ("/dev/urandom", root, "dev/urandom", MS_NOEXEC, err) < 0)
+    return -1;
+  if (l->accel != NULL && strcmp (l->accel, "kvm") == 0 && bind_file ("/dev/kvm", root, "dev/kvm", MS_NOEXEC, err) < 0)
+    return -1;
+  /* What is mounted here later (the idmapped shared tree) reaches the
+     VMM's namespace, which is a slave of this one.  */
+  if (mount (NULL, root, NULL, MS_SHARED, NULL) < 0)
+    return runhv_make_error (err, errno, "jail: make `%s` a shared mount", root);
+  return 0;
+}
+
+/* The shared tree becomes a mount of its own in a peer group, so that what
+   the supervisor binds under it later (a pod's next containers) propagates
+   to the VMM's view of it.  */
+static int
+share_tree (const char *shared, runhv_error_t *err)
+{
+  if (mount (shared, shared, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return runhv_make_error (err, errno, "jail: bind `%s` onto itself", shared);
+  if (mount (NULL, shared, NULL, MS_SHARED | MS_REC, NULL) < 0)
+    return runhv_make_error (err, errno, "jail: make `%s` a shared mount", shared);
+  return 0;
+}
+
+/* The shared tree as the VMM sees it: host ids 0..65535 appear as the VM's
+   user namespace's 0..65535, so QEMU's in-namespace root owns what host
+   root owns there and the guest's chown lands on disk unchanged.  */
+static int
+mount_idmapped (const char *shared, const char *root, pid_t child, runhv_error_t *err)
+{
+  cleanup_free char *ns = xasprintf ("/proc/%d/ns/user", (int)child);
+  cleanup_free char *dst = xasprintf ("%s%s", root, UVM_JAIL_SHARED);
+  cleanup_close int userns = open (ns, O_RDONLY | O_CLOEXEC);
+  cleanup_close int tree = -1;
+  struct mount_attr attr = { 0 };
+  if (userns < 0)
+    return runhv_make_error (err, errno, "jail: open `%s`", ns);
+  tree = (int)syscall (SYS_open_tree, AT_FDCWD, shared, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0)
+    return runhv_make_error (err, errno, "jail: clone the mount tree `%s`", shared);
+  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  attr.userns_fd = (uint64_t)userns;
+  if (syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof (attr)) < 0)
+    return runhv_make_error (err, errno,
+                             "jail: idmap the shared tree `%s` (every filesystem under it must support idmapped "
+                             "mounts: ext4, xfs, btrfs, overlayfs, tmpfs)",
+                             shared);
+  if (syscall (SYS_move_mount, tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return runhv_make_error (err, errno, "jail: attach the shared tree at `%s`", dst);
+  return 0;
+}
+
+/* --- the VM's cgroup and who removes it ---------------------------------- */
+
+static int
+make_cgroup (const struct uvm_launch *l, struct cgroup_manager **out, runhv_error_t *err)
+{
+  cleanup_free char *path = uvm_jail_cgroup_path (l);
+  struct cgroup_manager *cg = NULL;
+  struct oci_resources r = { 0 };
+  if (cgroup_manager_new (NULL, path, l->id, false, &cg, err) < 0)
+    return -1;
+  r.has_memory_limit = true;
+  r.memory_limit = (l->memory_mb + UVM_JAIL_MEMORY_OVERHEAD_MB) * 1024 * 1024;
+  r.memory_swap = -1;
+  r.has_pids_limit = true;
+  r.pids_limit = UVM_JAIL_PIDS_MAX;
+  if (cgroup_create (cg, err) < 0 || cgroup_apply (cg, &r, err) < 0)
+    {
+      runhv_error_t ignored = NULL;
+      cgroup_destroy (cg, true, &ignored);
+      runhv_error_release (&ignored);
+      cgroup_manager_free (cg);
+      return runhv_error_wrap (err, "jail: the VMM's cgroup `%s`", path);
+    }
+  *out = cg;
+  return 0;
+}
+
+/* The cgroup goes when the VMM does, however the supervisor ends: a small
+   exec'd helper holds the read end of a pipe whose only writer is the
+   VMM, and removes the cgroup directories at EOF.  */
+static const char reaper_script[]
+  = "cat >/dev/null; n=0; for d in \"$@\"; do while [ -d \"$d\" ] && ! rmdir \"$d\" 2>/dev/null; do "
+    "n=$((n+1)); [ $n -lt 600 ] || exit 1; sleep 0.05; done; done";
+
+static int
+start_reaper (struct cgroup_manager *cg, int alive_r, runhv_error_t *err)
+{
+  cleanup_strv char **argv = xmalloc0 (sizeof (char *));
+  pid_t p;
+  strv_append (&argv, "/bin/sh");
+  strv_append (&argv, "-c");
+  strv_append (&argv, reaper_script);
+  strv_append (&argv, "runhv-jail-reaper");
+  for (size_t i = cg->n_h; i-- > 0;)
+    {
+      cleanup_free char *d = cgroup_host_dir (cg, i);
+      strv_append (&argv, d);
+    }
+  p = fork ();
+  if (p < 0)
+    return runhv_make_error (err, errno, "jail: fork the cgroup reaper");
+  if (p == 0)
+    {
+      static char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+      int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      sigset_t none;
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      if (null < 0 || dup2 (alive_r, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0)
+        _exit (126);
+      syscall (SYS_close_range, 3, ~0U, 0);
+      setsid ();
+      execve ("/bin/sh", argv, envp);
+      _exit (127);
+    }
+  return 0;
+}
+
+/* --- the child ------------------------------------------------------------ */
+
+struct child_args
+{
+  const char *root;
+  const struct uvm_launch *l;
+  char *const *argv;
+  char *const *envp;
+  int sync;           /* go byte in; {errno, message} out on failure */
+  int src[7], dst[7]; /* fds to place */
+  size_t nfds;
+};
+
+static void __attribute__ ((noreturn))
+child_fail (int sync, int e, const char *what)
+{
+  char msg[512];
+  int n = snprintf (msg, sizeof (msg), "%d %s", e, what);
+  if (n > 0)
+    {
+      if (write (sync, msg, (size_t)n) < 0)
+        _exit (125);
+    }
+  _exit (126);
+}
+
+static int
+load_seccomp (void)
+{
+  /* QEMU's -sandbox comes on top of this (filters stack); this one holds
+     what its blocklist does not: no setuid/setgid bits and no device nodes
+     through 9p, no xattrs (no file capabilities), no mount API, no new
+     namespaces, no keyrings, no bpf, perf or ptrace.  */
+  struct mode_rule
+  {
+    const char *name;
+    unsigned int arg;
+  };
+  static const struct mode_rule modes[]
+    = { { "chmod", 1 },  { "fchmod", 1 }, { "fchmodat", 2 }, { "fchmodat2", 2 }, { "open", 2 },
+        { "openat", 3 }, { "creat", 1 },  { "mkdir", 1 },    { "mkdirat", 2 },   { "mknod", 1 },
+        { "mknodat", 2 } };
+  static const char *const eperm[]
+    = { "mount",   "umount2",   "pivot_root", "unshare",  "setns",       "open_tree",       "move_mount",
+        "fsopen",  "fsconfig",  "fsmount",    "fspick",   "mount_setattr", "keyctl",        "add_key",
+        "request_key", "bpf",   "perf_event_open", "userfaultfd", "ptrace", "process_vm_writev", "kexec_load",
+        "kexec_file_load", "init_module", "finit_module", "delete_module", "quotactl", "swapon", "swapoff",
+        "reboot",  "acct",      "syslog",     "lookup_dcookie", "name_to_handle_at", "open_by_handle_at" };
+  static const char *const enotsup[] = { "setxattr", "lsetxattr", "fsetxattr", "setxattrat" };
+  scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ALLOW);
+  int rc = 0;
+  if (ctx == NULL)
+    return -ENOMEM;
+  for (size_t i = 0; rc == 0 && i < sizeof (modes) / sizeof (modes[0]); i++)
+    {
+      int nr = seccomp_syscall_resolve_name (modes[i].name);
+      unsigned int a = modes[i].arg;
+      if (nr == __NR_SCMP_ERROR)
+        continue;
+      rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 1, SCMP_CMP (a, SCMP_CMP_MASKED_EQ, S_ISUID, S_ISUID));
+      if (rc == 0)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 1,
+                               SCMP_CMP (a, SCMP_CMP_MASKED_EQ, S_ISGID, S_ISGID));
+      if (rc == 0 && strncmp (modes[i].name, "mknod", 5) == 0)
+        {
+          rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 1, SCMP_CMP (a, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFCHR));
+          if (rc == 0)
+            rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 1,
+                                   SCMP_CMP (a, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFBLK));
+        }
+    }
+  for (size_t i = 0; rc == 0 && i < sizeof (eperm) / sizeof (eperm[0]); i++)
+    {
+      int nr = seccomp_syscall_resolve_name (eperm[i]);
+      if (nr != __NR_SCMP_ERROR)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 0);
+    }
+  for (size_t i = 0; rc == 0 && i < sizeof (enotsup) / sizeof (enotsup[0]); i++)
+    {
+      int nr = seccomp_syscall_resolve_name (enotsup[i]);
+      if (nr != __NR_SCMP_ERROR)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EOPNOTSUPP), nr, 0);
+    }
+  /* openat2 carries its mode in a struct no filter can read.  */
+  if (rc == 0 && seccomp_syscall_resolve_name ("openat2") != __NR_SCMP_ERROR)
+    rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), seccomp_syscall_resolve_name ("openat2"), 0);
+  /* clone/clone3 with namespace flags: QEMU makes threads only.  */
+  if (rc == 0)
+    rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (clone), 1,
+                           SCMP_A0 (SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+  if (rc == 0)
+    rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), SCMP_SYS (clone3), 0);
+  if (rc == 0)
+    rc = seccomp_load (ctx);
+  seccomp_release (ctx);
+  return rc;
+}
+
+static void __attribute__ ((noreturn))
+jail_child (struct child_args *a)
+{
+  char go;
+  int hi[7];
+  /* Still host root, in new pid/mount/ipc/uts/net namespaces owned by the
+     host's user namespace (the VMM gets no capability over them).  */
+  if (read (a->sync, &go, 1) != 1)
+    _exit (126);
+  if (mount (NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+    child_fail (a->sync, errno, "make the jail's mounts slaves of the supervisor's");
+  if (unshare (CLONE_NEWCGROUP) < 0)
+    child_fail (a->sync, errno, "unshare the cgroup namespace");
+  if (chdir (a->root) < 0)
+    child_fail (a->sync, errno, "enter the jail's root");
+  if (mount ("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    child_fail (a->sync, errno, "mount the jail's /proc");
+  if (syscall (SYS_pivot_root, ".", ".") < 0 || umount2 (".", MNT_DETACH) < 0 || chdir ("/") < 0)
+    child_fail (a->sync, errno, "pivot_root into the jail");
+  if (mount (NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    child_fail (a->sync, errno, "remount the jail's root read-only");
+  if (sethostname ("runhv-vmm", 9) < 0)
+    child_fail (a->sync, errno, "sethostname");
+  /* Now the user namespace: the parent maps it and attaches the idmapped
+     shared tree, which propagates to our /shared.  */
+  if (unshare (CLONE_NEWUSER) < 0)
+    child_fail (a->sync, errno, "unshare the user namespace");
+  if (write (a->sync, "u", 1) != 1 || read (a->sync, &go, 1) != 1)
+    _exit (126);
+  /* Root of the new user namespace: host uid/gid = the VM's base.  */
+  if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
+    child_fail (a->sync, errno, "setresuid to the user namespace's root");
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* after the uid change, which clears it */
+  /* Fds: first out of the way, then into place; the rest close at exec. */
+  for (size_t i = 0; i < a->nfds; i++)
+    {
+      hi[i] = fcntl (a->src[i], F_DUPFD_CLOEXEC, 64);
+      if (hi[i] < 0)
+        child_fail (a->sync, errno, "dup an fd for the VMM");
+    }
+  for (size_t i = 0; i < a->nfds; i++)
+    if (dup2 (hi[i], a->dst[i]) < 0)
+      child_fail (a->sync, errno, "place an fd for the VMM");
+  syscall (SYS_close_range, UVM_JAIL_ALIVE_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+  {
+    sigset_t none;
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+  }
+  for (int c = 0; c <= 63; c++)
+    {
+      bool keep = false;
+      for (size_t k = 0; k < sizeof (kept_caps) / sizeof (kept_caps[0]); k++)
+        keep = keep || kept_caps[k] == c;
+      if (!keep && prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+        child_fail (a->sync, errno, "drop a capability from the bounding set");
+    }
+  prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    child_fail (a->sync, errno, "set no_new_privs");
+  {
+    int rc = load_seccomp ();
+    if (rc < 0)
+      child_fail (a->sync, -rc, "load the jail's seccomp filter");
+  }
+  execve (UVM_JAIL_VMM, a->argv, a->envp);
+  child_fail (a->sync, errno, "exec the VMM in its jail");
+}
+
+/* The child's next message: "u" (its user namespace exists) or, on a
+   failure, "errno message".  EOF means it exec'd.  */
+static int
+child_report (int sync, bool *exec_done, runhv_error_t *err)
+{
+  char msg[512];
+  ssize_t n = read (sync, msg, sizeof (msg) - 1);
+  char *sp;
+  int e;
+  *exec_done = n == 0;
+  if (n == 0 || (n == 1 && msg[0] == 'u'))
+    return 0;
+  if (n < 0)
+    return runhv_make_error (err, errno, "jail: read the VMM's setup status");
+  msg[n] = '\0';
+  e = (int)strtol (msg, &sp, 10);
+  return runhv_make_error (err, e, "jail: %s", *sp ? sp + 1 : msg);
+}
+
+/* --- the parent ------------------------------------------------------------ */
+
+static int
+write_maps (pid_t child, int64_t base, runhv_error_t *err)
+{
+  char map[64];
+  cleanup_free char *sg = xasprintf ("/proc/%d/setgroups", (int)child);
+  cleanup_free char *um = xasprintf ("/proc/%d/uid_map", (int)child);
+  cleanup_free char *gm = xasprintf ("/proc/%d/gid_map", (int)child);
+  snprintf (map, sizeof (map), "0 %lld %d\n", (long long)base, UVM_JAIL_ID_RANGE);
+  if (write_file (sg, "deny", 4, err) < 0 || write_file (um, map, strlen (map), err) < 0
+      || write_file (gm, map, strlen (map), err) < 0)
+    return runhv_error_wrap (err, "jail: map the VMM's user namespace onto host ids %lld-%lld", (long long)base,
+                             (long long)base + UVM_JAIL_ID_RANGE - 1);
+  return 0;
+}
+
+/* $RUNHV_TEST_VMM_PROBE: the runhv process's own environment (host root's),
+   never a bundle's; and only a root-owned file nobody else can write.  */
+static int
+test_probe (const char **probe, runhv_error_t *err)
+{
+  const char *p = getenv ("RUNHV_TEST_VMM_PROBE");
+  struct stat st;
+  *probe = NULL;
+  if (p == NULL || p[0] == '\0')
+    return 0;
+  if (p[0] != '/' || stat (p, &st) < 0 || !S_ISREG (st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0)
+    return runhv_error (err,
+                        "RUNHV_TEST_VMM_PROBE=`%s` must be an absolute path to a root-owned executable that only root "
+                        "can write (unset it to run QEMU)",
+                        p);
+  *probe = p;
+  return 0;
+}
+
+int
+uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv_error_t *err)
+{
+  cleanup_free char *state = xstrdup (l->shared_dir);
+  cleanup_free char *root = NULL;
+  cleanup_close int logfd = -1, confd = -1, null = -1;
+  cleanup_close int alive_r = -1, alive_w = -1, sync_p = -1, sync_c = -1;
+  struct cgroup_manager *cg = NULL;
+  const char *probe = NULL;
+  int64_t base = uvm_jail_id_base (l->id, l->jail_id_base);
+  char *probe_env[4] = { NULL };
+  char *qemu_env[1] = { NULL };
+  struct child_args a = { 0 };
+  gid_t saved_groups[256], kvm_group;
+  int n_saved, ngroups = 0;
+  pid_t child;
+  char *slash;
+  bool reaper = false;
+
+  if (test_probe (&probe, err) < 0)
+    return -1;
+  slash = strrchr (state, '/');
+  if (slash == NULL || slash == state)
+    return runhv_error (err, "jail: the shared directory `%s` must be an absolute path below a state directory",
+                        l->shared_dir);
+  *slash = '\0';
+  root = xasprintf ("%s/jail", state);
+
+  logfd = open (l->vmm_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (logfd < 0)
+    return runhv_make_error (err, errno, "open `%s`", l->vmm_log);
+  confd = open (l->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (confd < 0)
+    return runhv_make_error (err, errno, "open `%s`", l->console_log);
+  null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0)
+    return runhv_make_error (err, errno, "open /dev/null");
+  if (share_tree (l->shared_dir, err) < 0 || build_root (root, l, probe ? probe : l->art->qemu, err) < 0)
+    return -1;
+  if (make_cgroup (l, &cg, err) < 0)
+    return -1;
+  {
+    int p[2], s[2];
+    if (pipe2 (p, O_CLOEXEC) < 0 || socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s) < 0)
+      {
+        runhv_make_error (err, errno, "jail: pipe");
+        goto fail_cgroup;
+      }
+    alive_r = p[0];
+    alive_w = p[1];
+    sync_p = s[0];
+    sync_c = s[1];
+  }
+  if (start_reaper (cg, alive_r, err) < 0)
+    goto fail_cgroup;
+  reaper = true;
+  close (alive_r);
+  alive_r = -1;
+
+  a.root = root;
+  a.l = l;
+  a.sync = sync_c;
+  a.argv = argv;
+  if (probe)
+    {
+      const char *args = getenv ("RUNHV_TEST_PROBE_ARGS");
+      probe_env[0] = (char *)"ASAN_OPTIONS=detect_leaks=0";
+      probe_env[1] = args ? xasprintf ("RUNHV_TEST_PROBE_ARGS=%s", args) : NULL;
+      a.envp = probe_env;
+    }
+  else
+    a.envp = qemu_env;
+  {
+    int src[] = { null, logfd, logfd, l->agent_fd, l->tap_fd, confd, alive_w };
+    int dst[] = { 0, 1, 2, UVM_JAIL_AGENT_FD, UVM_JAIL_TAP_FD, UVM_JAIL_CONSOLE_FD, UVM_JAIL_ALIVE_FD };
+    for (size_t i = 0; i < sizeof (src) / sizeof (src[0]); i++)
+      if (src[i] >= 0)
+        {
+          a.src[a.nfds] = src[i];
+          a.dst[a.nfds++] = dst[i];
+        }
+  }
+
+  /* Supplementary groups cross into the user namespace as they are (and
+     setgroups is denied there): the VMM keeps only /dev/kvm's group.  */
+  n_saved = getgroups (256, saved_groups);
+  {
+    struct stat st;
+    if (l->accel != NULL && strcmp (l->accel, "kvm") == 0 && stat ("/dev/kvm", &st) == 0)
+      {
+        kvm_group = st.st_gid;
+        ngroups = 1;
+      }
+  }
+  if (n_saved < 0 || setgroups ((size_t)ngroups, &kvm_group) < 0)
+    {
+      runhv_make_error (err, errno, "jail: set the VMM's supplementary groups");
+      goto fail_cgroup;
+    }
+  child = (pid_t)syscall (SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | SIGCHLD,
+                          NULL, NULL, NULL, 0);
+  if (child == 0)
+    jail_child (&a);
+  {
+    int e = errno;
+    if (setgroups ((size_t)n_saved, saved_groups) < 0)
+      log_warning ("jail: restore the supervisor's groups: %s", strerror (errno));
+    errno = e;
+  }
+  free (probe_env[1]);
+  if (child < 0)
+    {
+      runhv_make_error (err, errno, "jail: clone the VMM into new namespaces");
+      goto fail_cgroup; /* the reaper sees EOF when alive_w closes */
+    }
+  close (alive_w);
+  alive_w = -1;
+  close (sync_c);
+  sync_c = -1;
+  {
+    bool exec_done = false;
+    if (cgroup_enter (cg, child, err) < 0)
+      goto fail_child;
+    if (write (sync_p, "g", 1) != 1)
+      {
+        runhv_make_error (err, errno, "jail: start the VMM's setup");
+        goto fail_child;
+      }
+    if (child_report (sync_p, &exec_done, err) < 0)
+      goto fail_child;
+    if (exec_done)
+      {
+        runhv_error (err, "jail: the VMM's setup ended early");
+        goto fail_child;
+      }
+    if (write_maps (child, base, err) < 0 || mount_idmapped (l->shared_dir, root, child, err) < 0)
+      goto fail_child;
+    if (write (sync_p, "g", 1) != 1)
+      {
+        runhv_make_error (err, errno, "jail: start the VMM");
+        goto fail_child;
+      }
+    if (child_report (sync_p, &exec_done, err) < 0)
+      goto fail_child;
+    if (!exec_done)
+      {
+        runhv_error (err, "jail: the VMM's setup sent an unexpected message");
+        goto fail_child;
+      }
+  }
+  cgroup_manager_free (cg);
+  *pid = child;
+  return 0;
+
+fail_child:
+  kill (child, SIGKILL);
+  waitpid (child, NULL, 0);
+  cgroup_manager_free (cg);
+  return -1;
+fail_cgroup:
+  if (!reaper)
+    {
+      runhv_error_t ignored = NULL;
+      cgroup_destroy (cg, true, &ignored);
+      runhv_error_release (&ignored);
+    }
+  cgroup_manager_free (cg);
+  return -1;
+}
