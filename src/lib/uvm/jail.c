@@ -30,8 +30,8 @@
 /* Bits of the bounding set QEMU keeps, all of them scoped to its own user
    namespace: the 9p server (security_model=none) creates files as the
    guest's users and changes their owner and mode.  */
-static const int kept_caps[] = { 0 /* CAP_CHOWN */, 1 /* CAP_DAC_OVERRIDE */, 2 /* CAP_DAC_READ_SEARCH */,
-                                 3 /* CAP_FOWNER */ };
+static const int kept_caps[]
+  = { 0 /* CAP_CHOWN */, 1 /* CAP_DAC_OVERRIDE */, 2 /* CAP_DAC_READ_SEARCH */, 3 /* CAP_FOWNER */ };
 
 int64_t
 uvm_jail_id_base (const char *id, int64_t configured_base)
@@ -133,7 +133,8 @@ build_root (const char *root, const struct uvm_launch *l, const char *exe, runhv
   for (size_t i = 0; i < sizeof (tops) / sizeof (tops[0]); i++)
     if (mirror_top (root, tops[i], err) < 0)
       return -1;
-  if (access ("/etc/ld.so.cache", R_OK) == 0 && bind_file ("/etc/ld.so.cache", root, "etc/ld.so.cache", MS_RDONLY | MS_NODEV | MS_NOEXEC, err) < 0)
+  if (access ("/etc/ld.so.cache", R_OK) == 0
+      && bind_file ("/etc/ld.so.cache", root, "etc/ld.so.cache", MS_RDONLY | MS_NODEV | MS_NOEXEC, err) < 0)
     return -1;
   if (bind_file (exe, root, UVM_JAIL_VMM + 1, MS_RDONLY | MS_NODEV, err) < 0
       || bind_file (l->art->kernel, root, UVM_JAIL_KERNEL + 1, MS_RDONLY | MS_NODEV | MS_NOEXEC, err) < 0
@@ -272,8 +273,7 @@ struct child_args
   size_t nfds;
 };
 
-static void __attribute__ ((noreturn))
-child_fail (int sync, int e, const char *what)
+static void __attribute__ ((noreturn)) child_fail (int sync, int e, const char *what)
 {
   char msg[512];
   int n = snprintf (msg, sizeof (msg), "%d %s", e, what);
@@ -298,15 +298,42 @@ load_seccomp (void)
     unsigned int arg;
   };
   static const struct mode_rule modes[]
-    = { { "chmod", 1 },  { "fchmod", 1 }, { "fchmodat", 2 }, { "fchmodat2", 2 }, { "open", 2 },
-        { "openat", 3 }, { "creat", 1 },  { "mkdir", 1 },    { "mkdirat", 2 },   { "mknod", 1 },
-        { "mknodat", 2 } };
-  static const char *const eperm[]
-    = { "mount",   "umount2",   "pivot_root", "unshare",  "setns",       "open_tree",       "move_mount",
-        "fsopen",  "fsconfig",  "fsmount",    "fspick",   "mount_setattr", "keyctl",        "add_key",
-        "request_key", "bpf",   "perf_event_open", "userfaultfd", "ptrace", "process_vm_writev", "kexec_load",
-        "kexec_file_load", "init_module", "finit_module", "delete_module", "quotactl", "swapon", "swapoff",
-        "reboot",  "acct",      "syslog",     "lookup_dcookie", "name_to_handle_at", "open_by_handle_at" };
+    = { { "chmod", 1 }, { "fchmod", 1 }, { "fchmodat", 2 }, { "fchmodat2", 2 }, { "open", 2 },   { "openat", 3 },
+        { "creat", 1 }, { "mkdir", 1 },  { "mkdirat", 2 },  { "mknod", 1 },     { "mknodat", 2 } };
+  static const char *const eperm[] = { "mount",
+                                       "umount2",
+                                       "pivot_root",
+                                       "unshare",
+                                       "setns",
+                                       "open_tree",
+                                       "move_mount",
+                                       "fsopen",
+                                       "fsconfig",
+                                       "fsmount",
+                                       "fspick",
+                                       "mount_setattr",
+                                       "keyctl",
+                                       "add_key",
+                                       "request_key",
+                                       "bpf",
+                                       "perf_event_open",
+                                       "userfaultfd",
+                                       "ptrace",
+                                       "process_vm_writev",
+                                       "kexec_load",
+                                       "kexec_file_load",
+                                       "init_module",
+                                       "finit_module",
+                                       "delete_module",
+                                       "quotactl",
+                                       "swapon",
+                                       "swapoff",
+                                       "reboot",
+                                       "acct",
+                                       "syslog",
+                                       "lookup_dcookie",
+                                       "name_to_handle_at",
+                                       "open_by_handle_at" };
   static const char *const enotsup[] = { "setxattr", "lsetxattr", "fsetxattr", "setxattrat" };
   scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ALLOW);
   int rc = 0;
@@ -320,8 +347,7 @@ load_seccomp (void)
         continue;
       rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 1, SCMP_CMP (a, SCMP_CMP_MASKED_EQ, S_ISUID, S_ISUID));
       if (rc == 0)
-        rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 1,
-                               SCMP_CMP (a, SCMP_CMP_MASKED_EQ, S_ISGID, S_ISGID));
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 1, SCMP_CMP (a, SCMP_CMP_MASKED_EQ, S_ISGID, S_ISGID));
       if (rc == 0 && strncmp (modes[i].name, "mknod", 5) == 0)
         {
           rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 1, SCMP_CMP (a, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFCHR));
@@ -357,8 +383,7 @@ load_seccomp (void)
   return rc;
 }
 
-static void __attribute__ ((noreturn))
-jail_child (struct child_args *a)
+static void __attribute__ ((noreturn)) jail_child (struct child_args *a)
 {
   char go;
   int hi[7];

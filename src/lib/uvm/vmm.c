@@ -16,7 +16,6 @@
 #include "util.h"
 #include "banned.h"
 
-
 static void
 add (char ***v, const char *s)
 {
@@ -60,7 +59,9 @@ uvm_vmm_argv (const struct uvm_launch *l)
   add (&v, "-M");
   add (&v, "microvm,acpi=on");
   add (&v, "-accel");
-  add (&v, strcmp (l->accel, "kvm") == 0 ? "kvm" : "tcg,thread=multi");
+  /* TCG's translation cache is bounded (its default may grow to 1 GiB), so
+     the jail's cgroup can hold QEMU to guest memory + a fixed overhead.  */
+  add (&v, strcmp (l->accel, "kvm") == 0 ? "kvm" : "tcg,thread=multi,tb-size=" UVM_JAIL_TB_SIZE_MB_STR);
   if (strcmp (l->accel, "kvm") == 0)
     {
       add (&v, "-cpu");
@@ -109,25 +110,25 @@ uvm_vmm_argv (const struct uvm_launch *l)
   add (&v, "-action");
   add (&v, "panic=exit-failure");
   {
-      cleanup_free char *fsdev = xasprintf ("local,id=fs0,path=%s,security_model=none", UVM_JAIL_SHARED);
-      /* Storage QoS annotations throttle the shared filesystem device.  */
-      if (l->qos_bps > 0)
-        {
-          char *n = xasprintf ("%s,throttling.bps-total=%llu", fsdev, (unsigned long long)l->qos_bps);
-          free (fsdev);
-          fsdev = n;
-        }
-      if (l->qos_iops > 0)
-        {
-          char *n = xasprintf ("%s,throttling.iops-total=%llu", fsdev, (unsigned long long)l->qos_iops);
-          free (fsdev);
-          fsdev = n;
-        }
-      add (&v, "-fsdev");
-      add (&v, fsdev);
-      add (&v, "-device");
-      add (&v, "virtio-9p-device,fsdev=fs0,mount_tag=rootfs");
-    }
+    cleanup_free char *fsdev = xasprintf ("local,id=fs0,path=%s,security_model=none", UVM_JAIL_SHARED);
+    /* Storage QoS annotations throttle the shared filesystem device.  */
+    if (l->qos_bps > 0)
+      {
+        char *n = xasprintf ("%s,throttling.bps-total=%llu", fsdev, (unsigned long long)l->qos_bps);
+        free (fsdev);
+        fsdev = n;
+      }
+    if (l->qos_iops > 0)
+      {
+        char *n = xasprintf ("%s,throttling.iops-total=%llu", fsdev, (unsigned long long)l->qos_iops);
+        free (fsdev);
+        fsdev = n;
+      }
+    add (&v, "-fsdev");
+    add (&v, fsdev);
+    add (&v, "-device");
+    add (&v, "virtio-9p-device,fsdev=fs0,mount_tag=rootfs");
+  }
   if (l->tap_fd >= 0)
     {
       add (&v, "-netdev");
