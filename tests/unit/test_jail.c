@@ -1,0 +1,97 @@
+/* The VMM's jail: the pure parts (id ranges, the cgroup's place, QEMU's
+   command line as the jail gives it paths and fds).  The jail itself runs
+   in tests/integration/jail.bats, with real VMs.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "jail.h"
+#include "util.h"
+
+static void
+test_id_base (void **state)
+{
+  int64_t a = uvm_jail_id_base ("pod-a", 0), b = uvm_jail_id_base ("pod-b", 0);
+  (void)state;
+  /* deterministic, in the documented window, aligned to a range */
+  assert_int_equal (a, uvm_jail_id_base ("pod-a", 0));
+  assert_true (a >= UVM_JAIL_DEFAULT_ID_BASE);
+  assert_true (a + UVM_JAIL_ID_RANGE <= UVM_JAIL_DEFAULT_ID_BASE + (int64_t)UVM_JAIL_SLOTS * UVM_JAIL_ID_RANGE);
+  assert_int_equal ((a - UVM_JAIL_DEFAULT_ID_BASE) % UVM_JAIL_ID_RANGE, 0);
+  assert_int_not_equal (a, b);
+  /* a configured base moves the window */
+  assert_int_equal (uvm_jail_id_base ("pod-a", 200000) - 200000, a - UVM_JAIL_DEFAULT_ID_BASE);
+}
+
+static void
+test_cgroup_parent (void **state)
+{
+  (void)state;
+  assert_null (uvm_jail_cgroup_parent (NULL, false));
+  assert_null (uvm_jail_cgroup_parent ("", false));
+  assert_null (uvm_jail_cgroup_parent ("/ctr", false));
+  assert_string_equal (uvm_jail_cgroup_parent ("/kubepods/besteffort/pod1/ctr", false), "/kubepods/besteffort/pod1");
+  assert_string_equal (uvm_jail_cgroup_parent ("kubepods-besteffort-pod1.slice:cri-containerd:abc", true),
+                       "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice");
+  {
+    struct uvm_launch l = { .id = "vm1" };
+    cleanup_free char *p1 = uvm_jail_cgroup_path (&l), *p2 = NULL;
+    assert_string_equal (p1, "/runhv/runhv-vm-vm1");
+    l.cgroup_parent = "/kubepods/pod1";
+    p2 = uvm_jail_cgroup_path (&l);
+    assert_string_equal (p2, "/kubepods/pod1/runhv-vm-vm1");
+  }
+}
+
+static void
+test_argv_in_jail (void **state)
+{
+  struct uvm_artifacts art = { .kernel = (char *)"/host/vmlinux",
+                               .initrd = (char *)"/host/initrd",
+                               .qemu = (char *)"/usr/bin/qemu-system-x86_64" };
+  struct uvm_launch l = { .id = "vm1",
+                          .art = &art,
+                          .accel = "tcg",
+                          .memory_mb = 128,
+                          .cpus = 1,
+                          .shared_dir = "/run/x/vm1/shared",
+                          .shared_fs = "9p",
+                          .agent_fd = 9,
+                          .console_log = "/host/console.log",
+                          .vmm_log = "/host/vmm.log",
+                          .tap_fd = -1 };
+  cleanup_strv char **v = uvm_vmm_argv (&l);
+  (void)state;
+  assert_string_equal (v[0], UVM_JAIL_VMM);
+  /* no host path reaches QEMU's command line: the jail has none of them */
+  for (size_t i = 0; v[i]; i++)
+    {
+      assert_null (strstr (v[i], "/host/"));
+      assert_null (strstr (v[i], "/run/x"));
+    }
+  {
+    bool kernel = false, fsdev = false, console = false, tb = false;
+    for (size_t i = 0; v[i]; i++)
+      {
+        kernel |= strcmp (v[i], UVM_JAIL_KERNEL) == 0;
+        fsdev |= strstr (v[i], "path=" UVM_JAIL_SHARED ",security_model=none") != NULL;
+        console |= strstr (v[i], "fd=5,set=1") != NULL;
+        tb |= strstr (v[i], "tb-size=" UVM_JAIL_TB_SIZE_MB_STR) != NULL;
+      }
+    assert_true (kernel && fsdev && console && tb);
+  }
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_id_base),
+    cmocka_unit_test (test_cgroup_parent),
+    cmocka_unit_test (test_argv_in_jail),
+  };
+  return cmocka_run_group_tests_name ("jail", tests, NULL, NULL);
+}
