@@ -117,10 +117,8 @@ static int
 build_root (const char *root, const struct uvm_launch *l, const char *exe, runhv_error_t *err)
 {
   static const char *const tops[] = { "usr", "lib", "lib64", "lib32", "libx32", "bin", "sbin" };
-  static const char *const dirs[] = { "proc", "dev", "etc", "shared" };
-  if (mkdir_p (root, 0755, err) < 0)
-    return -1;
-  if (mount ("runhv-jail", root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64") < 0)
+  static const char *const dirs[] = { "proc", "dev", "etc", "shared", ".layers" };
+  if (mount ("runhv-jail", root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=256") < 0)
     return runhv_make_error (err, errno, "jail: mount a tmpfs on `%s`", root);
   for (size_t i = 0; i < sizeof (dirs) / sizeof (dirs[0]); i++)
     {
@@ -144,10 +142,6 @@ build_root (const char *root, const struct uvm_launch *l, const char *exe, runhv
     return -1;
   if (l->accel != NULL && strcmp (l->accel, "kvm") == 0 && bind_file ("/dev/kvm", root, "dev/kvm", MS_NOEXEC, err) < 0)
     return -1;
-  /* What is mounted here later (the idmapped shared tree) reaches the
-     VMM's namespace, which is a slave of this one.  */
-  if (mount (NULL, root, NULL, MS_SHARED, NULL) < 0)
-    return runhv_make_error (err, errno, "jail: make `%s` a shared mount", root);
   return 0;
 }
 
@@ -166,30 +160,260 @@ share_tree (const char *shared, runhv_error_t *err)
 
 /* The shared tree as the VMM sees it: host ids 0..65535 appear as the VM's
    user namespace's 0..65535, so QEMU's in-namespace root owns what host
-   root owns there and the guest's chown lands on disk unchanged.  */
+   root owns there and the guest's chown lands on disk unchanged.  Each
+   mount of the tree is cloned and idmapped on its own; overlayfs (a
+   containerd snapshot), which cannot be idmapped, is mounted again on
+   idmapped clones of its layers.  Runs in the jail's mount namespace, as
+   host root.  */
 static int
-mount_idmapped (const char *shared, const char *root, pid_t child, runhv_error_t *err)
+idmap_clone (const char *src, int userns, bool recursive, runhv_error_t *err)
 {
-  cleanup_free char *ns = xasprintf ("/proc/%d/ns/user", (int)child);
-  cleanup_free char *dst = xasprintf ("%s%s", root, UVM_JAIL_SHARED);
-  cleanup_close int userns = open (ns, O_RDONLY | O_CLOEXEC);
-  cleanup_close int tree = -1;
   struct mount_attr attr = { 0 };
-  if (userns < 0)
-    return runhv_make_error (err, errno, "jail: open `%s`", ns);
-  tree = (int)syscall (SYS_open_tree, AT_FDCWD, shared, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  int tree
+    = (int)syscall (SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
   if (tree < 0)
-    return runhv_make_error (err, errno, "jail: clone the mount tree `%s`", shared);
+    return runhv_make_error (err, errno, "jail: clone the mount `%s`", src);
   attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
   attr.userns_fd = (uint64_t)userns;
-  if (syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof (attr)) < 0)
-    return runhv_make_error (err, errno,
-                             "jail: idmap the shared tree `%s` (every filesystem under it must support idmapped "
-                             "mounts: ext4, xfs, btrfs, overlayfs, tmpfs)",
-                             shared);
-  if (syscall (SYS_move_mount, tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-    return runhv_make_error (err, errno, "jail: attach the shared tree at `%s`", dst);
+  if (syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof (attr)) < 0)
+    {
+      int e = errno;
+      close (tree);
+      return runhv_make_error (err, e,
+                               "jail: idmap the mount `%s` for the VMM (its filesystem must support idmapped "
+                               "mounts: ext4, xfs, btrfs, tmpfs; overlayfs through its layers)",
+                               src);
+    }
+  return tree;
+}
+
+static int
+attach (int tree, const char *dst, runhv_error_t *err)
+{
+  int r = (int)syscall (SYS_move_mount, tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH);
+  int e = errno;
+  close (tree);
+  if (r < 0)
+    return runhv_make_error (err, e, "jail: attach a mount at `%s`", dst);
   return 0;
+}
+
+/* "a\040b" in mountinfo → "a b".  */
+static void
+unescape (char *s)
+{
+  char *o = s;
+  for (char *i = s; *i; i++)
+    {
+      if (i[0] == '\\' && i[1] >= '0' && i[1] <= '7' && i[2] >= '0' && i[2] <= '7' && i[3] >= '0' && i[3] <= '7')
+        {
+          *o++ = (char)((i[1] - '0') * 64 + (i[2] - '0') * 8 + (i[3] - '0'));
+          i += 3;
+        }
+      else
+        *o++ = *i;
+    }
+  *o = '\0';
+}
+
+/* The value of key= in overlayfs's super options (a copy), or NULL.  */
+static char *
+ovl_option (const char *opts, const char *key)
+{
+  size_t kl = strlen (key);
+  for (const char *o = opts; o && *o;)
+    {
+      const char *c = strchr (o, ',');
+      size_t l = c ? (size_t)(c - o) : strlen (o);
+      if (l > kl && strncmp (o, key, kl) == 0 && o[kl] == '=')
+        return xstrndup (o + kl + 1, l - kl - 1);
+      o = c ? c + 1 : NULL;
+    }
+  return NULL;
+}
+
+static int
+remount_overlay (const char *opts, const char *dst, const char *layers, int userns, int *nlayer, runhv_error_t *err)
+{
+  cleanup_free char *lower = ovl_option (opts, "lowerdir"), *upper = ovl_option (opts, "upperdir");
+  cleanup_free char *work = ovl_option (opts, "workdir"), *data = NULL, *newlower = xstrdup ("");
+  char *tok, *colon;
+  int first = *nlayer;
+  if (lower == NULL || strchr (lower, '\\') || (upper && strchr (upper, '\\')) || (work && strchr (work, '\\')))
+    return runhv_error (err, "jail: the overlay at `%s` has layers this jail cannot read back (lowerdir=%s)", dst,
+                        lower ? lower : "?");
+  for (tok = lower; tok != NULL; tok = colon ? colon + 1 : NULL)
+    {
+      cleanup_free char *l = xasprintf ("%s/%d", layers, (*nlayer)++);
+      char *n;
+      int t;
+      colon = strchr (tok, ':');
+      if (colon)
+        *colon = '\0';
+      if (mkdir (l, 0700) < 0)
+        return runhv_make_error (err, errno, "jail: mkdir `%s`", l);
+      t = idmap_clone (tok, userns, false, err);
+      if (t < 0 || attach (t, l, err) < 0)
+        return -1;
+      n = xasprintf ("%s%s%s", newlower, *newlower ? ":" : "", l);
+      free (newlower);
+      newlower = n;
+    }
+  if (upper != NULL && work != NULL)
+    {
+      /* overlayfs wants upper and work dirs on one mount: clone their
+         common parent directory once */
+      cleanup_free char *common = xstrdup (upper), *u = xasprintf ("%s/%d", layers, (*nlayer)++);
+      size_t cl;
+      int t;
+      for (;;)
+        {
+          char *sl = strrchr (common, '/');
+          if (sl == NULL || sl == common)
+            return runhv_error (err, "jail: the overlay at `%s` has upper and work dirs with no common parent", dst);
+          *sl = '\0';
+          cl = strlen (common);
+          if (strncmp (work, common, cl) == 0 && work[cl] == '/')
+            break;
+        }
+      if (mkdir (u, 0700) < 0)
+        return runhv_make_error (err, errno, "jail: mkdir `%s`", u);
+      t = idmap_clone (common, userns, false, err);
+      if (t < 0 || attach (t, u, err) < 0)
+        return -1;
+      /* index=off: the host's overlay holds the same upper and work dirs;
+         only the VM uses the rootfs while it runs.  */
+      data = xasprintf ("lowerdir=%s,upperdir=%s%s,workdir=%s%s,index=off", newlower, u, upper + cl, u, work + cl);
+    }
+  else
+    data = xasprintf ("lowerdir=%s", newlower);
+  if (mount ("overlay", dst, "overlay", MS_NOSUID | MS_NODEV, data) < 0)
+    return runhv_make_error (err, errno, "jail: mount the rootfs overlay at `%s` on idmapped layers", dst);
+  /* The overlay holds its layers: their mounts go, so the VMM sees none. */
+  for (int i = first; i < *nlayer; i++)
+    {
+      cleanup_free char *l = xasprintf ("%s/%d", layers, i);
+      umount2 (l, MNT_DETACH);
+    }
+  return 0;
+}
+
+static int
+mount_shared (const char *shared, const char *root, int userns, runhv_error_t *err)
+{
+  cleanup_free char *dst = xasprintf ("%s%s", root, UVM_JAIL_SHARED), *layers = xasprintf ("%s/.layers", root);
+  cleanup_free char *buf = NULL, *prefix = xasprintf ("%s/", shared);
+  size_t plen = strlen (prefix);
+  cleanup_strv char **seen = xmalloc0 (sizeof (char *));
+  char *line, *next;
+  int t, nlayer = 0;
+  /* the top of the tree first; it stays a slave of the supervisor's (the
+     clone of a slave is a slave of the same master), so what is bound
+     there later reaches the VMM */
+  t = idmap_clone (shared, userns, false, err);
+  if (t < 0 || attach (t, dst, err) < 0)
+    return -1;
+  if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, err) < 0)
+    return -1;
+  for (line = buf; line && *line; line = next)
+    {
+      char *f[64];
+      int nf = 0, dash = -1;
+      next = strchr (line, '\n');
+      if (next)
+        *next++ = '\0';
+      for (char *c = line; c != NULL && nf < 64;)
+        {
+          f[nf++] = c;
+          c = strchr (c, ' ');
+          if (c)
+            *c++ = '\0';
+        }
+      for (int i = 6; i < nf; i++)
+        if (strcmp (f[i], "-") == 0)
+          {
+            dash = i;
+            break;
+          }
+      if (dash < 0 || dash + 3 >= nf)
+        continue;
+      unescape (f[4]);
+      /* the supervisor's first binds are listed twice: under the tree
+         share_tree() stacked onto itself, and in it; a path is one mount */
+      if (strncmp (f[4], prefix, plen) != 0 || strv_contains (seen, f[4]))
+        continue;
+      strv_append (&seen, f[4]);
+      {
+        cleanup_free char *target = xasprintf ("%s/%s", dst, f[4] + plen);
+        if (strcmp (f[dash + 1], "overlay") == 0)
+          {
+            if (remount_overlay (f[dash + 3], target, layers, userns, &nlayer, err) < 0)
+              return -1;
+          }
+        else
+          {
+            t = idmap_clone (f[4], userns, false, err);
+            if (t < 0 || attach (t, target, err) < 0)
+              return -1;
+          }
+      }
+    }
+  for (int i = 0; i < nlayer; i++)
+    {
+      cleanup_free char *l = xasprintf ("%s/%d", layers, i);
+      rmdir (l);
+    }
+  rmdir (layers);
+  return 0;
+}
+
+/* A user namespace mapped onto the VM's range, held by an fd: a child
+   makes it and waits while we write its maps, then goes.  */
+static int
+make_userns (int64_t base, runhv_error_t *err)
+{
+  cleanup_close int hold_r = -1, hold_w = -1;
+  int p[2], fd = -1;
+  char map[64];
+  pid_t h;
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return runhv_make_error (err, errno, "jail: pipe");
+  hold_r = p[0];
+  hold_w = p[1];
+  h = (pid_t)syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
+  if (h < 0)
+    return runhv_make_error (err, errno, "jail: create the VMM's user namespace");
+  if (h == 0)
+    {
+      char c;
+      close (p[1]);
+      if (read (p[0], &c, 1) < 0)
+        _exit (1);
+      _exit (0);
+    }
+  close (hold_r);
+  hold_r = -1;
+  snprintf (map, sizeof (map), "0 %lld %d\n", (long long)base, UVM_JAIL_ID_RANGE);
+  {
+    cleanup_free char *sg = xasprintf ("/proc/%d/setgroups", (int)h);
+    cleanup_free char *um = xasprintf ("/proc/%d/uid_map", (int)h);
+    cleanup_free char *gm = xasprintf ("/proc/%d/gid_map", (int)h);
+    cleanup_free char *ns = xasprintf ("/proc/%d/ns/user", (int)h);
+    if (write_file (sg, "deny", 4, err) < 0 || write_file (um, map, strlen (map), err) < 0
+        || write_file (gm, map, strlen (map), err) < 0)
+      runhv_error_wrap (err, "jail: map the VMM's user namespace onto host ids %lld-%lld", (long long)base,
+                        (long long)base + UVM_JAIL_ID_RANGE - 1);
+    else
+      {
+        fd = open (ns, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+          runhv_make_error (err, errno, "jail: open `%s`", ns);
+      }
+  }
+  close (hold_w);
+  hold_w = -1;
+  waitpid (h, NULL, 0);
+  return fd;
 }
 
 /* --- the VM's cgroup and who removes it ---------------------------------- */
@@ -264,7 +488,8 @@ start_reaper (struct cgroup_manager *cg, int alive_r, runhv_error_t *err)
 
 struct child_args
 {
-  const char *root;
+  const char *root, *exe;
+  int userns; /* made and mapped by the parent */
   const struct uvm_launch *l;
   char *const *argv;
   char *const *envp;
@@ -395,6 +620,11 @@ static void __attribute__ ((noreturn)) jail_child (struct child_args *a)
     child_fail (a->sync, errno, "make the jail's mounts slaves of the supervisor's");
   if (unshare (CLONE_NEWCGROUP) < 0)
     child_fail (a->sync, errno, "unshare the cgroup namespace");
+  {
+    runhv_error_t e = NULL;
+    if (build_root (a->root, a->l, a->exe, &e) < 0 || mount_shared (a->l->shared_dir, a->root, a->userns, &e) < 0)
+      child_fail (a->sync, e->status, e->msg);
+  }
   if (chdir (a->root) < 0)
     child_fail (a->sync, errno, "enter the jail's root");
   if (mount ("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -405,12 +635,8 @@ static void __attribute__ ((noreturn)) jail_child (struct child_args *a)
     child_fail (a->sync, errno, "remount the jail's root read-only");
   if (sethostname ("runhv-vmm", 9) < 0)
     child_fail (a->sync, errno, "sethostname");
-  /* Now the user namespace: the parent maps it and attaches the idmapped
-     shared tree, which propagates to our /shared.  */
-  if (unshare (CLONE_NEWUSER) < 0)
-    child_fail (a->sync, errno, "unshare the user namespace");
-  if (write (a->sync, "u", 1) != 1 || read (a->sync, &go, 1) != 1)
-    _exit (126);
+  if (setns (a->userns, CLONE_NEWUSER) < 0)
+    child_fail (a->sync, errno, "enter the VMM's user namespace");
   /* Root of the new user namespace: host uid/gid = the VM's base.  */
   if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
     child_fail (a->sync, errno, "setresuid to the user namespace's root");
@@ -451,8 +677,7 @@ static void __attribute__ ((noreturn)) jail_child (struct child_args *a)
   child_fail (a->sync, errno, "exec the VMM in its jail");
 }
 
-/* The child's next message: "u" (its user namespace exists) or, on a
-   failure, "errno message".  EOF means it exec'd.  */
+/* EOF: the child exec'd.  Otherwise its "errno message".  */
 static int
 child_report (int sync, bool *exec_done, runhv_error_t *err)
 {
@@ -461,7 +686,7 @@ child_report (int sync, bool *exec_done, runhv_error_t *err)
   char *sp;
   int e;
   *exec_done = n == 0;
-  if (n == 0 || (n == 1 && msg[0] == 'u'))
+  if (n == 0)
     return 0;
   if (n < 0)
     return runhv_make_error (err, errno, "jail: read the VMM's setup status");
@@ -471,21 +696,6 @@ child_report (int sync, bool *exec_done, runhv_error_t *err)
 }
 
 /* --- the parent ------------------------------------------------------------ */
-
-static int
-write_maps (pid_t child, int64_t base, runhv_error_t *err)
-{
-  char map[64];
-  cleanup_free char *sg = xasprintf ("/proc/%d/setgroups", (int)child);
-  cleanup_free char *um = xasprintf ("/proc/%d/uid_map", (int)child);
-  cleanup_free char *gm = xasprintf ("/proc/%d/gid_map", (int)child);
-  snprintf (map, sizeof (map), "0 %lld %d\n", (long long)base, UVM_JAIL_ID_RANGE);
-  if (write_file (sg, "deny", 4, err) < 0 || write_file (um, map, strlen (map), err) < 0
-      || write_file (gm, map, strlen (map), err) < 0)
-    return runhv_error_wrap (err, "jail: map the VMM's user namespace onto host ids %lld-%lld", (long long)base,
-                             (long long)base + UVM_JAIL_ID_RANGE - 1);
-  return 0;
-}
 
 /* $RUNHV_TEST_VMM_PROBE: the runhv process's own environment (host root's),
    never a bundle's; and only a root-owned file nobody else can write.  */
@@ -511,7 +721,7 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
 {
   cleanup_free char *state = xstrdup (l->shared_dir);
   cleanup_free char *root = NULL;
-  cleanup_close int logfd = -1, confd = -1, null = -1;
+  cleanup_close int logfd = -1, confd = -1, null = -1, userns = -1;
   cleanup_close int alive_r = -1, alive_w = -1, sync_p = -1, sync_c = -1;
   struct cgroup_manager *cg = NULL;
   const char *probe = NULL;
@@ -543,7 +753,10 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
   null = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0)
     return runhv_make_error (err, errno, "open /dev/null");
-  if (share_tree (l->shared_dir, err) < 0 || build_root (root, l, probe ? probe : l->art->qemu, err) < 0)
+  if (share_tree (l->shared_dir, err) < 0 || mkdir_p (root, 0755, err) < 0)
+    return -1;
+  userns = make_userns (base, err);
+  if (userns < 0)
     return -1;
   if (make_cgroup (l, &cg, err) < 0)
     return -1;
@@ -566,6 +779,8 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
   alive_r = -1;
 
   a.root = root;
+  a.exe = probe ? probe : l->art->qemu;
+  a.userns = userns;
   a.l = l;
   a.sync = sync_c;
   a.argv = argv;
@@ -632,20 +847,6 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
     if (write (sync_p, "g", 1) != 1)
       {
         runhv_make_error (err, errno, "jail: start the VMM's setup");
-        goto fail_child;
-      }
-    if (child_report (sync_p, &exec_done, err) < 0)
-      goto fail_child;
-    if (exec_done)
-      {
-        runhv_error (err, "jail: the VMM's setup ended early");
-        goto fail_child;
-      }
-    if (write_maps (child, base, err) < 0 || mount_idmapped (l->shared_dir, root, child, err) < 0)
-      goto fail_child;
-    if (write (sync_p, "g", 1) != 1)
-      {
-        runhv_make_error (err, errno, "jail: start the VMM");
         goto fail_child;
       }
     if (child_report (sync_p, &exec_done, err) < 0)
