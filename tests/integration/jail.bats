@@ -146,6 +146,29 @@ no_vm_cgroup() {
   wait_for 100 no_vm_cgroup runhv jq3
 }
 
+@test "an overlayfs rootfs (as containerd mounts it) is writable and chown-able by guest root through the jail" {
+  # the bundle's rootfs becomes an overlay: the assets as the lower layer
+  local ov="$TEST_DIR/ov"
+  mkdir -p "$ov/lower" "$ov/snap/fs" "$ov/snap/work"
+  cp -a "$BUNDLE/rootfs/." "$ov/lower/"
+  mount -t overlay overlay -o "lowerdir=$ov/lower,upperdir=$ov/snap/fs,workdir=$ov/snap/work" "$BUNDLE/rootfs"
+  config '.process.args = ["sleep", "1000"]'
+  rhd run -d --isolation=hypervisor --bundle "$BUNDLE" jq7 || { umount "$BUNDLE/rootfs"; false; }
+  run rh exec jq7 sh -c 'echo new > /made; chown 4321:4321 /made && ls -n /made; echo more >> /etc/hostname && echo copy-up-ok;
+    grep " / " /proc/mounts | head -1'
+  rh delete -f jq7
+  umount "$BUNDLE/rootfs"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == *" 4321 "*" 4321 "*/made ]]
+  [ "${lines[1]}" = copy-up-ok ]
+  # in the upper layer on the host, with the guest's ids; the lower is untouched
+  [ "$(stat -c %u:%g "$ov/snap/fs/made")" = 4321:4321 ]
+  [ "$(stat -c %u:%g "$ov/snap/fs/etc/hostname")" = "$(stat -c %u:%g "$ov/lower/etc/hostname")" ]
+  grep -q more "$ov/snap/fs/etc/hostname"
+  ! grep -q more "$ov/lower/etc/hostname"
+}
+
 # A listener on loopback (TCP and UDP) that records what reaches it.
 start_listener() {
   local port=$1 log=$2

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -232,8 +234,37 @@ ovl_option (const char *opts, const char *key)
   return NULL;
 }
 
+/* overlayfs works on its layers with the credentials of whoever mounted
+   it.  Through idmapped layers host uid 0 maps to nothing (EOVERFLOW, and
+   the overlay falls back to read-only), so mount it with the filesystem
+   ids of the user namespace's root (host `base`), capabilities kept.  */
 static int
-remount_overlay (const char *opts, const char *dst, const char *layers, int userns, int *nlayer, runhv_error_t *err)
+mount_overlay_as (int64_t base, const char *dst, const char *data)
+{
+  struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct caps[2];
+  int r, e;
+  if (syscall (SYS_capget, &h, caps) < 0)
+    return -1;
+  setfsgid ((gid_t)base);
+  setfsuid ((uid_t)base);
+  /* the fsuid change dropped the file capabilities from the effective
+     set: raise them again (they are still permitted) */
+  if (syscall (SYS_capset, &h, caps) < 0)
+    r = -1;
+  else
+    r = mount ("overlay", dst, "overlay", MS_NOSUID | MS_NODEV, data);
+  e = errno;
+  setfsuid (0);
+  setfsgid (0);
+  syscall (SYS_capset, &h, caps);
+  errno = e;
+  return r;
+}
+
+static int
+remount_overlay (const char *opts, const char *dst, const char *layers, int userns, int64_t base, int *nlayer,
+                 runhv_error_t *err)
 {
   cleanup_free char *lower = ovl_option (opts, "lowerdir"), *upper = ovl_option (opts, "upperdir");
   cleanup_free char *work = ovl_option (opts, "workdir"), *data = NULL, *newlower = xstrdup ("");
@@ -287,7 +318,7 @@ remount_overlay (const char *opts, const char *dst, const char *layers, int user
     }
   else
     data = xasprintf ("lowerdir=%s", newlower);
-  if (mount ("overlay", dst, "overlay", MS_NOSUID | MS_NODEV, data) < 0)
+  if (mount_overlay_as (base, dst, data) < 0)
     return runhv_make_error (err, errno, "jail: mount the rootfs overlay at `%s` on idmapped layers", dst);
   /* The overlay holds its layers: their mounts go, so the VMM sees none. */
   for (int i = first; i < *nlayer; i++)
@@ -299,7 +330,7 @@ remount_overlay (const char *opts, const char *dst, const char *layers, int user
 }
 
 static int
-mount_shared (const char *shared, const char *root, int userns, runhv_error_t *err)
+mount_shared (const char *shared, const char *root, int userns, int64_t base, runhv_error_t *err)
 {
   cleanup_free char *dst = xasprintf ("%s%s", root, UVM_JAIL_SHARED), *layers = xasprintf ("%s/.layers", root);
   cleanup_free char *buf = NULL, *prefix = xasprintf ("%s/", shared);
@@ -347,7 +378,7 @@ mount_shared (const char *shared, const char *root, int userns, runhv_error_t *e
         cleanup_free char *target = xasprintf ("%s/%s", dst, f[4] + plen);
         if (strcmp (f[dash + 1], "overlay") == 0)
           {
-            if (remount_overlay (f[dash + 3], target, layers, userns, &nlayer, err) < 0)
+            if (remount_overlay (f[dash + 3], target, layers, userns, base, &nlayer, err) < 0)
               return -1;
           }
         else
@@ -489,7 +520,8 @@ start_reaper (struct cgroup_manager *cg, int alive_r, runhv_error_t *err)
 struct child_args
 {
   const char *root, *exe;
-  int userns; /* made and mapped by the parent */
+  int userns;   /* made and mapped by the parent */
+  int64_t base; /* its root's host uid/gid */
   const struct uvm_launch *l;
   char *const *argv;
   char *const *envp;
@@ -622,7 +654,8 @@ static void __attribute__ ((noreturn)) jail_child (struct child_args *a)
     child_fail (a->sync, errno, "unshare the cgroup namespace");
   {
     runhv_error_t e = NULL;
-    if (build_root (a->root, a->l, a->exe, &e) < 0 || mount_shared (a->l->shared_dir, a->root, a->userns, &e) < 0)
+    if (build_root (a->root, a->l, a->exe, &e) < 0
+        || mount_shared (a->l->shared_dir, a->root, a->userns, a->base, &e) < 0)
       child_fail (a->sync, e->status, e->msg);
   }
   if (chdir (a->root) < 0)
@@ -781,6 +814,7 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
   a.root = root;
   a.exe = probe ? probe : l->art->qemu;
   a.userns = userns;
+  a.base = base;
   a.l = l;
   a.sync = sync_c;
   a.argv = argv;
