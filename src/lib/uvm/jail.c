@@ -533,7 +533,7 @@ struct child_args
 static void __attribute__ ((noreturn)) child_fail (int sync, int e, const char *what)
 {
   char msg[512];
-  int n = snprintf (msg, sizeof (msg), "%d %s", e, what);
+  int n = snprintf (msg, sizeof (msg), "%d %s%s", e, strncmp (what, "jail: ", 6) == 0 ? "" : "jail: ", what);
   if (n > 0)
     {
       if (write (sync, msg, (size_t)n) < 0)
@@ -725,7 +725,7 @@ child_report (int sync, bool *exec_done, runhv_error_t *err)
     return runhv_make_error (err, errno, "jail: read the VMM's setup status");
   msg[n] = '\0';
   e = (int)strtol (msg, &sp, 10);
-  return runhv_make_error (err, e, "jail: %s", *sp ? sp + 1 : msg);
+  return runhv_make_error (err, e, "%s", *sp ? sp + 1 : msg);
 }
 
 /* --- the parent ------------------------------------------------------------ */
