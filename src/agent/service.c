@@ -25,8 +25,8 @@
 #include "util.h"
 #include "banned.h"
 
-#define MAX_STREAMS 256
-#define MAX_PROCS 128
+#define MAX_STREAMS (3 * MAX_PROCS + 16)
+#define MAX_PROCS 1024
 /* Stop reading container output while this much waits for the host.  */
 #define OUTPUT_HIGH_WATER (4u << 20)
 /* How long an exited process's output may still drain before its exit is

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,9 +33,15 @@
 #include "vmm.h"
 #include "banned.h"
 
-#define MAX_CLIENTS 64
-#define MAX_SSTREAMS 64
-#define MAX_PENDING 128
+/* Documented limits (docs/hypervisor.md), enforced with errors: clients
+   are runhv commands and the host stand-ins of exec'd processes, each
+   holding one connection; a process has up to three streams.  */
+#define MAX_CLIENTS 4096
+#define MAX_SSTREAMS (3 * 1024)
+/* What a pollfd slot of the main loop stands for.  */
+#define KIND_CLIENT 0x100000
+#define KIND_STREAM 0x200000
+#define MAX_PENDING (MAX_CLIENTS + 64) /* one request per client, and our own */
 #define CLIENT_MSG_MAX (256u << 10)
 #define STREAM_STDIN 1
 #define STREAM_STDOUT 2
@@ -100,8 +107,10 @@ struct sup
   struct outq out;
   pid_t qemu;
   int listen_fd, sfd;
-  struct client clients[MAX_CLIENTS];
-  struct sstream streams[MAX_SSTREAMS];
+  struct client *clients; /* grown on demand, up to MAX_CLIENTS */
+  int nclients;
+  struct sstream *streams; /* grown on demand, up to MAX_SSTREAMS */
+  size_t streams_cap;
   size_t nstreams;
   struct pending pending[MAX_PENDING];
   uint32_t next_rid, next_sid;
@@ -305,12 +314,35 @@ uvm_client_event (int fd, json_t **ev, runhv_error_t *err)
 }
 
 int
-uvm_request (const char *state_dir, json_t *req, json_t **resp, runhv_error_t *err)
+uvm_request_timeout (const char *state_dir, json_t *req, int timeout_ms, json_t **resp, runhv_error_t *err)
 {
   cleanup_close int fd = uvm_client_connect (state_dir, err);
+  struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
   if (fd < 0)
     return -1;
-  return uvm_client_call (fd, req, NULL, 0, resp, err);
+  /* Control requests are answered by the supervisor itself, whatever its
+     streams do: one that does not answer in time is stuck, and the caller
+     must hear so rather than hang with it.  */
+  if (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv)) < 0
+      || setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof (tv)) < 0)
+    return runhv_make_error (err, errno, "set a timeout on the supervisor connection");
+  if (uvm_client_call (fd, req, NULL, 0, resp, err) < 0)
+    {
+      if ((*err)->status == EAGAIN || (*err)->status == EWOULDBLOCK)
+        {
+          runhv_error_release (err);
+          return runhv_make_error (err, ETIMEDOUT, "the VM supervisor of `%s` did not answer within %d ms", state_dir,
+                                   timeout_ms);
+        }
+      return -1;
+    }
+  return 0;
+}
+
+int
+uvm_request (const char *state_dir, json_t *req, json_t **resp, runhv_error_t *err)
+{
+  return uvm_request_timeout (state_dir, req, UVM_REQUEST_TIMEOUT_MS, resp, err);
 }
 
 /* ---- the supervisor ------------------------------------------------- */
@@ -357,6 +389,11 @@ sstream_add (struct sup *s, uint32_t id, int out_fd, int in_fd, bool own, int vc
   struct sstream *st;
   if (s->nstreams == MAX_SSTREAMS)
     return NULL;
+  if (s->nstreams == s->streams_cap)
+    {
+      s->streams_cap = s->streams_cap ? 2 * s->streams_cap : 16;
+      s->streams = xrealloc (s->streams, s->streams_cap * sizeof (*s->streams));
+    }
   st = &s->streams[s->nstreams++];
   *st = (struct sstream){ .id = id, .out_fd = out_fd, .in_fd = in_fd, .own = own, .vc = vc };
   snprintf (st->exec_id, sizeof (st->exec_id), "%s", exec_id ? exec_id : "");
@@ -469,7 +506,7 @@ client_event (struct sup *s, int i, const char *id, const char *exec_id, int sta
 static void
 exec_exited (struct sup *s, int vc, const char *exec_id, int status)
 {
-  for (int i = 0; i < MAX_CLIENTS; i++)
+  for (int i = 0; i < s->nclients; i++)
     if (s->clients[i].used && strcmp (s->clients[i].exec_id, exec_id) == 0)
       {
         client_event (s, i, s->vc[vc].id, exec_id, status);
@@ -497,7 +534,7 @@ static void
 sup_finish (struct sup *s, int status, const char *reason)
 {
   int qstatus = 0;
-  for (int i = 0; i < MAX_CLIENTS; i++)
+  for (int i = 0; i < s->nclients; i++)
     if (s->clients[i].used && s->clients[i].exec_id[0])
       {
         client_event (s, i, s->cfg->id, s->clients[i].exec_id, 137);
@@ -532,7 +569,7 @@ sup_finish (struct sup *s, int status, const char *reason)
         }
       events_record (s->cfg->runtime_root, "vm-stopped", s->cfg->id, "hypervisor", s->qemu, NULL);
     }
-  for (int i = 0; i < MAX_CLIENTS; i++)
+  for (int i = 0; i < s->nclients; i++)
     client_close (s, i);
   _exit (status);
 }
@@ -710,7 +747,7 @@ handle_agent_frame (struct sup *s, struct frame *f)
               }
             if (!ok && p.op == OP_EXEC && p.vc >= 0)
               {
-                for (int c = 0; c < MAX_CLIENTS; c++)
+                for (int c = 0; c < s->nclients; c++)
                   if (s->clients[c].used && strcmp (s->clients[c].exec_id, p.exec_id) == 0)
                     s->clients[c].exec_id[0] = '\0';
                 streams_drop (s, p.vc, p.exec_id);
@@ -726,6 +763,17 @@ handle_agent_frame (struct sup *s, struct frame *f)
 }
 
 /* Streams for a process whose stdio fds a client passed.  */
+static int
+streams_room (struct sup *s, runhv_error_t *err)
+{
+  if (s->nstreams + 3 > MAX_SSTREAMS)
+    return runhv_error (err,
+                        "this VM already relays %d streams (at most %d: three per process); wait for some "
+                        "processes to end",
+                        (int)s->nstreams, MAX_SSTREAMS);
+  return 0;
+}
+
 static json_t *
 streams_from_fds (struct sup *s, bool tty, const int *fds, int vc, const char *exec_id)
 {
@@ -859,6 +907,8 @@ client_request (struct sup *s, int ci)
           runhv_error (&err, "create: pass %s", tty ? "one terminal fd" : "three stdio fds");
           goto refuse;
         }
+      if (streams_room (s, &err) < 0)
+        goto refuse;
       if (!json_is_object (json_object_get (req, "spec")))
         {
           runhv_error (&err, "create: `spec` must be an object");
@@ -918,6 +968,8 @@ client_request (struct sup *s, int ci)
           runhv_error (&err, "exec: pass %s", tty ? "one terminal fd" : "three stdio fds");
           goto refuse;
         }
+      if (streams_room (s, &err) < 0)
+        goto refuse;
       json_object_set_new (req, "stdio", streams_from_fds (s, tty, fds, vc, exec_id));
       snprintf (s->clients[ci].exec_id, sizeof (s->clients[ci].exec_id), "%s", exec_id);
       nfds = 0;
@@ -1227,6 +1279,15 @@ supervisor_main (const struct supervisor_config *cfg)
   frame_reader_init (&s->in);
   outq_init (&s->out);
   log_set_ident ("runhv-vm-supervisor");
+  {
+    /* One descriptor per client and stream: take what the host allows.  */
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+      {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &rl);
+      }
+  }
   prctl (PR_SET_NAME, "runhv-vmsup", 0, 0, 0);
   /* Signals from the terminal are the caller's to forward, not ours.  */
   setsid ();
@@ -1242,26 +1303,28 @@ supervisor_main (const struct supervisor_config *cfg)
 
   for (;;)
     {
-      struct pollfd p[4 + MAX_CLIENTS + MAX_SSTREAMS];
-      int kind[4 + MAX_CLIENTS + MAX_SSTREAMS], n = 0;
+      size_t cap = 4 + (size_t)s->nclients + s->nstreams;
+      cleanup_free struct pollfd *p = xmalloc0 (cap * sizeof (*p));
+      cleanup_free int *kind = xmalloc0 (cap * sizeof (*kind));
+      int n = 0;
       p[n] = (struct pollfd){ .fd = s->agent, .events = POLLIN | (outq_empty (&s->out) ? 0 : POLLOUT) };
       kind[n++] = -1;
       p[n] = (struct pollfd){ .fd = s->sfd, .events = POLLIN };
       kind[n++] = -2;
       p[n] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
       kind[n++] = -3;
-      for (int i = 0; i < MAX_CLIENTS; i++)
+      for (int i = 0; i < s->nclients; i++)
         if (s->clients[i].used)
           {
             p[n] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
-            kind[n++] = 1000 + i;
+            kind[n++] = KIND_CLIENT + i;
           }
       if (outq_pending (&s->out) < (4u << 20))
         for (size_t i = 0; i < s->nstreams; i++)
           if (s->streams[i].in_fd >= 0)
             {
               p[n] = (struct pollfd){ .fd = s->streams[i].in_fd, .events = POLLIN };
-              kind[n++] = 2000 + (int)i;
+              kind[n++] = KIND_STREAM + (int)i;
             }
       if (poll (p, (nfds_t)n, 250) < 0 && errno != EINTR)
         break;
@@ -1322,22 +1385,38 @@ supervisor_main (const struct supervisor_config *cfg)
               int slot = -1;
               if (c < 0)
                 continue;
-              for (int k = 0; k < MAX_CLIENTS; k++)
+              for (int k = 0; k < s->nclients; k++)
                 if (!s->clients[k].used)
                   {
                     slot = k;
                     break;
                   }
+              if (slot < 0 && s->nclients < MAX_CLIENTS)
+                {
+                  s->clients = xrealloc (s->clients, (size_t)(s->nclients + 1) * sizeof (*s->clients));
+                  slot = s->nclients++;
+                }
               if (slot < 0)
                 {
+                  /* Say why rather than hang up: a silent close read as
+                     "the VM is gone" once.  */
+                  runhv_error_t full = NULL;
+                  cleanup_json json_t *r = NULL;
+                  runhv_error (&full,
+                               "the VM supervisor of `%s` serves at most %d connections (runhv commands and "
+                               "exec'd processes); wait for some to end",
+                               cfg->id, MAX_CLIENTS);
+                  r = proto_error (full);
+                  runhv_error_release (&full);
+                  msg_send (c, FRAME_RESPONSE, 1, r, NULL, 0, NULL);
                   close (c);
                   continue;
                 }
               s->clients[slot] = (struct client){ .used = true, .fd = c };
             }
-          else if (kind[i] >= 2000)
+          else if (kind[i] >= KIND_STREAM)
             {
-              struct sstream *st = &s->streams[kind[i] - 2000];
+              struct sstream *st = &s->streams[kind[i] - KIND_STREAM];
               uint8_t buf[65536];
               ssize_t r = read (st->in_fd, buf, sizeof (buf));
               if (r > 0)
@@ -1355,8 +1434,8 @@ supervisor_main (const struct supervisor_config *cfg)
                     }
                 }
             }
-          else if (kind[i] >= 1000)
-            client_request (s, kind[i] - 1000);
+          else if (kind[i] >= KIND_CLIENT)
+            client_request (s, kind[i] - KIND_CLIENT);
         }
       if (!outq_empty (&s->out))
         outq_flush (&s->out, s->agent);

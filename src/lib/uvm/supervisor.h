@@ -61,8 +61,11 @@ void supervisor_main (const struct supervisor_config *cfg) __attribute__ ((noret
    fds (may be NULL) travel with the request.  */
 int uvm_client_connect (const char *state_dir, runhv_error_t *err);
 int uvm_client_call (int fd, json_t *req, const int *fds, size_t nfds, json_t **resp, runhv_error_t *err);
-/* A whole call on a fresh connection.  */
+/* A whole call on a fresh connection, answered within
+   UVM_REQUEST_TIMEOUT_MS or failed with ETIMEDOUT.  */
+#define UVM_REQUEST_TIMEOUT_MS 30000
 int uvm_request (const char *state_dir, json_t *req, json_t **resp, runhv_error_t *err);
+int uvm_request_timeout (const char *state_dir, json_t *req, int timeout_ms, json_t **resp, runhv_error_t *err);
 /* Wait for the next event on a connection (an exec's exit).  */
 int uvm_client_event (int fd, json_t **ev, runhv_error_t *err);
 
