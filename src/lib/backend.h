@@ -21,6 +21,9 @@ enum container_status
   STATUS_RUNNING,
   STATUS_PAUSED,
   STATUS_STOPPED,
+  /* Its manager (a VM supervisor) is alive but does not answer: never
+     reported as stopped, which would let a plain delete kill it.  */
+  STATUS_UNKNOWN,
 };
 
 struct runtime_context;

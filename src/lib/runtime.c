@@ -403,6 +403,15 @@ runtime_state (struct runtime_context *ctx, const char *id, json_t **out, runhv_
   struct container *c = NULL;
   if (container_open (ctx, id, &c, err) < 0)
     return -1;
+  if (container_status (ctx, c) == STATUS_UNKNOWN)
+    {
+      runhv_error (err,
+                   "container `%s`: its VM supervisor (pid %d) is alive but does not answer; try again, or "
+                   "remove it with `runhv delete --force %s`",
+                   id, (int)c->state->pid, id);
+      container_free (c);
+      return -1;
+    }
   *out = state_document (ctx, c);
   container_free (c);
   return 0;
@@ -459,7 +468,7 @@ runtime_delete (struct runtime_context *ctx, const char *id, bool force, runhv_e
       return state_remove (ctx->root, id, err);
     }
   s = container_status (ctx, c);
-  if ((s == STATUS_RUNNING || s == STATUS_PAUSED) && !force)
+  if ((s == STATUS_RUNNING || s == STATUS_PAUSED || s == STATUS_UNKNOWN) && !force)
     {
       runhv_error (err, "container `%s` is %s: stop it first or use `delete --force`", id, container_status_name (s));
       goto out;

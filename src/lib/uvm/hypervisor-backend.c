@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "events.h"
 #include "hooks.h"
 #include "json.h"
 #include "podnet.h"
@@ -652,19 +653,48 @@ out:
 }
 
 static int
-call (struct runtime_context *ctx, struct container *c, json_t *req, json_t **resp, runhv_error_t *err)
+call_timeout (struct runtime_context *ctx, struct container *c, json_t *req, int timeout_ms, json_t **resp,
+              runhv_error_t *err)
 {
   cleanup_free char *sdir = vm_dir (ctx, c);
   json_t *r = NULL;
   int ret;
   json_object_set_new (req, "id", json_string (c->state->id));
-  ret = uvm_request (sdir, req, &r, err);
+  ret = uvm_request_timeout (sdir, req, timeout_ms, &r, err);
   json_decref (req);
   if (resp)
     *resp = r;
   else if (r)
     json_decref (r);
   return ret;
+}
+
+static int
+call (struct runtime_context *ctx, struct container *c, json_t *req, json_t **resp, runhv_error_t *err)
+{
+  return call_timeout (ctx, c, req, UVM_REQUEST_TIMEOUT_MS, resp, err);
+}
+
+/* A supervisor killed outright (SIGKILL, the OOM killer) wrote no exit
+   record and no vm-stopped event: whoever first sees it gone does, once,
+   so that state, events and diag agree on how the VM ended.  */
+static void
+record_lost_supervisor (struct runtime_context *ctx, struct container *c, const char *exit_path)
+{
+  cleanup_json json_t *j = json_pack ("{s:i,s:s}", "status", UVM_EXIT_VM_DIED, "reason", "supervisor-killed");
+  cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+  int st = UVM_EXIT_VM_DIED;
+  int fd = open (exit_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return; /* someone else recorded it, or the state is going */
+  if (write_all (fd, text, strlen (text)) < 0)
+    log_warning ("write `%s`: %s", exit_path, strerror (errno));
+  close (fd);
+  c->state->has_exit_status = true;
+  c->state->exit_status = st;
+  log_warning ("container `%s`: its VM supervisor was killed; exit status %d", c->state->id, st);
+  events_record (ctx->root, "vm-stopped", c->state->id, "hypervisor", c->state->pid, NULL);
+  events_record (ctx->root, "container-exited", c->state->id, "hypervisor", 0, &st);
 }
 
 static enum container_status
@@ -685,12 +715,23 @@ hv_status (struct runtime_context *ctx, struct container *c)
           c->state->has_exit_status = true;
           c->state->exit_status = (int)json_integer_value (json_object_get (j, "status"));
         }
+      else if (!joined (c))
+        record_lost_supervisor (ctx, c, path);
       return STATUS_STOPPED;
     }
-  if (call (ctx, c, json_pack ("{s:s}", "op", "state"), &resp, &err) < 0)
+  /* A busy supervisor may make us wait a little; a dead one is seen above
+     (and again here, when it died during the call).  */
+  for (int attempt = 0;; attempt++)
     {
+      if (call_timeout (ctx, c, json_pack ("{s:s}", "op", "state"), 2500, &resp, &err) == 0)
+        break;
+      log_debug ("container `%s`: state: %s", c->state->id, err->msg);
       runhv_error_release (&err);
-      return STATUS_STOPPED; /* going away */
+      if (!pid_alive (c->state->pid, c->state->pid_start))
+        return hv_status (ctx, c);
+      if (attempt == 1)
+        return STATUS_UNKNOWN;
+      usleep (100000);
     }
   s = json_string_value (json_object_get (resp, "status"));
   if (s && strcmp (s, "created") == 0)
@@ -802,20 +843,28 @@ hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err
   pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
   {
     runhv_error_t ignored = NULL;
-    if (call (ctx, c, json_pack ("{s:s}", "op", "shutdown"), NULL, &ignored) < 0)
-      runhv_error_release (&ignored);
+    int grace_ms = 10000;
+    if (call_timeout (ctx, c, json_pack ("{s:s}", "op", "shutdown"), 5000, NULL, &ignored) < 0)
+      {
+        /* A supervisor that cannot take the request will not stop by
+           itself: no grace.  */
+        log_warning ("container `%s`: %s; killing its VM supervisor", st->id, ignored->msg);
+        runhv_error_release (&ignored);
+        grace_ms = 0;
+      }
+    if (pidfd >= 0)
+      {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        if (poll (&p, 1, grace_ms) == 0)
+          {
+            if (grace_ms > 0)
+              log_warning ("container `%s`: the VM supervisor did not stop within 10 s; killing it", st->id);
+            syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+            poll (&p, 1, 5000);
+          }
+        close (pidfd);
+      }
   }
-  if (pidfd >= 0)
-    {
-      struct pollfd p = { .fd = pidfd, .events = POLLIN };
-      if (poll (&p, 1, 10000) == 0)
-        {
-          log_warning ("container `%s`: the VM supervisor did not stop within 10 s; killing it", st->id);
-          syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-          poll (&p, 1, 5000);
-        }
-      close (pidfd);
-    }
   waitpid (st->pid, NULL, WNOHANG);
   remove_logs (ctx, st->id);
   propagate_teardown (pdir);
