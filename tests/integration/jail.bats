@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The VMM's jail (src/lib/uvm/jail.c, docs/jail.md), read from the host side
+# The VMM's jail (src/lib/uvm/jail.c, docs/hypervisor.md (Security model)), read from the host side
 # of real VMs under TCG: QEMU's ids, capabilities, namespaces, root, cgroup;
 # the escape probe run through the same jail; 9p ownership and what guest
 # root cannot leave on the host; nothing left after delete.

@@ -4,7 +4,7 @@
    root that holds only the kernel, the initramfs, the shared tree (through
    an idmapped mount), a few device nodes and /usr read-only, in its own
    cgroup with memory and pids limits, with no_new_privs and a seccomp
-   filter under QEMU's own -sandbox.  See docs/jail.md.  */
+   filter under QEMU's own -sandbox.  See docs/hypervisor.md (Security model).  */
 #ifndef RUNHV_UVM_JAIL_H
 #define RUNHV_UVM_JAIL_H
 
@@ -33,7 +33,7 @@
 #define UVM_JAIL_ID_RANGE 65536
 #define UVM_JAIL_SLOTS 4096
 
-/* What the VMM's cgroup gets on top of guest memory (see docs/jail.md for
+/* What the VMM's cgroup gets on top of guest memory (see docs/hypervisor.md (Security model) for
    the measurement), and its pids limit.  */
 #define UVM_JAIL_MEMORY_OVERHEAD_MB 384
 #define UVM_JAIL_TB_SIZE_MB_STR "256" /* TCG's translation cache, part of the overhead */
@@ -53,7 +53,7 @@ char *uvm_jail_cgroup_path (const struct uvm_launch *l);
 
 /* Fork the jail and exec argv[0] (bound at UVM_JAIL_VMM) in it; argv
    refers to the UVM_JAIL_* paths and fds.  With $RUNHV_TEST_VMM_PROBE set
-   (see docs/jail.md) the jail execs that probe instead, same jail.  */
+   (see docs/hypervisor.md (Security model)) the jail execs that probe instead, same jail.  */
 int uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv_error_t *err);
 
 #endif
