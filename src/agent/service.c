@@ -42,6 +42,8 @@ struct stream
   bool read_open;
   bool write_closed;
   bool close_after_drain;
+  bool paused;     /* the host asked XOFF: leave the source unread */
+  bool asked_xoff; /* we asked the host to stop sending its input */
   uint8_t *pending;
   size_t npending;
   int proc;
@@ -543,6 +545,14 @@ handle_frame (struct agent *a, struct frame *f, runhv_error_t *err)
         json_decref (req);
         return 0;
       }
+    case FRAME_XOFF:
+    case FRAME_XON:
+      {
+        struct stream *s = stream_find (a, f->id);
+        if (s != NULL && s->from_guest)
+          s->paused = f->type == FRAME_XOFF;
+        return 0;
+      }
     case FRAME_DATA:
     case FRAME_CLOSE:
       {
@@ -559,6 +569,12 @@ handle_frame (struct agent *a, struct frame *f, runhv_error_t *err)
         s->pending = xrealloc (s->pending, s->npending + f->len);
         memcpy (s->pending + s->npending, f->payload, f->len);
         s->npending += f->len;
+        if (s->npending > STREAM_HIGH_WATER && !s->asked_xoff)
+          {
+            /* a slow reader in here: the host holds the rest */
+            outq_push (&a->out, FRAME_XOFF, s->id, NULL, 0, NULL);
+            s->asked_xoff = true;
+          }
         return 0;
       }
     default:
@@ -664,7 +680,7 @@ agent_serve (int port, runhv_error_t *err)
         {
           struct stream *s = &a->streams[i];
           short ev = 0;
-          if (s->read_open && outq_pending (&a->out) < OUTPUT_HIGH_WATER)
+          if (s->read_open && !s->paused && outq_pending (&a->out) < OUTPUT_HIGH_WATER)
             ev |= POLLIN;
           if (s->to_guest && !s->write_closed && s->npending > 0)
             ev |= POLLOUT;
@@ -732,6 +748,11 @@ agent_serve (int port, runhv_error_t *err)
                     {
                       memmove (s->pending, s->pending + w, s->npending - (size_t)w);
                       s->npending -= (size_t)w;
+                      if (s->asked_xoff && s->npending < STREAM_LOW_WATER)
+                        {
+                          outq_push (&a->out, FRAME_XON, s->id, NULL, 0, NULL);
+                          s->asked_xoff = false;
+                        }
                     }
                   else if (w < 0 && errno != EAGAIN && errno != EINTR)
                     {

@@ -93,7 +93,7 @@ frame_reader_next (struct frame_reader *r, struct frame *f, runhv_error_t *err)
     return runhv_error (err, "agent protocol: version %u is not supported (this side speaks %u)", h[4],
                         AGENT_PROTO_VERSION);
   type = h[5];
-  if (type < FRAME_REQUEST || type > FRAME_CLOSE)
+  if (type < FRAME_REQUEST || type > FRAME_XON)
     return runhv_error (err, "agent protocol: unknown frame type %u", type);
   if (h[6] != 0 || h[7] != 0)
     return runhv_error (err, "agent protocol: reserved flags are set");
@@ -102,9 +102,9 @@ frame_reader_next (struct frame_reader *r, struct frame *f, runhv_error_t *err)
   if (len > AGENT_PROTO_MAX_PAYLOAD)
     return runhv_error (err, "agent protocol: frame of %u bytes is over the %u byte limit", len,
                         AGENT_PROTO_MAX_PAYLOAD);
-  if (type == FRAME_CLOSE && len != 0)
-    return runhv_error (err, "agent protocol: a close frame carries no payload");
-  if ((type == FRAME_DATA || type == FRAME_CLOSE) && id == 0)
+  if ((type == FRAME_CLOSE || type == FRAME_XOFF || type == FRAME_XON) && len != 0)
+    return runhv_error (err, "agent protocol: a close, xoff or xon frame carries no payload");
+  if ((type == FRAME_DATA || type == FRAME_CLOSE || type == FRAME_XOFF || type == FRAME_XON) && id == 0)
     return runhv_error (err, "agent protocol: stream id 0 is reserved");
   if (avail < AGENT_PROTO_HEADER + (size_t)len)
     return 0;

@@ -26,7 +26,16 @@ enum frame_type
   FRAME_EVENT = 3,    /* id: 0, payload: JSON {"event": ...} */
   FRAME_DATA = 4,     /* id: stream id, payload: bytes */
   FRAME_CLOSE = 5,    /* id: stream id, no payload: end of stream */
+  /* Flow control, either way: the receiver of a stream's DATA asks the
+     sender to stop reading its source (XOFF) and to go on (XON), so one
+     stalled reader never stalls the channel.  Bytes already in flight
+     still arrive: the receiver's buffer absorbs them.  */
+  FRAME_XOFF = 6, /* id: stream id, no payload */
+  FRAME_XON = 7,  /* id: stream id, no payload */
 };
+/* A receiver asks XOFF above the high mark and XON below the low one.  */
+#define STREAM_HIGH_WATER (1u << 20)
+#define STREAM_LOW_WATER (256u << 10)
 
 struct frame
 {

@@ -27,6 +27,7 @@
 #include "events.h"
 #include "json.h"
 #include "log.h"
+#include "stream-writer.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -40,7 +41,8 @@
 #define MAX_SSTREAMS (3 * 1024)
 /* What a pollfd slot of the main loop stands for.  */
 #define KIND_CLIENT 0x100000
-#define KIND_STREAM 0x200000
+#define KIND_STREAM 0x200000           /* its input is readable */
+#define KIND_STREAM_OUT 0x400000       /* its reader takes more output */
 #define MAX_PENDING (MAX_CLIENTS + 64) /* one request per client, and our own */
 #define CLIENT_MSG_MAX (256u << 10)
 #define STREAM_STDIN 1
@@ -65,12 +67,16 @@ struct client
 struct sstream
 {
   uint32_t id;
-  int out_fd;        /* guest output goes here, -1 = none */
-  int in_fd;         /* read and sent to the guest, -1 = none */
-  bool own;          /* fds to close with the stream */
-  int vc;            /* the container whose process it belongs to */
-  char exec_id[128]; /* or "" for the container's own process */
-  struct winsize ws; /* a terminal's last size, passed on when it changes */
+  int out_fd;             /* guest output goes here, -1 = none */
+  int in_fd;              /* read and sent to the guest, -1 = none */
+  bool own;               /* fds to close with the stream */
+  struct stream_writer w; /* out_fd's buffer: a slow reader never blocks us */
+  bool paused;            /* the agent asked XOFF: leave in_fd unread */
+  bool asked_xoff;        /* we asked the agent to stop this output */
+  bool close_pending;     /* the output ended: close once w is written */
+  int vc;                 /* the container whose process it belongs to, -1 = gone, output draining */
+  char exec_id[128];      /* or "" for the container's own process */
+  struct winsize ws;      /* a terminal's last size, passed on when it changes */
 };
 
 /* A container in this VM: the one the VM was made for (vc 0, the pod's
@@ -117,7 +123,10 @@ struct sup
   struct vcontainer vc[MAX_VC];
   int exit_status;
   const char *exit_reason;
-  int tty; /* host pty slave of the container's terminal, or -1 */
+  int tty;          /* host pty slave of the container's terminal, or -1 */
+  bool booting;     /* create waits for our report: it may die meanwhile */
+  bool caller_gone; /* and did: nobody will use this VM */
+  bool vm_started;  /* the vm-started event is on record */
   struct winsize ws;
 };
 
@@ -373,6 +382,7 @@ sstream_find (struct sup *s, uint32_t id)
 static void
 sstream_remove (struct sup *s, struct sstream *st)
 {
+  stream_writer_release (&st->w);
   if (st->own)
     {
       if (st->out_fd >= 0)
@@ -381,6 +391,20 @@ sstream_remove (struct sup *s, struct sstream *st)
         close (st->in_fd);
     }
   *st = s->streams[--s->nstreams];
+}
+
+/* EOF of a process's output: pass it on by closing our copies (a stream
+   whose fd is shared with input keeps it).  */
+static void
+sstream_end_output (struct sup *s, struct sstream *st)
+{
+  (void)s;
+  st->close_pending = false;
+  if (!st->own || st->in_fd >= 0 || st->out_fd < 0)
+    return;
+  stream_writer_release (&st->w);
+  close (st->out_fd);
+  st->out_fd = -1;
 }
 
 static struct sstream *
@@ -396,19 +420,60 @@ sstream_add (struct sup *s, uint32_t id, int out_fd, int in_fd, bool own, int vc
     }
   st = &s->streams[s->nstreams++];
   *st = (struct sstream){ .id = id, .out_fd = out_fd, .in_fd = in_fd, .own = own, .vc = vc };
+  stream_writer_init (&st->w, out_fd);
   snprintf (st->exec_id, sizeof (st->exec_id), "%s", exec_id ? exec_id : "");
   return st;
 }
 
-/* The streams of one process go when it has exited.  */
+/* The streams of one process go when it has exited; output its reader
+   has not taken yet is still written, then the stream goes.  */
 static void
 streams_drop (struct sup *s, int vc, const char *exec_id)
 {
   for (size_t k = 0; k < s->nstreams;)
-    if (s->streams[k].vc == vc && strcmp (s->streams[k].exec_id, exec_id ? exec_id : "") == 0)
-      sstream_remove (s, &s->streams[k]);
-    else
+    {
+      struct sstream *st = &s->streams[k];
+      if (st->vc != vc || strcmp (st->exec_id, exec_id ? exec_id : "") != 0)
+        {
+          k++;
+          continue;
+        }
+      if (stream_writer_pending (&st->w) == 0)
+        {
+          sstream_remove (s, st);
+          continue;
+        }
+      if (st->own && st->in_fd >= 0 && st->in_fd != st->out_fd)
+        close (st->in_fd);
+      st->in_fd = -1;
+      st->vc = -1;
+      st->close_pending = true;
       k++;
+    }
+}
+
+/* Send a flow-control frame about one of the guest's streams.  */
+static void
+sstream_flow (struct sup *s, struct sstream *st, uint8_t type)
+{
+  st->asked_xoff = type == FRAME_XOFF;
+  outq_push (&s->out, type, st->id, NULL, 0, NULL);
+}
+
+/* The reader took more (or went away): ask the guest for more output,
+   finish an ended stream, forget a drained one.  */
+static void
+sstream_writable (struct sup *s, struct sstream *st)
+{
+  stream_writer_flush (&st->w);
+  if (st->asked_xoff && stream_writer_pending (&st->w) < STREAM_LOW_WATER && st->vc >= 0)
+    sstream_flow (s, st, FRAME_XON);
+  if (stream_writer_pending (&st->w) > 0)
+    return;
+  if (st->vc < 0)
+    sstream_remove (s, st);
+  else if (st->close_pending)
+    sstream_end_output (s, st);
 }
 
 static int
@@ -527,6 +592,40 @@ container_exited (struct sup *s, int vc, int status)
 
 static void sup_finish (struct sup *s, int status, const char *reason) __attribute__ ((noreturn));
 
+/* The last output of the VM's processes reaches readers that still take
+   it; one that takes nothing for idle_ms loses the rest, as a reader that
+   never reads would have lost it anyway.  */
+static void
+streams_drain (struct sup *s, int idle_ms)
+{
+  for (;;)
+    {
+      cleanup_free struct pollfd *p = xmalloc0 ((s->nstreams + 1) * sizeof (*p));
+      cleanup_free uint32_t *sid = xmalloc0 ((s->nstreams + 1) * sizeof (*sid));
+      int n = 0, r;
+      for (size_t i = 0; i < s->nstreams; i++)
+        if (stream_writer_pending (&s->streams[i].w) > 0)
+          {
+            p[n] = (struct pollfd){ .fd = s->streams[i].w.wfd, .events = POLLOUT };
+            sid[n++] = s->streams[i].id;
+          }
+      if (n == 0)
+        return;
+      r = poll (p, (nfds_t)n, idle_ms);
+      if (r < 0 && errno != EINTR)
+        return;
+      if (r == 0)
+        return;
+      for (int i = 0; i < n; i++)
+        if (p[i].revents)
+          {
+            struct sstream *st = sstream_find (s, sid[i]);
+            if (st != NULL && !stream_writer_flush (&st->w))
+              sstream_remove (s, st);
+          }
+    }
+}
+
 /* The VM's end: stop QEMU (politely, then not), record why, and leave with
    the sandbox container's exit status.  Everything else in the VM ends with
    it: their waiters hear 137.  */
@@ -569,6 +668,7 @@ sup_finish (struct sup *s, int status, const char *reason)
         }
       events_record (s->cfg->runtime_root, "vm-stopped", s->cfg->id, "hypervisor", s->qemu, NULL);
     }
+  streams_drain (s, reason && strcmp (reason, "deleted") == 0 ? 1000 : 10000);
   for (int i = 0; i < s->nclients; i++)
     client_close (s, i);
   _exit (status);
@@ -683,21 +783,35 @@ handle_agent_frame (struct sup *s, struct frame *f)
     {
     case FRAME_DATA:
       {
+        /* Buffered and written as the reader takes it; past the high
+           mark the guest stops reading the process's output, so a reader
+           that sleeps holds up only its own process.  */
         struct sstream *st = sstream_find (s, f->id);
-        if (st != NULL && st->out_fd >= 0 && write_all (st->out_fd, f->payload, f->len) < 0)
-          st->out_fd = -1; /* nobody reads: drop, as a closed pipe would */
+        if (st == NULL || st->out_fd < 0)
+          return;
+        stream_writer_push (&st->w, f->payload, f->len);
+        if (!st->asked_xoff && st->vc >= 0 && stream_writer_pending (&st->w) > STREAM_HIGH_WATER)
+          sstream_flow (s, st, FRAME_XOFF);
         return;
       }
     case FRAME_CLOSE:
       {
-        /* EOF of a process's output: pass it on by closing our copy (a
-           stream whose fds are shared with input keeps them).  */
         struct sstream *st = sstream_find (s, f->id);
-        if (st != NULL && st->own && st->in_fd < 0 && st->out_fd >= 0)
-          {
-            close (st->out_fd);
-            st->out_fd = -1;
-          }
+        if (st == NULL)
+          return;
+        if (stream_writer_pending (&st->w) > 0)
+          st->close_pending = true;
+        else
+          sstream_end_output (s, st);
+        return;
+      }
+    case FRAME_XOFF:
+    case FRAME_XON:
+      {
+        /* The process reads its stdin slower than we send it.  */
+        struct sstream *st = sstream_find (s, f->id);
+        if (st != NULL)
+          st->paused = f->type == FRAME_XOFF;
         return;
       }
     case FRAME_RESPONSE:
@@ -999,14 +1113,22 @@ agent_call (struct sup *s, json_t *req, long timeout_ms, json_t **resp, runhv_er
     return -1;
   for (;;)
     {
-      struct pollfd p[2] = { { .fd = s->agent, .events = POLLIN | (outq_empty (&s->out) ? 0 : POLLOUT) },
-                             { .fd = s->sfd, .events = POLLIN } };
+      /* create waiting for our report is the third: it hangs up if it is
+         killed, and then this VM is nobody's (runtime_create).  */
+      struct pollfd p[3] = { { .fd = s->agent, .events = POLLIN | (outq_empty (&s->out) ? 0 : POLLOUT) },
+                             { .fd = s->sfd, .events = POLLIN },
+                             { .fd = s->booting ? s->cfg->report_fd : -1, .events = 0 } };
       long left = deadline - ms_now ();
       if (left <= 0)
         return runhv_error (err, "the utility VM's agent did not answer within %ld s (see the guest console log `%s`)",
                             timeout_ms / 1000, s->cfg->console_log);
-      if (poll (p, 2, (int)left) < 0 && errno != EINTR)
+      if (poll (p, 3, (int)left) < 0 && errno != EINTR)
         return runhv_make_error (err, errno, "poll");
+      if (p[2].revents & (POLLHUP | POLLERR))
+        {
+          s->caller_gone = true;
+          return runhv_error (err, "create went away while the VM booted");
+        }
       if (p[1].revents & POLLIN)
         {
           struct signalfd_siginfo si;
@@ -1063,8 +1185,14 @@ setup_shared (const struct supervisor_config *cfg, runhv_error_t *err)
     return runhv_make_error (err, errno, "unshare the supervisor's mount namespace");
   if (mount (NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
     return runhv_make_error (err, errno, "make / a slave");
-  if (mkdir_p (root, 0755, err) < 0)
-    return -1;
+  /* Never mkdir -p here: a `delete --force` that ran after create died
+     removed the state directory, which must stay gone.  */
+  {
+    const char *dirs[] = { shared, cdir, root };
+    for (int i = 0; i < 3; i++)
+      if (mkdir (dirs[i], 0755) < 0 && errno != EEXIST)
+        return runhv_make_error (err, errno, "create `%s`", dirs[i]);
+  }
   if (mount (cfg->rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
     return runhv_make_error (err, errno, "share the rootfs `%s` with the VM", cfg->rootfs);
   for (size_t i = 0; i < cfg->n_binds; i++)
@@ -1149,8 +1277,19 @@ boot_and_create (struct sup *s)
   cleanup_json json_t *resp = NULL;
   struct uvm_launch l;
 
+  s->booting = true;
   if (setup_shared (cfg, &err) < 0 || listen_clients (s, &err) < 0 || setup_terminal (s, &err) < 0)
     goto fail;
+  {
+    /* A create killed before QEMU exists: start nothing.  */
+    struct pollfd p = { .fd = cfg->report_fd, .events = 0 };
+    if (poll (&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)))
+      {
+        s->caller_gone = true;
+        runhv_error (&err, "create went away before the VM started");
+        goto fail;
+      }
+  }
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     {
       runhv_make_error (&err, errno, "socketpair");
@@ -1190,6 +1329,7 @@ boot_and_create (struct sup *s)
     if (agent_call (s, hello, cfg->boot_timeout_ms, &resp, &err) < 0)
       goto fail;
     events_record (cfg->runtime_root, "vm-started", cfg->id, "hypervisor", s->qemu, NULL);
+    s->vm_started = true;
     json_decref (resp);
     resp = NULL;
   }
@@ -1216,6 +1356,8 @@ boot_and_create (struct sup *s)
       sstream_add (s, STREAM_STDERR, 2, -1, false, 0, NULL);
     }
   s->next_sid = 16;
+  if (supervisor_confine (&err) < 0)
+    goto fail;
   {
     cleanup_json json_t *info
       = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s}", "guest_pid", (int)s->vc[0].guest_pid, "accel", cfg->accel, "memory_mb",
@@ -1224,6 +1366,7 @@ boot_and_create (struct sup *s)
     cleanup_free char *text = json_dumps (info, JSON_COMPACT);
     sync_send (cfg->report_fd, SYNC_READY, s->qemu, text, -1);
     close (cfg->report_fd);
+    s->booting = false;
   }
   return;
 fail:
@@ -1232,6 +1375,18 @@ fail:
     {
       kill (s->qemu, SIGKILL);
       waitpid (s->qemu, NULL, 0);
+    }
+  if (s->vm_started)
+    events_record (cfg->runtime_root, "vm-stopped", cfg->id, "hypervisor", s->qemu, NULL);
+  if (s->caller_gone)
+    {
+      /* create's record of this container stays for `delete --force`
+         (its state directory is gone if that already ran): say why it
+         stopped.  */
+      log_warning ("container `%s`: %s; VM stopped", cfg->id, err->msg);
+      s->exit_status = UVM_EXIT_VM_DIED;
+      s->exit_reason = "create-killed";
+      sup_exit_file (s);
     }
   _exit (1);
 }
@@ -1268,7 +1423,7 @@ supervisor_main (const struct supervisor_config *cfg)
   {
     /* Only what the config hands over: a shim's sockets must close when
        the shim dies, not live on in its VM.  */
-    const int keep[] = { cfg->report_fd, cfg->tap_fd, cfg->console_receiver };
+    const int keep[] = { cfg->report_fd, cfg->tap_fd, cfg->console_receiver, log_get_fd () };
     close_fds_except (keep, sizeof (keep) / sizeof (keep[0]));
   }
   s->cfg = cfg;
@@ -1303,9 +1458,12 @@ supervisor_main (const struct supervisor_config *cfg)
 
   for (;;)
     {
-      size_t cap = 4 + (size_t)s->nclients + s->nstreams;
+      size_t cap = 4 + (size_t)s->nclients + 2 * s->nstreams;
       cleanup_free struct pollfd *p = xmalloc0 (cap * sizeof (*p));
       cleanup_free int *kind = xmalloc0 (cap * sizeof (*kind));
+      /* Streams by id: handling one event may drop streams and move the
+         others in s->streams.  */
+      cleanup_free uint32_t *sid = xmalloc0 (cap * sizeof (*sid));
       int n = 0;
       p[n] = (struct pollfd){ .fd = s->agent, .events = POLLIN | (outq_empty (&s->out) ? 0 : POLLOUT) };
       kind[n++] = -1;
@@ -1319,13 +1477,22 @@ supervisor_main (const struct supervisor_config *cfg)
             p[n] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
             kind[n++] = KIND_CLIENT + i;
           }
-      if (outq_pending (&s->out) < (4u << 20))
-        for (size_t i = 0; i < s->nstreams; i++)
-          if (s->streams[i].in_fd >= 0)
+      for (size_t i = 0; i < s->nstreams; i++)
+        {
+          struct sstream *st = &s->streams[i];
+          if (st->in_fd >= 0 && !st->paused && outq_pending (&s->out) < (4u << 20))
             {
-              p[n] = (struct pollfd){ .fd = s->streams[i].in_fd, .events = POLLIN };
-              kind[n++] = KIND_STREAM + (int)i;
+              p[n] = (struct pollfd){ .fd = st->in_fd, .events = POLLIN };
+              sid[n] = st->id;
+              kind[n++] = KIND_STREAM;
             }
+          if (stream_writer_pending (&st->w) > 0)
+            {
+              p[n] = (struct pollfd){ .fd = st->w.wfd, .events = POLLOUT };
+              sid[n] = st->id;
+              kind[n++] = KIND_STREAM_OUT;
+            }
+        }
       if (poll (p, (nfds_t)n, 250) < 0 && errno != EINTR)
         break;
       check_winsize (s);
@@ -1414,11 +1581,20 @@ supervisor_main (const struct supervisor_config *cfg)
                 }
               s->clients[slot] = (struct client){ .used = true, .fd = c };
             }
-          else if (kind[i] >= KIND_STREAM)
+          else if (kind[i] == KIND_STREAM_OUT)
             {
-              struct sstream *st = &s->streams[kind[i] - KIND_STREAM];
+              struct sstream *st = sstream_find (s, sid[i]);
+              if (st != NULL)
+                sstream_writable (s, st);
+            }
+          else if (kind[i] == KIND_STREAM)
+            {
+              struct sstream *st = sstream_find (s, sid[i]);
               uint8_t buf[65536];
-              ssize_t r = read (st->in_fd, buf, sizeof (buf));
+              ssize_t r;
+              if (st == NULL || st->in_fd < 0 || st->paused)
+                continue;
+              r = read (st->in_fd, buf, sizeof (buf));
               if (r > 0)
                 outq_push (&s->out, FRAME_DATA, st->id, buf, (size_t)r, NULL);
               else if (r == 0 || (errno != EAGAIN && errno != EINTR))
