@@ -549,25 +549,25 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       .cgroup_parent = uvm_jail_cgroup_parent (spec->cgroups_path, ctx->systemd_cgroup),
       .jail_id_base = cfg->jail_id_base,
     };
-    sup = fork ();
+    /* The container's stdio is the supervisor's: a caller such as the
+       shim passes its FIFOs, others their own.  */
+    sup = supervisor_spawn (&scfg, o->stdio, err);
     if (sup < 0)
-      {
-        runhv_make_error (err, errno, "fork the VM supervisor");
-        goto out;
-      }
-    if (sup == 0)
-      {
-        close (sv[0]);
-        if (o->lock_fd >= 0)
-          close (o->lock_fd); /* the supervisor outlives create */
-        /* The container's stdio is the supervisor's: a caller such as the
-           shim passes its FIFOs, others their own.  */
-        for (int i = 0; i < 3; i++)
-          if (o->stdio[i] >= 0 && o->stdio[i] != i)
-            dup2 (o->stdio[i], i);
-        supervisor_main (&scfg);
-      }
+      goto out;
   }
+  /* On record before it does anything (runtime_create says why): it
+     waits for our go, and stops the VM by itself if we die before it is
+     ready.  */
+  st->pid = sup;
+  st->pid_start = pid_start_time (sup);
+  if (container_save (ctx, c, err) < 0 || send (sv[0], SUPERVISOR_GO, 1, MSG_NOSIGNAL) != 1)
+    {
+      if (*err == NULL)
+        runhv_make_error (err, errno, "start the VM supervisor");
+      kill (sup, SIGKILL);
+      waitpid (sup, NULL, 0);
+      goto out;
+    }
   close (sv[1]);
   sv[1] = -1;
   if (net.tap_fd >= 0)
@@ -844,7 +844,12 @@ hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err
   {
     runhv_error_t ignored = NULL;
     int grace_ms = 10000;
-    if (call_timeout (ctx, c, json_pack ("{s:s}", "op", "shutdown"), 5000, NULL, &ignored) < 0)
+    if (st->creating)
+      {
+        /* Its create died while the VM booted: nobody will talk to it.  */
+        grace_ms = 0;
+      }
+    else if (call_timeout (ctx, c, json_pack ("{s:s}", "op", "shutdown"), 5000, NULL, &ignored) < 0)
       {
         /* A supervisor that cannot take the request will not stop by
            itself: no grace.  */

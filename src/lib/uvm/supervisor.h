@@ -57,6 +57,23 @@ struct supervisor_config
 
 void supervisor_main (const struct supervisor_config *cfg) __attribute__ ((noreturn));
 
+/* After setup: no_new_privs, only the capabilities a running VM's host
+   side uses, a seccomp filter (supervisor-confine.c says which).  */
+int supervisor_confine (runhv_error_t *err);
+
+/* create's one byte on the report socket once the supervisor's pid is on
+   record; a supervisor that gets EOF instead exits having done nothing.  */
+#define SUPERVISOR_GO "G"
+
+/* The hidden argument that makes runhv or the shim the VM supervisor.  */
+#define UVM_SUPERVISOR_ARGV1 "__vm-supervisor"
+/* fork and exec the supervisor (supervisor-spawn.c says which descriptors
+   it gets); stdio[i] < 0 passes the caller's own fd i.  */
+pid_t supervisor_spawn (const struct supervisor_config *cfg, const int stdio[3], runhv_error_t *err);
+/* main () of runhv and of the shim call this when argv[1] is
+   UVM_SUPERVISOR_ARGV1, before anything else.  */
+void supervisor_exec_main (void) __attribute__ ((noreturn));
+
 /* Client side (runhv commands, exec proxies): one request, one response.
    fds (may be NULL) travel with the request.  */
 int uvm_client_connect (const char *state_dir, runhv_error_t *err);

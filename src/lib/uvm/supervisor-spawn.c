@@ -1,0 +1,308 @@
+/* Starting a VM supervisor: create forks and at once execs the binary it
+   runs from (runhv or the shim) with the hidden argument
+   UVM_SUPERVISOR_ARGV1.  The supervisor therefore starts with a fresh
+   address space and exactly the descriptors below, never with a copy of
+   its caller's memory, locks, threads, sockets or stdio.
+
+   Descriptors of the exec'd supervisor:
+     0, 1, 2  the container's stdio (/dev/null for a terminal container)
+     3        the report socket (sync.h: SYNC_READY or SYNC_ERROR)
+     4        a sealed memfd holding the configuration as JSON
+     5        the pod network's tap, when there is one
+     6        the socket a console master is sent on (--console-socket as an fd) */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "log.h"
+#include "sync.h"
+#include "util.h"
+#include "banned.h"
+
+enum
+{
+  FD_REPORT = 3,
+  FD_CONFIG = 4,
+  FD_TAP = 5,
+  FD_CONSOLE = 6,
+  FD_COUNT = 7,
+};
+
+#define CONFIG_MAX (16u << 20)
+
+static json_t *
+nullable (const char *s)
+{
+  return s ? json_string (s) : json_null ();
+}
+
+static json_t *
+config_to_json (const struct supervisor_config *c)
+{
+  const struct uvm_artifacts *a = c->art;
+  json_t *binds = json_array ();
+  for (size_t i = 0; i < c->n_binds; i++)
+    json_array_append_new (binds, json_pack ("{s:I,s:s,s:s,s:b}", "index", (json_int_t)c->binds[i].index, "host",
+                                             c->binds[i].host, "shared", c->binds[i].shared, "file", c->binds[i].file));
+  return json_pack (
+    "{s:o,s:o,s:o,s:o,s:o,s:o,s:O,s:o,"
+    "s:{s:I,s:I,s:o,s:o,s:I,s:I,s:f},"
+    "s:{s:o,s:o,s:o,s:o,s:o,s:o},"
+    "s:o,s:o,s:I,s:I,s:b,s:o,s:b,s:b,s:b,s:o,s:o,s:o,s:I,s:i}",
+    "runtime_root", nullable (c->runtime_root), "id", nullable (c->id), "state_dir", nullable (c->state_dir),
+    "console_log", nullable (c->console_log), "vmm_log", nullable (c->vmm_log), "rootfs", nullable (c->rootfs),
+    "guest_spec", c->guest_spec, "binds", binds,
+    /* sizing */
+    "sizing", "memory_mb", (json_int_t)c->sizing.memory_mb, "cpus", (json_int_t)c->sizing.cpus, "memory_source",
+    nullable (c->sizing.memory_source), "cpus_source", nullable (c->sizing.cpus_source), "qos_bps",
+    (json_int_t)c->sizing.qos_bps, "qos_iops", (json_int_t)c->sizing.qos_iops, "cpu_quota_scale",
+    c->sizing.cpu_quota_scale,
+    /* artifacts */
+    "art", "kernel", nullable (a->kernel), "initrd", nullable (a->initrd), "qemu", nullable (a->qemu), "virtiofsd",
+    nullable (a->virtiofsd), "kernel_release", nullable (a->kernel_release), "initrd_release",
+    nullable (a->initrd_release),
+    /* the rest */
+    "accel", nullable (c->accel), "shared_fs", nullable (c->shared_fs), "tsc_khz", (json_int_t)c->tsc_khz,
+    "boot_timeout_ms", (json_int_t)c->boot_timeout_ms, "terminal", c->terminal, "console_socket",
+    nullable (c->console_socket), "console_receiver", c->console_receiver >= 0, "tap", c->tap_fd >= 0, "debug",
+    c->debug, "mac", nullable (c->mac), "net_cmdline", nullable (c->net_cmdline), "cgroup_parent",
+    nullable (c->cgroup_parent), "jail_id_base", (json_int_t)c->jail_id_base, "log_level", (int)log_get_level ());
+}
+
+/* A sealed memfd: the supervisor reads exactly what create wrote.  */
+static int
+config_memfd (const struct supervisor_config *cfg, runhv_error_t *err)
+{
+  cleanup_json json_t *j = config_to_json (cfg);
+  cleanup_free char *text = j ? json_dumps (j, JSON_COMPACT) : NULL;
+  int fd;
+  if (text == NULL)
+    return runhv_error (err, "encode the VM supervisor's configuration");
+  fd = memfd_create ("runhv-vm-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "memfd_create");
+  if (write_all (fd, text, strlen (text)) < 0
+      || fcntl (fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0
+      || lseek (fd, 0, SEEK_SET) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return runhv_make_error (err, e, "write the VM supervisor's configuration");
+    }
+  return fd;
+}
+
+pid_t
+supervisor_spawn (const struct supervisor_config *cfg, const int stdio[3], runhv_error_t *err)
+{
+  int src[FD_COUNT], hi[FD_COUNT];
+  cleanup_close int conf = -1, devnull = -1;
+  char *const argv[] = { (char *)"runhv-vmsup", (char *)UVM_SUPERVISOR_ARGV1, NULL };
+  /* A clean environment: PATH, plus the test-only switches jail.c checks
+     (and the sanitizers' options of a test build).  */
+  static const char *const passed[] = { "RUNHV_TEST_VMM_PROBE", "RUNHV_TEST_PROBE_ARGS", "ASAN_OPTIONS",
+                                         "UBSAN_OPTIONS" };
+  char *envbuf[sizeof (passed) / sizeof (passed[0])] = { NULL };
+  char *envp[sizeof (passed) / sizeof (passed[0]) + 2];
+  size_t ne = 0;
+  pid_t pid;
+
+
+  conf = config_memfd (cfg, err);
+  if (conf < 0)
+    return -1;
+  devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0)
+    return runhv_make_error (err, errno, "open /dev/null");
+  envp[ne++] = (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (size_t i = 0; i < sizeof (passed) / sizeof (passed[0]); i++)
+    {
+      const char *v = getenv (passed[i]);
+      if (v != NULL)
+        envp[ne++] = envbuf[i] = xasprintf ("%s=%s", passed[i], v);
+    }
+  envp[ne] = NULL;
+  for (int i = 0; i < 3; i++)
+    /* A terminal container's stdio is its pty: the caller's own stdio
+       must not be held open by a process that outlives it, or
+       `out=$(runhv create ...)` waits for the container to end.  */
+    src[i] = cfg->terminal ? devnull : stdio[i] >= 0 ? stdio[i] : i;
+  src[FD_REPORT] = cfg->report_fd;
+  src[FD_CONFIG] = conf;
+  src[FD_TAP] = cfg->tap_fd;
+  src[FD_CONSOLE] = cfg->console_receiver;
+
+  pid = fork ();
+  if (pid != 0)
+    {
+      int e = errno;
+      for (size_t i = 0; i < sizeof (envbuf) / sizeof (envbuf[0]); i++)
+        free (envbuf[i]);
+      if (pid < 0)
+        return runhv_make_error (err, e, "fork the VM supervisor");
+      return pid;
+    }
+
+  /* The child: only async-signal-safe calls until exec.  Move every
+     source out of the way first, as a source may sit on a target.  */
+  for (int i = 0; i < FD_COUNT; i++)
+    {
+      hi[i] = -1;
+      if (src[i] >= 0 && (hi[i] = fcntl (src[i], F_DUPFD_CLOEXEC, 64)) < 0)
+        _exit (127);
+    }
+  for (int i = 0; i < FD_COUNT; i++)
+    {
+      if (hi[i] >= 0)
+        {
+          if (dup2 (hi[i], i) < 0)
+            _exit (127);
+        }
+      else
+        close (i);
+    }
+  syscall (SYS_close_range, FD_COUNT, ~0U, 0);
+  {
+    sigset_t none;
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+  }
+  execve ("/proc/self/exe", argv, envp);
+  _exit (127);
+}
+
+/* ---- the exec'd side ---------------------------------------------------- */
+
+static char *
+str_or_null (json_t *o, const char *key)
+{
+  const char *s = json_string_value (json_object_get (o, key));
+  return s ? xstrdup (s) : NULL;
+}
+
+static int
+config_from_json (json_t *j, struct supervisor_config *c, runhv_error_t *err)
+{
+  static struct uvm_artifacts art;
+  json_t *sz = json_object_get (j, "sizing"), *a = json_object_get (j, "art"), *binds = json_object_get (j, "binds");
+  size_t i;
+  json_t *b;
+  if (!json_is_object (sz) || !json_is_object (a) || !json_is_array (binds)
+      || !json_is_object (json_object_get (j, "guest_spec")))
+    return runhv_error (err, "the VM supervisor's configuration is malformed");
+  *c = (struct supervisor_config){ 0 };
+  c->runtime_root = str_or_null (j, "runtime_root");
+  c->id = str_or_null (j, "id");
+  c->state_dir = str_or_null (j, "state_dir");
+  c->console_log = str_or_null (j, "console_log");
+  c->vmm_log = str_or_null (j, "vmm_log");
+  c->rootfs = str_or_null (j, "rootfs");
+  c->guest_spec = json_incref (json_object_get (j, "guest_spec"));
+  c->n_binds = json_array_size (binds);
+  c->binds = xmalloc0 ((c->n_binds + 1) * sizeof (*c->binds));
+  json_array_foreach (binds, i, b)
+  {
+    c->binds[i].index = (size_t)json_integer_value (json_object_get (b, "index"));
+    c->binds[i].host = str_or_null (b, "host");
+    c->binds[i].shared = str_or_null (b, "shared");
+    c->binds[i].file = json_is_true (json_object_get (b, "file"));
+    if (c->binds[i].host == NULL || c->binds[i].shared == NULL)
+      return runhv_error (err, "the VM supervisor's configuration is malformed (binds)");
+  }
+  c->sizing.memory_mb = json_integer_value (json_object_get (sz, "memory_mb"));
+  c->sizing.cpus = json_integer_value (json_object_get (sz, "cpus"));
+  c->sizing.memory_source = str_or_null (sz, "memory_source");
+  c->sizing.cpus_source = str_or_null (sz, "cpus_source");
+  c->sizing.qos_bps = (uint64_t)json_integer_value (json_object_get (sz, "qos_bps"));
+  c->sizing.qos_iops = (uint64_t)json_integer_value (json_object_get (sz, "qos_iops"));
+  c->sizing.cpu_quota_scale = json_number_value (json_object_get (sz, "cpu_quota_scale"));
+  art.kernel = str_or_null (a, "kernel");
+  art.initrd = str_or_null (a, "initrd");
+  art.qemu = str_or_null (a, "qemu");
+  art.virtiofsd = str_or_null (a, "virtiofsd");
+  art.kernel_release = str_or_null (a, "kernel_release");
+  art.initrd_release = str_or_null (a, "initrd_release");
+  c->art = &art;
+  c->accel = str_or_null (j, "accel");
+  c->shared_fs = str_or_null (j, "shared_fs");
+  c->tsc_khz = (long)json_integer_value (json_object_get (j, "tsc_khz"));
+  c->boot_timeout_ms = json_integer_value (json_object_get (j, "boot_timeout_ms"));
+  c->terminal = json_is_true (json_object_get (j, "terminal"));
+  c->console_socket = str_or_null (j, "console_socket");
+  c->console_receiver = json_is_true (json_object_get (j, "console_receiver")) ? FD_CONSOLE : -1;
+  c->tap_fd = json_is_true (json_object_get (j, "tap")) ? FD_TAP : -1;
+  c->mac = str_or_null (j, "mac");
+  c->net_cmdline = str_or_null (j, "net_cmdline");
+  c->report_fd = FD_REPORT;
+  c->debug = json_is_true (json_object_get (j, "debug"));
+  c->cgroup_parent = str_or_null (j, "cgroup_parent");
+  c->jail_id_base = json_integer_value (json_object_get (j, "jail_id_base"));
+  if (c->id == NULL || c->state_dir == NULL || c->rootfs == NULL || c->accel == NULL || art.kernel == NULL
+      || art.initrd == NULL || art.qemu == NULL || c->sizing.memory_mb <= 0 || c->sizing.cpus <= 0)
+    return runhv_error (err, "the VM supervisor's configuration is malformed (a required field is missing)");
+  log_set_level ((enum log_level)json_integer_value (json_object_get (j, "log_level")));
+  return 0;
+}
+
+void
+supervisor_exec_main (void)
+{
+  static struct supervisor_config cfg;
+  runhv_error_t err = NULL;
+  cleanup_free char *text = NULL;
+  json_t *j = NULL;
+  struct stat st;
+  ssize_t n;
+
+  log_set_ident ("runhv-vm-supervisor");
+  /* Only create execs this, with the layout above; anyone else gets told. */
+  if (fstat (FD_CONFIG, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > CONFIG_MAX
+      || fcntl (FD_CONFIG, F_GET_SEALS) < 0)
+    {
+      fprintf (stderr, "runhv: %s is internal: `runhv create` starts the VM supervisor with it\n",
+               UVM_SUPERVISOR_ARGV1);
+      _exit (2);
+    }
+  {
+    /* Dispositions an exec keeps: SIGCHLD ignored would reap QEMU behind
+       our back.  */
+    for (int sig = 1; sig < NSIG; sig++)
+      if (sig != SIGKILL && sig != SIGSTOP)
+        signal (sig, SIG_DFL);
+  }
+  text = xmalloc0 ((size_t)st.st_size + 1);
+  n = pread (FD_CONFIG, text, (size_t)st.st_size, 0);
+  close (FD_CONFIG);
+  if (n != st.st_size || json_load_buffer (text, (size_t)n, "VM supervisor configuration", &j, &err) < 0
+      || config_from_json (j, &cfg, &err) < 0)
+    {
+      if (err == NULL)
+        runhv_error (&err, "read the VM supervisor's configuration");
+      sync_send (FD_REPORT, SYNC_ERROR, EINVAL, err->msg, -1);
+      _exit (1);
+    }
+  json_decref (j);
+  {
+    char go = 0;
+    if (TEMP_FAILURE_RETRY (recv (FD_REPORT, &go, 1, 0)) != 1 || go != SUPERVISOR_GO[0])
+      _exit (1); /* create died before it recorded us: leave no trace */
+  }
+  /* The VM's log keeps what the supervisor has to say; a terminal
+     container's stderr is not ours to write to.  */
+  if (log_init (cfg.vmm_log, LOG_FORMAT_TEXT, log_get_level (), &err) < 0)
+    runhv_error_release (&err);
+  log_set_stderr (!cfg.terminal);
+  supervisor_main (&cfg);
+}
