@@ -145,7 +145,9 @@ enum container_status
 container_status (struct runtime_context *ctx, struct container *c)
 {
   if (c->state->pid <= 0)
-    return c->state->started ? STATUS_STOPPED : STATUS_CREATING;
+    /* create holds the state's lock while it runs: a record still marked
+       creating that we could open is one whose create died.  */
+    return c->state->started || c->state->creating ? STATUS_STOPPED : STATUS_CREATING;
   return c->ops->status (ctx, c);
 }
 
@@ -318,12 +320,19 @@ runtime_create (struct runtime_context *ctx, const char *id, const struct create
     }
   opts.lock_fd = c->lock_fd;
 
+  /* On record before anything exists (backends save again as they make
+     cgroups and processes): a create killed at any instant leaves a
+     container that `list` shows and `delete --force` removes.  */
+  c->state->creating = true;
+  if (container_save (ctx, c, err) < 0)
+    goto out;
   log_debug ("create `%s` with %s isolation", id, c->state->isolation);
   if (c->ops->create (ctx, c, &opts, err) < 0)
     {
       runhv_error_wrap (err, "create container `%s`", id);
       goto out;
     }
+  c->state->creating = false;
   if (container_save (ctx, c, err) < 0 || write_pid_file (o->pid_file, c->state->pid, err) < 0)
     {
       runhv_error_t ignored = NULL;

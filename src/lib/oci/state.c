@@ -92,6 +92,8 @@ container_state_to_json (const struct container_state *st)
   json_object_set_new (j, "cgroupPath", jstr (st->cgroup_path));
   json_object_set_new (j, "systemdCgroup", json_boolean (st->systemd_cgroup));
   json_object_set_new (j, "started", json_boolean (st->started));
+  if (st->creating)
+    json_object_set_new (j, "creating", json_true ());
   if (st->has_exit_status)
     json_object_set_new (j, "exitStatus", json_integer (st->exit_status));
   if (st->annotations)
@@ -147,6 +149,7 @@ container_state_from_json (json_t *j, struct container_state **out, runhv_error_
       || jget_string (j, "state", "cgroupPath", false, &st->cgroup_path, err) < 0
       || jget_bool (j, "state", "systemdCgroup", &st->systemd_cgroup, NULL, err) < 0
       || jget_bool (j, "state", "started", &st->started, NULL, err) < 0
+      || jget_bool (j, "state", "creating", &st->creating, NULL, err) < 0
       || jget_int64 (j, "state", "exitStatus", &status, &st->has_exit_status, err) < 0)
     {
       container_state_free (st);

@@ -29,6 +29,9 @@ struct container_state
   char *cgroup_path;
   bool systemd_cgroup;
   bool started; /* start has released the process */
+  /* Saved while create runs, so whatever instant create dies at, what it
+     made is on record for `delete --force`; cleared when create is done.  */
+  bool creating;
   bool has_exit_status;
   int exit_status; /* recorded when known (e.g. by the VM supervisor) */
   json_t *annotations;

@@ -132,6 +132,12 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
 
   if (cgroup_manager_new (ctx->cgroup_root, spec->cgroups_path, st->id, ctx->systemd_cgroup, &cg, err) < 0)
     return -1;
+  /* the cgroup on record before it exists (runtime_create says why) */
+  if (st->backend == NULL)
+    st->backend = json_object ();
+  json_object_set_new (st->backend, "cgroups", cgroup_manager_to_json (cg));
+  if (container_save (ctx, c, err) < 0)
+    goto out;
   if (cgroup_create (cg, err) < 0)
     goto out;
   if (spec->resources != NULL && cgroup_apply (cg, spec->resources, err) < 0)
@@ -224,6 +230,12 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
           while (waitpid (stage1, NULL, 0) < 0 && errno == EINTR)
             ;
           stage1 = -1;
+          /* It dies with us until it is ready (PR_SET_PDEATHSIG), and
+             waits for start after: on record from now.  */
+          st->pid = init;
+          st->pid_start = pid_start_time (init);
+          if (container_save (ctx, c, err) < 0)
+            goto out;
           break;
         case SYNC_HOOKS:
           {
