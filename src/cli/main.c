@@ -13,7 +13,7 @@
 #include "log.h"
 #include "runhv-config.h"
 #include "sealed.h"
-#include "supervisor.h"
+#include "exec-self.h"
 #include "util.h"
 #include "banned.h"
 
@@ -143,8 +143,7 @@ main (int argc, char **argv)
   const struct cli_verb *verb = NULL;
   int c, ret;
 
-  if (argc == 2 && strcmp (argv[1], UVM_SUPERVISOR_ARGV1) == 0)
-    supervisor_exec_main ();
+  exec_self_dispatch (argc, argv);
   memset (&g, 0, sizeof (g));
   opterr = 0;
   while ((c = getopt_long (argc, argv, "+vh", opts, NULL)) != -1)

@@ -20,7 +20,7 @@
 #include "log.h"
 #include "runhv-config.h"
 #include "shim.h"
-#include "supervisor.h"
+#include "exec-self.h"
 #include "ttrpc.h"
 #include "util.h"
 #include "banned.h"
@@ -232,9 +232,8 @@ main (int argc, char **argv)
   runhv_error_t err = NULL;
   int ret;
 
-  /* The VM supervisor of a pod this shim creates: exec'd, not forked.  */
-  if (argc == 2 && strcmp (argv[1], UVM_SUPERVISOR_ARGV1) == 0)
-    supervisor_exec_main ();
+  /* The VM supervisor and proxies this shim starts: exec'd, not forked. */
+  exec_self_dispatch (argc, argv);
   log_set_ident ("containerd-shim-runhv-v1");
   if (parse_flags (argc, argv, &f, &cmd, &err) < 0)
     {

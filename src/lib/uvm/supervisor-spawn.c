@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "exec-self.h"
 #include "json.h"
 #include "log.h"
 #include "sync.h"
@@ -40,8 +41,6 @@ enum
   FD_COUNT = 7,
 };
 
-#define CONFIG_MAX (16u << 20)
-
 static json_t *
 nullable (const char *s)
 {
@@ -56,131 +55,54 @@ config_to_json (const struct supervisor_config *c)
   for (size_t i = 0; i < c->n_binds; i++)
     json_array_append_new (binds, json_pack ("{s:I,s:s,s:s,s:b}", "index", (json_int_t)c->binds[i].index, "host",
                                              c->binds[i].host, "shared", c->binds[i].shared, "file", c->binds[i].file));
-  return json_pack (
-    "{s:o,s:o,s:o,s:o,s:o,s:o,s:O,s:o,"
-    "s:{s:I,s:I,s:o,s:o,s:I,s:I,s:f},"
-    "s:{s:o,s:o,s:o,s:o,s:o,s:o},"
-    "s:o,s:o,s:I,s:I,s:b,s:o,s:b,s:b,s:b,s:o,s:o,s:o,s:I,s:i}",
-    "runtime_root", nullable (c->runtime_root), "id", nullable (c->id), "state_dir", nullable (c->state_dir),
-    "console_log", nullable (c->console_log), "vmm_log", nullable (c->vmm_log), "rootfs", nullable (c->rootfs),
-    "guest_spec", c->guest_spec, "binds", binds,
-    /* sizing */
-    "sizing", "memory_mb", (json_int_t)c->sizing.memory_mb, "cpus", (json_int_t)c->sizing.cpus, "memory_source",
-    nullable (c->sizing.memory_source), "cpus_source", nullable (c->sizing.cpus_source), "qos_bps",
-    (json_int_t)c->sizing.qos_bps, "qos_iops", (json_int_t)c->sizing.qos_iops, "cpu_quota_scale",
-    c->sizing.cpu_quota_scale,
-    /* artifacts */
-    "art", "kernel", nullable (a->kernel), "initrd", nullable (a->initrd), "qemu", nullable (a->qemu), "virtiofsd",
-    nullable (a->virtiofsd), "kernel_release", nullable (a->kernel_release), "initrd_release",
-    nullable (a->initrd_release),
-    /* the rest */
-    "accel", nullable (c->accel), "shared_fs", nullable (c->shared_fs), "tsc_khz", (json_int_t)c->tsc_khz,
-    "boot_timeout_ms", (json_int_t)c->boot_timeout_ms, "terminal", c->terminal, "console_socket",
-    nullable (c->console_socket), "console_receiver", c->console_receiver >= 0, "tap", c->tap_fd >= 0, "debug",
-    c->debug, "mac", nullable (c->mac), "net_cmdline", nullable (c->net_cmdline), "cgroup_parent",
-    nullable (c->cgroup_parent), "jail_id_base", (json_int_t)c->jail_id_base, "log_level", (int)log_get_level ());
-}
-
-/* A sealed memfd: the supervisor reads exactly what create wrote.  */
-static int
-config_memfd (const struct supervisor_config *cfg, runhv_error_t *err)
-{
-  cleanup_json json_t *j = config_to_json (cfg);
-  cleanup_free char *text = j ? json_dumps (j, JSON_COMPACT) : NULL;
-  int fd;
-  if (text == NULL)
-    return runhv_error (err, "encode the VM supervisor's configuration");
-  fd = memfd_create ("runhv-vm-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0)
-    return runhv_make_error (err, errno, "memfd_create");
-  if (write_all (fd, text, strlen (text)) < 0
-      || fcntl (fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0
-      || lseek (fd, 0, SEEK_SET) < 0)
-    {
-      int e = errno;
-      close (fd);
-      return runhv_make_error (err, e, "write the VM supervisor's configuration");
-    }
-  return fd;
+  return json_pack ("{s:o,s:o,s:o,s:o,s:o,s:o,s:O,s:o,"
+                    "s:{s:I,s:I,s:o,s:o,s:I,s:I,s:f},"
+                    "s:{s:o,s:o,s:o,s:o,s:o,s:o},"
+                    "s:o,s:o,s:I,s:I,s:b,s:o,s:b,s:b,s:b,s:o,s:o,s:o,s:I,s:i}",
+                    "runtime_root", nullable (c->runtime_root), "id", nullable (c->id), "state_dir",
+                    nullable (c->state_dir), "console_log", nullable (c->console_log), "vmm_log", nullable (c->vmm_log),
+                    "rootfs", nullable (c->rootfs), "guest_spec", c->guest_spec, "binds", binds,
+                    /* sizing */
+                    "sizing", "memory_mb", (json_int_t)c->sizing.memory_mb, "cpus", (json_int_t)c->sizing.cpus,
+                    "memory_source", nullable (c->sizing.memory_source), "cpus_source",
+                    nullable (c->sizing.cpus_source), "qos_bps", (json_int_t)c->sizing.qos_bps, "qos_iops",
+                    (json_int_t)c->sizing.qos_iops, "cpu_quota_scale", c->sizing.cpu_quota_scale,
+                    /* artifacts */
+                    "art", "kernel", nullable (a->kernel), "initrd", nullable (a->initrd), "qemu", nullable (a->qemu),
+                    "virtiofsd", nullable (a->virtiofsd), "kernel_release", nullable (a->kernel_release),
+                    "initrd_release", nullable (a->initrd_release),
+                    /* the rest */
+                    "accel", nullable (c->accel), "shared_fs", nullable (c->shared_fs), "tsc_khz",
+                    (json_int_t)c->tsc_khz, "boot_timeout_ms", (json_int_t)c->boot_timeout_ms, "terminal", c->terminal,
+                    "console_socket", nullable (c->console_socket), "console_receiver", c->console_receiver >= 0, "tap",
+                    c->tap_fd >= 0, "debug", c->debug, "mac", nullable (c->mac), "net_cmdline",
+                    nullable (c->net_cmdline), "cgroup_parent", nullable (c->cgroup_parent), "jail_id_base",
+                    (json_int_t)c->jail_id_base, "log_level", (int)log_get_level ());
 }
 
 pid_t
 supervisor_spawn (const struct supervisor_config *cfg, const int stdio[3], runhv_error_t *err)
 {
-  int src[FD_COUNT], hi[FD_COUNT];
+  int fds[FD_COUNT];
   cleanup_close int conf = -1, devnull = -1;
-  char *const argv[] = { (char *)"runhv-vmsup", (char *)UVM_SUPERVISOR_ARGV1, NULL };
-  /* A clean environment: PATH, plus the test-only switches jail.c checks
-     (and the sanitizers' options of a test build).  */
-  static const char *const passed[] = { "RUNHV_TEST_VMM_PROBE", "RUNHV_TEST_PROBE_ARGS", "ASAN_OPTIONS",
-                                         "UBSAN_OPTIONS" };
-  char *envbuf[sizeof (passed) / sizeof (passed[0])] = { NULL };
-  char *envp[sizeof (passed) / sizeof (passed[0]) + 2];
-  size_t ne = 0;
-  pid_t pid;
+  cleanup_json json_t *j = config_to_json (cfg);
 
-
-  conf = config_memfd (cfg, err);
+  conf = exec_self_config_fd (j, err);
   if (conf < 0)
     return -1;
   devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0)
     return runhv_make_error (err, errno, "open /dev/null");
-  envp[ne++] = (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (size_t i = 0; i < sizeof (passed) / sizeof (passed[0]); i++)
-    {
-      const char *v = getenv (passed[i]);
-      if (v != NULL)
-        envp[ne++] = envbuf[i] = xasprintf ("%s=%s", passed[i], v);
-    }
-  envp[ne] = NULL;
   for (int i = 0; i < 3; i++)
     /* A terminal container's stdio is its pty: the caller's own stdio
        must not be held open by a process that outlives it, or
        `out=$(runhv create ...)` waits for the container to end.  */
-    src[i] = cfg->terminal ? devnull : stdio[i] >= 0 ? stdio[i] : i;
-  src[FD_REPORT] = cfg->report_fd;
-  src[FD_CONFIG] = conf;
-  src[FD_TAP] = cfg->tap_fd;
-  src[FD_CONSOLE] = cfg->console_receiver;
-
-  pid = fork ();
-  if (pid != 0)
-    {
-      int e = errno;
-      for (size_t i = 0; i < sizeof (envbuf) / sizeof (envbuf[0]); i++)
-        free (envbuf[i]);
-      if (pid < 0)
-        return runhv_make_error (err, e, "fork the VM supervisor");
-      return pid;
-    }
-
-  /* The child: only async-signal-safe calls until exec.  Move every
-     source out of the way first, as a source may sit on a target.  */
-  for (int i = 0; i < FD_COUNT; i++)
-    {
-      hi[i] = -1;
-      if (src[i] >= 0 && (hi[i] = fcntl (src[i], F_DUPFD_CLOEXEC, 64)) < 0)
-        _exit (127);
-    }
-  for (int i = 0; i < FD_COUNT; i++)
-    {
-      if (hi[i] >= 0)
-        {
-          if (dup2 (hi[i], i) < 0)
-            _exit (127);
-        }
-      else
-        close (i);
-    }
-  syscall (SYS_close_range, FD_COUNT, ~0U, 0);
-  {
-    sigset_t none;
-    sigemptyset (&none);
-    sigprocmask (SIG_SETMASK, &none, NULL);
-  }
-  execve ("/proc/self/exe", argv, envp);
-  _exit (127);
+    fds[i] = cfg->terminal ? devnull : stdio[i] >= 0 ? stdio[i] : i;
+  fds[FD_REPORT] = cfg->report_fd;
+  fds[FD_CONFIG] = conf;
+  fds[FD_TAP] = cfg->tap_fd;
+  fds[FD_CONSOLE] = cfg->console_receiver;
+  return exec_self ("runhv-vmsup", UVM_SUPERVISOR_ARGV1, fds, FD_COUNT, err);
 }
 
 /* ---- the exec'd side ---------------------------------------------------- */
@@ -261,20 +183,9 @@ supervisor_exec_main (void)
 {
   static struct supervisor_config cfg;
   runhv_error_t err = NULL;
-  cleanup_free char *text = NULL;
   json_t *j = NULL;
-  struct stat st;
-  ssize_t n;
 
   log_set_ident ("runhv-vm-supervisor");
-  /* Only create execs this, with the layout above; anyone else gets told. */
-  if (fstat (FD_CONFIG, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > CONFIG_MAX
-      || fcntl (FD_CONFIG, F_GET_SEALS) < 0)
-    {
-      fprintf (stderr, "runhv: %s is internal: `runhv create` starts the VM supervisor with it\n",
-               UVM_SUPERVISOR_ARGV1);
-      _exit (2);
-    }
   {
     /* Dispositions an exec keeps: SIGCHLD ignored would reap QEMU behind
        our back.  */
@@ -282,14 +193,14 @@ supervisor_exec_main (void)
       if (sig != SIGKILL && sig != SIGSTOP)
         signal (sig, SIG_DFL);
   }
-  text = xmalloc0 ((size_t)st.st_size + 1);
-  n = pread (FD_CONFIG, text, (size_t)st.st_size, 0);
-  close (FD_CONFIG);
-  if (n != st.st_size || json_load_buffer (text, (size_t)n, "VM supervisor configuration", &j, &err) < 0
-      || config_from_json (j, &cfg, &err) < 0)
+  j = exec_self_read_config (FD_CONFIG, &err);
+  if (j == NULL)
     {
-      if (err == NULL)
-        runhv_error (&err, "read the VM supervisor's configuration");
+      fprintf (stderr, "runhv: %s: %s\n", UVM_SUPERVISOR_ARGV1, err->msg);
+      _exit (2);
+    }
+  if (config_from_json (j, &cfg, &err) < 0)
+    {
       sync_send (FD_REPORT, SYNC_ERROR, EINVAL, err->msg, -1);
       _exit (1);
     }

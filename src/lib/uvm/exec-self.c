@@ -1,0 +1,147 @@
+#include "exec-self.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "proxy.h"
+#include "supervisor.h"
+#include "util.h"
+#include "banned.h"
+
+#define CONFIG_MAX (16u << 20)
+
+pid_t
+exec_self (const char *name, const char *role, const int *fds, int nfds, runhv_error_t *err)
+{
+  /* A clean environment: PATH, plus the test-only switches jail.c checks
+     (and the sanitizers' options of a test build).  */
+  static const char *const passed[] = { "RUNHV_TEST_VMM_PROBE", "RUNHV_TEST_PROBE_ARGS", "ASAN_OPTIONS",
+                                        "UBSAN_OPTIONS" };
+  enum
+  {
+    NPASSED = sizeof (passed) / sizeof (passed[0])
+  };
+  char *envbuf[NPASSED] = { NULL };
+  char *envp[NPASSED + 2];
+  char *const argv[] = { (char *)name, (char *)role, NULL };
+  int hi[EXEC_SELF_MAX_FDS];
+  size_t ne = 0;
+  pid_t pid;
+
+  if (nfds > EXEC_SELF_MAX_FDS)
+    return runhv_error (err, "exec_self: %d descriptors, at most %d", nfds, EXEC_SELF_MAX_FDS);
+  envp[ne++] = (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (size_t i = 0; i < NPASSED; i++)
+    {
+      const char *v = getenv (passed[i]);
+      if (v != NULL)
+        envp[ne++] = envbuf[i] = xasprintf ("%s=%s", passed[i], v);
+    }
+  envp[ne] = NULL;
+
+  pid = fork ();
+  if (pid != 0)
+    {
+      int e = errno;
+      for (size_t i = 0; i < NPASSED; i++)
+        free (envbuf[i]);
+      if (pid < 0)
+        return runhv_make_error (err, e, "fork %s", name);
+      return pid;
+    }
+
+  /* The child: only async-signal-safe calls until exec.  Move every
+     source out of the way first, as a source may sit on a target.  */
+  for (int i = 0; i < nfds; i++)
+    {
+      hi[i] = -1;
+      if (fds[i] >= 0 && (hi[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+        _exit (127);
+    }
+  for (int i = 0; i < nfds; i++)
+    {
+      if (hi[i] >= 0)
+        {
+          if (dup2 (hi[i], i) < 0)
+            _exit (127);
+        }
+      else
+        close (i);
+    }
+  syscall (SYS_close_range, nfds, ~0U, 0);
+  {
+    sigset_t none;
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+  }
+  execve ("/proc/self/exe", argv, envp);
+  _exit (127);
+}
+
+int
+exec_self_config_fd (json_t *j, runhv_error_t *err)
+{
+  cleanup_free char *text = j ? json_dumps (j, JSON_COMPACT) : NULL;
+  int fd;
+  if (text == NULL)
+    return runhv_error (err, "encode a helper's configuration");
+  fd = memfd_create ("runhv-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "memfd_create");
+  if (write_all (fd, text, strlen (text)) < 0
+      || fcntl (fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return runhv_make_error (err, e, "write a helper's configuration");
+    }
+  return fd;
+}
+
+json_t *
+exec_self_read_config (int fd, runhv_error_t *err)
+{
+  struct stat st;
+  cleanup_free char *text = NULL;
+  json_t *j = NULL;
+  ssize_t n;
+  /* Only our own exec_self sets this up; anyone else is told.  */
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > CONFIG_MAX
+      || fcntl (fd, F_GET_SEALS) <= 0)
+    {
+      runhv_error (err, "this is runhv's internal helper mode: runhv starts it itself");
+      return NULL;
+    }
+  text = xmalloc0 ((size_t)st.st_size + 1);
+  n = pread (fd, text, (size_t)st.st_size, 0);
+  close (fd);
+  if (n != st.st_size)
+    {
+      runhv_make_error (err, n < 0 ? errno : EIO, "read a helper's configuration");
+      return NULL;
+    }
+  if (json_load_buffer (text, (size_t)n, "helper configuration", &j, err) < 0)
+    return NULL;
+  return j;
+}
+
+void
+exec_self_dispatch (int argc, char **argv)
+{
+  if (argc != 2)
+    return;
+  if (strcmp (argv[1], UVM_SUPERVISOR_ARGV1) == 0)
+    supervisor_exec_main ();
+  if (strcmp (argv[1], UVM_PROXY_ARGV1) == 0)
+    uvm_proxy_exec_main ();
+}

@@ -1,0 +1,202 @@
+#include "proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "exec-self.h"
+#include "json.h"
+#include "log.h"
+#include "supervisor.h"
+#include "sync.h"
+#include "terminal.h"
+#include "util.h"
+#include "banned.h"
+
+/* Descriptors of the exec'd proxy.  */
+enum
+{
+  FD_REPORT = 3,
+  FD_CONFIG = 4,
+  FD_CONSOLE = 5,
+  FD_COUNT = 6,
+};
+
+static void __attribute__ ((noreturn)) proxy_run (const struct uvm_proxy_args *a, int report)
+{
+  runhv_error_t err = NULL;
+  cleanup_close int conn = -1;
+  int fds[3];
+  size_t nfds;
+  json_t *resp = NULL;
+  sigset_t mask;
+  cleanup_close int sfd = -1;
+  static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT };
+  prctl (PR_SET_NAME, "runhv-vmproxy", 0, 0, 0);
+
+  if (a->terminal)
+    {
+      /* Our pty: the master to whoever asked, the slave to the supervisor,
+         which relays it to the guest's.  */
+      cleanup_close int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+      char name[64];
+      int unlock = 0;
+      struct termios t;
+      if (master < 0 || ioctl (master, TIOCSPTLCK, &unlock) < 0 || ptsname_r (master, name, sizeof (name)) != 0)
+        {
+          runhv_make_error (&err, errno, "open a pty");
+          sync_fail (report, &err);
+        }
+      fds[0] = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (fds[0] < 0 || tcgetattr (fds[0], &t) < 0)
+        {
+          runhv_make_error (&err, errno, "open `%s`", name);
+          sync_fail (report, &err);
+        }
+      cfmakeraw (&t);
+      tcsetattr (fds[0], TCSANOW, &t);
+      if (a->console_receiver >= 0 ? terminal_send_fd (a->console_receiver, master, &err) < 0
+                                   : terminal_send_to_socket (a->console_socket, master, &err) < 0)
+        sync_fail (report, &err);
+      nfds = 1;
+    }
+  else
+    {
+      for (int i = 0; i < 3; i++)
+        fds[i] = i;
+      nfds = 3;
+    }
+  conn = uvm_client_connect (a->vm_dir, &err);
+  if (conn < 0)
+    sync_fail (report, &err);
+  if (uvm_client_call (conn, a->request, fds, nfds, &resp, &err) < 0)
+    sync_fail (report, &err);
+  sync_send (report, SYNC_READY, (int)json_integer_value (json_object_get (resp, "pid")), NULL, -1);
+  json_decref (resp);
+  close (report);
+  /* The supervisor holds the process's stdio now: ours go, so that its
+     reader sees EOF when the process ends, not when we do.  */
+  if (a->terminal)
+    close (fds[0]);
+  else
+    {
+      int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      for (int i = 0; null >= 0 && i < 3; i++)
+        dup2 (null, i);
+      if (null > 2)
+        close (null);
+    }
+
+  sigemptyset (&mask);
+  for (size_t i = 0; i < sizeof (forwarded) / sizeof (forwarded[0]); i++)
+    sigaddset (&mask, forwarded[i]);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  sfd = signalfd (-1, &mask, SFD_CLOEXEC);
+  for (;;)
+    {
+      struct pollfd p[2] = { { .fd = conn, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+      if (poll (p, 2, -1) < 0 && errno != EINTR)
+        _exit (UVM_EXIT_VM_DIED);
+      if (p[1].revents & POLLIN)
+        {
+          struct signalfd_siginfo si;
+          if (read (sfd, &si, sizeof (si)) == sizeof (si))
+            {
+              json_t *r = NULL;
+              runhv_error_t ignored = NULL;
+              json_t *kreq = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", a->id, "signal", (int)si.ssi_signo);
+              if (a->exec_id)
+                json_object_set_new (kreq, "exec_id", json_string (a->exec_id));
+              if (uvm_request (a->vm_dir, kreq, &r, &ignored) < 0)
+                runhv_error_release (&ignored);
+              json_decref (kreq);
+              if (r)
+                json_decref (r);
+            }
+        }
+      if (p[0].revents & (POLLIN | POLLHUP))
+        {
+          json_t *ev = NULL;
+          int status = UVM_EXIT_VM_DIED; /* the VM went away under it */
+          if (uvm_client_event (conn, &ev, &err) == 0)
+            {
+              status = (int)json_integer_value (json_object_get (ev, "status"));
+              json_decref (ev);
+            }
+          if (a->exit_file)
+            {
+              cleanup_json json_t *j = json_pack ("{s:i}", "status", status);
+              cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+              write_file_atomic (a->exit_file, text, strlen (text), 0600, NULL);
+            }
+          _exit (status);
+        }
+    }
+}
+
+pid_t
+uvm_proxy_spawn (const struct uvm_proxy_args *a, int report, runhv_error_t *err)
+{
+  int fds[FD_COUNT];
+  cleanup_close int conf = -1, devnull = -1;
+  cleanup_json json_t *j
+    = json_pack ("{s:s,s:s,s:o,s:O,s:b,s:o,s:b,s:o}", "vm_dir", a->vm_dir, "id", a->id, "exec_id",
+                 a->exec_id ? json_string (a->exec_id) : json_null (), "request", a->request, "terminal", a->terminal,
+                 "console_socket", a->console_socket ? json_string (a->console_socket) : json_null (),
+                 "console_receiver", a->console_receiver >= 0, "exit_file",
+                 a->exit_file ? json_string (a->exit_file) : json_null ());
+  conf = exec_self_config_fd (j, err);
+  if (conf < 0)
+    return -1;
+  devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0)
+    return runhv_make_error (err, errno, "open /dev/null");
+  for (int i = 0; i < 3; i++)
+    fds[i] = a->terminal ? devnull : a->stdio[i] >= 0 ? a->stdio[i] : i;
+  fds[FD_REPORT] = report;
+  fds[FD_CONFIG] = conf;
+  fds[FD_CONSOLE] = a->console_receiver;
+  return exec_self ("runhv-vmproxy", UVM_PROXY_ARGV1, fds, FD_COUNT, err);
+}
+
+void
+uvm_proxy_exec_main (void)
+{
+  runhv_error_t err = NULL;
+  json_t *j;
+  struct uvm_proxy_args a = { 0 };
+  log_set_ident ("runhv-vmproxy");
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal (sig, SIG_DFL);
+  j = exec_self_read_config (FD_CONFIG, &err);
+  if (j == NULL)
+    {
+      fprintf (stderr, "runhv: %s: %s\n", UVM_PROXY_ARGV1, err->msg);
+      _exit (2);
+    }
+  a.vm_dir = json_string_value (json_object_get (j, "vm_dir"));
+  a.id = json_string_value (json_object_get (j, "id"));
+  a.exec_id = json_string_value (json_object_get (j, "exec_id"));
+  a.request = json_object_get (j, "request");
+  a.terminal = json_is_true (json_object_get (j, "terminal"));
+  a.console_socket = json_string_value (json_object_get (j, "console_socket"));
+  a.console_receiver = json_is_true (json_object_get (j, "console_receiver")) ? FD_CONSOLE : -1;
+  a.exit_file = json_string_value (json_object_get (j, "exit_file"));
+  if (a.vm_dir == NULL || a.id == NULL || !json_is_object (a.request)
+      || (a.terminal && a.console_socket == NULL && a.console_receiver < 0))
+    {
+      runhv_error (&err, "the proxy's configuration is malformed");
+      sync_fail (FD_REPORT, &err);
+    }
+  proxy_run (&a, FD_REPORT);
+}
