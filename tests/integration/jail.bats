@@ -169,6 +169,43 @@ no_vm_cgroup() {
   ! grep -q more "$ov/lower/etc/hostname"
 }
 
+@test "a pod's joined containers (a plain rootfs and an overlay one) are writable and chown-able by guest root" {
+  config '.process.args = ["sleep", "1000"]'
+  rhd run -d --isolation=hypervisor --bundle "$BUNDLE" jpod
+  # a second bundle on a plain directory, a third on an overlay, both
+  # joining jpod's VM after QEMU started
+  local b2="$TEST_DIR/b2" b3="$TEST_DIR/b3" ov="$TEST_DIR/ov3"
+  mkdir -p "$b2" "$b3/rootfs" "$ov/lower" "$ov/snap/fs" "$ov/snap/work"
+  cp -a "$BUNDLE/rootfs" "$b2/rootfs"
+  cp -a "$BUNDLE/rootfs/." "$ov/lower/"
+  mount -t overlay overlay -o "lowerdir=$ov/lower,upperdir=$ov/snap/fs,workdir=$ov/snap/work" "$b3/rootfs"
+  for b in "$b2" "$b3"; do
+    jq '.annotations["io.runhv.vm"] = "jpod"' "$BUNDLE/config.json" >"$b/config.json"
+  done
+  rhd run -d --bundle "$b2" jplain || { umount "$b3/rootfs"; false; }
+  rhd run -d --bundle "$b3" jover || { umount "$b3/rootfs"; false; }
+  local out2 out3
+  out2=$(rh exec jplain sh -c 'echo new > /made; chown 4321:4321 /made && ls -n /made; echo more >> /etc/hostname && echo write-ok' 2>&1) || true
+  out3=$(rh exec jover sh -c 'echo new > /made; chown 4321:4321 /made && ls -n /made; echo more >> /etc/hostname && echo write-ok; rm /etc/passwd && echo rm-ok' 2>&1) || true
+  rh delete -f jover
+  rh delete -f jplain
+  rh delete -f jpod
+  umount "$b3/rootfs"
+  echo "plain: $out2"
+  echo "overlay: $out3"
+  [[ "$out2" == *" 4321 "*" 4321 "*"/made"*write-ok* ]]
+  [[ "$out3" == *" 4321 "*" 4321 "*"/made"*write-ok*rm-ok* ]]
+  # on the host, the guest's ids (its root is host root through the idmap)
+  [ "$(stat -c %u:%g "$b2/rootfs/made")" = 4321:4321 ]
+  [ "$(stat -c %u:%g "$b2/rootfs/etc/hostname")" = 0:0 ]
+  [ "$(stat -c %u:%g "$ov/snap/fs/made")" = 4321:4321 ]
+  grep -q more "$ov/snap/fs/etc/hostname"
+  ! grep -q more "$ov/lower/etc/hostname"
+  # the removal is an overlay whiteout in the upper layer; the lower keeps it
+  [ "$(stat -c %F:%t:%T "$ov/snap/fs/etc/passwd")" = "character special file:0:0" ]
+  [ -s "$ov/lower/etc/passwd" ]
+}
+
 # A listener on loopback (TCP and UDP) that records what reaches it.
 start_listener() {
   local port=$1 log=$2

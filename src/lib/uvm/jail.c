@@ -242,15 +242,21 @@ static int
 mount_overlay_as (int64_t base, const char *dst, const char *data)
 {
   struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-  struct __user_cap_data_struct caps[2];
+  struct __user_cap_data_struct caps[2], all[2];
   int r, e;
   if (syscall (SYS_capget, &h, caps) < 0)
     return -1;
   setfsgid ((gid_t)base);
   setfsuid ((uid_t)base);
   /* the fsuid change dropped the file capabilities from the effective
-     set: raise them again (they are still permitted) */
-  if (syscall (SYS_capset, &h, caps) < 0)
+     set: raise them again, and every permitted one (a confined
+     supervisor keeps chown, fowner, fsetid and mknod permitted only):
+     overlayfs works on its upper layer with the mounter's credentials, so
+     the guest's chown and whiteouts need them there */
+  memcpy (all, caps, sizeof (all));
+  all[0].effective = all[0].permitted;
+  all[1].effective = all[1].permitted;
+  if (syscall (SYS_capset, &h, all) < 0)
     r = -1;
   else
     r = mount ("overlay", dst, "overlay", MS_NOSUID | MS_NODEV, data);
@@ -909,4 +915,69 @@ fail_cgroup:
     }
   cgroup_manager_free (cg);
   return -1;
+}
+
+/* The mount at `src` in our mount namespace, if it is an overlay: a copy of
+   its super options, else NULL.  */
+static char *
+overlay_options_at (const char *src)
+{
+  cleanup_free char *buf = NULL;
+  char *line, *next;
+  if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, NULL) < 0)
+    return NULL;
+  char *found = NULL;
+  for (line = buf; line && *line; line = next)
+    {
+      char *f[64];
+      int nf = 0, dash = -1;
+      next = strchr (line, '\n');
+      if (next)
+        *next++ = '\0';
+      for (char *c = line; c != NULL && nf < 64;)
+        {
+          f[nf++] = c;
+          c = strchr (c, ' ');
+          if (c)
+            *c++ = '\0';
+        }
+      for (int i = 6; i < nf; i++)
+        if (strcmp (f[i], "-") == 0)
+          {
+            dash = i;
+            break;
+          }
+      if (dash < 0 || dash + 3 >= nf)
+        continue;
+      unescape (f[4]);
+      if (strcmp (f[4], src) != 0)
+        continue;
+      /* the last mount at a path is the one seen there */
+      free (found);
+      found = strcmp (f[dash + 1], "overlay") == 0 ? xstrdup (f[dash + 3]) : NULL;
+    }
+  return found;
+}
+
+int
+uvm_jail_share (int userns, int64_t base, const char *src, const char *dst, const char *layers, runhv_error_t *err)
+{
+  cleanup_free char *opts = overlay_options_at (src);
+  int nlayer = 0, r, t;
+  if (opts == NULL)
+    {
+      t = idmap_clone (src, userns, false, err);
+      return t < 0 ? -1 : attach (t, dst, err);
+    }
+  if (mkdir (layers, 0700) < 0 && errno != EEXIST)
+    return runhv_make_error (err, errno, "jail: mkdir `%s`", layers);
+  r = remount_overlay (opts, dst, layers, userns, base, &nlayer, err);
+  for (int i = 0; i < nlayer; i++)
+    {
+      cleanup_free char *l = xasprintf ("%s/%d", layers, i);
+      umount2 (l, MNT_DETACH);
+      rmdir (l);
+    }
+  rmdir (layers);
+  return r;
 }

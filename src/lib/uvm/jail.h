@@ -56,4 +56,11 @@ char *uvm_jail_cgroup_path (const struct uvm_launch *l);
    (see docs/hypervisor.md (Security model)) the jail execs that probe instead, same jail.  */
 int uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv_error_t *err);
 
+/* Mount `src` at `dst` (under the shared tree, in the supervisor's mount
+   namespace) as the running VMM must see it: idmapped into its user
+   namespace `userns` (an fd on /proc/<vmm>/ns/user), or for an overlay, re-mounted on idmapped layers (staged
+   under `layers`, removed after).  The mount reaches QEMU by propagation,
+   idmapping included: a pod's later containers.  */
+int uvm_jail_share (int userns, int64_t base, const char *src, const char *dst, const char *layers, runhv_error_t *err);
+
 #endif

@@ -25,6 +25,7 @@
 
 #include "agent-proto.h"
 #include "events.h"
+#include "jail.h"
 #include "json.h"
 #include "log.h"
 #include "stream-writer.h"
@@ -127,6 +128,7 @@ struct sup
   bool booting;     /* create waits for our report: it may die meanwhile */
   bool caller_gone; /* and did: nobody will use this VM */
   bool vm_started;  /* the vm-started event is on record */
+  int vmm_userns;   /* QEMU's user namespace, for a pod's later mounts */
   struct winsize ws;
 };
 
@@ -911,6 +913,30 @@ streams_from_fds (struct sup *s, bool tty, const int *fds, int vc, const char *e
   return stdio;
 }
 
+/* One of a joined container's mounts into the shared tree, as the jailed
+   QEMU must see it: idmapped into its user namespace (an overlay re-mounted
+   on idmapped layers), so guest root owns what host root owns.  A source
+   whose filesystem cannot be idmapped is bound as it is, and said so: the
+   guest then reads it but cannot write root's files there.  */
+static int
+share_mount (struct sup *s, const char *id, const char *src, const char *dst, runhv_error_t *err)
+{
+  cleanup_free char *layers = xasprintf ("%s/layers-%s", s->cfg->state_dir, id);
+  runhv_error_t why = NULL;
+  if (s->vmm_userns < 0)
+    runhv_error (&why, "the VMM's user namespace is unknown");
+  else if (uvm_jail_share (s->vmm_userns, uvm_jail_id_base (s->cfg->id, s->cfg->jail_id_base), src, dst, layers, &why)
+           == 0)
+    return 0;
+  log_warning ("container `%s`: `%s` goes into the VM without idmapping (%s); guest root cannot write root's "
+               "files there",
+               id, src, why->msg);
+  runhv_error_release (&why);
+  if (mount (src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return runhv_make_error (err, errno, "share `%s` with the VM", src);
+  return 0;
+}
+
 /* Bind a joined container's rootfs and mount sources into the shared tree,
    in our mount namespace, where only QEMU sees them.  */
 static int
@@ -925,8 +951,8 @@ share_container (struct sup *s, const char *id, json_t *req, runhv_error_t *err)
     return runhv_error (err, "create: `rootfs_host` must be an absolute path");
   if (mkdir_p (root, 0755, err) < 0)
     return -1;
-  if (mount (rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-    return runhv_make_error (err, errno, "share the rootfs `%s` with the VM", rootfs);
+  if (share_mount (s, id, rootfs, root, err) < 0)
+    return -1;
   json_array_foreach (binds, i, b)
   {
     const char *host = json_string_value (json_object_get (b, "host"));
@@ -947,8 +973,8 @@ share_container (struct sup *s, const char *id, json_t *req, runhv_error_t *err)
       }
     else if (mkdir_p (dst, 0755, err) < 0)
       return -1;
-    if (mount (host, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-      return runhv_make_error (err, errno, "mounts: share `%s` with the VM", host);
+    if (share_mount (s, id, host, dst, err) < 0)
+      return runhv_error_wrap (err, "mounts");
   }
   return 0;
 }
@@ -1319,6 +1345,12 @@ boot_and_create (struct sup *s)
   };
   if (uvm_vmm_spawn (&l, &s->qemu, &err) < 0)
     goto fail;
+  {
+    /* Taken now: once confined we could not open another process's
+       namespace.  */
+    cleanup_free char *ns = xasprintf ("/proc/%d/ns/user", (int)s->qemu);
+    s->vmm_userns = open (ns, O_RDONLY | O_CLOEXEC);
+  }
   close (sv[1]);
   /* QEMU holds the tap now: it goes when QEMU does.  */
   if (cfg->tap_fd >= 0)
@@ -1430,6 +1462,7 @@ supervisor_main (const struct supervisor_config *cfg)
   s->qemu = -1;
   s->listen_fd = -1;
   s->tty = -1;
+  s->vmm_userns = -1;
   vc_add (s, cfg->id); /* vc 0: the VM's own container */
   frame_reader_init (&s->in);
   outq_init (&s->out);
