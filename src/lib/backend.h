@@ -120,6 +120,9 @@ struct backend_ops
 
 extern const struct backend_ops process_backend;
 extern const struct backend_ops hypervisor_backend;
+/* A failed VM create keeps its console and VMM logs (its error names
+   them); `delete --force ID` of that id removes them.  */
+void hypervisor_forget_logs (struct runtime_context *ctx, const char *id);
 
 const char *container_status_name (enum container_status s);
 

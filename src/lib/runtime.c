@@ -470,6 +470,7 @@ runtime_delete (struct runtime_context *ctx, const char *id, bool force, runhv_e
           if ((*err)->status != ENOENT)
             return -1;
           runhv_error_release (err);
+          hypervisor_forget_logs (ctx, id);
           return 0;
         }
       log_warning ("removing `%s`, which has no readable state (%s)", dir, (*err)->msg);

@@ -210,3 +210,21 @@ kill_create_at() {
   assert_no_vm_leaks cs-hypervisor
   assert_no_leaks cs-process
 }
+
+@test "a VM create that fails in the guest: vm-stopped matches vm-started, nothing runs, delete -f removes its logs" {
+  config '.process.args = ["/no/such/program"]'
+  run "$RUNHV" --root "$ROOT" create --isolation=hypervisor --bundle "$BUNDLE" badboot </dev/null
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"/no/such/program"* ]]
+  events=$(rh diag events | grep '"id":"badboot"')
+  [ "$(grep -c vm-started <<<"$events")" -eq 1 ]
+  [ "$(grep -c vm-stopped <<<"$events")" -eq 1 ]
+  ! rh list -q | grep -qx badboot
+  wait_for 100 bash -c "! pgrep -f 'runhv-uvm-badboot[, ]' >/dev/null" || fail "its VMM still runs"
+  ! pgrep -x runhv-vmsup >/dev/null || fail "a VM supervisor still runs"
+  # kept for diagnosis until the id is deleted
+  [[ -e "$ROOT/vm-logs/badboot.console.log" ]]
+  rh delete --force badboot
+  assert_no_vm_leaks badboot
+  [[ ! -e "$ROOT/vm-logs/badboot.vmm.log" ]]
+}

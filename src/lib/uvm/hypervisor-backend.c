@@ -28,6 +28,7 @@
 #include "podnet.h"
 #include "log.h"
 #include "runtime.h"
+#include "proxy.h"
 #include "supervisor.h"
 #include "jail.h"
 #include "sync.h"
@@ -134,6 +135,10 @@ guest_spec (const struct oci_spec *spec, const struct uvm_sizing *sz, const char
   size_t i;
 
   json_object_del (g, "hooks"); /* host hooks run on the host */
+  /* which VM to join is the host's business: inside, the container is
+     just a container */
+  if (json_is_object (json_object_get (g, "annotations")))
+    json_object_del (json_object_get (g, "annotations"), "io.runhv.vm");
   if (json_is_object (lin))
     {
       json_t *res = uvm_guest_resources (spec, sz);
@@ -196,154 +201,23 @@ binds_free (struct uvm_bind *b, size_t n)
 
 /* ---- host proxies: a host process stands for a process in the VM ----- */
 
-struct proxy_args
-{
-  const char *vm_dir;
-  const char *id;
-  const char *exec_id; /* NULL: the container's own process */
-  json_t *request;     /* create or exec, sent with the stdio fds */
-  bool terminal;
-  const int *stdio; /* -1 = our own */
-  const char *console_socket;
-  int console_receiver;
-  const char *exit_file; /* where a container's exit status is left */
-  int report;
-};
-
-/* It exits with the guest process's status, and forwards the signals it
-   gets: whoever waits on it (the shim, conmon, `runhv exec`) sees the guest
-   process as if it were this host one.  */
-static void __attribute__ ((noreturn)) vm_proxy (const struct proxy_args *a)
-{
-  runhv_error_t err = NULL;
-  cleanup_close int conn = -1;
-  int fds[3];
-  size_t nfds;
-  json_t *resp = NULL;
-  sigset_t mask;
-  cleanup_close int sfd = -1;
-  static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT };
-  prctl (PR_SET_NAME, "runhv-vmproxy", 0, 0, 0);
-
-  if (a->terminal)
-    {
-      /* Our pty: the master to whoever asked, the slave to the supervisor,
-         which relays it to the guest's.  */
-      cleanup_close int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-      char name[64];
-      int unlock = 0;
-      struct termios t;
-      if (master < 0 || ioctl (master, TIOCSPTLCK, &unlock) < 0 || ptsname_r (master, name, sizeof (name)) != 0)
-        {
-          runhv_make_error (&err, errno, "open a pty");
-          sync_fail (a->report, &err);
-        }
-      fds[0] = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-      if (fds[0] < 0 || tcgetattr (fds[0], &t) < 0)
-        {
-          runhv_make_error (&err, errno, "open `%s`", name);
-          sync_fail (a->report, &err);
-        }
-      cfmakeraw (&t);
-      tcsetattr (fds[0], TCSANOW, &t);
-      if (a->console_receiver >= 0 ? terminal_send_fd (a->console_receiver, master, &err) < 0
-                                   : terminal_send_to_socket (a->console_socket, master, &err) < 0)
-        sync_fail (a->report, &err);
-      nfds = 1;
-    }
-  else
-    {
-      for (int i = 0; i < 3; i++)
-        fds[i] = a->stdio[i] >= 0 ? a->stdio[i] : i;
-      nfds = 3;
-    }
-  conn = uvm_client_connect (a->vm_dir, &err);
-  if (conn < 0)
-    sync_fail (a->report, &err);
-  if (uvm_client_call (conn, a->request, fds, nfds, &resp, &err) < 0)
-    sync_fail (a->report, &err);
-  sync_send (a->report, SYNC_READY, (int)json_integer_value (json_object_get (resp, "pid")), NULL, -1);
-  json_decref (resp);
-  close (a->report);
-  if (a->terminal)
-    close (fds[0]);
-  for (int i = 0; i < 3; i++)
-    if (a->stdio[i] > 2)
-      close (a->stdio[i]);
-
-  sigemptyset (&mask);
-  for (size_t i = 0; i < sizeof (forwarded) / sizeof (forwarded[0]); i++)
-    sigaddset (&mask, forwarded[i]);
-  sigprocmask (SIG_BLOCK, &mask, NULL);
-  sfd = signalfd (-1, &mask, SFD_CLOEXEC);
-  for (;;)
-    {
-      struct pollfd p[2] = { { .fd = conn, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-      if (poll (p, 2, -1) < 0 && errno != EINTR)
-        _exit (UVM_EXIT_VM_DIED);
-      if (p[1].revents & POLLIN)
-        {
-          struct signalfd_siginfo si;
-          if (read (sfd, &si, sizeof (si)) == sizeof (si))
-            {
-              json_t *r = NULL;
-              runhv_error_t ignored = NULL;
-              json_t *kreq = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", a->id, "signal", (int)si.ssi_signo);
-              if (a->exec_id)
-                json_object_set_new (kreq, "exec_id", json_string (a->exec_id));
-              if (uvm_request (a->vm_dir, kreq, &r, &ignored) < 0)
-                runhv_error_release (&ignored);
-              json_decref (kreq);
-              if (r)
-                json_decref (r);
-            }
-        }
-      if (p[0].revents & (POLLIN | POLLHUP))
-        {
-          json_t *ev = NULL;
-          int status = UVM_EXIT_VM_DIED; /* the VM went away under it */
-          if (uvm_client_event (conn, &ev, &err) == 0)
-            {
-              status = (int)json_integer_value (json_object_get (ev, "status"));
-              json_decref (ev);
-            }
-          if (a->exit_file)
-            {
-              cleanup_json json_t *j = json_pack ("{s:i}", "status", status);
-              cleanup_free char *text = json_dumps (j, JSON_COMPACT);
-              write_file_atomic (a->exit_file, text, strlen (text), 0600, NULL);
-            }
-          _exit (status);
-        }
-    }
-}
-
-/* Fork a proxy; the handle is on it once the guest process exists.  */
+/* Exec a proxy (proxy.c); the handle is on it once the guest process
+   exists.  */
 static int
-spawn_proxy (struct proxy_args *a, int lock_fd, struct process_handle *h, pid_t *guest_pid, runhv_error_t *err)
+spawn_proxy (struct uvm_proxy_args *a, struct process_handle *h, pid_t *guest_pid, runhv_error_t *err)
 {
   int sv[2];
   pid_t proxy;
   struct sync_msg m;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return runhv_make_error (err, errno, "socketpair");
-  proxy = fork ();
+  proxy = uvm_proxy_spawn (a, sv[1], err);
+  close (sv[1]);
   if (proxy < 0)
     {
       close (sv[0]);
-      close (sv[1]);
-      return runhv_make_error (err, errno, "fork");
+      return -1;
     }
-  if (proxy == 0)
-    {
-      /* The proxy lives as long as its process: it keeps only its own
-         descriptors, never its caller's (a shim's containerd socket).  */
-      const int keep[] = { sv[1], a->stdio[0], a->stdio[1], a->stdio[2], a->console_receiver };
-      close_fds_except (keep, sizeof (keep) / sizeof (keep[0]));
-      a->report = sv[1];
-      vm_proxy (a);
-    }
-  close (sv[1]);
   if (sync_recv (sv[0], &m) < 0)
     {
       close (sv[0]);
@@ -382,7 +256,7 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
   struct uvm_bind *binds = NULL;
   size_t nbinds = 0;
   json_t *gspec, *bj = json_array ();
-  struct proxy_args a;
+  struct uvm_proxy_args a;
   pid_t guest = 0;
   int proxy, ret = -1;
 
@@ -423,7 +297,7 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
   for (size_t i = 0; i < nbinds; i++)
     json_array_append_new (bj, json_pack ("{s:s,s:I,s:b}", "host", binds[i].host, "index", (json_int_t)binds[i].index,
                                           "file", binds[i].file));
-  a = (struct proxy_args){
+  a = (struct uvm_proxy_args){
     .vm_dir = vdir,
     .id = st->id,
     .request = json_pack ("{s:s,s:s,s:o,s:s,s:o,s:b}", "op", "create", "id", st->id, "spec", gspec, "rootfs_host",
@@ -434,7 +308,7 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
     .console_receiver = o->console_receiver,
     .exit_file = exit_file,
   };
-  proxy = spawn_proxy (&a, o->lock_fd, NULL, &guest, err);
+  proxy = spawn_proxy (&a, NULL, &guest, err);
   json_decref (a.request);
   binds_free (binds, nbinds);
   if (proxy < 0)
@@ -475,6 +349,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   cleanup_json json_t *gspec = NULL;
   int sv[2] = { -1, -1 }, ret = -1;
   pid_t sup = -1;
+  bool sup_stops_itself = false;
   struct podnet net = { .tap_fd = -1 };
   cleanup_free char *net_cmdline = NULL, *pdir = NULL;
 
@@ -594,6 +469,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       {
         runhv_make_error (err, 0, "%s", m.text);
         (*err)->status = m.value;
+        sup_stops_itself = true;
         goto out;
       }
     st->pid = sup;
@@ -643,8 +519,12 @@ out:
   if (ret < 0 && sup > 0)
     {
       /* QEMU dies with its supervisor (PDEATHSIG), its mounts with the
-         supervisor's mount namespace.  */
-      kill (sup, SIGKILL);
+         supervisor's mount namespace.  One that reported the failure
+         stops its VM itself and records it (vm-stopped): give it time.  */
+      cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, sup, 0);
+      struct pollfd p = { .fd = pidfd, .events = POLLIN };
+      if (!sup_stops_itself || pidfd < 0 || poll (&p, 1, 10000) <= 0)
+        kill (sup, SIGKILL);
       waitpid (sup, NULL, 0);
     }
   binds_free (binds, nbinds);
@@ -788,6 +668,15 @@ static void
 remove_logs (struct runtime_context *ctx, const char *id)
 {
   cleanup_free char *a = vm_log (ctx, id, "console"), *b = vm_log (ctx, id, "vmm");
+  unlink (a);
+  unlink (b);
+}
+
+void
+hypervisor_forget_logs (struct runtime_context *ctx, const char *id)
+{
+  cleanup_free char *dir = xasprintf ("%s/vm-logs", ctx->root);
+  cleanup_free char *a = xasprintf ("%s/%s.console.log", dir, id), *b = xasprintf ("%s/%s.vmm.log", dir, id);
   unlink (a);
   unlink (b);
 }
@@ -988,7 +877,7 @@ hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_opt
   cleanup_free char *sdir = vm_dir (ctx, c);
   char exec_id[32];
   uint64_t rnd = 0;
-  struct proxy_args a;
+  struct uvm_proxy_args a;
   int r;
 
   if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
@@ -996,7 +885,7 @@ hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_opt
   if (getrandom (&rnd, sizeof (rnd), 0) < 0)
     rnd = (uint64_t)getpid () * 2654435761u;
   snprintf (exec_id, sizeof (exec_id), "exec-%016llx", (unsigned long long)rnd);
-  a = (struct proxy_args){
+  a = (struct uvm_proxy_args){
     .vm_dir = sdir,
     .id = c->state->id,
     .exec_id = exec_id,
@@ -1007,7 +896,7 @@ hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_opt
     .console_socket = o->console_socket,
     .console_receiver = o->console_receiver,
   };
-  r = spawn_proxy (&a, c->lock_fd, h, NULL, err);
+  r = spawn_proxy (&a, h, NULL, err);
   json_decref (a.request);
   if (r >= 0 && o->exec_ref != NULL)
     snprintf (o->exec_ref, RUNHV_EXEC_REF_MAX, "%s", exec_id);
