@@ -60,10 +60,27 @@ rh("delete", "--force", "probe", check=True)
 share = tempfile.mkdtemp(prefix="runhv-bench-share-")
 
 
+# runhv's QEMU runs in a jail (docs/hypervisor.md): its paths are the jail's.
+guest = os.environ.get("RUNHV_GUEST_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/guest")
+jail_paths = {"/vmm": subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"], capture_output=True,
+                                     text=True).stdout.strip(),
+              "/kernel": os.path.join(guest, "vmlinux"), "/initrd": os.path.join(guest, "initramfs.cpio")}
+
+
 def bare_boot():
     a, b = socket.socketpair()
     args = []
+    skip = False
     for x in argv:
+        if skip:
+            skip = False
+            continue
+        if x == "-add-fd":  # the console log's fd: a file here
+            skip = True
+            continue
+        x = jail_paths.get(x, x)
+        if x.startswith("file,id=con,path="):
+            x = "file,id=con,path=/dev/null"
         if x.startswith("socket,id=agent,fd="):
             x = "socket,id=agent,fd=%d" % b.fileno()
         elif x.startswith("local,id=fs0,path="):
