@@ -25,8 +25,8 @@ exec_self (const char *name, const char *role, const int *fds, int nfds, runhv_e
 {
   /* A clean environment: PATH, plus the test-only switches jail.c checks
      (and the sanitizers' options of a test build).  */
-  static const char *const passed[] = { "RUNHV_TEST_VMM_PROBE", "RUNHV_TEST_PROBE_ARGS", "ASAN_OPTIONS",
-                                        "UBSAN_OPTIONS" };
+  static const char *const passed[]
+    = { "RUNHV_TEST_VMM_PROBE", "RUNHV_TEST_PROBE_ARGS", "ASAN_OPTIONS", "UBSAN_OPTIONS" };
   enum
   {
     NPASSED = sizeof (passed) / sizeof (passed[0])

@@ -148,12 +148,11 @@ uvm_proxy_spawn (const struct uvm_proxy_args *a, int report, runhv_error_t *err)
 {
   int fds[FD_COUNT];
   cleanup_close int conf = -1, devnull = -1;
-  cleanup_json json_t *j
-    = json_pack ("{s:s,s:s,s:o,s:O,s:b,s:o,s:b,s:o}", "vm_dir", a->vm_dir, "id", a->id, "exec_id",
-                 a->exec_id ? json_string (a->exec_id) : json_null (), "request", a->request, "terminal", a->terminal,
-                 "console_socket", a->console_socket ? json_string (a->console_socket) : json_null (),
-                 "console_receiver", a->console_receiver >= 0, "exit_file",
-                 a->exit_file ? json_string (a->exit_file) : json_null ());
+  cleanup_json json_t *j = json_pack (
+    "{s:s,s:s,s:o,s:O,s:b,s:o,s:b,s:o}", "vm_dir", a->vm_dir, "id", a->id, "exec_id",
+    a->exec_id ? json_string (a->exec_id) : json_null (), "request", a->request, "terminal", a->terminal,
+    "console_socket", a->console_socket ? json_string (a->console_socket) : json_null (), "console_receiver",
+    a->console_receiver >= 0, "exit_file", a->exit_file ? json_string (a->exit_file) : json_null ());
   conf = exec_self_config_fd (j, err);
   if (conf < 0)
     return -1;
