@@ -218,6 +218,43 @@ unescape (char *s)
   *o = '\0';
 }
 
+/* One line of /proc/self/mountinfo, split in place: its mount point
+   (unescaped), filesystem type and super options.  *cursor moves to the
+   next line; false at the end.  Malformed lines are skipped.  */
+static bool
+mountinfo_next (char **cursor, char **point, char **fstype, char **super)
+{
+  while (*cursor != NULL && **cursor != '\0')
+    {
+      char *line = *cursor, *f[64];
+      int nf = 0, dash = -1;
+      *cursor = strchr (line, '\n');
+      if (*cursor)
+        *(*cursor)++ = '\0';
+      for (char *c = line; c != NULL && nf < 64;)
+        {
+          f[nf++] = c;
+          c = strchr (c, ' ');
+          if (c)
+            *c++ = '\0';
+        }
+      for (int i = 6; i < nf; i++)
+        if (strcmp (f[i], "-") == 0)
+          {
+            dash = i;
+            break;
+          }
+      if (dash < 0 || dash + 3 >= nf)
+        continue;
+      unescape (f[4]);
+      *point = f[4];
+      *fstype = f[dash + 1];
+      *super = f[dash + 3];
+      return true;
+    }
+  return false;
+}
+
 /* The value of key= in overlayfs's super options (a copy), or NULL.  */
 static char *
 ovl_option (const char *opts, const char *key)
@@ -342,7 +379,7 @@ mount_shared (const char *shared, const char *root, int userns, int64_t base, ru
   cleanup_free char *buf = NULL, *prefix = xasprintf ("%s/", shared);
   size_t plen = strlen (prefix);
   cleanup_strv char **seen = xmalloc0 (sizeof (char *));
-  char *line, *next;
+  char *cursor, *point, *fstype, *super;
   int t, nlayer = 0;
   /* the top of the tree first; it stays a slave of the supervisor's (the
      clone of a slave is a slave of the same master), so what is bound
@@ -352,44 +389,23 @@ mount_shared (const char *shared, const char *root, int userns, int64_t base, ru
     return -1;
   if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, err) < 0)
     return -1;
-  for (line = buf; line && *line; line = next)
+  for (cursor = buf; mountinfo_next (&cursor, &point, &fstype, &super);)
     {
-      char *f[64];
-      int nf = 0, dash = -1;
-      next = strchr (line, '\n');
-      if (next)
-        *next++ = '\0';
-      for (char *c = line; c != NULL && nf < 64;)
-        {
-          f[nf++] = c;
-          c = strchr (c, ' ');
-          if (c)
-            *c++ = '\0';
-        }
-      for (int i = 6; i < nf; i++)
-        if (strcmp (f[i], "-") == 0)
-          {
-            dash = i;
-            break;
-          }
-      if (dash < 0 || dash + 3 >= nf)
-        continue;
-      unescape (f[4]);
       /* the supervisor's first binds are listed twice: under the tree
          share_tree() stacked onto itself, and in it; a path is one mount */
-      if (strncmp (f[4], prefix, plen) != 0 || strv_contains (seen, f[4]))
+      if (strncmp (point, prefix, plen) != 0 || strv_contains (seen, point))
         continue;
-      strv_append (&seen, f[4]);
+      strv_append (&seen, point);
       {
-        cleanup_free char *target = xasprintf ("%s/%s", dst, f[4] + plen);
-        if (strcmp (f[dash + 1], "overlay") == 0)
+        cleanup_free char *target = xasprintf ("%s/%s", dst, point + plen);
+        if (strcmp (fstype, "overlay") == 0)
           {
-            if (remount_overlay (f[dash + 3], target, layers, userns, base, &nlayer, err) < 0)
+            if (remount_overlay (super, target, layers, userns, base, &nlayer, err) < 0)
               return -1;
           }
         else
           {
-            t = idmap_clone (f[4], userns, false, err);
+            t = idmap_clone (point, userns, false, err);
             if (t < 0 || attach (t, target, err) < 0)
               return -1;
           }
@@ -923,39 +939,16 @@ static char *
 overlay_options_at (const char *src)
 {
   cleanup_free char *buf = NULL;
-  char *line, *next;
+  char *cursor, *point, *fstype, *super, *found = NULL;
   if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, NULL) < 0)
     return NULL;
-  char *found = NULL;
-  for (line = buf; line && *line; line = next)
-    {
-      char *f[64];
-      int nf = 0, dash = -1;
-      next = strchr (line, '\n');
-      if (next)
-        *next++ = '\0';
-      for (char *c = line; c != NULL && nf < 64;)
-        {
-          f[nf++] = c;
-          c = strchr (c, ' ');
-          if (c)
-            *c++ = '\0';
-        }
-      for (int i = 6; i < nf; i++)
-        if (strcmp (f[i], "-") == 0)
-          {
-            dash = i;
-            break;
-          }
-      if (dash < 0 || dash + 3 >= nf)
-        continue;
-      unescape (f[4]);
-      if (strcmp (f[4], src) != 0)
-        continue;
-      /* the last mount at a path is the one seen there */
-      free (found);
-      found = strcmp (f[dash + 1], "overlay") == 0 ? xstrdup (f[dash + 3]) : NULL;
-    }
+  for (cursor = buf; mountinfo_next (&cursor, &point, &fstype, &super);)
+    if (strcmp (point, src) == 0)
+      {
+        /* the last mount at a path is the one seen there */
+        free (found);
+        found = strcmp (fstype, "overlay") == 0 ? xstrdup (super) : NULL;
+      }
   return found;
 }
 
