@@ -228,3 +228,38 @@ kill_create_at() {
   assert_no_vm_leaks badboot
   [[ ! -e "$ROOT/vm-logs/badboot.vmm.log" ]]
 }
+
+@test "the supervisor and an exec's host stand-in are exec'd programs, confined, holding only their descriptors" {
+  rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" conf
+  sup=$(supervisor_of conf)
+  rhd exec --detach --pid-file "$TEST_DIR/proxy.pid" conf sleep 1000
+  proxy=$(cat "$TEST_DIR/proxy.pid")
+  [ "$(tr '\0' ' ' </proc/"$sup"/cmdline)" = "runhv-vmsup __vm-supervisor " ]
+  [ "$(tr '\0' ' ' </proc/"$proxy"/cmdline)" = "runhv-vmproxy __vm-proxy " ]
+  # the supervisor: kill, dac_override, dac_read_search, setgid, setuid,
+  # sys_admin effective; chown, fowner, fsetid, mknod permitted besides
+  grep -q "^CapEff:.*00000000002000e6$" /proc/"$sup"/status
+  grep -q "^CapPrm:.*00000000082000ff$" /proc/"$sup"/status
+  grep -q "^CapBnd:.*00000000082000ff$" /proc/"$sup"/status
+  grep -q "^NoNewPrivs:.*1$" /proc/"$sup"/status
+  grep -q "^Seccomp:.*2$" /proc/"$sup"/status
+  # the stand-in: nothing
+  grep -q "^CapEff:.*0000000000000000$" /proc/"$proxy"/status
+  grep -q "^CapBnd:.*0000000000000000$" /proc/"$proxy"/status
+  grep -q "^NoNewPrivs:.*1$" /proc/"$proxy"/status
+  grep -q "^Seccomp:.*2$" /proc/"$proxy"/status
+  # descriptors: the process's stdio went to the supervisor (which relays
+  # it); the stand-in keeps /dev/null, its supervisor connection, a signalfd
+  for fd in /proc/"$proxy"/fd/*; do
+    t=$(readlink "$fd")
+    [[ "$t" != *"$TEST_DIR"* ]] || fail "the stand-in still holds $t"
+  done
+  [ "$(ls /proc/"$proxy"/fd | wc -l)" -le 6 ]
+  # and the stand-in still stands for its process: a signal to it ends it
+  kill -TERM "$proxy"
+  wait_for 100 bash -c "! kill -0 $proxy 2>/dev/null" || fail "the stand-in did not end with its process"
+  run rh exec conf sh -c 'ps | grep -c "[s]leep 1000"'
+  [ "$output" -eq 1 ]
+  rh delete --force conf
+  assert_no_vm_leaks conf
+}

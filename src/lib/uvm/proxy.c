@@ -76,7 +76,9 @@ static void __attribute__ ((noreturn)) proxy_run (const struct uvm_proxy_args *a
       nfds = 3;
     }
   conn = uvm_client_connect (a->vm_dir, &err);
-  if (conn < 0)
+  /* Set up (its pty made and sent, the supervisor reached): from here it
+     only talks to the supervisor and writes its exit record.  */
+  if (conn < 0 || proxy_confine (&err) < 0)
     sync_fail (report, &err);
   if (uvm_client_call (conn, a->request, fds, nfds, &resp, &err) < 0)
     sync_fail (report, &err);

@@ -32,21 +32,21 @@
 #define OVERLAY_CAPS ((1ULL << CAP_CHOWN) | (1ULL << CAP_FOWNER) | (1ULL << CAP_FSETID) | (1ULL << CAP_MKNOD))
 
 static int
-drop_capabilities (runhv_error_t *err)
+drop_capabilities (uint64_t effective, uint64_t permitted, runhv_error_t *err)
 {
   struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
   struct __user_cap_data_struct d[2] = { { 0 } };
   for (int c = 0; c <= 63; c++)
-    if (!(((KEPT_CAPS | OVERLAY_CAPS) >> c) & 1) && prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+    if (!((permitted >> c) & 1) && prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
       return runhv_make_error (err, errno, "drop capability %d from the bounding set", c);
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
     return runhv_make_error (err, errno, "clear the ambient capabilities");
-  d[0].effective = (uint32_t)KEPT_CAPS;
-  d[1].effective = (uint32_t)(KEPT_CAPS >> 32);
-  d[0].permitted = (uint32_t)(KEPT_CAPS | OVERLAY_CAPS);
-  d[1].permitted = (uint32_t)((KEPT_CAPS | OVERLAY_CAPS) >> 32);
+  d[0].effective = (uint32_t)effective;
+  d[1].effective = (uint32_t)(effective >> 32);
+  d[0].permitted = (uint32_t)permitted;
+  d[1].permitted = (uint32_t)(permitted >> 32);
   if (syscall (SYS_capset, &h, d) < 0)
-    return runhv_make_error (err, errno, "drop the VM supervisor's capabilities");
+    return runhv_make_error (err, errno, "drop capabilities");
   return 0;
 }
 
@@ -117,12 +117,26 @@ load_filter (runhv_error_t *err)
   return 0;
 }
 
+static int
+confine (uint64_t effective, uint64_t permitted, runhv_error_t *err)
+{
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return runhv_make_error (err, errno, "set no_new_privs");
+  if (drop_capabilities (effective, permitted, err) < 0)
+    return -1;
+  return load_filter (err);
+}
+
 int
 supervisor_confine (runhv_error_t *err)
 {
-  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    return runhv_make_error (err, errno, "set no_new_privs on the VM supervisor");
-  if (drop_capabilities (err) < 0)
-    return -1;
-  return load_filter (err);
+  return confine (KEPT_CAPS, KEPT_CAPS | OVERLAY_CAPS, err);
+}
+
+/* A host stand-in, once its process runs, only talks to the supervisor's
+   socket and writes its exit record, both root's own: no capability.  */
+int
+proxy_confine (runhv_error_t *err)
+{
+  return confine (0, 0, err);
 }

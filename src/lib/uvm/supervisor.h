@@ -60,6 +60,8 @@ void supervisor_main (const struct supervisor_config *cfg) __attribute__ ((noret
 /* After setup: no_new_privs, only the capabilities a running VM's host
    side uses, a seccomp filter (supervisor-confine.c says which).  */
 int supervisor_confine (runhv_error_t *err);
+/* The same filter, no capabilities at all: a host stand-in (proxy.c).  */
+int proxy_confine (runhv_error_t *err);
 
 /* create's one byte on the report socket once the supervisor's pid is on
    record; a supervisor that gets EOF instead exits having done nothing.  */
