@@ -263,3 +263,11 @@ kill_create_at() {
   rh delete --force conf
   assert_no_vm_leaks conf
 }
+
+@test "the helpers' hidden roles run by hand say they are internal and do nothing" {
+  for role in __vm-supervisor __vm-proxy; do
+    run "$RUNHV" "$role"
+    [ "$status" -eq 2 ]
+    [ "$output" = "runhv: $role: this is runhv's internal helper mode: runhv starts it itself" ]
+  done
+}

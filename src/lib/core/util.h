@@ -35,6 +35,10 @@ ssize_t read_all (int fd, void *buf, size_t len);
 
 /* Read a whole file (at most max bytes, 0 = 64 MiB), NUL-terminated.  */
 int read_file (const char *path, size_t max, char **out, size_t *len, runhv_error_t *err);
+/* One line of a /proc/PID/mountinfo text, split in place: its mount
+   point (unescaped), filesystem type and super options.  *cursor moves to
+   the next line; false at the end.  Malformed lines are skipped.  */
+bool mountinfo_next (char **cursor, char **point, char **fstype, char **super);
 int read_file_at (int dirfd, const char *name, size_t max, char **out, size_t *len, runhv_error_t *err);
 /* Write via O_WRONLY|O_TRUNC (cgroup files, /proc knobs).  */
 int write_file (const char *path, const char *data, size_t len, runhv_error_t *err);

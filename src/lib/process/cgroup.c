@@ -210,40 +210,17 @@ static int
 discover_v1 (struct cgroup_manager *m, const char *path, runhv_error_t *err)
 {
   cleanup_free char *buf = NULL;
-  char *line, *next;
+  char *cursor, *mnt, *fstype, *super;
   size_t rootlen = strlen (m->root);
   if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, err) < 0)
     return -1;
-  for (line = buf; line && *line; line = next)
+  for (cursor = buf; mountinfo_next (&cursor, &mnt, &fstype, &super);)
     {
-      char *f[32];
-      int nf = 0, dash = -1;
-      const char *mnt, *fstype;
-      next = strchr (line, '\n');
-      if (next)
-        *next++ = '\0';
-      for (char *s = line; s != NULL && nf < 32;)
-        {
-          f[nf++] = s;
-          s = strchr (s, ' ');
-          if (s)
-            *s++ = '\0';
-        }
-      for (int i = 6; i < nf; i++)
-        if (strcmp (f[i], "-") == 0)
-          {
-            dash = i;
-            break;
-          }
-      if (dash < 0 || dash + 3 >= nf)
-        continue;
-      mnt = f[4];
-      fstype = f[dash + 1];
       if (strncmp (mnt, m->root, rootlen) != 0 || mnt[rootlen] != '/')
         continue;
       if (strcmp (fstype, "cgroup") == 0)
         {
-          cleanup_free char *ctrls = controllers_from_superopts (f[dash + 3]);
+          cleanup_free char *ctrls = controllers_from_superopts (super);
           cleanup_free char *full = NULL;
           if (ctrls == NULL)
             continue;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "log.h"
 #include "proxy.h"
 #include "supervisor.h"
 #include "util.h"
@@ -108,8 +109,8 @@ exec_self_config_fd (json_t *j, runhv_error_t *err)
   return fd;
 }
 
-json_t *
-exec_self_read_config (int fd, runhv_error_t *err)
+static json_t *
+read_config (int fd, runhv_error_t *err)
 {
   struct stat st;
   cleanup_free char *text = NULL;
@@ -132,6 +133,26 @@ exec_self_read_config (int fd, runhv_error_t *err)
     }
   if (json_load_buffer (text, (size_t)n, "helper configuration", &j, err) < 0)
     return NULL;
+  return j;
+}
+
+json_t *
+exec_self_start (const char *ident, const char *role, int config_fd)
+{
+  runhv_error_t err = NULL;
+  json_t *j;
+  log_set_ident (ident);
+  /* Dispositions an exec keeps: SIGCHLD ignored would reap our children
+     (QEMU) behind our back.  */
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal (sig, SIG_DFL);
+  j = read_config (config_fd, &err);
+  if (j == NULL)
+    {
+      fprintf (stderr, "runhv: %s: %s\n", role, err->msg);
+      _exit (2);
+    }
   return j;
 }
 

@@ -19,9 +19,11 @@
 pid_t exec_self (const char *name, const char *role, const int *fds, int nfds, runhv_error_t *err);
 /* A sealed memfd holding j.  */
 int exec_self_config_fd (json_t *j, runhv_error_t *err);
-/* The exec'd side: the JSON in the sealed memfd at fd (closed after), or
-   NULL with an error when fd is not one.  */
-json_t *exec_self_read_config (int fd, runhv_error_t *err);
+/* The exec'd side, first thing: names the process in logs, resets the
+   signal dispositions an exec keeps, and returns the JSON in the sealed
+   memfd at config_fd (closed after).  Anyone who runs the role by hand is
+   told it is internal, and the process exits 2.  */
+json_t *exec_self_start (const char *ident, const char *role, int config_fd);
 /* Called first by main () of runhv and of the shim: runs a role and does
    not return when argv names one.  */
 void exec_self_dispatch (int argc, char **argv);

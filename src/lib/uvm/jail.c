@@ -200,61 +200,6 @@ attach (int tree, const char *dst, runhv_error_t *err)
   return 0;
 }
 
-/* "a\040b" in mountinfo → "a b".  */
-static void
-unescape (char *s)
-{
-  char *o = s;
-  for (char *i = s; *i; i++)
-    {
-      if (i[0] == '\\' && i[1] >= '0' && i[1] <= '7' && i[2] >= '0' && i[2] <= '7' && i[3] >= '0' && i[3] <= '7')
-        {
-          *o++ = (char)((i[1] - '0') * 64 + (i[2] - '0') * 8 + (i[3] - '0'));
-          i += 3;
-        }
-      else
-        *o++ = *i;
-    }
-  *o = '\0';
-}
-
-/* One line of /proc/self/mountinfo, split in place: its mount point
-   (unescaped), filesystem type and super options.  *cursor moves to the
-   next line; false at the end.  Malformed lines are skipped.  */
-static bool
-mountinfo_next (char **cursor, char **point, char **fstype, char **super)
-{
-  while (*cursor != NULL && **cursor != '\0')
-    {
-      char *line = *cursor, *f[64];
-      int nf = 0, dash = -1;
-      *cursor = strchr (line, '\n');
-      if (*cursor)
-        *(*cursor)++ = '\0';
-      for (char *c = line; c != NULL && nf < 64;)
-        {
-          f[nf++] = c;
-          c = strchr (c, ' ');
-          if (c)
-            *c++ = '\0';
-        }
-      for (int i = 6; i < nf; i++)
-        if (strcmp (f[i], "-") == 0)
-          {
-            dash = i;
-            break;
-          }
-      if (dash < 0 || dash + 3 >= nf)
-        continue;
-      unescape (f[4]);
-      *point = f[4];
-      *fstype = f[dash + 1];
-      *super = f[dash + 3];
-      return true;
-    }
-  return false;
-}
-
 /* The value of key= in overlayfs's super options (a copy), or NULL.  */
 static char *
 ovl_option (const char *opts, const char *key)

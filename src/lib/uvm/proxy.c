@@ -173,18 +173,8 @@ void
 uvm_proxy_exec_main (void)
 {
   runhv_error_t err = NULL;
-  json_t *j;
+  json_t *j = exec_self_start ("runhv-vmproxy", UVM_PROXY_ARGV1, FD_CONFIG);
   struct uvm_proxy_args a = { 0 };
-  log_set_ident ("runhv-vmproxy");
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      signal (sig, SIG_DFL);
-  j = exec_self_read_config (FD_CONFIG, &err);
-  if (j == NULL)
-    {
-      fprintf (stderr, "runhv: %s: %s\n", UVM_PROXY_ARGV1, err->msg);
-      _exit (2);
-    }
   a.vm_dir = json_string_value (json_object_get (j, "vm_dir"));
   a.id = json_string_value (json_object_get (j, "id"));
   a.exec_id = json_string_value (json_object_get (j, "exec_id"));

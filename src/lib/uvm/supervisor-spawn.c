@@ -183,22 +183,8 @@ supervisor_exec_main (void)
 {
   static struct supervisor_config cfg;
   runhv_error_t err = NULL;
-  json_t *j = NULL;
+  json_t *j = exec_self_start ("runhv-vm-supervisor", UVM_SUPERVISOR_ARGV1, FD_CONFIG);
 
-  log_set_ident ("runhv-vm-supervisor");
-  {
-    /* Dispositions an exec keeps: SIGCHLD ignored would reap QEMU behind
-       our back.  */
-    for (int sig = 1; sig < NSIG; sig++)
-      if (sig != SIGKILL && sig != SIGSTOP)
-        signal (sig, SIG_DFL);
-  }
-  j = exec_self_read_config (FD_CONFIG, &err);
-  if (j == NULL)
-    {
-      fprintf (stderr, "runhv: %s: %s\n", UVM_SUPERVISOR_ARGV1, err->msg);
-      _exit (2);
-    }
   if (config_from_json (j, &cfg, &err) < 0)
     {
       sync_send (FD_REPORT, SYNC_ERROR, EINVAL, err->msg, -1);
