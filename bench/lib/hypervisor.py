@@ -17,36 +17,14 @@ import sys
 import tempfile
 import time
 
+from procmem import descendants, pss_kib
+
 runhv, bundle, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 root = tempfile.mkdtemp(prefix="runhv-bench-root-")
 
 
 def rh(*args, **kw):
     return subprocess.run([runhv, "--root", root, *args], **kw)
-
-
-def pss_kib(pid):
-    try:
-        for line in open(f"/proc/{pid}/smaps_rollup"):
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                st = open(f"/proc/{p}/stat").read()
-                ppid = int(st.rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                out.append(int(p))
-    return out
 
 
 # The command line runhv gives QEMU, from a live VM.
@@ -137,9 +115,7 @@ print(f"  ratio (2)/(3)  = {med(hv) / med(proc):.1f}")
 # the container's host process) and everything under it.
 def host_pss(container):
     sup = json.loads(open(f"{root}/{container}/state.json").read())["pid"]
-    pids = [sup] + children(sup)
-    for c in list(pids[1:]):
-        pids += children(c)
+    pids = descendants(sup)
     return sum(pss_kib(p) for p in pids), len(pids)
 
 bundle_sleep = tempfile.mkdtemp(prefix="runhv-bench-sleep-")

@@ -10,6 +10,8 @@ import sys
 import tempfile
 import time
 
+from procmem import descendants, pss_kib
+
 old, new, bundle, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 roots = {b: tempfile.mkdtemp(prefix="runhv-cmp-root-") for b in (old, new)}
 
@@ -25,33 +27,6 @@ def timed(binary, name):
     if b"a line" not in r.stdout:
         raise SystemExit(f"bench: {binary} printed {r.stdout!r} {r.stderr!r}")
     return time.monotonic() - t0
-
-
-def descendants(pid):
-    kids = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(p))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += kids.get(p, [])
-    return out
-
-
-def pss_kib(pid):
-    try:
-        for line in open(f"/proc/{pid}/smaps_rollup"):
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 times = {old: [], new: []}
