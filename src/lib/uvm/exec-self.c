@@ -21,8 +21,10 @@
 
 #define CONFIG_MAX (16u << 20)
 
-pid_t
-exec_self (const char *name, const char *role, const int *fds, int nfds, runhv_error_t *err)
+/* fork, put fds[i] at descriptor i (fds[i] < 0: i stays closed), close
+   every other descriptor, exec.  */
+static pid_t
+spawn (const char *name, const char *role, const int *fds, int nfds, runhv_error_t *err)
 {
   /* A clean environment: PATH, plus the test-only switches jail.c checks
      (and the sanitizers' options of a test build).  */
@@ -35,12 +37,10 @@ exec_self (const char *name, const char *role, const int *fds, int nfds, runhv_e
   char *envbuf[NPASSED] = { NULL };
   char *envp[NPASSED + 2];
   char *const argv[] = { (char *)name, (char *)role, NULL };
-  int hi[EXEC_SELF_MAX_FDS];
+  int hi[EXEC_SELF_FIRST_EXTRA + EXEC_SELF_MAX_EXTRA];
   size_t ne = 0;
   pid_t pid;
 
-  if (nfds > EXEC_SELF_MAX_FDS)
-    return runhv_error (err, "exec_self: %d descriptors, at most %d", nfds, EXEC_SELF_MAX_FDS);
   envp[ne++] = (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (size_t i = 0; i < NPASSED; i++)
     {
@@ -89,8 +89,8 @@ exec_self (const char *name, const char *role, const int *fds, int nfds, runhv_e
   _exit (127);
 }
 
-int
-exec_self_config_fd (json_t *j, runhv_error_t *err)
+static int
+config_fd (json_t *j, runhv_error_t *err)
 {
   cleanup_free char *text = j ? json_dumps (j, JSON_COMPACT) : NULL;
   int fd;
@@ -107,6 +107,28 @@ exec_self_config_fd (json_t *j, runhv_error_t *err)
       return runhv_make_error (err, e, "write a helper's configuration");
     }
   return fd;
+}
+
+pid_t
+exec_self (const char *name, const char *role, json_t *config, const int *stdio, int report, const int *extra,
+           int nextra, runhv_error_t *err)
+{
+  int fds[EXEC_SELF_FIRST_EXTRA + EXEC_SELF_MAX_EXTRA];
+  cleanup_close int conf = -1, devnull = -1;
+  if (nextra > EXEC_SELF_MAX_EXTRA)
+    return runhv_error (err, "exec_self: %d extra descriptors, at most %d", nextra, EXEC_SELF_MAX_EXTRA);
+  conf = config_fd (config, err);
+  if (conf < 0)
+    return -1;
+  if (stdio == NULL && (devnull = open ("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+    return runhv_make_error (err, errno, "open /dev/null");
+  for (int i = 0; i < 3; i++)
+    fds[i] = stdio == NULL ? devnull : stdio[i] >= 0 ? stdio[i] : i;
+  fds[EXEC_SELF_REPORT_FD] = report;
+  fds[EXEC_SELF_CONFIG_FD] = conf;
+  for (int k = 0; k < nextra; k++)
+    fds[EXEC_SELF_FIRST_EXTRA + k] = extra[k];
+  return spawn (name, role, fds, EXEC_SELF_FIRST_EXTRA + nextra, err);
 }
 
 static json_t *
@@ -137,7 +159,7 @@ read_config (int fd, runhv_error_t *err)
 }
 
 json_t *
-exec_self_start (const char *ident, const char *role, int config_fd)
+exec_self_start (const char *ident, const char *role)
 {
   runhv_error_t err = NULL;
   json_t *j;
@@ -147,7 +169,7 @@ exec_self_start (const char *ident, const char *role, int config_fd)
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP)
       signal (sig, SIG_DFL);
-  j = read_config (config_fd, &err);
+  j = read_config (EXEC_SELF_CONFIG_FD, &err);
   if (j == NULL)
     {
       fprintf (stderr, "runhv: %s: %s\n", role, err->msg);

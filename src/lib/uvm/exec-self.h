@@ -12,18 +12,24 @@
 
 #include "error.h"
 
-#define EXEC_SELF_MAX_FDS 8
+/* Descriptors of every exec'd helper: its stdio at 0-2, then these, then
+   its own extras from EXEC_SELF_FIRST_EXTRA on.  */
+#define EXEC_SELF_REPORT_FD 3 /* sync.h messages back to the caller */
+#define EXEC_SELF_CONFIG_FD 4 /* its configuration: JSON in a sealed memfd */
+#define EXEC_SELF_FIRST_EXTRA 5
+#define EXEC_SELF_MAX_EXTRA 3
 
-/* fork, put fds[i] at descriptor i (fds[i] < 0: i stays closed), close
-   every other descriptor, exec /proc/self/exe with argv {name, role}.  */
-pid_t exec_self (const char *name, const char *role, const int *fds, int nfds, runhv_error_t *err);
-/* A sealed memfd holding j.  */
-int exec_self_config_fd (json_t *j, runhv_error_t *err);
+/* fork and exec /proc/self/exe with argv {name, role}, a clean environment
+   and only these descriptors: stdio (NULL: /dev/null; stdio[i] < 0: the
+   caller's own i), `report`, `config` in a sealed memfd, and extra[k] at
+   EXEC_SELF_FIRST_EXTRA + k (< 0: that one stays closed).  */
+pid_t exec_self (const char *name, const char *role, json_t *config, const int *stdio, int report, const int *extra,
+                 int nextra, runhv_error_t *err);
 /* The exec'd side, first thing: names the process in logs, resets the
-   signal dispositions an exec keeps, and returns the JSON in the sealed
-   memfd at config_fd (closed after).  Anyone who runs the role by hand is
-   told it is internal, and the process exits 2.  */
-json_t *exec_self_start (const char *ident, const char *role, int config_fd);
+   signal dispositions an exec keeps, and returns its configuration.
+   Anyone who runs the role by hand is told it is internal, and the
+   process exits 2.  */
+json_t *exec_self_start (const char *ident, const char *role);
 /* Called first by main () of runhv and of the shim: runs a role and does
    not return when argv names one.  */
 void exec_self_dispatch (int argc, char **argv);

@@ -22,14 +22,8 @@
 #include "util.h"
 #include "banned.h"
 
-/* Descriptors of the exec'd proxy.  */
-enum
-{
-  FD_REPORT = 3,
-  FD_CONFIG = 4,
-  FD_CONSOLE = 5,
-  FD_COUNT = 6,
-};
+/* The exec'd proxy's one extra descriptor (exec-self.h has the rest).  */
+#define FD_CONSOLE EXEC_SELF_FIRST_EXTRA
 
 static void __attribute__ ((noreturn)) proxy_run (const struct uvm_proxy_args *a, int report)
 {
@@ -148,32 +142,21 @@ static void __attribute__ ((noreturn)) proxy_run (const struct uvm_proxy_args *a
 pid_t
 uvm_proxy_spawn (const struct uvm_proxy_args *a, int report, runhv_error_t *err)
 {
-  int fds[FD_COUNT];
-  cleanup_close int conf = -1, devnull = -1;
   cleanup_json json_t *j = json_pack (
     "{s:s,s:s,s:o,s:O,s:b,s:o,s:b,s:o}", "vm_dir", a->vm_dir, "id", a->id, "exec_id",
     a->exec_id ? json_string (a->exec_id) : json_null (), "request", a->request, "terminal", a->terminal,
     "console_socket", a->console_socket ? json_string (a->console_socket) : json_null (), "console_receiver",
     a->console_receiver >= 0, "exit_file", a->exit_file ? json_string (a->exit_file) : json_null ());
-  conf = exec_self_config_fd (j, err);
-  if (conf < 0)
-    return -1;
-  devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0)
-    return runhv_make_error (err, errno, "open /dev/null");
-  for (int i = 0; i < 3; i++)
-    fds[i] = a->terminal ? devnull : a->stdio[i] >= 0 ? a->stdio[i] : i;
-  fds[FD_REPORT] = report;
-  fds[FD_CONFIG] = conf;
-  fds[FD_CONSOLE] = a->console_receiver;
-  return exec_self ("runhv-vmproxy", UVM_PROXY_ARGV1, fds, FD_COUNT, err);
+  /* a terminal process's stdio is the pty: the caller's stays with it */
+  return exec_self ("runhv-vmproxy", UVM_PROXY_ARGV1, j, a->terminal ? NULL : a->stdio, report, &a->console_receiver, 1,
+                    err);
 }
 
 void
 uvm_proxy_exec_main (void)
 {
   runhv_error_t err = NULL;
-  json_t *j = exec_self_start ("runhv-vmproxy", UVM_PROXY_ARGV1, FD_CONFIG);
+  json_t *j = exec_self_start ("runhv-vmproxy", UVM_PROXY_ARGV1);
   struct uvm_proxy_args a = { 0 };
   a.vm_dir = json_string_value (json_object_get (j, "vm_dir"));
   a.id = json_string_value (json_object_get (j, "id"));
@@ -187,7 +170,7 @@ uvm_proxy_exec_main (void)
       || (a.terminal && a.console_socket == NULL && a.console_receiver < 0))
     {
       runhv_error (&err, "the proxy's configuration is malformed");
-      sync_fail (FD_REPORT, &err);
+      sync_fail (EXEC_SELF_REPORT_FD, &err);
     }
-  proxy_run (&a, FD_REPORT);
+  proxy_run (&a, EXEC_SELF_REPORT_FD);
 }

@@ -13,16 +13,10 @@
 #include "supervisor.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/close_range.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "exec-self.h"
@@ -32,14 +26,9 @@
 #include "util.h"
 #include "banned.h"
 
-enum
-{
-  FD_REPORT = 3,
-  FD_CONFIG = 4,
-  FD_TAP = 5,
-  FD_CONSOLE = 6,
-  FD_COUNT = 7,
-};
+/* The exec'd supervisor's extra descriptors (exec-self.h has the rest).  */
+#define FD_TAP EXEC_SELF_FIRST_EXTRA
+#define FD_CONSOLE (EXEC_SELF_FIRST_EXTRA + 1)
 
 static json_t *
 nullable (const char *s)
@@ -83,26 +72,13 @@ config_to_json (const struct supervisor_config *c)
 pid_t
 supervisor_spawn (const struct supervisor_config *cfg, const int stdio[3], runhv_error_t *err)
 {
-  int fds[FD_COUNT];
-  cleanup_close int conf = -1, devnull = -1;
   cleanup_json json_t *j = config_to_json (cfg);
-
-  conf = exec_self_config_fd (j, err);
-  if (conf < 0)
-    return -1;
-  devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0)
-    return runhv_make_error (err, errno, "open /dev/null");
-  for (int i = 0; i < 3; i++)
-    /* A terminal container's stdio is its pty: the caller's own stdio
-       must not be held open by a process that outlives it, or
-       `out=$(runhv create ...)` waits for the container to end.  */
-    fds[i] = cfg->terminal ? devnull : stdio[i] >= 0 ? stdio[i] : i;
-  fds[FD_REPORT] = cfg->report_fd;
-  fds[FD_CONFIG] = conf;
-  fds[FD_TAP] = cfg->tap_fd;
-  fds[FD_CONSOLE] = cfg->console_receiver;
-  return exec_self ("runhv-vmsup", UVM_SUPERVISOR_ARGV1, fds, FD_COUNT, err);
+  const int extra[] = { cfg->tap_fd, cfg->console_receiver };
+  /* A terminal container's stdio is its pty: the caller's own stdio must
+     not be held open by a process that outlives it, or
+     `out=$(runhv create ...)` waits for the container to end.  */
+  return exec_self ("runhv-vmsup", UVM_SUPERVISOR_ARGV1, j, cfg->terminal ? NULL : stdio, cfg->report_fd, extra, 2,
+                    err);
 }
 
 /* ---- the exec'd side ---------------------------------------------------- */
@@ -167,7 +143,7 @@ config_from_json (json_t *j, struct supervisor_config *c, runhv_error_t *err)
   c->tap_fd = json_is_true (json_object_get (j, "tap")) ? FD_TAP : -1;
   c->mac = str_or_null (j, "mac");
   c->net_cmdline = str_or_null (j, "net_cmdline");
-  c->report_fd = FD_REPORT;
+  c->report_fd = EXEC_SELF_REPORT_FD;
   c->debug = json_is_true (json_object_get (j, "debug"));
   c->cgroup_parent = str_or_null (j, "cgroup_parent");
   c->jail_id_base = json_integer_value (json_object_get (j, "jail_id_base"));
@@ -183,17 +159,17 @@ supervisor_exec_main (void)
 {
   static struct supervisor_config cfg;
   runhv_error_t err = NULL;
-  json_t *j = exec_self_start ("runhv-vm-supervisor", UVM_SUPERVISOR_ARGV1, FD_CONFIG);
+  json_t *j = exec_self_start ("runhv-vm-supervisor", UVM_SUPERVISOR_ARGV1);
 
   if (config_from_json (j, &cfg, &err) < 0)
     {
-      sync_send (FD_REPORT, SYNC_ERROR, EINVAL, err->msg, -1);
+      sync_send (EXEC_SELF_REPORT_FD, SYNC_ERROR, EINVAL, err->msg, -1);
       _exit (1);
     }
   json_decref (j);
   {
     char go = 0;
-    if (TEMP_FAILURE_RETRY (recv (FD_REPORT, &go, 1, 0)) != 1 || go != SUPERVISOR_GO[0])
+    if (TEMP_FAILURE_RETRY (recv (EXEC_SELF_REPORT_FD, &go, 1, 0)) != 1 || go != SUPERVISOR_GO[0])
       _exit (1); /* create died before it recorded us: leave no trace */
   }
   /* The VM's log keeps what the supervisor has to say; a terminal

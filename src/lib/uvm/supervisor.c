@@ -398,9 +398,8 @@ sstream_remove (struct sup *s, struct sstream *st)
 /* EOF of a process's output: pass it on by closing our copies (a stream
    whose fd is shared with input keeps it).  */
 static void
-sstream_end_output (struct sup *s, struct sstream *st)
+sstream_end_output (struct sstream *st)
 {
-  (void)s;
   st->close_pending = false;
   if (!st->own || st->in_fd >= 0 || st->out_fd < 0)
     return;
@@ -475,7 +474,7 @@ sstream_writable (struct sup *s, struct sstream *st)
   if (st->vc < 0)
     sstream_remove (s, st);
   else if (st->close_pending)
-    sstream_end_output (s, st);
+    sstream_end_output (st);
 }
 
 static int
@@ -804,7 +803,7 @@ handle_agent_frame (struct sup *s, struct frame *f)
         if (stream_writer_pending (&st->w) > 0)
           st->close_pending = true;
         else
-          sstream_end_output (s, st);
+          sstream_end_output (st);
         return;
       }
     case FRAME_XOFF:
