@@ -8,6 +8,9 @@ import sys
 
 passed = failed = skipped = 0
 lines = []
+# CI shows only the end of the output: each failure's own diagnostics (bats'
+# "# " lines after "not ok") go there too, a few lines each.
+details = []
 try:
     records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 except OSError as e:
@@ -19,10 +22,14 @@ for r in records:
     name = r.get("name", "?")
     out = r.get("stdout") or ""
     p = f = s = 0
+    collecting = None
     for line in out.splitlines():
         m = re.match(r"^(not ok|ok)\b\s*\d*\s*-?\s*(.*)$", line)
         if not m:
+            if collecting is not None and line.startswith("#") and len(collecting) < 12:
+                collecting.append("      " + line[:200])
             continue
+        collecting = None
         desc = m.group(2)
         if re.search(r"#\s*SKIP", desc, re.I):
             s += 1
@@ -32,6 +39,8 @@ for r in records:
         else:
             f += 1
             lines.append(f"  FAIL  {name}: {desc}")
+            collecting = []
+            details.append((f"  {name}: {desc}", collecting))
     result = r.get("result", "")
     if result not in ("OK", "EXPECTEDFAIL", "SKIP") and f == 0:
         # crashed, timed out, or a bad plan: the program as a whole failed
@@ -42,6 +51,11 @@ for r in records:
     skipped += s
     print(f"{name:24s} {p:4d} passed {f:3d} failed {s:3d} skipped  [{result}]")
 
+for head, body in details:
+    if body:
+        print(head)
+        for l in body:
+            print(l)
 for l in lines:
     print(l)
 if skipped:
