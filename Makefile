@@ -23,18 +23,23 @@ asan: $(ASAN_BUILD)/build.ninja
 check: all asan guest
 	bash tests/run.sh
 
-# The guest kernel (downloaded from Debian's archive) and the initramfs with
-# runhv-agent, in build/guest.
+# The guest kernels and their initramfs with runhv-agent, in build/guest:
+# the lean one built from linux-source-6.1 and guest/kernel.config (cached),
+# and Debian's generic one in build/guest/generic (the fallback).
 guest: all
 	bash scripts/provision-guest.sh
 
+GUEST_FILES = vmlinux kernel-release .provisioned initramfs.cpio initramfs.cpio.kernel-release
 install: all
 	meson install -C $(BUILD)
-	if [ -f $(BUILD)/guest/initramfs.cpio ]; then \
-	  install -d $(DESTDIR)$(PREFIX)/share/runhv; \
-	  install -m 644 $(BUILD)/guest/vmlinux $(BUILD)/guest/kernel-release $(BUILD)/guest/initramfs.cpio \
-	    $(BUILD)/guest/initramfs.cpio.kernel-release $(DESTDIR)$(PREFIX)/share/runhv/; \
-	fi
+	for d in . generic; do \
+	  if [ -f $(BUILD)/guest/$$d/initramfs.cpio ]; then \
+	    install -d $(DESTDIR)$(PREFIX)/share/runhv/$$d; \
+	    for f in $(GUEST_FILES); do \
+	      install -m 644 $(BUILD)/guest/$$d/$$f $(DESTDIR)$(PREFIX)/share/runhv/$$d/$$f || exit 1; \
+	    done; \
+	  fi; \
+	done
 
 demo: all
 	bash scripts/demo.sh

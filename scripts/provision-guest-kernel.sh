@@ -56,7 +56,7 @@ metapkg=${RUNHV_KERNEL_METAPKG:-linux-image-amd64}
 #   pvpanic_mmio           ACPI QEMU0001 pvpanic: with QEMU's -device pvpanic
 #                          -action panic=exit-failure a guest panic makes QEMU
 #                          exit 1 instead of 0
-default_modules="virtio_mmio virtio_console 9pnet_virtio 9p virtio_net fuse virtiofs overlay pvpanic_mmio"
+default_modules="virtio_mmio virtio_console 9pnet_virtio 9p virtio_net fuse virtiofs overlay pvpanic_mmio virtio_rng"
 read -ra wanted <<<"${RUNHV_GUEST_MODULES:-$default_modules} ${RUNHV_GUEST_EXTRA_MODULES:-}"
 
 for tool in apt-get apt-cache dpkg-deb depmod xz sha256sum flock; do

@@ -5,12 +5,14 @@
 #include <net/route.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -91,6 +93,23 @@ load_modules (const char *fs, bool net, runhv_error_t *err)
         return runhv_make_error (err, errno, "load module %s", p);
     }
   return 0;
+}
+
+/* No container runs before the guest's crng is seeded: a workload's first
+   getrandom() must not block, nor its keys come from a guessable pool.
+   virtio-rng (QEMU's rng-builtin) seeds it during boot, so this returns at
+   once; a kernel without it waits here, not in the workload.  */
+static int
+wait_for_crng (runhv_error_t *err)
+{
+  unsigned char byte;
+  for (;;)
+    {
+      if (getrandom (&byte, 1, 0) == 1)
+        return 0;
+      if (errno != EINTR)
+        return runhv_make_error (err, errno, "getrandom: the guest kernel's crng");
+    }
 }
 
 static int
@@ -193,22 +212,33 @@ configure_network (const char *spec, runhv_error_t *err)
   if (sscanf (spec, "%47[^/]/%d,%47[^,],%23[^,],%d", ip, &prefix, gw, mac, &mtu) != 5 || prefix < 0 || prefix > 32
       || inet_pton (AF_INET, ip, &addr) != 1)
     return runhv_error (err, "runhv.net=`%s` is malformed", spec);
-  /* the NIC appears once virtio_net has probed it */
+  /* The NIC appears once virtio_net has probed it; it is the interface
+     with the pod's MAC, not just any that is not lo (a kernel may bring
+     tunnel devices of its own, such as sit0).  */
   for (int attempt = 0; attempt < 200 && nic[0] == '\0'; attempt++)
     {
       cleanup_dir DIR *d = opendir ("/sys/class/net");
       struct dirent *de;
       while (d && (de = readdir (d)) != NULL)
-        if (de->d_name[0] != '.' && strcmp (de->d_name, "lo") != 0 && strlen (de->d_name) < sizeof (nic))
-          {
-            memcpy (nic, de->d_name, strlen (de->d_name) + 1);
-            break;
-          }
+        {
+          cleanup_free char *path = NULL, *address = NULL;
+          if (de->d_name[0] == '.' || strlen (de->d_name) >= sizeof (nic))
+            continue;
+          path = xasprintf ("/sys/class/net/%s/address", de->d_name);
+          if (read_file (path, 64, &address, NULL, NULL) < 0)
+            continue;
+          address[strcspn (address, "\n")] = '\0';
+          if (strcasecmp (address, mac) == 0)
+            {
+              memcpy (nic, de->d_name, strlen (de->d_name) + 1);
+              break;
+            }
+        }
       if (nic[0] == '\0')
         usleep (10000);
     }
   if (nic[0] == '\0')
-    return runhv_error (err, "runhv.net is set but the VM has no network interface");
+    return runhv_error (err, "runhv.net is set but the VM has no network interface with MAC %s", mac);
   mask.s_addr = prefix == 0 ? 0 : htonl (0xffffffffu << (32 - prefix));
   {
     struct ifreq ifr;
@@ -244,6 +274,8 @@ agent_boot (struct agent_boot *b, runhv_error_t *err)
     return -1;
   parse_cmdline (b);
   if (load_modules (b->fs, b->net[0] != '\0', err) < 0)
+    return -1;
+  if (wait_for_crng (err) < 0)
     return -1;
   if (switch_root_to_tmpfs (err) < 0)
     return -1;

@@ -51,8 +51,8 @@ check_hypervisor (struct checker *c, struct runtime_context *ctx, struct runhv_c
     check (c, true, w, NULL);
   }
   {
-    cleanup_free char *w
-      = xasprintf ("guest kernel: %s (%s)", art.kernel, art.kernel_release ? art.kernel_release : "release unknown");
+    cleanup_free char *w = xasprintf ("guest kernel: %s (%s): %s", art.kernel,
+                                      art.kernel_release ? art.kernel_release : "release unknown", art.kernel_kind);
     check (c, true, w, NULL);
   }
   {

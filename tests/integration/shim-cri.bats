@@ -154,7 +154,7 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   ip=$(pod_ip "$pod")
   [[ "$ip" == 10.88.* ]]
   run cri exec-sync "$side" -- ip -4 -o addr show eth0
-  [[ "$output" == *"$ip/16"* ]]
+  [[ "$output" == *"$ip/16"* ]] || fail "eth0 in the VM: $output"
   wait_for 100 cri_http_get -o /dev/null "http://$ip:8080/hostname"
   run cri_http_get "http://$ip:8080/hostname"
   [ "$output" = ph ]

@@ -76,7 +76,20 @@ uvm_artifacts_find (const struct runhv_config *cfg, struct uvm_artifacts *out, r
   const char *dir = uvm_default_guest_dir ();
   memset (out, 0, sizeof (*out));
   out->kernel = cfg && cfg->kernel ? xstrdup (cfg->kernel) : xasprintf ("%s/vmlinux", dir);
-  out->initrd = cfg && cfg->initrd ? xstrdup (cfg->initrd) : xasprintf ("%s/initramfs.cpio", dir);
+  if (cfg && cfg->initrd)
+    out->initrd = xstrdup (cfg->initrd);
+  else if (cfg && cfg->kernel)
+    {
+      /* A kernel named in runhv.toml brings the initramfs beside it when
+         there is one (build/guest/generic holds the generic kernel and the
+         initramfs with its modules), so `[vm] kernel` alone switches both.  */
+      cleanup_free char *kdir = xstrdup (cfg->kernel), *beside = NULL;
+      char *slash = strrchr (kdir, '/');
+      beside = slash ? (*slash = '\0', xasprintf ("%s/initramfs.cpio", kdir)) : xstrdup ("initramfs.cpio");
+      out->initrd = access (beside, R_OK) == 0 ? steal_ptr (&beside) : xasprintf ("%s/initramfs.cpio", dir);
+    }
+  else
+    out->initrd = xasprintf ("%s/initramfs.cpio", dir);
   out->qemu = cfg && cfg->qemu ? xstrdup (cfg->qemu) : find_program ("qemu-system-x86_64");
   if (access (out->kernel, R_OK) < 0)
     {
@@ -121,6 +134,18 @@ uvm_artifacts_find (const struct runhv_config *cfg, struct uvm_artifacts *out, r
     irel = xasprintf ("%s.kernel-release", out->initrd);
     out->kernel_release = read_line (rel);
     out->initrd_release = read_line (irel);
+    /* Provisioning stamps what it put there (scripts/build-guest-kernel.sh,
+       scripts/provision-guest-kernel.sh).  */
+    {
+      cleanup_free char *stamp_path = xasprintf ("%s/.provisioned", slash ? kdir : ".");
+      cleanup_free char *stamp = read_line (stamp_path);
+      if (stamp && strncmp (stamp, "lean ", 5) == 0)
+        out->kernel_kind = "runhv's lean kernel, built from guest/kernel.config";
+      else if (stamp && strncmp (stamp, "pkg=", 4) == 0)
+        out->kernel_kind = "Debian's generic kernel, the fallback";
+      else
+        out->kernel_kind = "a kernel runhv did not provision";
+    }
   }
   return 0;
 fail:
@@ -129,7 +154,7 @@ fail:
 }
 
 long
-uvm_host_tsc_khz (void)
+uvm_host_tsc_khz (bool *reliable)
 {
   /* The host kernel's own TSC rate, from a perf mmap page's conversion
      factors; a 20 ms measurement otherwise.  Under TCG the guest reads the
@@ -166,6 +191,12 @@ uvm_host_tsc_khz (void)
       khz
         = (long)((double)(c1 - c0) * 1e6 / ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)));
     }
+  /* The guest may trust the TSC when the host kernel keeps its own time
+     with it.  */
+  {
+    cleanup_free char *cs = read_line ("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    *reliable = khz > 0 && cs != NULL && strcmp (cs, "tsc") == 0;
+  }
   return khz;
 }
 

@@ -12,12 +12,13 @@
 
 struct uvm_artifacts
 {
-  char *kernel;         /* uncompressed vmlinux (PVH) */
-  char *initrd;         /* initramfs.cpio with runhv-agent */
-  char *qemu;           /* qemu-system-x86_64 */
-  char *virtiofsd;      /* only when shared_fs = virtiofs */
-  char *kernel_release; /* from kernel-release beside the kernel, may be NULL */
-  char *initrd_release; /* the modules' release recorded with the initramfs */
+  char *kernel;            /* uncompressed vmlinux (PVH) */
+  char *initrd;            /* initramfs.cpio with runhv-agent */
+  char *qemu;              /* qemu-system-x86_64 */
+  char *virtiofsd;         /* only when shared_fs = virtiofs */
+  char *kernel_release;    /* from kernel-release beside the kernel, may be NULL */
+  char *initrd_release;    /* the modules' release recorded with the initramfs */
+  const char *kernel_kind; /* which kernel this is, for diag check (static) */
 };
 
 /* Resolve and check each file; the error says which is missing and how to
@@ -36,8 +37,10 @@ const char *uvm_default_guest_dir (void);
 int uvm_accel_resolve (const struct runhv_config *cfg, const struct uvm_artifacts *a, const char *cache_dir,
                        char **accel, char **why, runhv_error_t *err);
 
-/* The host TSC in kHz (the guest's tsc_early_khz=), 0 when unknown.  */
-long uvm_host_tsc_khz (void);
+/* The host TSC in kHz (the guest's tsc_early_khz=), 0 when unknown.
+   *reliable says the host kernel itself keeps time with the TSC (its
+   current clocksource), so the guest may trust it too.  */
+long uvm_host_tsc_khz (bool *reliable);
 int64_t uvm_host_memory_mb (void);
 int64_t uvm_host_cpus (void);
 

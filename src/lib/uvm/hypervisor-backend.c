@@ -393,6 +393,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       goto out;
     }
   {
+    bool tsc_reliable = false;
+    long tsc_khz = uvm_host_tsc_khz (&tsc_reliable);
     struct supervisor_config scfg = {
       .runtime_root = ctx->root,
       .id = st->id,
@@ -407,7 +409,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       .art = &art,
       .accel = accel,
       .shared_fs = cfg->shared_fs ? cfg->shared_fs : "9p",
-      .tsc_khz = uvm_host_tsc_khz (),
+      .tsc_khz = tsc_khz,
+      .tsc_reliable = tsc_reliable,
       .boot_timeout_ms = cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 30000,
       .terminal = spec->process->terminal,
       .console_socket = o->console_socket,

@@ -1335,6 +1335,7 @@ boot_and_create (struct sup *s)
     .console_log = cfg->console_log,
     .vmm_log = cfg->vmm_log,
     .tsc_khz = cfg->tsc_khz,
+    .tsc_reliable = cfg->tsc_reliable,
     .tap_fd = cfg->tap_fd,
     .mac = cfg->mac,
     .net_cmdline = cfg->net_cmdline,

@@ -42,6 +42,7 @@ struct supervisor_config
   const char *accel;
   const char *shared_fs;
   long tsc_khz;
+  bool tsc_reliable;
   int64_t boot_timeout_ms;
   bool terminal;
   const char *console_socket;

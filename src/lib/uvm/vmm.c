@@ -60,7 +60,10 @@ uvm_vmm_argv (const struct uvm_launch *l)
   add (&v, "microvm,acpi=on");
   add (&v, "-accel");
   /* TCG's translation cache is bounded (its default may grow to 1 GiB), so
-     the jail's cgroup can hold QEMU to guest memory + a fixed overhead.  */
+     the jail's cgroup can hold QEMU to guest memory + a fixed overhead.  An
+     idle VM fills 32 MiB of it whatever the bound above that
+     (docs/performance.md); 16 MiB would save 16 more per VM at the cost of
+     retranslating a busy guest's code.  */
   add (&v, strcmp (l->accel, "kvm") == 0 ? "kvm" : "tcg,thread=multi,tb-size=" UVM_JAIL_TB_SIZE_MB_STR);
   if (strcmp (l->accel, "kvm") == 0)
     {
@@ -77,11 +80,17 @@ uvm_vmm_argv (const struct uvm_launch *l)
   add (&v, UVM_JAIL_INITRD);
   /* quiet: every console byte is an emulated UART write under TCG;
      cryptomgr.notests skips boot-time self tests; tsc_early_khz spares the
-     guest a TSC calibration that microvm cannot do reliably.  */
+     guest a TSC calibration that microvm cannot do reliably, and
+     tsc=reliable keeps the guest's clocksource watchdog, which compares the
+     TSC with jiffies that TCG delivers late, from throwing the TSC away for
+     jiffies (timers and sleeps then run coarse and late), when the host
+     kernel keeps its own time with that TSC.  Under KVM the guest keeps
+     time with kvm-clock and its own watchdog is right to judge the TSC.  */
   {
-    char tsc[48] = "";
+    char tsc[64] = "";
     if (l->tsc_khz > 0)
-      snprintf (tsc, sizeof (tsc), " tsc_early_khz=%ld", l->tsc_khz);
+      snprintf (tsc, sizeof (tsc), " tsc_early_khz=%ld%s", l->tsc_khz,
+                l->tsc_reliable && strcmp (l->accel, "kvm") != 0 ? " tsc=reliable" : "");
     append = xasprintf ("console=ttyS0 %s panic=-1 rdinit=/init cryptomgr.notests%s runhv.fs=%s runhv.port=%s%s%s",
                         l->debug ? "loglevel=7" : "quiet", tsc, "9p", AGENT_PORT_NAME,
                         l->net_cmdline ? " runhv.net=" : "", l->net_cmdline ? l->net_cmdline : "");
@@ -102,6 +111,15 @@ uvm_vmm_argv (const struct uvm_launch *l)
   addf (&v, "socket,id=agent,fd=%d", UVM_JAIL_AGENT_FD);
   add (&v, "-device");
   addf (&v, "virtserialport,chardev=agent,name=%s", AGENT_PORT_NAME);
+  /* Entropy from the first instruction: a virtio-rng fed by QEMU's own
+     generator (seeded from the host kernel's pool; no device file in the
+     jail), rate-limited so a guest cannot drain the host: 4 KiB/s is 128
+     crng seeds a second.  The lean kernel's crng is ready before /init
+     runs; the agent waits for it in any case (docs/guest-kernel.md).  */
+  add (&v, "-object");
+  add (&v, "rng-builtin,id=rng0");
+  add (&v, "-device");
+  add (&v, "virtio-rng-device,rng=rng0,max-bytes=4096,period=1000");
   add (&v, "-no-reboot");
   /* A guest kernel panic ends QEMU with a failure status the supervisor
      reports as such.  */

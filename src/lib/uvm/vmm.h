@@ -22,6 +22,7 @@ struct uvm_launch
   const char *console_log;
   const char *vmm_log;
   long tsc_khz;
+  bool tsc_reliable;
   int tap_fd; /* -1 = no network */
   const char *mac;
   const char *net_cmdline; /* runhv.net=... for the agent */

@@ -1,0 +1,77 @@
+#!/usr/bin/env bats
+# The utility VM's kernels: the lean one built from guest/kernel.config is the
+# default and gives a container what it expects (entropy at once, bridges and
+# veth pairs in a privileged container, poweroff that ends QEMU); Debian's
+# generic kernel stays a working fallback chosen with `[vm] kernel`.
+
+load helpers
+
+setup() {
+  setup_bundle
+  [[ -f "$GUEST_DIR/vmlinux" && -f "$GUEST_DIR/generic/vmlinux" ]] ||
+    fail "no guest kernels in $GUEST_DIR: run scripts/provision-guest.sh"
+}
+teardown() { teardown_bundle; }
+
+@test "the default kernel is the lean one, and diag check says so and that the initramfs matches it" {
+  run rh diag check
+  [[ "$output" == *"guest kernel: $GUEST_DIR/vmlinux ($(cat "$GUEST_DIR/kernel-release")): runhv's lean kernel"* ]] ||
+    fail "diag check: $output"
+  [[ "$output" == *"initramfs: $GUEST_DIR/initramfs.cpio, modules for $(cat "$GUEST_DIR/kernel-release") (matches the kernel)"* ]] ||
+    fail "diag check: $output"
+  config '.process.args = ["uname", "-r"]'
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" lean1
+  [ "$status" -eq 0 ] && [ "$output" = "$(cat "$GUEST_DIR/kernel-release")" ] || fail "uname in the VM: $output"
+  [[ "$output" == *-runhv ]]
+}
+
+@test "a container's first getrandom() does not wait: the guest's crng is seeded before it starts" {
+  cc -static -O2 -o "$BUNDLE/rootfs/crng-probe" "$RUNHV_SOURCE_DIR/tests/lib/crng-probe.c" ||
+    fail "cannot build the static probe (gcc and libc6-dev are needed)"
+  config '.process.args = ["/crng-probe"]'
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" crng1
+  [ "$status" -eq 0 ] && [ "$output" = "crng ready" ] || fail "probe: $output"
+  # The seed came from QEMU's virtio-rng while the kernel booted, not from
+  # the agent waiting for jitter: the console (all of it, with Debug) says
+  # "crng init done" before "Run /init".
+  printf 'Debug = true\n' > "$TEST_DIR/runhv.toml"
+  config '.process.args = ["sleep", "1000"]'
+  env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" run --detach --isolation=hypervisor \
+    --bundle "$BUNDLE" crng2 </dev/null >/dev/null 2>&1
+  [ "$(rh state crng2 | jq -r .status)" = running ] || fail "crng2 is not running"
+  log="$ROOT/vm-logs/crng2.console.log"
+  crng=$(grep -n "random: crng init done" "$log" | head -1 | cut -d: -f1)
+  init=$(grep -n "Run /init as init process" "$log" | head -1 | cut -d: -f1)
+  [[ -n "$crng" && -n "$init" ]] && [ "$crng" -lt "$init" ] || fail "crng at line ${crng:-none}, /init at ${init:-none} of $log"
+  run rh exec crng2 cat /sys/class/misc/hw_random/rng_current
+  [[ "$output" == virtio_rng.* ]] || fail "hwrng in the VM: $output"
+  rh delete -f crng2
+}
+
+@test "a privileged VM container builds a bridge and a veth pair on it" {
+  config '.process.capabilities = {"bounding": ["CAP_NET_ADMIN", "CAP_NET_RAW"], "effective": ["CAP_NET_ADMIN", "CAP_NET_RAW"], "permitted": ["CAP_NET_ADMIN", "CAP_NET_RAW"]}'
+  # busybox's ip ignores "peer name": the kernel names the peer veth0
+  config '.process.args = ["sh", "-c", "brctl addbr br0 && ip link add v0 type veth && brctl addif br0 v0 && ip link set br0 up && ip link set v0 up && basename $(readlink /sys/class/net/v0/master) && [ $(cat /sys/class/net/v0/iflink) = $(cat /sys/class/net/veth0/ifindex) ] && echo paired"]'
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" br1
+  [ "$status" -eq 0 ] || fail "bridge in the VM: $output"
+  [ "${lines[0]}" = "br0" ] && [ "${lines[1]}" = "paired" ] || fail "bridge in the VM: $output"
+}
+
+@test "the generic kernel still boots as the fallback, with the initramfs beside it" {
+  printf '[vm]\nkernel = "%s"\n' "$GUEST_DIR/generic/vmlinux" > "$TEST_DIR/runhv.toml"
+  run env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" diag check
+  [[ "$output" == *"guest kernel: $GUEST_DIR/generic/vmlinux ("*"): Debian's generic kernel"* ]] || fail "diag: $output"
+  [[ "$output" == *"initramfs: $GUEST_DIR/generic/initramfs.cpio"*"(matches the kernel)"* ]] || fail "diag: $output"
+  config '.process.args = ["uname", "-r"]'
+  run env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" run --isolation=hypervisor --bundle "$BUNDLE" gen1
+  [ "$status" -eq 0 ] && [ "${lines[0]}" = "$(cat "$GUEST_DIR/generic/kernel-release")" ] || fail "generic: $output"
+  run rh state gen1
+  [ "$status" -ne 0 ] || fail "gen1 left state behind: $output"
+}
+
+@test "a lean kernel and an initramfs built for another kernel: diag check says they do not match" {
+  printf '[vm]\nkernel = "%s"\ninitrd = "%s"\n' "$GUEST_DIR/vmlinux" "$GUEST_DIR/generic/initramfs.cpio" > "$TEST_DIR/runhv.toml"
+  run env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" diag check
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"(does NOT match the kernel)"*"make guest"* ]] || fail "diag: $output"
+}
