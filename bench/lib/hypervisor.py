@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Hypervisor isolation, side by side with its floor, in one run:
+"""Hypervisor isolation with each guest kernel, side by side in one run:
   (1) a bare QEMU boot of the same kernel and initramfs with the very
       command line runhv uses (read from a live VM), timed from exec to the
       agent's first answer and on to QEMU's exit after poweroff;
-  (2) `runhv run --isolation=hypervisor` of a container printing a line;
+  (2) `runhv run --isolation=hypervisor` of a container printing a line:
+      to its first output line and to runhv's exit;
   (3) the same container with process isolation.
-Interleaved runs, medians and ratios.  Then the host memory of one idle
-VM container (PSS of every host process it has) and of 8 started at once."""
+Interleaved runs, medians and ratios.  Then, per kernel, the host memory of
+one idle VM container (PSS of every host process it has, and where QEMU's
+goes) and of 8 started at once."""
 import json
 import os
 import socket
@@ -18,38 +20,50 @@ import tempfile
 import time
 
 from procmem import descendants, pss_kib
+from qemu_smaps import breakdown
 
 runhv, bundle, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 root = tempfile.mkdtemp(prefix="runhv-bench-root-")
-
-
-def rh(*args, **kw):
-    return subprocess.run([runhv, "--root", root, *args], **kw)
-
-
-# The command line runhv gives QEMU, from a live VM.
-rh("run", "--detach", "--isolation=hypervisor", "--bundle", bundle, "probe", stdin=subprocess.DEVNULL,
-   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-vmm = json.loads(rh("state", "probe", capture_output=True, check=True).stdout)["pid"]
-argv = open(f"/proc/{vmm}/cmdline", "rb").read().split(b"\0")[:-1]
-argv = [a.decode() for a in argv]
-rh("delete", "--force", "probe", check=True)
-
-share = tempfile.mkdtemp(prefix="runhv-bench-share-")
-
-
-# runhv's QEMU runs in a jail (docs/hypervisor.md): its paths are the jail's.
+confdir = tempfile.mkdtemp(prefix="runhv-bench-conf-")
 guest = os.environ.get("RUNHV_GUEST_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/guest")
-jail_paths = {"/vmm": subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"], capture_output=True,
-                                     text=True).stdout.strip(),
-              "/kernel": os.path.join(guest, "vmlinux"), "/initrd": os.path.join(guest, "initramfs.cpio")}
+share = tempfile.mkdtemp(prefix="runhv-bench-share-")
+qemu = subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"], capture_output=True, text=True).stdout.strip()
+
+# Each kernel through runhv.toml, as an operator chooses it.
+kernels = {}
+for name, sub in (("generic", "generic"), ("lean", "")):
+    d = os.path.join(guest, sub) if sub else guest
+    toml = os.path.join(confdir, f"runhv-{name}.toml")
+    with open(toml, "w") as f:
+        f.write(f'[vm]\nkernel = "{d}/vmlinux"\ninitrd = "{d}/initramfs.cpio"\n')
+    kernels[name] = {"dir": d, "toml": toml, "release": open(f"{d}/kernel-release").read().strip()}
 
 
-def bare_boot():
+def rh(kernel, *args, **kw):
+    env = dict(os.environ)
+    if kernel:
+        env["RUNHV_CONFIG"] = kernels[kernel]["toml"]
+    return subprocess.run([runhv, "--root", root, *args], env=env, **kw)
+
+
+def vm_argv(kernel):
+    """The command line runhv gives QEMU, from a live VM."""
+    rh(kernel, "run", "--detach", "--isolation=hypervisor", "--bundle", bundle, "probe", stdin=subprocess.DEVNULL,
+       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    vmm = json.loads(rh(kernel, "state", "probe", capture_output=True, check=True).stdout)["pid"]
+    argv = [a.decode() for a in open(f"/proc/{vmm}/cmdline", "rb").read().split(b"\0")[:-1]]
+    rh(kernel, "delete", "--force", "probe", check=True)
+    return argv
+
+
+def bare_boot(kernel):
+    # runhv's QEMU runs in a jail (docs/hypervisor.md): its paths are the jail's.
+    d = kernels[kernel]["dir"]
+    jail_paths = {"/vmm": qemu, "/kernel": f"{d}/vmlinux", "/initrd": f"{d}/initramfs.cpio"}
     a, b = socket.socketpair()
     args = []
     skip = False
-    for x in argv:
+    for x in kernels[kernel]["argv"]:
         if skip:
             skip = False
             continue
@@ -75,7 +89,7 @@ def bare_boot():
     while len(buf) < 16 or len(buf) < 16 + struct.unpack(">IBBHII", buf[:16])[5]:
         d = a.recv(65536)
         if not d:
-            raise SystemExit("bare boot: the agent did not answer")
+            raise SystemExit(f"bare boot ({kernel}): the agent did not answer")
         buf += d
     t_hello = time.monotonic() - t0
     bye = json.dumps({"op": "shutdown"}).encode()
@@ -84,63 +98,118 @@ def bare_boot():
     return t_hello, time.monotonic() - t0
 
 
-def timed(*args):
+def timed(kernel, *args):
+    """Seconds to the first output line and to runhv's exit."""
+    env = dict(os.environ)
+    if kernel:
+        env["RUNHV_CONFIG"] = kernels[kernel]["toml"]
     t0 = time.monotonic()
-    r = rh(*args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    if b"a line" not in r.stdout:
-        raise SystemExit(f"bench: {' '.join(args)} printed {r.stdout!r}")
-    return time.monotonic() - t0
+    p = subprocess.Popen([runhv, "--root", root, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL)
+    line = p.stdout.readline()
+    t_line = time.monotonic() - t0
+    rest = p.stdout.read()
+    p.wait()
+    if b"a line" not in line:
+        raise SystemExit(f"bench: {' '.join(args)} printed {line + rest!r}")
+    return t_line, time.monotonic() - t0
 
 
-bare_hello, bare_total, hv, proc = [], [], [], []
+for k in kernels:
+    kernels[k]["argv"] = vm_argv(k)
+    for key in ("hello", "bare", "line", "run"):
+        kernels[k][key] = []
+proc = []
 for i in range(runs):
-    h, t = bare_boot()
-    bare_hello.append(h)
-    bare_total.append(t)
-    hv.append(timed("run", "--isolation=hypervisor", "--bundle", bundle, f"hv{i}"))
-    proc.append(timed("run", "--bundle", bundle, f"pr{i}"))
+    for k in kernels:
+        h, t = bare_boot(k)
+        kernels[k]["hello"].append(h)
+        kernels[k]["bare"].append(t)
+        line, total = timed(k, "run", "--isolation=hypervisor", "--bundle", bundle, f"hv{i}")
+        kernels[k]["line"].append(line)
+        kernels[k]["run"].append(total)
+    proc.append(timed(None, "run", "--bundle", bundle, f"pr{i}")[1])
 
 med = statistics.median
-print(f"\nstart-up, {runs} interleaved runs each (median, min-max, seconds)")
-rows = [("(1) bare QEMU boot to the agent's answer", bare_hello),
-        ("(1') bare QEMU boot, answer and poweroff", bare_total),
-        ("(2) runhv run --isolation=hypervisor", hv),
-        ("(3) runhv run (process isolation)", proc)]
-for name, v in rows:
-    print(f"  {name:44s} {med(v):7.3f}  ({min(v):.3f}-{max(v):.3f})")
-print(f"  ratio (2)/(1') = {med(hv) / med(bare_total):.3f}   goal: <= 1.15")
-print(f"  ratio (2)/(3)  = {med(hv) / med(proc):.1f}")
+fmt = lambda v: f"{med(v):7.3f} ({min(v):.3f}-{max(v):.3f})"
+g, l = kernels["generic"], kernels["lean"]
+print(f"\nstart-up, {runs} interleaved runs each: median (min-max), seconds")
+print(f"  {'':48s} {'generic ' + g['release']:>24s} {'lean ' + l['release']:>24s}  lean/generic")
+rows = [("(1) bare QEMU boot to the agent's answer", "hello"),
+        ("(1') bare QEMU boot, answer and poweroff", "bare"),
+        ("(2) runhv run --isolation=hypervisor: first line", "line"),
+        ("(2') runhv run --isolation=hypervisor: exit", "run")]
+for name, key in rows:
+    print(f"  {name:48s} {fmt(g[key]):>24s} {fmt(l[key]):>24s}  {med(l[key]) / med(g[key]):.3f}")
+print(f"  {'(3) runhv run (process isolation)':48s} {fmt(proc):>24s}")
+for k in kernels:
+    print(f"  {k}: ratio (2')/(1') = {med(kernels[k]['run']) / med(kernels[k]['bare']):.3f} (goal <= 1.10), "
+          f"(2')/(3) = {med(kernels[k]['run']) / med(proc):.1f}")
 
-# Memory of one idle VM container: the supervisor (what `run -d` leaves as
-# the container's host process) and everything under it.
+
 def host_pss(container):
     sup = json.loads(open(f"{root}/{container}/state.json").read())["pid"]
     pids = descendants(sup)
-    return sum(pss_kib(p) for p in pids), len(pids)
+    return sum(pss_kib(p) for p in pids), pids
+
 
 bundle_sleep = tempfile.mkdtemp(prefix="runhv-bench-sleep-")
 subprocess.run(["cp", "-a", bundle + "/.", bundle_sleep], check=True)
 cfg = json.load(open(bundle_sleep + "/config.json"))
 cfg["process"]["args"] = ["sleep", "100000"]
 json.dump(cfg, open(bundle_sleep + "/config.json", "w"))
-rh("run", "--detach", "--isolation=hypervisor", "--bundle", bundle_sleep, "idle", stdin=subprocess.DEVNULL,
-   stdout=subprocess.DEVNULL, check=True)
-time.sleep(3)
-kib, n = host_pss("idle")
-print(f"\nhost memory of one idle hypervisor-isolated container: {kib / 1024:.1f} MiB PSS over {n} host processes")
-rh("delete", "--force", "idle", check=True)
 
-t0 = time.monotonic()
-procs = [subprocess.Popen([runhv, "--root", root, "run", "--detach", "--isolation=hypervisor", "--bundle", bundle_sleep,
-                           f"eight{i}"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-         for i in range(8)]
-fails = [p.wait() for p in procs]
-t8 = time.monotonic() - t0
-states = [json.loads(rh("state", f"eight{i}", capture_output=True).stdout or b'{}').get("status") for i in range(8)]
-time.sleep(3)
-total = sum(host_pss(f"eight{i}")[0] for i in range(8) if states[i] == "running")
-print(f"8 started at once: {states.count('running')}/8 running after {t8:.1f} s; "
-      f"{total / 1024:.1f} MiB PSS in all ({total / 1024 / 8:.1f} MiB each)")
-for i in range(8):
-    rh("delete", "--force", f"eight{i}", stderr=subprocess.DEVNULL)
-subprocess.run(["rm", "-rf", root, share, bundle_sleep])
+print("\nhost memory of one idle hypervisor-isolated container (PSS, MiB), after 5 s idle")
+for k in kernels:
+    rh(k, "run", "--detach", "--isolation=hypervisor", "--bundle", bundle_sleep, "idle", stdin=subprocess.DEVNULL,
+       stdout=subprocess.DEVNULL, check=True)
+    time.sleep(5)
+    kib, pids = host_pss("idle")
+    vmm = json.loads(rh(k, "state", "idle", capture_output=True, check=True).stdout)["pid"]
+    argv = open(f"/proc/{vmm}/cmdline", "rb").read().split(b"\0")
+    ram = int(argv[argv.index(b"-m") + 1].rstrip(b"M"))
+    accel = argv[argv.index(b"-accel") + 1].decode()
+    tb = int(accel.split("tb-size=")[1].split(",")[0]) if "tb-size=" in accel else 0
+    parts = breakdown(vmm, ram, tb)
+    kernels[k]["pss"] = kib
+    print(f"  {k:8s} {kib / 1024:6.1f} in {len(pids)} processes (guest RAM {ram} MiB, tb-size {tb} MiB); QEMU: " +
+          ", ".join(f"{n} {v / 1024:.1f}" for n, v in parts.items()) +
+          f"; supervisor and the rest {(kib - sum(parts.values())) / 1024:.1f}")
+    rh(k, "delete", "--force", "idle", check=True)
+print(f"  lean/generic = {l['pss'] / g['pss']:.3f}")
+
+# The RuntimeClass overhead (src/cli/config-kubernetes.c) as a line in the
+# VM's size: idle lean VMs of 256 MiB and 1 GiB.
+fit = {}
+for mb in (256, 1024):
+    toml = os.path.join(confdir, f"runhv-lean-{mb}.toml")
+    with open(toml, "w") as f:
+        f.write(f'VmMemorySizeInMb = {mb}\n[vm]\nkernel = "{l["dir"]}/vmlinux"\n')
+    env = dict(os.environ, RUNHV_CONFIG=toml)
+    subprocess.run([runhv, "--root", root, "run", "--detach", "--isolation=hypervisor", "--bundle", bundle_sleep,
+                    f"size{mb}"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
+    time.sleep(5)
+    fit[mb] = host_pss(f"size{mb}")[0] / 1024
+    subprocess.run([runhv, "--root", root, "delete", "--force", f"size{mb}"], check=True)
+per_gib = (fit[1024] - fit[256]) / 0.75
+print(f"  lean, idle at 256 MiB: {fit[256]:.1f}, at 1024 MiB: {fit[1024]:.1f}: "
+      f"overhead = {fit[256] - per_gib / 4:.1f} MiB + {per_gib:.1f} MiB per GiB of VM memory")
+
+for k in kernels:
+    env = dict(os.environ, RUNHV_CONFIG=kernels[k]["toml"])
+    t0 = time.monotonic()
+    procs = [subprocess.Popen([runhv, "--root", root, "run", "--detach", "--isolation=hypervisor", "--bundle",
+                               bundle_sleep, f"eight{i}"], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(8)]
+    for p in procs:
+        p.wait()
+    t8 = time.monotonic() - t0
+    states = [json.loads(rh(k, "state", f"eight{i}", capture_output=True).stdout or b'{}').get("status")
+              for i in range(8)]
+    time.sleep(3)
+    total = sum(host_pss(f"eight{i}")[0] for i in range(8) if states[i] == "running")
+    print(f"{k}: 8 started at once: {states.count('running')}/8 running after {t8:.1f} s; "
+          f"{total / 1024:.1f} MiB PSS in all ({total / 1024 / 8:.1f} MiB each)")
+    for i in range(8):
+        rh(k, "delete", "--force", f"eight{i}", stderr=subprocess.DEVNULL)
+subprocess.run(["rm", "-rf", root, share, bundle_sleep, confdir])
