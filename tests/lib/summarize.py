@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Count the TAP results of every test meson ran and print them, ending with
-"N passed, N failed".  A test program that crashed or exited non-zero counts
-as a failure even if its TAP lines said ok; a skip is never a pass."""
+"""Count the TAP results of every test meson ran (one or more testlog.json
+files) and print them, ending with "N passed, N failed".  A test program
+that crashed or exited non-zero counts as a failure even if its TAP lines
+said ok; a skip is never a pass."""
 import json
 import re
 import sys
@@ -11,12 +12,14 @@ lines = []
 # CI shows only the end of the output: each failure's own diagnostics (bats'
 # "# " lines after "not ok") go there too, a few lines each.
 details = []
-try:
-    records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-except OSError as e:
-    print(f"summarize: {e}", file=sys.stderr)
-    print("0 passed, 1 failed")
-    sys.exit(1)
+records = []
+for path in sys.argv[1:]:
+    try:
+        records += [json.loads(l) for l in open(path) if l.strip()]
+    except OSError as e:
+        print(f"summarize: {e}", file=sys.stderr)
+        print("0 passed, 1 failed")
+        sys.exit(1)
 
 for r in records:
     name = r.get("name", "?")
