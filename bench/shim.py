@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib", "cri"))
 import cri  # noqa: E402
 
-HANDLERS = ["runc", "runhv-process", "runhv-hypervisor"]
+HANDLERS = ["runc", "runhv-process", "runhv-hypervisor", "runhv-hypervisor-generic"]
 RUNS = int(os.environ.get("RUNS", "5"))
 BATCHES = [int(n) for n in os.environ.get("BATCHES", "4,8").split(",") if n]
 
@@ -99,14 +99,14 @@ json.dump(res, open(out, "w"), indent=1)
 
 base = statistics.median(res["runc"]["single"])
 print("\nPod start through the CRI (RunPodSandbox → container RUNNING), %d runs each" % RUNS)
-print("  %-18s %10s %9s %9s %14s" % ("handler", "median s", "min", "max", "ratio to runc"))
+print("  %-24s %10s %9s %9s %14s" % ("handler", "median s", "min", "max", "ratio to runc"))
 for h in HANDLERS:
     s = res[h]["single"]
-    print("  %-18s %10.3f %9.3f %9.3f %14.2f" % (h, statistics.median(s), min(s), max(s),
+    print("  %-24s %10.3f %9.3f %9.3f %14.2f" % (h, statistics.median(s), min(s), max(s),
                                                  statistics.median(s) / base))
 for n in BATCHES:
     print("\n%d pods started at once: wall time until all run, and each pod's own latency" % n)
-    print("  %-18s %10s %12s %12s" % ("handler", "wall s", "median s", "max s"))
+    print("  %-24s %10s %12s %12s" % ("handler", "wall s", "median s", "max s"))
     for h in HANDLERS:
         b = res[h]["batch"][str(n)]
-        print("  %-18s %10.3f %12.3f %12.3f" % (h, b["wall"], statistics.median(b["each"]), max(b["each"])))
+        print("  %-24s %10.3f %12.3f %12.3f" % (h, b["wall"], statistics.median(b["each"]), max(b["each"])))

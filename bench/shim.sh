@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pod start latency through containerd's CRI for containerd's own runc
 # handler and runhv's runhv-process and runhv-hypervisor handlers (the
-# release build's shim, configured by `runhv config containerd`), side by
+# release build's shim, configured by `runhv config containerd`; plus
+# runhv-hypervisor-generic, the same on Debian's generic kernel), side by
 # side in one run on a private containerd (tests/lib/containerd-cri.sh):
 # single pods, then 4 and 8 started at once.  RUNS (5) and BATCHES (4,8)
 # change the amounts.  Results: bench/shim.py prints the table; the raw
@@ -21,5 +22,12 @@ trap 'cri_stop "$dir" >/dev/null 2>&1 || true; rm -rf /tmp/runhv-bench-logs' EXI
 mkdir -p "$dir/bin" "$dir/etc"
 ln -s "$shim" "$dir/bin/containerd-shim-runhv-v1"
 "$runhv" config containerd --output-dir "$dir/etc" > "$dir/snippet.toml"
+# A fourth handler boots Debian's generic kernel (the fallback), so both guest
+# kernels are measured in the same run.
+{ cat "$dir/etc/runhv-hypervisor.toml"; printf '[vm]\nkernel = "%s"\n' "$RUNHV_GUEST_DIR/generic/vmlinux"; } \
+  > "$dir/etc/runhv-hypervisor-generic.toml"
+sed -n '/runtimes.runhv-hypervisor]/,$p' "$dir/snippet.toml" |
+  sed "s/runtimes.runhv-hypervisor\([].]\)/runtimes.runhv-hypervisor-generic\1/; s|runhv-hypervisor.toml|runhv-hypervisor-generic.toml|" \
+  >> "$dir/snippet.toml"
 cri_start "$dir" "$dir/bin" "$dir/snippet.toml"
 /usr/bin/python3 "$src/bench/shim.py" "$CRI_ENDPOINT" "$CRI_PAUSE_IMAGE" "$CRI_BUSYBOX_IMAGE" "${OUT:-/tmp/runhv-bench-shim.json}"
