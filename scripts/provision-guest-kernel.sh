@@ -56,6 +56,8 @@ metapkg=${RUNHV_KERNEL_METAPKG:-linux-image-amd64}
 #   pvpanic_mmio           ACPI QEMU0001 pvpanic: with QEMU's -device pvpanic
 #                          -action panic=exit-failure a guest panic makes QEMU
 #                          exit 1 instead of 0
+#   virtio_rng             entropy from QEMU's virtio-rng before any container
+#                          starts (the agent waits for the crng)
 default_modules="virtio_mmio virtio_console 9pnet_virtio 9p virtio_net fuse virtiofs overlay pvpanic_mmio virtio_rng"
 read -ra wanted <<<"${RUNHV_GUEST_MODULES:-$default_modules} ${RUNHV_GUEST_EXTRA_MODULES:-}"
 
