@@ -69,6 +69,16 @@ teardown() { teardown_bundle; }
   [ "$status" -ne 0 ] || fail "gen1 left state behind: $output"
 }
 
+@test "the accelerator probe's verdict is kept per kernel: switching kernels does not probe again" {
+  printf '[vm]\nkernel = "%s"\n' "$GUEST_DIR/generic/vmlinux" > "$TEST_DIR/generic.toml"
+  env RUNHV_CONFIG="$TEST_DIR/generic.toml" "$RUNHV" --root "$ROOT" diag check >/dev/null 2>&1 || true
+  rh diag check >/dev/null 2>&1 || true
+  run env RUNHV_CONFIG="$TEST_DIR/generic.toml" "$RUNHV" --root "$ROOT" diag check
+  [[ "$output" == *"accelerator: "*"(cached)"* ]] || fail "diag after switching back: $output"
+  run rh diag check
+  [[ "$output" == *"accelerator: "*"(cached)"* ]] || fail "diag: $output"
+}
+
 @test "a lean kernel and an initramfs built for another kernel: diag check says they do not match" {
   printf '[vm]\nkernel = "%s"\ninitrd = "%s"\n' "$GUEST_DIR/vmlinux" "$GUEST_DIR/generic/initramfs.cpio" > "$TEST_DIR/runhv.toml"
   run env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" diag check

@@ -305,10 +305,17 @@ uvm_accel_resolve (const struct runhv_config *cfg, const struct uvm_artifacts *a
 {
   const char *want = cfg && cfg->accelerator ? cfg->accelerator : "auto";
   cleanup_free char *boot_id = read_line ("/proc/sys/kernel/random/boot_id");
-  cleanup_free char *cache = xasprintf ("%s/kvm-probe.json", cache_dir);
+  cleanup_free char *cache = NULL;
   cleanup_free char *key = NULL;
   struct stat kst;
   bool usable;
+  uint64_t kernel_hash = 1469598103934665603ULL; /* FNV-1a */
+
+  /* One verdict per kernel: a host that switches between kernels (the lean
+     default and the generic fallback) must not probe again at each switch.  */
+  for (const char *p = a->kernel; *p; p++)
+    kernel_hash = (kernel_hash ^ (unsigned char)*p) * 1099511628211ULL;
+  cache = xasprintf ("%s/kvm-probe-%016llx.json", cache_dir, (unsigned long long)kernel_hash);
 
   if (strcmp (want, "tcg") == 0)
     {
