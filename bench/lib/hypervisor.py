@@ -39,11 +39,16 @@ for name, sub in (("generic", "generic"), ("lean", "")):
     kernels[name] = {"dir": d, "toml": toml, "release": open(f"{d}/kernel-release").read().strip()}
 
 
-def rh(kernel, *args, **kw):
+def kernel_env(kernel):
+    """runhv's environment with that kernel's runhv.toml (None: the default)."""
     env = dict(os.environ)
     if kernel:
         env["RUNHV_CONFIG"] = kernels[kernel]["toml"]
-    return subprocess.run([runhv, "--root", root, *args], env=env, **kw)
+    return env
+
+
+def rh(kernel, *args, **kw):
+    return subprocess.run([runhv, "--root", root, *args], env=kernel_env(kernel), **kw)
 
 
 def vm_argv(kernel):
@@ -100,11 +105,8 @@ def bare_boot(kernel):
 
 def timed(kernel, *args):
     """Seconds to the first output line and to runhv's exit."""
-    env = dict(os.environ)
-    if kernel:
-        env["RUNHV_CONFIG"] = kernels[kernel]["toml"]
     t0 = time.monotonic()
-    p = subprocess.Popen([runhv, "--root", root, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    p = subprocess.Popen([runhv, "--root", root, *args], env=kernel_env(kernel), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                          stdin=subprocess.DEVNULL)
     line = p.stdout.readline()
     t_line = time.monotonic() - t0
@@ -196,7 +198,7 @@ print(f"  lean, idle at 256 MiB: {fit[256]:.1f}, at 1024 MiB: {fit[1024]:.1f}: "
       f"overhead = {fit[256] - per_gib / 4:.1f} MiB + {per_gib:.1f} MiB per GiB of VM memory")
 
 for k in kernels:
-    env = dict(os.environ, RUNHV_CONFIG=kernels[k]["toml"])
+    env = kernel_env(k)
     t0 = time.monotonic()
     procs = [subprocess.Popen([runhv, "--root", root, "run", "--detach", "--isolation=hypervisor", "--bundle",
                                bundle_sleep, f"eight{i}"], env=env, stdin=subprocess.DEVNULL,

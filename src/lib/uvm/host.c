@@ -85,7 +85,9 @@ uvm_artifacts_find (const struct runhv_config *cfg, struct uvm_artifacts *out, r
          initramfs with its modules), so `[vm] kernel` alone switches both.  */
       cleanup_free char *kdir = xstrdup (cfg->kernel), *beside = NULL;
       char *slash = strrchr (kdir, '/');
-      beside = slash ? (*slash = '\0', xasprintf ("%s/initramfs.cpio", kdir)) : xstrdup ("initramfs.cpio");
+      if (slash != NULL)
+        *slash = '\0';
+      beside = xasprintf ("%s/initramfs.cpio", slash != NULL ? kdir : ".");
       out->initrd = access (beside, R_OK) == 0 ? steal_ptr (&beside) : xasprintf ("%s/initramfs.cpio", dir);
     }
   else
@@ -267,6 +269,8 @@ kvm_probe (const struct uvm_artifacts *a, char **why)
       dup2 (null, 0);
       dup2 (null, 1);
       dup2 (null, 2);
+      /* The probe's QEMU gets stdio on /dev/null and nothing else of ours.  */
+      close_fds_except (NULL, 0);
       execv (a->qemu, argv);
       _exit (127);
     }
