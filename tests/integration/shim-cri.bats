@@ -246,6 +246,10 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
 }
 
 @test "an unknown handler and a missing options file fail clearly, leaving nothing" {
+  # State directories are named by 64-hex sandbox ids, so "nothing left" is a
+  # comparison of the whole listing, not a search for the pod's name.
+  local before
+  before=$(ls -A "$SHIM_ROOT" "$SHIM_ROOT/vm-logs" 2>&1)
   pod_json bad1 . > "$CRI_TEST_DIR/bad1.json"
   run cri runp --runtime runhv-nosuch "$CRI_TEST_DIR/bad1.json"
   [ "$status" -ne 0 ]
@@ -257,7 +261,7 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   [[ "$output" == *"runhv config containerd"* ]]
   run cri pods -q --name 'bad[12]'
   [ -z "$output" ]
-  ! ls "$SHIM_ROOT" | grep -q "bad"
+  diff <(echo "$before") <(ls -A "$SHIM_ROOT" "$SHIM_ROOT/vm-logs" 2>&1)
 }
 
 @test "the VMM is killed: containerd gets the task exits with a non-zero status" {
