@@ -155,6 +155,17 @@ runhv_config_parse (const char *buf, size_t len, const char *what, struct runhv_
       || get_bool (root, what, "Debug", &c->debug, err) < 0
       || get_int (root, what, "DebugType", 0, 2, &dbg_type, err) < 0)
     goto out;
+  if (dbg_type != 0)
+    {
+      /* hcsshim's debug transports (named pipe, file, ETW) have no
+         meaning here: runhv's debug log goes where its other logs go.  */
+      const struct toml_value *v = toml_table_get (root, "DebugType");
+      runhv_error (err,
+                   "%s:%u:%u: DebugType = %lld is not supported: runhv writes its debug log to its usual log "
+                   "(containerd's log for the shim, --log for the CLI); remove DebugType and set Debug = true",
+                   what, toml_line (v), toml_column (v), (long long)dbg_type);
+      goto out;
+    }
   c->sandbox_isolation = (int)iso;
   vm = toml_table_get (root, "vm");
   if (vm != NULL)

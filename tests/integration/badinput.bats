@@ -140,6 +140,12 @@ create_fails_with() {
   printf 'SandboxIsolaton = 1\n' > "$TEST_DIR/runhv.toml"
   run "$RUNHV" --root "$ROOT" --config "$TEST_DIR/runhv.toml" create --bundle "$BUNDLE" cfg2 </dev/null
   [[ "$output" == *"unknown key \`SandboxIsolaton\`"* ]]
+  # the seed's DebugType (hcsshim's debug transports) is refused, not ignored
+  printf 'Debug = true\nDebugType = 2\n' > "$TEST_DIR/runhv.toml"
+  run "$RUNHV" --root "$ROOT" --config "$TEST_DIR/runhv.toml" create --bundle "$BUNDLE" cfg3 </dev/null
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"$TEST_DIR/runhv.toml:2:"*"DebugType = 2 is not supported"*"remove DebugType and set Debug = true"* ]]
+  [ ! -e "$ROOT/cfg3" ]
   assert_no_leaks cfg1
   assert_no_leaks cfg2
 }
