@@ -13,19 +13,55 @@
 #include "util.h"
 #include "banned.h"
 
+/* containerd's ids are 64 hex digits: shown as their first 13, like
+   crictl, unless --no-trunc.  Names people chose are never cut, and a
+   suffix such as a VM's `@vm` stays.  */
+enum
+{
+  DIAG_ID_HEX = 64,
+  DIAG_ID_SHOWN = 13,
+};
+
+static char *
+diag_display_id (const char *id, bool no_trunc)
+{
+  size_t hex = strspn (id, "0123456789abcdef");
+  if (no_trunc || hex < DIAG_ID_HEX || (id[hex] != '\0' && id[hex] != '@'))
+    return xstrdup (id);
+  return xasprintf ("%.*s%s", DIAG_ID_SHOWN, id, id + hex);
+}
+
+static const char *
+diag_field (json_t *e, const char *key)
+{
+  const char *v = json_string_value (json_object_get (e, key));
+  return v ? v : "";
+}
+
 static int
 diag_list (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 {
-  static const struct option opts[] = { { "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 } };
+  static const struct option opts[]
+    = { { "format", required_argument, NULL, 'f' }, { "no-trunc", no_argument, NULL, 'N' }, { NULL, 0, NULL, 0 } };
+  static const char *const header[] = { "ID", "TYPE", "OWNER", "STATE", "HOST PID", "ISOLATION" };
+  enum
+  {
+    COLUMNS = 6
+  };
   const char *format = "table";
   cleanup_json json_t *arr = NULL;
+  bool no_trunc = false;
+  int width[COLUMNS];
+  char ***cells = NULL;
   json_t *e;
-  size_t i;
+  size_t i, n;
   int c;
   while ((c = getopt_long (argc, argv, "+f:", opts, NULL)) != -1)
     {
       if (c == 'f')
         format = optarg;
+      else if (c == 'N')
+        no_trunc = true;
       else
         return cli_usage_error (err, "diag", "unknown option");
     }
@@ -38,12 +74,40 @@ diag_list (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
       cli_print_json (arr);
       return 0;
     }
-  printf ("%-32s %-15s %-34s %-9s %-9s %s\n", "ID", "TYPE", "OWNER", "STATE", "HOST PID", "ISOLATION");
-  json_array_foreach (arr, i, e) printf (
-    "%-32s %-15s %-34s %-9s %-9lld %s\n", json_string_value (json_object_get (e, "id")),
-    json_string_value (json_object_get (e, "type")), json_string_value (json_object_get (e, "owner")),
-    json_string_value (json_object_get (e, "state")), (long long)json_integer_value (json_object_get (e, "pid")),
-    json_string_value (json_object_get (e, "isolation")));
+  /* Columns as wide as their widest cell, so 64-character ids (with
+     --no-trunc) and long owners do not shift the columns after them.  */
+  n = json_array_size (arr);
+  cells = xmalloc0 ((n + 1) * sizeof (*cells));
+  cells[0] = xmalloc0 (COLUMNS * sizeof (char *));
+  for (int k = 0; k < COLUMNS; k++)
+    cells[0][k] = xstrdup (header[k]);
+  json_array_foreach (arr, i, e)
+  {
+    char **row = cells[i + 1] = xmalloc0 (COLUMNS * sizeof (char *));
+    row[0] = diag_display_id (diag_field (e, "id"), no_trunc);
+    row[1] = xstrdup (diag_field (e, "type"));
+    row[2] = diag_display_id (diag_field (e, "owner"), no_trunc);
+    row[3] = xstrdup (diag_field (e, "state"));
+    row[4] = xasprintf ("%lld", (long long)json_integer_value (json_object_get (e, "pid")));
+    row[5] = xstrdup (diag_field (e, "isolation"));
+  }
+  for (int k = 0; k < COLUMNS; k++)
+    {
+      width[k] = 0;
+      for (i = 0; i <= n; i++)
+        if ((int)strlen (cells[i][k]) > width[k])
+          width[k] = (int)strlen (cells[i][k]);
+    }
+  for (i = 0; i <= n; i++)
+    {
+      for (int k = 0; k < COLUMNS - 1; k++)
+        printf ("%-*s  ", width[k], cells[i][k]);
+      printf ("%s\n", cells[i][COLUMNS - 1]);
+      for (int k = 0; k < COLUMNS; k++)
+        free (cells[i][k]);
+      free (cells[i]);
+    }
+  free (cells);
   return 0;
 }
 

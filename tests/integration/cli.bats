@@ -245,6 +245,25 @@ J
   echo "$output" | jq -e '.annotations["io.runhv.isolation"] == "process,hypervisor"'
 }
 
+@test "diag list keeps its columns with 64-character CRI ids: truncated like crictl, whole with --no-trunc" {
+  local long=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  rhd run --detach --bundle "$BUNDLE" "$long"
+  rhd run --detach --bundle "$BUNDLE" short-name
+  run rh diag list
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"0123456789abc  "*Container* ]]
+  [[ "$output" != *0123456789abcd* ]]
+  # every row's TYPE starts where the header's does
+  local col
+  col=$(awk 'NR == 1 { print index($0, "TYPE") }' <<< "$output")
+  awk -v c="$col" 'NR > 1 && substr($0, c, 9) != "Container" { exit 1 }' <<< "$output" || fail "misaligned: $output"
+  run rh diag list --no-trunc
+  [[ "$output" == *"$long  "*Container* ]]
+  col=$(awk 'NR == 1 { print index($0, "TYPE") }' <<< "$output")
+  awk -v c="$col" 'NR > 1 && substr($0, c, 9) != "Container" { exit 1 }' <<< "$output" || fail "misaligned: $output"
+  [[ "$output" == *short-name*Container* ]]
+}
+
 @test "diag list shows each compute system (the hcsdiag list of the seed)" {
   rhd run --detach --bundle "$BUNDLE" d1
   run rh diag list
