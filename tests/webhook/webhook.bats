@@ -201,6 +201,14 @@ fail() {
 @test "400: spec that is not an object" { bad_review bad-spec-not-object "request.object.spec"; }
 @test "400: containers that is not a list" { bad_review bad-containers-not-list "request.object.spec.containers"; }
 
+@test "400: privileged: \"true\" (a string)" { bad_review bad-privileged-string "securityContext.privileged: must be a boolean"; }
+@test "400: hostNetwork: \"true\" (a string)" { bad_review bad-hostnetwork-string "hostNetwork: must be a boolean"; }
+@test "400: a label value that is a number" { bad_review bad-label-number 'labels\["runhv.io/isolation"\]: must be a string'; }
+@test "400: a nodeSelector value that is a number" { bad_review bad-nodeselector-number "nodeSelector.*must be a string"; }
+@test "400: affinity values that are not strings" { bad_review bad-affinity-values "values\[0\]: must be a string"; }
+@test "400: spec.os.name that is not a string" { bad_review bad-os-name "os.name: must be a string"; }
+@test "400: an annotation value that is a number" { bad_review bad-annotation-number "annotations.*must be a string"; }
+
 @test "400: empty body" {
   rejected 400 "empty" bad_request -X POST -H 'Content-Type: application/json' "$URL/mutate"
 }

@@ -102,10 +102,59 @@ member (json_t *obj, const char *where, const char *key, json_type type, json_t 
   return 0;
 }
 
-static bool
-bool_member_true (json_t *obj, const char *key)
+/* Optional boolean: absent and null read as false; "true" (a string) is an
+   error, not a guess, so a pod can never be judged on a value the API
+   server itself would have refused.  */
+static int
+bool_member (json_t *obj, const char *where, const char *key, bool *out, runhv_error_t *err)
 {
-  return json_is_true (json_object_get (obj, key));
+  json_t *v = json_object_get (obj, key);
+  *out = false;
+  if (v == NULL || json_is_null (v))
+    return 0;
+  if (!json_is_boolean (v))
+    return runhv_error (err, "%s.%s: must be a boolean", where, key);
+  *out = json_is_true (v);
+  return 0;
+}
+
+/* Labels, annotations, nodeSelector: map[string]string.  */
+static int
+string_map_member (json_t *obj, const char *where, const char *key, json_t **out, runhv_error_t *err)
+{
+  const char *k;
+  json_t *v;
+  if (member (obj, where, key, JSON_OBJECT, out, err) < 0)
+    return -1;
+  if (*out == NULL)
+    return 0;
+  json_object_foreach (*out, k, v)
+  {
+    if (!json_is_string (v))
+      return runhv_error (err, "%s.%s[\"%s\"]: must be a string", where, key, k);
+  }
+  return 0;
+}
+
+/* An array whose every element has the given type.  */
+static int
+array_member (json_t *obj, const char *where, const char *key, json_type type, json_t **out, runhv_error_t *err)
+{
+  json_t *v;
+  size_t i;
+  if (member (obj, where, key, JSON_ARRAY, out, err) < 0)
+    return -1;
+  if (*out == NULL)
+    return 0;
+  json_array_foreach (*out, i, v)
+  {
+    if (json_typeof (v) != type)
+      return runhv_error (err, "%s.%s[%zu]: must be %s", where, key, i,
+                          type == JSON_OBJECT   ? "an object"
+                          : type == JSON_STRING ? "a string"
+                                                : "of another type");
+  }
+  return 0;
 }
 
 static bool
@@ -130,12 +179,16 @@ any_privileged (json_t *spec, const char *key, bool *privileged, runhv_error_t *
   json_array_foreach (list, i, c)
   {
     json_t *sc = NULL;
+    bool p = false;
+    cleanup_free char *item = xasprintf ("%s[%zu]", where, i);
+    cleanup_free char *sc_where = xasprintf ("%s.securityContext", item);
     if (!json_is_object (c))
-      return runhv_error (err, "%s[%zu]: must be an object", where, i);
-    if (member (c, where, "securityContext", JSON_OBJECT, &sc, err) < 0)
+      return runhv_error (err, "%s: must be an object", item);
+    if (member (c, item, "securityContext", JSON_OBJECT, &sc, err) < 0)
       return -1;
-    if (sc != NULL && bool_member_true (sc, "privileged"))
-      *privileged = true;
+    if (sc != NULL && bool_member (sc, sc_where, "privileged", &p, err) < 0)
+      return -1;
+    *privileged |= p;
   }
   return 0;
 }
@@ -161,90 +214,116 @@ values_contain_linux (json_t *values)
 
 /* One nodeSelectorTerm (its matchExpressions are ANDed): can a linux node
    with kubernetes.io/os=linux satisfy it, as far as the OS label goes?  */
-static bool
-term_allows_linux (json_t *term)
+static int
+term_allows_linux (json_t *term, const char *where, bool *allows, runhv_error_t *err)
 {
-  json_t *exprs = json_object_get (term, "matchExpressions"), *e;
+  json_t *exprs = NULL, *e;
   size_t i;
-  if (!json_is_array (exprs))
-    return true;
+  *allows = true;
+  if (array_member (term, where, "matchExpressions", JSON_OBJECT, &exprs, err) < 0)
+    return -1;
   json_array_foreach (exprs, i, e)
   {
-    json_t *key = json_object_get (e, "key"), *op = json_object_get (e, "operator");
-    json_t *values = json_object_get (e, "values");
+    json_t *key = NULL, *op = NULL, *values = NULL;
+    cleanup_free char *ew = xasprintf ("%s.matchExpressions[%zu]", where, i);
     const char *o;
-    if (!json_is_string (key) || !json_is_string (op) || !is_os_label (json_string_value (key)))
+    if (member (e, ew, "key", JSON_STRING, &key, err) < 0 || member (e, ew, "operator", JSON_STRING, &op, err) < 0
+        || array_member (e, ew, "values", JSON_STRING, &values, err) < 0)
+      return -1;
+    if (key == NULL || op == NULL || !is_os_label (json_string_value (key)))
       continue;
     o = json_string_value (op);
-    if (strcmp (o, "In") == 0 && (!json_is_array (values) || !values_contain_linux (values)))
-      return false;
-    if (strcmp (o, "NotIn") == 0 && json_is_array (values) && values_contain_linux (values))
-      return false;
+    if (strcmp (o, "In") == 0 && (values == NULL || !values_contain_linux (values)))
+      *allows = false;
+    if (strcmp (o, "NotIn") == 0 && values != NULL && values_contain_linux (values))
+      *allows = false;
     /* The label is always set on a node, and "linux" is no number.  */
     if (strcmp (o, "DoesNotExist") == 0 || strcmp (o, "Gt") == 0 || strcmp (o, "Lt") == 0)
-      return false;
+      *allows = false;
   }
-  return true;
+  return 0;
 }
 
 /* True when the pod can only land on a node whose OS is not linux: spec.os,
    nodeSelector, or required node affinity (its terms are ORed: every term
    must rule linux out).  */
-static bool
-requires_other_os (json_t *spec)
+static int
+requires_other_os (json_t *spec, bool *other, runhv_error_t *err)
 {
-  json_t *os = json_object_get (spec, "os"), *sel = json_object_get (spec, "nodeSelector");
-  json_t *terms, *t;
+  static const char sw[] = "request.object.spec";
+  json_t *os = NULL, *os_name = NULL, *sel = NULL, *aff = NULL, *na = NULL, *req = NULL, *terms = NULL, *t;
   size_t i;
-  bool any = false;
-  if (json_is_object (os) && json_is_string (json_object_get (os, "name")) && !str_member_is (os, "name", "linux"))
-    return true;
-  if (json_is_object (sel))
+  bool any = false, linux_ok = false;
+  *other = false;
+  if (member (spec, sw, "os", JSON_OBJECT, &os, err) < 0
+      || (os != NULL && member (os, "request.object.spec.os", "name", JSON_STRING, &os_name, err) < 0)
+      || string_map_member (spec, sw, "nodeSelector", &sel, err) < 0
+      || member (spec, sw, "affinity", JSON_OBJECT, &aff, err) < 0
+      || (aff != NULL && member (aff, "request.object.spec.affinity", "nodeAffinity", JSON_OBJECT, &na, err) < 0)
+      || (na != NULL
+          && member (na, "request.object.spec.affinity.nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+                     JSON_OBJECT, &req, err)
+               < 0)
+      || (req != NULL
+          && array_member (req,
+                           "request.object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+                           "nodeSelectorTerms", JSON_OBJECT, &terms, err)
+               < 0))
+    return -1;
+  if (os_name != NULL && strcmp (json_string_value (os_name), "linux") != 0)
+    *other = true;
+  if (sel != NULL)
     {
       const char *k;
       json_t *v;
       json_object_foreach (sel, k, v)
       {
-        if (is_os_label (k) && json_is_string (v) && strcmp (json_string_value (v), "linux") != 0)
-          return true;
+        if (is_os_label (k) && strcmp (json_string_value (v), "linux") != 0)
+          *other = true;
       }
     }
-  terms = json_object_get (spec, "affinity");
-  terms = json_is_object (terms) ? json_object_get (terms, "nodeAffinity") : NULL;
-  terms = json_is_object (terms) ? json_object_get (terms, "requiredDuringSchedulingIgnoredDuringExecution") : NULL;
-  terms = json_is_object (terms) ? json_object_get (terms, "nodeSelectorTerms") : NULL;
-  if (!json_is_array (terms))
-    return false;
   json_array_foreach (terms, i, t)
   {
-    if (!json_is_object (t))
-      continue;
+    bool allows;
+    cleanup_free char *tw = xasprintf ("request.object.spec.affinity.nodeAffinity."
+                                       "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[%zu]",
+                                       i);
     any = true;
-    if (term_allows_linux (t))
-      return false;
+    if (term_allows_linux (t, tw, &allows, err) < 0)
+      return -1;
+    linux_ok |= allows;
   }
-  return any;
+  if (any && !linux_ok)
+    *other = true;
+  return 0;
 }
 
 static int
 decide_pod (json_t *pod, const char *ns, const struct admission_config *cfg, enum admission_skip *skip,
             runhv_error_t *err)
 {
-  json_t *meta = NULL, *spec = NULL, *labels = NULL, *rc = NULL;
-  bool privileged = false;
+  json_t *meta = NULL, *spec = NULL, *labels = NULL, *annotations = NULL, *rc = NULL;
+  bool privileged = false, host_network, host_pid, host_ipc, other_os;
 
   if (member (pod, "request.object", "metadata", JSON_OBJECT, &meta, err) < 0
       || member (pod, "request.object", "spec", JSON_OBJECT, &spec, err) < 0)
     return -1;
   if (spec == NULL)
     return runhv_error (err, "request.object.spec: missing (a Pod needs a spec)");
-  if (meta != NULL && member (meta, "request.object.metadata", "labels", JSON_OBJECT, &labels, err) < 0)
+  if (meta != NULL
+      && (string_map_member (meta, "request.object.metadata", "labels", &labels, err) < 0
+          || string_map_member (meta, "request.object.metadata", "annotations", &annotations, err) < 0))
     return -1;
-  if (member (spec, "request.object.spec", "runtimeClassName", JSON_STRING, &rc, err) < 0)
-    return -1;
-  if (any_privileged (spec, "containers", &privileged, err) < 0
+  /* Every field the decision reads is type-checked before any of it is
+     used: a value of the wrong type is a 400, never a decision.  */
+  if (member (spec, "request.object.spec", "runtimeClassName", JSON_STRING, &rc, err) < 0
+      || bool_member (spec, "request.object.spec", "hostNetwork", &host_network, err) < 0
+      || bool_member (spec, "request.object.spec", "hostPID", &host_pid, err) < 0
+      || bool_member (spec, "request.object.spec", "hostIPC", &host_ipc, err) < 0
+      || any_privileged (spec, "containers", &privileged, err) < 0
       || any_privileged (spec, "initContainers", &privileged, err) < 0
-      || any_privileged (spec, "ephemeralContainers", &privileged, err) < 0)
+      || any_privileged (spec, "ephemeralContainers", &privileged, err) < 0
+      || requires_other_os (spec, &other_os, err) < 0)
     return -1;
 
   if (ns != NULL && cfg->exclude_namespaces != NULL && strv_contains (cfg->exclude_namespaces, ns))
@@ -253,15 +332,15 @@ decide_pod (json_t *pod, const char *ns, const struct admission_config *cfg, enu
     *skip = ADMISSION_SKIP_RUNTIME_CLASS;
   else if (labels != NULL && str_member_is (labels, ADMISSION_ISOLATION_LABEL, "process"))
     *skip = ADMISSION_SKIP_LABEL;
-  else if (bool_member_true (spec, "hostNetwork"))
+  else if (host_network)
     *skip = ADMISSION_SKIP_HOST_NETWORK;
-  else if (bool_member_true (spec, "hostPID"))
+  else if (host_pid)
     *skip = ADMISSION_SKIP_HOST_PID;
-  else if (bool_member_true (spec, "hostIPC"))
+  else if (host_ipc)
     *skip = ADMISSION_SKIP_HOST_IPC;
   else if (privileged)
     *skip = ADMISSION_SKIP_PRIVILEGED;
-  else if (requires_other_os (spec))
+  else if (other_os)
     *skip = ADMISSION_SKIP_OS;
   else
     *skip = ADMISSION_SKIP_NONE;
@@ -331,6 +410,13 @@ review (json_t *root, const struct admission_config *cfg, struct admission_resul
   out->uid = xstrdup (json_string_value (uid));
   out->skip = ADMISSION_SKIP_NONE;
   out->patch = NULL;
+  {
+    json_t *k = NULL, *v = NULL, *g = NULL;
+    if (member (kind, "request.kind", "kind", JSON_STRING, &k, err) < 0
+        || member (kind, "request.kind", "version", JSON_STRING, &v, err) < 0
+        || member (kind, "request.kind", "group", JSON_STRING, &g, err) < 0)
+      goto fail;
+  }
   if (!str_member_is (kind, "kind", "Pod") || !str_member_is (kind, "version", "v1")
       || (json_object_get (kind, "group") != NULL && !str_member_is (kind, "group", "")))
     {
@@ -349,15 +435,13 @@ review (json_t *root, const struct admission_config *cfg, struct admission_resul
       runhv_error (err, "request.object: missing (a Pod CREATE carries the pod)");
       goto fail;
     }
-  if (ns != NULL)
-    ns_name = json_string_value (ns);
-  else
-    {
-      /* Older or hand-written reviews: the pod's own namespace.  */
-      json_t *meta = json_object_get (obj, "metadata");
-      json_t *mns = json_is_object (meta) ? json_object_get (meta, "namespace") : NULL;
-      ns_name = json_is_string (mns) ? json_string_value (mns) : "default";
-    }
+  {
+    /* Older or hand-written reviews carry only the pod's own namespace.  */
+    json_t *meta = json_object_get (obj, "metadata"), *mns = NULL;
+    if (json_is_object (meta) && member (meta, "request.object.metadata", "namespace", JSON_STRING, &mns, err) < 0)
+      goto fail;
+    ns_name = ns != NULL ? json_string_value (ns) : mns != NULL ? json_string_value (mns) : "default";
+  }
   if (decide_pod (obj, ns_name, cfg, &out->skip, err) < 0)
     goto fail;
   if (out->skip == ADMISSION_SKIP_NONE)
