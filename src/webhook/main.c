@@ -33,6 +33,8 @@ struct options
   int64_t max_connections;
   int64_t threads;
   int64_t read_timeout;
+  int64_t request_timeout;
+  int64_t max_per_client;
   int64_t reload_interval;
   bool debug;
 };
@@ -66,6 +68,12 @@ print_help (void)
           "  --threads N                  worker threads (default: one per online CPU)\n"
           "  --read-timeout SECS          close a connection idle this long, mid-request included\n"
           "                               (default 10, the API server's own webhook timeout)\n"
+          "  --request-timeout SECS       close a connection whose request is not whole this long after\n"
+          "                               its accept or its previous answer, however steadily it sends\n"
+          "                               (default 10)\n"
+          "  --max-connections-per-client N\n"
+          "                               open connections from one client address at once; more are\n"
+          "                               closed at accept (default 64)\n"
           "  --debug                      log every decision to stderr\n"
           "  --version                    print the version and exit\n"
           "  --help                       print this help and exit\n"
@@ -142,6 +150,8 @@ parse_options (int argc, char **argv, struct options *o)
     OPT_MAXCONN,
     OPT_THREADS,
     OPT_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
+    OPT_PER_CLIENT,
     OPT_DEBUG,
     OPT_VERSION,
     OPT_HELP,
@@ -156,6 +166,8 @@ parse_options (int argc, char **argv, struct options *o)
     { "max-connections", required_argument, NULL, OPT_MAXCONN },
     { "threads", required_argument, NULL, OPT_THREADS },
     { "read-timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
+    { "max-connections-per-client", required_argument, NULL, OPT_PER_CLIENT },
     { "debug", no_argument, NULL, OPT_DEBUG },
     { "version", no_argument, NULL, OPT_VERSION },
     { "help", no_argument, NULL, OPT_HELP },
@@ -204,6 +216,12 @@ parse_options (int argc, char **argv, struct options *o)
         case OPT_TIMEOUT:
           r = parse_positive ("--read-timeout", optarg, 3600, &o->read_timeout);
           break;
+        case OPT_REQUEST_TIMEOUT:
+          r = parse_positive ("--request-timeout", optarg, 3600, &o->request_timeout);
+          break;
+        case OPT_PER_CLIENT:
+          r = parse_positive ("--max-connections-per-client", optarg, 1000000, &o->max_per_client);
+          break;
         case OPT_DEBUG:
           o->debug = true;
           break;
@@ -247,12 +265,14 @@ mhd_log (void *cls, const char *fmt, va_list ap)
   log_debug ("libmicrohttpd: %s", buf);
 }
 
-/* Wait for signals; poll the certificate between them.  */
+/* Wait for signals; between them, cut connections over their request
+   deadline (each second) and poll the certificate (each reload interval). */
 static void
 serve_until_signal (struct tls_store *tls, int64_t reload_interval)
 {
   sigset_t set;
-  struct timespec wait = { .tv_sec = reload_interval };
+  struct timespec wait = { .tv_sec = 1 };
+  uint64_t next_reload = monotonic_ns () + (uint64_t)reload_interval * 1000000000ull;
   sigemptyset (&set);
   sigaddset (&set, SIGTERM);
   sigaddset (&set, SIGINT);
@@ -271,6 +291,17 @@ serve_until_signal (struct tls_store *tls, int64_t reload_interval)
           log_error ("sigtimedwait: %s", strerror (errno));
           return;
         }
+      {
+        unsigned int cut = deadline_sweep ();
+        if (cut > 0)
+          {
+            metrics_count_connections_cut (cut);
+            log_debug ("cut %u connection%s over the request deadline", cut, cut == 1 ? "" : "s");
+          }
+      }
+      if (sig != SIGHUP && monotonic_ns () < next_reload)
+        continue;
+      next_reload = monotonic_ns () + (uint64_t)reload_interval * 1000000000ull;
       r = tls_store_reload (tls, sig == SIGHUP, &err);
       if (r < 0)
         {
@@ -294,6 +325,8 @@ main (int argc, char **argv)
     .runtime_class = RUNHV_HANDLER_HYPERVISOR,
     .max_connections = 1024,
     .read_timeout = 10,
+    .request_timeout = 10,
+    .max_per_client = 64,
     .reload_interval = 10,
   };
   cleanup_strv char **exclude = NULL;
@@ -355,6 +388,7 @@ main (int argc, char **argv)
   srv.admission.runtime_class = o.runtime_class;
   srv.admission.exclude_namespaces = exclude;
   srv.max_body = ADMISSION_MAX_BODY;
+  deadline_set_budget ((uint64_t)o.request_timeout);
   atomic_store (&srv.ready, false);
 
   flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_ITC;
@@ -365,8 +399,9 @@ main (int argc, char **argv)
     (struct sockaddr *)&addr, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_callback, MHD_OPTION_HTTPS_PRIORITIES,
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o.threads,
     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-    (unsigned int)o.read_timeout, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
-    server_request_completed, NULL, MHD_OPTION_END);
+    (unsigned int)o.read_timeout, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)o.max_per_client,
+    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, server_request_completed, NULL,
+    MHD_OPTION_NOTIFY_CONNECTION, deadline_notify_connection, NULL, MHD_OPTION_END);
   if (daemon == NULL)
     {
       fprintf (stderr, "runhv-webhook: cannot serve on %s: the address is in use or not local (check --listen)\n",

@@ -27,9 +27,16 @@ static atomic_uint_fast64_t errors_total[METRICS_ERROR__COUNT];
 static atomic_uint_fast64_t latency_bucket_counts[N_BUCKETS + 1]; /* last: +Inf */
 static atomic_uint_fast64_t latency_sum_ns;
 static atomic_uint_fast64_t tls_reloads_ok, tls_reloads_failed;
+static atomic_uint_fast64_t connections_cut;
 
 #define INC(x) atomic_fetch_add_explicit (&(x), 1, memory_order_relaxed)
 #define GET(x) ((unsigned long long)atomic_load_explicit (&(x), memory_order_relaxed))
+
+void
+metrics_count_connections_cut (unsigned int n)
+{
+  atomic_fetch_add_explicit (&connections_cut, n, memory_order_relaxed);
+}
 
 void
 metrics_count_request (void)
@@ -117,6 +124,11 @@ metrics_render (void)
            "runhv_webhook_tls_reloads_total{result=\"ok\"} %llu\n"
            "runhv_webhook_tls_reloads_total{result=\"failed\"} %llu\n",
            GET (tls_reloads_ok), GET (tls_reloads_failed));
+  fprintf (f,
+           "# HELP runhv_webhook_connections_cut_total Connections shut down for passing the request deadline.\n"
+           "# TYPE runhv_webhook_connections_cut_total counter\n"
+           "runhv_webhook_connections_cut_total %llu\n",
+           GET (connections_cut));
   if (fclose (f) != 0)
     {
       free (buf);

@@ -227,8 +227,8 @@ server_request_completed (void *cls, struct MHD_Connection *conn, void **req_cls
 {
   struct request *req = *req_cls;
   (void)cls;
-  (void)conn;
   (void)toe;
+  deadline_request_answered (conn);
   if (req == NULL)
     return;
   free (req->body);

@@ -50,6 +50,7 @@ void metrics_count_review (enum admission_skip skip);
 void metrics_count_error (enum metrics_error e);
 void metrics_observe_latency (uint64_t nanoseconds);
 void metrics_count_tls_reload (bool ok);
+void metrics_count_connections_cut (unsigned int n);
 /* The Prometheus text exposition (format 0.0.4); caller frees.  */
 char *metrics_render (void);
 
@@ -70,5 +71,15 @@ int tls_cert_callback (gnutls_session_t session, const gnutls_datum_t *req_ca_dn
                        unsigned int *pcert_length, gnutls_privkey_t *privkey);
 
 uint64_t monotonic_ns (void);
+
+/* ---- deadline.c: a whole-request deadline per connection ---- */
+void deadline_set_budget (uint64_t seconds);
+/* MHD_OPTION_NOTIFY_CONNECTION: tracks each connection from its accept.  */
+void deadline_notify_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
+                                 enum MHD_ConnectionNotificationCode code);
+/* A request on conn was answered: its budget starts again.  */
+void deadline_request_answered (struct MHD_Connection *conn);
+/* Shut down every connection over budget; how many were.  */
+unsigned int deadline_sweep (void);
 
 #endif

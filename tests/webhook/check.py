@@ -123,10 +123,20 @@ def check_manifests(directory, snippet, ca_file, sizes):
 
     kinds = [(o["apiVersion"], o["kind"]) for o in objs]
     expect(kinds == [("v1", "Namespace"), ("v1", "ServiceAccount"), ("v1", "Service"), ("apps/v1", "Deployment"),
+                     ("policy/v1", "PodDisruptionBudget"),
                      ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")], f"webhook.yaml objects {kinds}")
-    ns, sa, svc, dep, mwc = objs
+    ns, sa, svc, dep, pdb, mwc = objs
+    # highly available, so that failurePolicy: Fail is practical
+    expect(dep["spec"]["replicas"] == 2, "webhook replicas")
+    expect(dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, "rollout may take every replica away")
+    expect(pdb["spec"]["minAvailable"] == 1 and pdb["spec"]["selector"] == dep["spec"]["selector"],
+           f"PodDisruptionBudget {pdb['spec']}")
+    anti = dep["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    term = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    expect(term["topologyKey"] == "kubernetes.io/hostname"
+           and term["labelSelector"] == dep["spec"]["selector"], f"anti-affinity {term}")
     expect(ns["metadata"]["name"] == "runhv-system", "namespace name")
-    for o in (sa, svc, dep):
+    for o in (sa, svc, dep, pdb):
         expect(o["metadata"]["namespace"] == "runhv-system", f"{o['kind']} namespace")
     port = svc["spec"]["ports"][0]
     expect(port["port"] == 443 and port["targetPort"] == "https", f"Service ports {port}")

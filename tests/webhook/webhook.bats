@@ -347,11 +347,36 @@ sys.stdout.write(doc + " " * (3 * 1024 * 1024 - len(doc.encode())))' "$FIX/mutat
   [[ $rc == 0 ]]
 }
 
+@test "slow senders: a per-client bound and a whole-request deadline keep valid reviews answered" {
+  start_webhook "$CERTS" "$BATS_TEST_TMPDIR/wh.log" --request-timeout 3 --max-connections-per-client 8
+  local url="https://127.0.0.1:$WH_PORT" attacker i status
+  # 25 connections from 127.0.0.2, each dripping a byte a second into a
+  # declared 3 MB body: the idle timeout (--read-timeout) never fires
+  "$PY" "$HERE/slow-sender.py" --port "$WH_PORT" --source 127.0.0.2 --connections 25 --interval 1 --duration 12 \
+    --ca "$CERTS/ca.pem" >"$BATS_TEST_TMPDIR/attack.log" 2>&1 3>&- &
+  attacker=$!
+  wait_for_line() { grep -q "^open" "$BATS_TEST_TMPDIR/attack.log"; }
+  for i in $(seq 100); do wait_for_line && break; sleep 0.1; done
+  # a client at another address is answered throughout
+  for i in 1 2 3 4 5; do
+    status=$(curl -sS --max-time 5 --cacert "$CERTS/ca.pem" -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' \
+      -H 'Content-Type: application/json' --data-binary "@$FIX/mutate-no-annotations.json" "$url/mutate")
+    [[ "$status" == 200 ]] || fail "review $i during the attack: HTTP $status"
+    sleep 1
+  done
+  wait "$attacker"
+  # the attacker held 8 connections, not 25, and the deadline cut them all
+  grep -qx "open 8" "$BATS_TEST_TMPDIR/attack.log" || fail "attacker: $(head -1 "$BATS_TEST_TMPDIR/attack.log")"
+  [[ "$(tail -1 "$BATS_TEST_TMPDIR/attack.log")" == "alive 0" ]] || fail "not cut: $(tail -3 "$BATS_TEST_TMPDIR/attack.log")"
+  curl -sS --cacert "$CERTS/ca.pem" "$url/metrics" | grep -qx "runhv_webhook_connections_cut_total 8"
+  stop_webhook "$BATS_TEST_TMPDIR/wh.log"
+}
+
 @test "--help documents every flag" {
   run "$RUNHV_WEBHOOK" --help
   [[ "$status" -eq 0 ]]
   for f in --listen --tls-cert-file --tls-private-key-file --tls-reload-interval --runtime-class --exclude-namespace \
-    --max-connections --threads --read-timeout --debug --version --help; do
+    --max-connections --threads --read-timeout --request-timeout --max-connections-per-client --debug --version --help; do
     [[ "$output" == *"  $f"* ]] || fail "--help does not document $f"
   done
 }
@@ -371,6 +396,8 @@ $c --listen 999.1.1.1:8443|--listen
 $c --read-timeout ten|--read-timeout
 $c --max-connections 0|--max-connections
 $c --threads -1|--threads
+$c --request-timeout 0|--request-timeout
+$c --max-connections-per-client x|--max-connections-per-client
 $c --runtime-class Bad_Name|--runtime-class
 $c --exclude-namespace UPPER|--exclude-namespace
 $c --bogus|--bogus
@@ -396,6 +423,10 @@ EOF2
   # the same documents on stdout
   "$RUNHV" config kubernetes --ca-file "$CERTS/ca.pem" --sizes 1vp2gb >"$t/all.yaml"
   cmp "$t/all.yaml" <(cat "$t/k8s/runtimeclasses.yaml" "$t/k8s/webhook.yaml")
+  # one replica: no PodDisruptionBudget, which would only block node drains
+  "$RUNHV" config kubernetes --ca-file "$CERTS/ca.pem" --replicas 1 >"$t/one.yaml"
+  grep -q 'replicas: 1' "$t/one.yaml"
+  ! grep -q PodDisruptionBudget "$t/one.yaml"
 }
 
 @test "manifests: bad --sizes and a missing --ca-file give one line naming the flag" {
