@@ -150,6 +150,9 @@ deployment (FILE *f, const struct k8s_options *o)
   fprintf (f, "---\napiVersion: \"apps/v1\"\nkind: \"Deployment\"\n");
   meta (f, "runhv-webhook", o->ns);
   fprintf (f, "spec:\n  replicas: %lld\n", (long long)o->replicas);
+  /* A rollout never takes the last serving replica away first.  */
+  fprintf (f, "  strategy:\n    type: \"RollingUpdate\"\n    rollingUpdate:\n      maxUnavailable: 0\n"
+              "      maxSurge: 1\n");
   fprintf (f, "  selector:\n    matchLabels:\n");
   yline (f, 6, "app.kubernetes.io/name", "runhv-webhook");
   fprintf (f, "  template:\n    metadata:\n");
@@ -158,6 +161,17 @@ deployment (FILE *f, const struct k8s_options *o)
   yline (f, 8, ADMISSION_ISOLATION_LABEL, "process");
   fprintf (f, "    spec:\n");
   yline (f, 6, "serviceAccountName", "runhv-webhook");
+  /* Replicas on different nodes where the cluster has them (preferred:
+     a one-node cluster still runs them all).  */
+  fprintf (f, "      affinity:\n"
+              "        podAntiAffinity:\n"
+              "          preferredDuringSchedulingIgnoredDuringExecution:\n"
+              "            - weight: 100\n"
+              "              podAffinityTerm:\n"
+              "                topologyKey: \"kubernetes.io/hostname\"\n"
+              "                labelSelector:\n"
+              "                  matchLabels:\n");
+  yline (f, 20, "app.kubernetes.io/name", "runhv-webhook");
   fprintf (f, "      automountServiceAccountToken: false\n"
               "      securityContext:\n"
               "        runAsNonRoot: true\n"
@@ -307,6 +321,16 @@ webhook_manifests (FILE *f, const struct k8s_options *o)
               "      targetPort: \"https\"\n"
               "      protocol: \"TCP\"\n");
   deployment (f, o);
+  if (o->replicas > 1)
+    {
+      /* Voluntary disruptions (drains, upgrades) leave one replica
+         serving, which failurePolicy: Fail needs.  With one replica a
+         PDB would only block drains.  */
+      fprintf (f, "---\napiVersion: \"policy/v1\"\nkind: \"PodDisruptionBudget\"\n");
+      meta (f, "runhv-webhook", o->ns);
+      fprintf (f, "spec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n");
+      yline (f, 6, "app.kubernetes.io/name", "runhv-webhook");
+    }
   webhook_config (f, o);
 }
 
