@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 PREFIX ?= /usr/local
 MESON ?= meson
 
-.PHONY: all asan check guest install demo bench format format-check fuzz clean
+.PHONY: all asan check guest install images demo bench format format-check fuzz clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -40,6 +40,11 @@ install: all
 	    done; \
 	  fi; \
 	done
+
+# The container images the manifests name, as OCI archives in build/images
+# (offline, reproducible: scripts/make-images.sh).
+images: all
+	bash scripts/make-images.sh $(BUILD) $(BUILD)/images
 
 demo: all
 	bash scripts/demo.sh

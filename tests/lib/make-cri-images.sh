@@ -15,7 +15,7 @@ bash "$lib/prepare-assets.sh" "$out"
 
 cc=${CC_FOR_PAUSE:-cc}
 stamp="$out/.pause-stamp"
-want="$(sha256sum "$lib/pause.c" "$lib/make-image.py" | sha256sum) $("$cc" --version | head -1)"
+want="$(sha256sum "$lib/pause.c" "$lib/../../scripts/make-oci-image.py" | sha256sum) $("$cc" --version | head -1)"
 if [[ -f "$stamp" && -f "$out/pause.tar" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
@@ -24,6 +24,6 @@ mkdir -p "$out/pause-rootfs"
 "$cc" -static -O2 -Wall -o "$out/pause-rootfs/pause" "$lib/pause.c" ||
   { echo "make-cri-images: building a static pause failed (is libc6-dev installed?)" >&2; exit 1; }
 strip "$out/pause-rootfs/pause" 2>/dev/null || true
-/usr/bin/python3 "$lib/make-image.py" "$out/pause-rootfs" "$out/pause.tar" \
+/usr/bin/python3 "$lib/../../scripts/make-oci-image.py" "$out/pause-rootfs" "$out/pause.tar" \
   --name localhost/runhv-test/pause:latest --cmd /pause
 echo "$want" > "$stamp"
