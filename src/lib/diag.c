@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -106,6 +107,29 @@ check_vms (struct checker *c, struct runtime_context *ctx)
   }
 }
 
+/* containerd decodes a custom runtime's `options` table into
+   runtimeoptions.v1.Options (TypeUrl, ConfigPath, matched without regard
+   to case) and silently drops every other key: a handler written the way
+   the seed and hcsshim teach (`SandboxIsolation = 1` in its options) would
+   run its pods with the default isolation.  */
+static void
+check_handler_options (struct checker *c, const char *path, const char *name, const struct toml_value *rt)
+{
+  const struct toml_value *opts = toml_table_get (rt, "options");
+  for (size_t i = 0; opts && i < toml_table_size (opts); i++)
+    {
+      const char *key = toml_table_key_at (opts, i);
+      if (strcasecmp (key, "ConfigPath") == 0 || strcasecmp (key, "TypeUrl") == 0)
+        continue;
+      cleanup_free char *w = xasprintf ("containerd %s: handler %s: options key `%s` is dropped by containerd "
+                                        "(it passes a custom runtime only ConfigPath)",
+                                        path, name, key);
+      check (c, false, w,
+             "move the key into the handler's runhv TOML file and name that file with ConfigPath "
+             "(`runhv config containerd` writes both), then restart containerd");
+    }
+}
+
 /* containerd's runtime handlers for runhv (the seed's step 5).  */
 static void
 check_containerd (struct checker *c, const char *path)
@@ -137,6 +161,7 @@ check_containerd (struct checker *c, const char *path)
       const char *type = toml_string (toml_table_get (rt, "runtime_type"));
       if (type == NULL || strcmp (type, "io.containerd.runhv.v1") != 0)
         continue;
+      check_handler_options (c, path, name, rt);
       if (strcmp (name, "runhv-process") == 0)
         have_process = true;
       else if (strcmp (name, "runhv-hypervisor") == 0)

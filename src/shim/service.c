@@ -558,6 +558,15 @@ options_config_path (const Google__Protobuf__Any *any, char **config_path, runhv
         }
       *config_path = xstrdup (o->config_path);
     }
+  else
+    /* The handler has an options table (containerd sends none otherwise)
+       but no ConfigPath in it: whatever else it held, containerd dropped.
+       The seed's `SandboxIsolation = 1` lands here and would silently give
+       the node's default isolation.  */
+    log_warning ("the runtime handler's options reached the shim without ConfigPath: containerd passes a custom "
+                 "runtime only ConfigPath and drops every other key (e.g. SandboxIsolation), so this pod follows "
+                 "/etc/runhv/runhv.toml or the built-in defaults; fix: put the keys in a runhv TOML file named by "
+                 "ConfigPath (`runhv config containerd`), and see `runhv diag check`");
   runtimeoptions__v1__options__free_unpacked (o, NULL);
   return 0;
 }

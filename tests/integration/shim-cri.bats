@@ -29,6 +29,12 @@ setup_file() {
   runtime_type = "io.containerd.runhv.v1"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runhv-broken.options]
     ConfigPath = "$CRI_TEST_DIR/etc/missing.toml"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runhv-seed]
+  runtime_type = "io.containerd.runhv.v1"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runhv-seed.options]
+    Debug = true
+    DebugType = 2
+    SandboxIsolation = 1
 EOF
   ASAN_OPTIONS="detect_leaks=1:log_path=$ASAN_DIR/report" cri_start "$CRI_TEST_DIR" "$CRI_TEST_DIR/bin" "$CRI_TEST_DIR/snippet.toml"
 }
@@ -262,6 +268,22 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   run cri pods -q --name 'bad[12]'
   [ -z "$output" ]
   diff <(echo "$before") <(ls -A "$SHIM_ROOT" "$SHIM_ROOT/vm-logs" 2>&1)
+}
+
+@test "a handler written as the seed teaches (SandboxIsolation in its options) is loud, not silently process-isolated" {
+  # containerd keeps only ConfigPath of a custom runtime's options
+  run env RUNHV_CONTAINERD_CONFIG="$CRI_CONFIG" "$RUNHV" --root $SHIM_ROOT diag check
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"✗ containerd $CRI_CONFIG: handler runhv-seed: options key \`SandboxIsolation\` is dropped by containerd (it passes a custom runtime only ConfigPath) — fix: move the key into the handler's runhv TOML file"* ]]
+  [[ "$output" == *"handler runhv-seed: options key \`DebugType\` is dropped"* ]]
+  [[ "$output" != *"handler runhv-hypervisor: options key"* ]]
+  # and the shim says so at pod start
+  local pod
+  pod_json seed . > "$CRI_TEST_DIR/seed.json"
+  pod=$(cri runp --runtime runhv-seed "$CRI_TEST_DIR/seed.json")
+  grep -q "reached the shim without ConfigPath: containerd passes a custom runtime only ConfigPath" "$CRI_LOG"
+  cri stopp "$pod"
+  cri rmp "$pod"
 }
 
 @test "the VMM is killed: containerd gets the task exits with a non-zero status" {
