@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
+#include "toml.h"
 #include "util.h"
 #include "banned.h"
 
@@ -119,5 +122,130 @@ nodeconfig_containerd (const struct vm_size *sizes, size_t n, const char *dir, F
       if (write_toml (dir, name, 1, &sizes[i], err) < 0)
         return -1;
     }
+  return 0;
+}
+
+#define BLOCK_BEGIN "# BEGIN runhv handlers (runhv config containerd --install; remove with --uninstall)\n"
+#define BLOCK_END "# END runhv handlers\n"
+
+/* The config without runhv's block: [0, *cut) + [*resume, len).  */
+static int
+find_block (const char *path, const char *buf, size_t len, size_t *cut, size_t *resume, runhv_error_t *err)
+{
+  const char *b = strstr (buf, BLOCK_BEGIN), *e;
+  *cut = *resume = len;
+  if (b == NULL)
+    return 0;
+  if (b != buf && b[-1] != '\n')
+    return runhv_error (err, "%s: runhv's block marker is not at the start of a line; fix the file by hand", path);
+  e = strstr (b, BLOCK_END);
+  if (e == NULL || strstr (e + strlen (BLOCK_END), BLOCK_BEGIN) != NULL || strstr (b + 1, BLOCK_BEGIN) != NULL)
+    return runhv_error (
+      err, "%s: runhv's block is unterminated or there are two; fix the file by hand (one `%.*s` ... `%.*s`)", path,
+      (int)strlen (BLOCK_BEGIN) - 1, BLOCK_BEGIN, (int)strlen (BLOCK_END) - 1, BLOCK_END);
+  /* the blank line the install put before the block goes with it */
+  *cut = (size_t)(b - buf);
+  if (*cut > 0 && buf[*cut - 1] == '\n' && (*cut == 1 || buf[*cut - 2] == '\n'))
+    (*cut)--;
+  *resume = (size_t)(e - buf) + strlen (BLOCK_END);
+  return 0;
+}
+
+/* The operator's part of the config: a version 2 config whose CRI
+   runtimes hold no runhv handler (runhv's block would then define a table
+   twice, and containerd would refuse to start).  */
+static int
+check_operator_part (const char *path, const char *text, size_t len, runhv_error_t *err)
+{
+  struct toml_value *root = NULL;
+  const struct toml_value *runtimes;
+  int64_t version = 0;
+  if (toml_parse (text, len, path, &root, err) < 0)
+    return -1;
+  if (toml_integer (toml_table_get (root, "version"), &version) < 0 || version != 2)
+    {
+      toml_free (root);
+      return runhv_error (err,
+                          "%s: not a version 2 config (runhv's handlers are version 2 tables); convert it with "
+                          "`containerd config migrate` or add `version = 2`",
+                          path);
+    }
+  runtimes = toml_get_path (
+    root, (const char *const[]){ "plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", NULL });
+  for (size_t i = 0; runtimes && i < toml_table_size (runtimes); i++)
+    {
+      const char *name = toml_table_key_at (runtimes, i);
+      if (strcmp (name, RUNHV_HANDLER_PROCESS) == 0 || strcmp (name, RUNHV_HANDLER_HYPERVISOR) == 0
+          || strncmp (name, RUNHV_HANDLER_HYPERVISOR "-", strlen (RUNHV_HANDLER_HYPERVISOR "-")) == 0)
+        {
+          unsigned line = toml_line (toml_table_value_at (runtimes, i));
+          runhv_error (err,
+                       "%s:%u: handler %s is defined outside runhv's block; remove it there (the install "
+                       "manages runhv's handlers)",
+                       path, line, name);
+          toml_free (root);
+          return -1;
+        }
+    }
+  toml_free (root);
+  return 0;
+}
+
+int
+nodeconfig_install (const char *path, const char *snippet, bool *changed, runhv_error_t *err)
+{
+  cleanup_free char *buf = NULL, *out = NULL;
+  size_t len = 0, cut, resume, n = 0;
+  struct stat st;
+  mode_t mode = 0644;
+  FILE *f;
+
+  *changed = false;
+  if (stat (path, &st) == 0)
+    {
+      mode = st.st_mode & 07777;
+      if (read_file (path, 16u << 20, &buf, &len, err) < 0)
+        return -1;
+    }
+  else if (errno != ENOENT)
+    return runhv_make_error (err, errno, "stat `%s`", path);
+  else if (snippet == NULL)
+    return 0; /* nothing installed, nothing to remove */
+  else
+    buf = xstrdup ("version = 2\n");
+  if (buf == NULL)
+    buf = xstrdup ("");
+  len = strlen (buf);
+  if (find_block (path, buf, len, &cut, &resume, err) < 0)
+    return -1;
+  {
+    cleanup_free char *rest = xasprintf ("%.*s%s", (int)cut, buf, buf + resume);
+    if (check_operator_part (path, rest, strlen (rest), err) < 0)
+      return -1;
+  }
+  f = open_memstream (&out, &n);
+  if (f == NULL)
+    return runhv_make_error (err, errno, "open_memstream");
+  fwrite (buf, 1, cut, f);
+  if (snippet != NULL)
+    {
+      if (cut > 0 && buf[cut - 1] != '\n')
+        fputc ('\n', f);
+      fprintf (f, "%s%s%s%s", cut > 0 ? "\n" : "", BLOCK_BEGIN, snippet, BLOCK_END);
+    }
+  fputs (buf + resume, f);
+  if (fclose (f) != 0)
+    return runhv_make_error (err, errno, "compose `%s`", path);
+  {
+    struct toml_value *root = NULL;
+    if (toml_parse (out, n, path, &root, err) < 0)
+      return runhv_error_wrap (err, "the config with runhv's handlers would not parse; nothing was written");
+    toml_free (root);
+  }
+  if (n == len && memcmp (out, buf, n) == 0)
+    return 0;
+  if (write_file_atomic (path, out, n, mode, err) < 0)
+    return -1;
+  *changed = true;
   return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef RUNHV_NODECONFIG_H
 #define RUNHV_NODECONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -26,5 +27,12 @@ int nodeconfig_parse_sizes (const char *list, struct vm_size **out, size_t *n, r
 /* Print the containerd snippet on out and write one runhv TOML per handler
    into dir (NULL: do not write).  */
 int nodeconfig_containerd (const struct vm_size *sizes, size_t n, const char *dir, FILE *out, runhv_error_t *err);
+
+/* Put the handlers (the snippet above, as text) into containerd's config
+   at path as one marked block, replacing the block a previous install
+   left and touching no other byte; NULL snippet removes the block.  The
+   result must parse, be a version 2 config, and define no runhv handler
+   outside the block.  *changed says whether the file was rewritten.  */
+int nodeconfig_install (const char *path, const char *snippet, bool *changed, runhv_error_t *err);
 
 #endif

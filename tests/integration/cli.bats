@@ -277,3 +277,59 @@ J
   [[ "$output" == *'"type":"container-created"'*'"id":"d1"'* ]]
   [[ "$output" == *'"type":"container-started"'* ]]
 }
+
+@test "config containerd --install: one marked block in the operator's config, idempotent, undone by --uninstall" {
+  local cfg="$TEST_DIR/config.toml" etc="$TEST_DIR/etc"
+  containerd config default > "$cfg"
+  # the operator's own change, which the install must keep
+  sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' "$cfg"
+  cp "$cfg" "$TEST_DIR/orig.toml"
+  run "$RUNHV" config containerd --sizes 1vp2gb --output-dir "$etc" --install "$cfg"
+  [ "$status" -eq 0 ]
+  [ "$output" = "installed runhv's handlers into $cfg: restart containerd" ]
+  # only lines appended, and real containerd accepts the result
+  [ "$(head -c "$(stat -c %s "$TEST_DIR/orig.toml")" "$cfg" | cmp - "$TEST_DIR/orig.toml" && echo same)" = same ]
+  run containerd --config "$cfg" config dump
+  [ "$status" -eq 0 ] || fail "containerd rejects it: $output"
+  [[ "$output" == *'runtimes.runhv-hypervisor-1vp2gb.options]'* ]]
+  [[ "$output" == *"SystemdCgroup = true"* ]]
+  [ -f "$etc/runhv-hypervisor-1vp2gb.toml" ]
+  # a second install changes nothing; other sizes replace the block
+  cp "$cfg" "$TEST_DIR/once.toml"
+  run "$RUNHV" config containerd --sizes 1vp2gb --output-dir "$etc" --install "$cfg"
+  [ "$output" = "$cfg already holds these runhv handlers: unchanged" ]
+  cmp "$cfg" "$TEST_DIR/once.toml"
+  "$RUNHV" config containerd --sizes 2vp4gb --output-dir "$etc" --install "$cfg"
+  [ "$(grep -c '^# BEGIN runhv handlers' "$cfg")" = 1 ]
+  grep -q 'runtimes.runhv-hypervisor-2vp4gb]' "$cfg"
+  run grep -c 'runtimes.runhv-hypervisor-1vp2gb]' "$cfg"
+  [ "$output" = 0 ]
+  # uninstall gives back the operator's bytes exactly
+  run "$RUNHV" config containerd --uninstall "$cfg"
+  [ "$output" = "removed runhv's handlers from $cfg: restart containerd" ]
+  cmp "$cfg" "$TEST_DIR/orig.toml"
+  run "$RUNHV" config containerd --uninstall "$cfg"
+  [ "$output" = "$cfg holds no runhv handlers: unchanged" ]
+}
+
+@test "config containerd --install refuses what it would break, and writes nothing" {
+  local cfg="$TEST_DIR/config.toml"
+  # a runhv handler the operator wrote by hand (the old `>> config.toml`)
+  { containerd config default; "$RUNHV" config containerd --output-dir "$TEST_DIR/etc"; } > "$cfg"
+  cp "$cfg" "$TEST_DIR/orig.toml"
+  run "$RUNHV" config containerd --output-dir "$TEST_DIR/etc" --install "$cfg"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"$cfg:"[0-9]*": handler runhv-process is defined outside runhv's block; remove it there"* ]]
+  cmp "$cfg" "$TEST_DIR/orig.toml"
+  # a version 1 config
+  printf '[plugins.cri]\n' > "$cfg"
+  run "$RUNHV" config containerd --output-dir "$TEST_DIR/etc" --install "$cfg"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"not a version 2 config"*"containerd config migrate"* ]]
+  [ "$(cat "$cfg")" = "[plugins.cri]" ]
+  # a block cut short by hand
+  printf 'version = 2\n# BEGIN runhv handlers (runhv config containerd --install; remove with --uninstall)\n' > "$cfg"
+  run "$RUNHV" config containerd --uninstall "$cfg"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"unterminated or there are two; fix the file by hand"* ]]
+}
