@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -106,7 +107,12 @@ cli_spec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
       else
         return cli_usage_error (err, "spec", "unknown option");
     }
-  text = oci_default_spec_json (rootless);
+  {
+    struct statfs sfs;
+    /* cgroup2's magic: only a unified host gets a cgroup namespace (runc). */
+    bool unified = statfs ("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == 0x63677270;
+    text = oci_default_spec_json (rootless, unified);
+  }
   path = xasprintf ("%s/config.json", bundle);
   fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0)

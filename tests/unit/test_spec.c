@@ -205,7 +205,7 @@ test_default_spec_parses (void **state)
 {
   for (int rootless = 0; rootless < 2; rootless++)
     {
-      cleanup_free char *doc = oci_default_spec_json (rootless);
+      cleanup_free char *doc = oci_default_spec_json (rootless, rootless);
       struct oci_spec *s = NULL;
       runhv_error_t err = NULL;
       (void)state;

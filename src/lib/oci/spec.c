@@ -1495,9 +1495,12 @@ oci_spec_pod_sandbox (const struct oci_spec *s)
 }
 
 char *
-oci_default_spec_json (bool rootless)
+oci_default_spec_json (bool rootless, bool cgroupns)
 {
   const char *caps = "\"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\"";
+  /* As runc: a cgroup namespace only where the host is cgroup v2, so a
+     caller that adds its own on a v1 host does not list it twice.  */
+  const char *cgns = cgroupns ? ", { \"type\": \"cgroup\" }" : "";
   const char *userns = rootless ? ",\n      { \"type\": \"user\" }" : "";
   cleanup_free char *maps = NULL;
   if (rootless)
@@ -1543,7 +1546,7 @@ oci_default_spec_json (bool rootless)
     "    \"resources\": { \"devices\": [ { \"allow\": false, \"access\": \"rwm\" } ] },\n"
     "    \"namespaces\": [\n"
     "      { \"type\": \"pid\" }, { \"type\": \"network\" }, { \"type\": \"ipc\" },\n"
-    "      { \"type\": \"uts\" }, { \"type\": \"mount\" }, { \"type\": \"cgroup\" }%s\n"
+    "      { \"type\": \"uts\" }, { \"type\": \"mount\" }%s%s\n"
     "    ]%s,\n"
     "    \"maskedPaths\": [ \"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\",\n"
     "      \"/proc/latency_stats\", \"/proc/timer_list\", \"/proc/timer_stats\", \"/proc/sched_debug\",\n"
@@ -1553,5 +1556,5 @@ oci_default_spec_json (bool rootless)
     "  }\n"
     "}\n",
     caps, caps, caps, caps, rootless ? "" : ", \"gid=5\"", rootless ? "none" : "sysfs", rootless ? "/sys" : "sysfs",
-    rootless ? ", \"rbind\"" : "", userns, maps ? maps : "");
+    rootless ? ", \"rbind\"" : "", cgns, userns, maps ? maps : "");
 }

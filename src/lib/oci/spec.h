@@ -219,6 +219,7 @@ const char *oci_spec_annotation (const struct oci_spec *spec, const char *key);
    io.kubernetes.cri.container-type "container" and .sandbox-id), NULL for
    a sandbox or a container outside a pod.  */
 const char *oci_spec_pod_sandbox (const struct oci_spec *spec);
-char *oci_default_spec_json (bool rootless);
+/* cgroupns: list a cgroup namespace (runc does on cgroup v2 hosts only). */
+char *oci_default_spec_json (bool rootless, bool cgroupns);
 
 #endif
