@@ -281,10 +281,21 @@ runtime_create (struct runtime_context *ctx, const char *id, const struct create
       goto out;
     }
   {
-    struct stat stbuf;
+    struct stat stbuf, host_root;
     if (stat (rootfs, &stbuf) < 0 || !S_ISDIR (stbuf.st_mode))
       {
         runhv_error (err, "root.path: rootfs `%s` is not a directory", rootfs);
+        goto out;
+      }
+    /* The host's own root as the image (by path, symlink or a bind mount of
+       it): runc gets as far as pivot_root (EBUSY); say so before anything
+       is created.  */
+    if (stat ("/", &host_root) == 0 && stbuf.st_dev == host_root.st_dev && stbuf.st_ino == host_root.st_ino)
+      {
+        runhv_error (err,
+                     "root.path: `%s` is the host's / (a container needs a root of its own: point root.path at the "
+                     "image's directory)",
+                     rootfs_in);
         goto out;
       }
   }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# The runc contract for mounts, namespaces, the root filesystem, security
+# labels and the console: each behaviour checked on runhv, and where runc
+# 1.1 gets it right, on runc with the same bundle.
+
+load helpers
+
+setup() {
+  setup_bundle
+  RUNC_ROOT="$TEST_DIR/runc-root"
+}
+
+teardown() {
+  if [[ -d "${RUNC_ROOT:-}" ]]; then
+    for d in "$RUNC_ROOT"/*/; do
+      [[ -d "$d" ]] && runc --root "$RUNC_ROOT" delete --force "$(basename "$d")" >/dev/null 2>&1
+    done
+  fi
+  teardown_bundle
+}
+
+rc_() {
+  runc --root "$RUNC_ROOT" "$@"
+}
+
+# A foreground run of the bundle under runc and under runhv; $runc_out and
+# $rh_out hold what each printed, $runc_rc and $rh_rc their exit codes.
+both() {
+  runc_out=$(rc_ run --bundle "$BUNDLE" "c$RANDOM" </dev/null 2>&1) && runc_rc=0 || runc_rc=$?
+  rh_out=$(rh run --bundle "$BUNDLE" "h$RANDOM" </dev/null 2>&1) && rh_rc=0 || rh_rc=$?
+  echo "runc ($runc_rc): $runc_out"
+  echo "runhv ($rh_rc): $rh_out"
+}
+
+cgroup_v2() {
+  [[ "$(stat -fc %T /sys/fs/cgroup)" == cgroup2fs ]]
+}
+
+@test "spec lists a cgroup namespace only on a cgroup v2 host, as runc spec" {
+  mkdir "$TEST_DIR/r" "$TEST_DIR/h"
+  (cd "$TEST_DIR/r" && runc spec)
+  (cd "$TEST_DIR/h" && "$RUNHV" spec)
+  runc_ns=$(jq -c '[.linux.namespaces[].type] | sort' "$TEST_DIR/r/config.json")
+  rh_ns=$(jq -c '[.linux.namespaces[].type] | sort' "$TEST_DIR/h/config.json")
+  echo "runc $runc_ns runhv $rh_ns"
+  [ "$runc_ns" = "$rh_ns" ]
+  if cgroup_v2; then
+    [[ "$rh_ns" == *'"cgroup"'* ]]
+  else
+    [[ "$rh_ns" != *'"cgroup"'* ]]
+    # a caller that adds its own (as podman or containerd do) is accepted
+    config '.linux.namespaces += [{"type": "cgroup"}] | .process.args = ["true"]'
+    run rh run --bundle "$BUNDLE" cgns1
+    echo "$output"
+    [ "$status" -eq 0 ]
+  fi
+}
+
+@test "root.path that is the host's / is refused before anything is created" {
+  config '.root.path = "/"'
+  run rh create --bundle "$BUNDLE" root1
+  echo "$output"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"root.path: \`/\` is the host's /"* ]]
+  [[ "$output" == *"point root.path at"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [ ! -e "$ROOT/root1" ]
+  # through a symlink in the bundle too
+  ln -s / "$BUNDLE/hostroot"
+  config '.root.path = "hostroot"'
+  run rh create --bundle "$BUNDLE" root2
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"is the host's /"* ]]
+  [ ! -e "$ROOT/root2" ]
+  # runc refuses it too (late, at pivot_root)
+  config '.mounts |= map(select(.type != "cgroup"))'
+  run rc_ run --bundle "$BUNDLE" root3
+  [ "$status" -ne 0 ]
+}
