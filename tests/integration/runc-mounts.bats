@@ -77,3 +77,52 @@ cgroup_v2() {
   run rc_ run --bundle "$BUNDLE" root3
   [ "$status" -ne 0 ]
 }
+
+# No mount namespace: the container shares the runtime's and is chrooted.
+no_mount_ns() {
+  config '.linux.namespaces |= map(select(.type != "mount")) | .mounts = [] | del(.linux.maskedPaths, .linux.readonlyPaths)'
+}
+
+@test "without a mount namespace the container shares the runtime's and is chrooted, as runc" {
+  no_mount_ns
+  config '.process.args = ["sh", "-c", "test ! -e /work && test -x /bin/busybox && echo chrooted"]'
+  rh_out=$(rh run --bundle "$BUNDLE" nomnt-h </dev/null 2>&1)
+  # runc needs /proc in the container and mounts it in the namespace it
+  # runs in (where it outlives the container): give it a private one
+  config '.mounts = [{"destination": "/proc", "type": "proc", "source": "proc"}]'
+  runc_out=$(unshare -m runc --root "$RUNC_ROOT" run --bundle "$BUNDLE" nomnt-c </dev/null 2>&1)
+  config '.mounts = []'
+  echo "runc: $runc_out / runhv: $rh_out"
+  [ "$runc_out" = chrooted ]
+  [ "$rh_out" = chrooted ]
+  # runhv's own namespace, with nothing mounted in it for the container
+  config '.process.args = ["sleep", "1000"]'
+  before=$(grep -c . /proc/self/mountinfo)
+  rhd create --bundle "$BUNDLE" nomnt1
+  pid=$(pid_of nomnt1)
+  [ "$(readlink /proc/$pid/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]
+  [ "$(readlink /proc/$pid/root)" = "$BUNDLE/rootfs" ]
+  ! grep -q " $BUNDLE/rootfs" /proc/self/mountinfo
+  # exec lands in the same chroot
+  run rh exec nomnt1 sh -c 'test ! -e /work && echo exec-chrooted'
+  echo "$output"
+  [ "$output" = exec-chrooted ]
+  rh delete --force nomnt1
+  assert_no_leaks nomnt1
+}
+
+@test "without a mount namespace, masking and mounts are refused (runc refuses masking too)" {
+  no_mount_ns
+  config '.linux.maskedPaths = ["/proc/kcore"]'
+  both
+  [ "$runc_rc" -ne 0 ]
+  [[ "$runc_out" == *"without a private MNT namespace"* ]]
+  [ "$rh_rc" -ne 0 ]
+  [[ "$rh_out" == *"linux.maskedPaths: masking paths needs a private mount namespace (add {\"type\": \"mount\"}"* ]]
+  config 'del(.linux.maskedPaths) | .mounts = [{"destination": "/proc", "type": "proc", "source": "proc"}]'
+  run rh run --bundle "$BUNDLE" nomnt2
+  echo "$output"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"mounts: without a mount namespace they would be made in the host's"* ]]
+  [ ! -e "$ROOT/nomnt2" ]
+}

@@ -1336,6 +1336,43 @@ parse_linux (json_t *lin, struct oci_spec *s, runhv_error_t *err)
   return 0;
 }
 
+/* Without a mount namespace of its own the container shares the runtime's
+   (the spec: an unlisted namespace is inherited).  runc then still makes its
+   mounts, devices and /dev/console bind there, which changes the host's
+   mount table and outlives the container; runhv only chroots and refuses
+   what would need a mount.  Masking is refused as runc refuses it.  */
+static int
+check_without_mount_namespace (const struct oci_spec *s, runhv_error_t *err)
+{
+  static const char fix[] = "add {\"type\": \"mount\"} to linux.namespaces, or remove it";
+  if (oci_spec_has_namespace (s, CLONE_NEWNS, NULL))
+    return 0;
+  if ((s->masked_paths && s->masked_paths[0]) || (s->readonly_paths && s->readonly_paths[0]))
+    return runhv_error (err, "linux.%s: masking paths needs a private mount namespace (%s)",
+                        s->masked_paths && s->masked_paths[0] ? "maskedPaths" : "readonlyPaths", fix);
+  if (s->n_mounts > 0)
+    return runhv_error (err,
+                        "mounts: without a mount namespace they would be made in the host's and outlive the "
+                        "container (%s)",
+                        fix);
+  if (s->n_devices > 0)
+    return runhv_error (err,
+                        "linux.devices: without a mount namespace they cannot be made for the container alone "
+                        "(%s)",
+                        fix);
+  if (s->root_readonly)
+    return runhv_error (err,
+                        "root.readonly: without a mount namespace the rootfs cannot be made read-only for the "
+                        "container alone (%s)",
+                        fix);
+  if (s->rootfs_propagation != 0)
+    return runhv_error (err,
+                        "linux.rootfsPropagation: without a mount namespace it would change the host's "
+                        "mounts (%s)",
+                        fix);
+  return 0;
+}
+
 int
 oci_spec_parse_json (json_t *root, const char *what, struct oci_spec **out, runhv_error_t *err)
 {
@@ -1419,6 +1456,8 @@ oci_spec_parse_json (json_t *root, const char *what, struct oci_spec **out, runh
       runhv_error (err, "hostname: setting it needs a uts namespace (add {\"type\":\"uts\"} to linux.namespaces)");
       goto fail;
     }
+  if (check_without_mount_namespace (s, err) < 0)
+    goto fail;
   for (i = 0; i < s->n_mounts; i++)
     if (s->mounts[i].type != NULL && strcmp (s->mounts[i].type, "cgroup") == 0 && s->mounts[i].bind)
       {

@@ -159,6 +159,10 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
   runhv_error_t err = NULL;
   cleanup_close int fifo = fifo_fd;
   pid_t host_pid = 0;
+  /* Without one, the container shares the runtime's mount namespace and is
+     only chrooted (spec.c refuses what would need a mount).  */
+  bool mountns = oci_spec_has_namespace (s, CLONE_NEWNS, NULL);
+  cleanup_close int proc_fd = -1;
   struct rootfs_context rctx = {
     .spec = s,
     .rootfs = cfg->rootfs,
@@ -179,7 +183,7 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
       runhv_make_error (&err, errno, "setsid");
       sync_fail (sock, &err);
     }
-  if (rootfs_prepare (&rctx, &err) < 0)
+  if (mountns && rootfs_prepare (&rctx, &err) < 0)
     sync_fail (sock, &err);
   if (cfg->has_hooks)
     {
@@ -202,7 +206,18 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
       if (hooks_run (s, OCI_HOOK_CREATE_CONTAINER, text, &err) < 0)
         sync_fail (sock, &err);
     }
-  if (rootfs_pivot (&rctx, &err) < 0)
+  /* A chroot without a mount namespace has no /proc of its own: keep the
+     runtime's to reopen the FIFO through (closed at exec).  */
+  if (!mountns)
+    {
+      proc_fd = open ("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (proc_fd < 0)
+        {
+          runhv_make_error (&err, errno, "open /proc");
+          sync_fail (sock, &err);
+        }
+    }
+  if (mountns ? rootfs_pivot (&rctx, &err) < 0 : rootfs_chroot (&rctx, &err) < 0)
     sync_fail (sock, &err);
   if (s->hostname && s->hostname[0] && sethostname (s->hostname, strlen (s->hostname)) < 0)
     {
@@ -229,12 +244,13 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
   if (p->terminal)
     {
       cleanup_close int master = -1;
-      if (terminal_setup_in_container (p->console_height, p->console_width, true, &master, &err) < 0)
+      /* /dev/console is bound only in a mount namespace of our own.  */
+      if (terminal_setup_in_container (p->console_height, p->console_width, mountns, &master, &err) < 0)
         sync_fail (sock, &err);
       if (sync_send (sock, SYNC_CONSOLE, 0, NULL, master) < 0)
         _exit (1);
     }
-  if (rootfs_finalize (&rctx, &err) < 0)
+  if (mountns && rootfs_finalize (&rctx, &err) < 0)
     sync_fail (sock, &err);
   if (security_set_oom_score_adj (p, &err) < 0)
     sync_fail (sock, &err);
@@ -261,8 +277,8 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
   {
     char proc[64];
     cleanup_close int w = -1;
-    snprintf (proc, sizeof (proc), "/proc/self/fd/%d", fifo);
-    w = open (proc, O_WRONLY | O_CLOEXEC);
+    snprintf (proc, sizeof (proc), "%sself/fd/%d", proc_fd >= 0 ? "" : "/proc/", fifo);
+    w = openat (proc_fd >= 0 ? proc_fd : AT_FDCWD, proc, O_WRONLY | O_CLOEXEC);
     if (w < 0)
       {
         dprintf (2, "runhv: open the exec fifo: %s\n", strerror (errno));
@@ -348,11 +364,6 @@ init_stage1 (const struct init_config *cfg)
         }
       prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
-  if (!(new_flags & CLONE_NEWNS) && !oci_spec_has_namespace (s, CLONE_NEWNS, NULL))
-    {
-      runhv_error (&err, "linux.namespaces: a mount namespace is required (add {\"type\": \"mount\"})");
-      sync_fail (sock, &err);
-    }
   if (unshare (new_flags & ~CLONE_NEWUSER) < 0)
     {
       runhv_make_error (&err, errno, "linux.namespaces: create namespaces");
@@ -390,6 +401,9 @@ exec_stage1 (const struct exec_config *cfg)
      shares with us are skipped (setns into our own user namespace is
      refused).  */
   int fds[sizeof (order) / sizeof (order[0])];
+  /* A container without a mount namespace of its own is only chrooted:
+     take its root now and chroot into it after joining the rest.  */
+  cleanup_close int chroot_fd = -1;
   for (size_t i = 0; i < sizeof (order) / sizeof (order[0]); i++)
     {
       const char *name = oci_namespace_proc_name (order[i]);
@@ -406,7 +420,19 @@ exec_stage1 (const struct exec_config *cfg)
           sync_fail (sock, &err);
         }
       if (stat (self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-        continue;
+        {
+          if (order[i] == CLONE_NEWNS)
+            {
+              snprintf (path, sizeof (path), "/proc/%d/root", (int)cfg->target);
+              chroot_fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+              if (chroot_fd < 0)
+                {
+                  runhv_make_error (&err, errno, "open the container's root (is it still running?)");
+                  sync_fail (sock, &err);
+                }
+            }
+          continue;
+        }
       fds[i] = open (path, O_RDONLY | O_CLOEXEC);
       if (fds[i] < 0)
         {
@@ -429,6 +455,11 @@ exec_stage1 (const struct exec_config *cfg)
           runhv_make_error (&err, errno, "become root in the container's user namespace");
           sync_fail (sock, &err);
         }
+    }
+  if (chroot_fd >= 0 && (fchdir (chroot_fd) < 0 || chroot (".") < 0))
+    {
+      runhv_make_error (&err, errno, "chroot into the container's root");
+      sync_fail (sock, &err);
     }
   child = clone_like_fork (CLONE_PARENT);
   if (child < 0)

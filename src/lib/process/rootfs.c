@@ -498,6 +498,16 @@ rootfs_prepare (struct rootfs_context *ctx, runhv_error_t *err)
   return create_devices (ctx, rootfd, err);
 }
 
+static int
+chroot_cwd (runhv_error_t *err)
+{
+  if (chroot (".") < 0)
+    return runhv_make_error (err, errno, "chroot into the rootfs");
+  if (chdir ("/") < 0)
+    return runhv_make_error (err, errno, "chdir /");
+  return 0;
+}
+
 int
 rootfs_pivot (struct rootfs_context *ctx, runhv_error_t *err)
 {
@@ -509,11 +519,7 @@ rootfs_pivot (struct rootfs_context *ctx, runhv_error_t *err)
         return runhv_make_error (err, errno, "chdir to the rootfs");
       if (mount (ctx->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
         return runhv_make_error (err, errno, "move the rootfs to / (--no-pivot)");
-      if (chroot (".") < 0)
-        return runhv_make_error (err, errno, "chroot into the rootfs");
-      if (chdir ("/") < 0)
-        return runhv_make_error (err, errno, "chdir /");
-      return 0;
+      return chroot_cwd (err);
     }
   oldroot = open ("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (oldroot < 0)
@@ -536,6 +542,14 @@ rootfs_pivot (struct rootfs_context *ctx, runhv_error_t *err)
   if (chdir ("/") < 0)
     return runhv_make_error (err, errno, "chdir /");
   return 0;
+}
+
+int
+rootfs_chroot (struct rootfs_context *ctx, runhv_error_t *err)
+{
+  if (chdir (ctx->rootfs) < 0)
+    return runhv_make_error (err, errno, "chdir to the rootfs `%s`", ctx->rootfs);
+  return chroot_cwd (err);
 }
 
 static int

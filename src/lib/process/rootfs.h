@@ -23,6 +23,9 @@ struct rootfs_context
 /* Before pivot_root.  */
 int rootfs_prepare (struct rootfs_context *ctx, runhv_error_t *err);
 int rootfs_pivot (struct rootfs_context *ctx, runhv_error_t *err);
+/* In place of the three steps when the container has no mount namespace of
+   its own: chroot into the rootfs, mounting nothing.  */
+int rootfs_chroot (struct rootfs_context *ctx, runhv_error_t *err);
 /* After pivot_root (paths are now the container's).  */
 int rootfs_finalize (struct rootfs_context *ctx, runhv_error_t *err);
 
