@@ -126,3 +126,18 @@ no_mount_ns() {
   [[ "$output" == *"mounts: without a mount namespace they would be made in the host's"* ]]
   [ ! -e "$ROOT/nomnt2" ]
 }
+
+@test "a read-only /dev is made read-only after devices, pts and links, as runc" {
+  config '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]'
+  config '(.mounts[] | select(.destination == "/dev/shm") | .options) += ["ro"]'
+  config '.mounts |= map(select(.type != "cgroup"))'
+  config '.process.args = ["sh", "-c", "test -c /dev/null && test -L /dev/ptmx && test -d /dev/pts/ && echo made; touch /dev/x /dev/shm/x 2>&1; awk '\''$2 ~ /^\\/dev(\\/shm)?$/ {print $2, $4}'\'' /proc/mounts"]'
+  both
+  [ "$runc_rc" -eq 0 ]
+  [ "$rh_rc" -eq 0 ]
+  [[ "$rh_out" == made* ]]
+  [[ "$rh_out" == *"/dev ro,"* ]]
+  [[ "$rh_out" == *"/dev/shm ro,"* ]]
+  [[ "$rh_out" == *"touch: /dev/x: Read-only file system"* ]]
+  [ "$rh_out" = "$runc_out" ]
+}

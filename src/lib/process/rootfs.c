@@ -295,6 +295,30 @@ reopen_target (int rootfd, const struct oci_mount *m, int *tfd, char **target, r
   return 0;
 }
 
+/* "/dev", also written "/dev/" or "//dev".  */
+static bool
+is_dev (const char *destination)
+{
+  const char *p = destination;
+  while (*p == '/')
+    p++;
+  if (strncmp (p, "dev", 3) != 0)
+    return false;
+  for (p += 3; *p == '/'; p++)
+    ;
+  return *p == '\0';
+}
+
+/* Mounted writable and made read-only in rootfs_finalize, as runc does:
+   devices, /dev/pts and the /dev symlinks are still to be made in /dev,
+   and a tmpfs may still be written to by what follows.  */
+static bool
+read_only_later (const struct oci_mount *m)
+{
+  return (m->flags & MS_RDONLY) && !m->bind && m->type != NULL
+         && (strcmp (m->type, "tmpfs") == 0 || is_dev (m->destination));
+}
+
 static int
 do_mount (struct rootfs_context *ctx, int rootfd, const struct oci_mount *m, runhv_error_t *err)
 {
@@ -322,7 +346,7 @@ do_mount (struct rootfs_context *ctx, int rootfd, const struct oci_mount *m, run
     }
   else
     {
-      unsigned long flags = m->flags & ~MS_REC;
+      unsigned long flags = m->flags & ~MS_REC & ~(read_only_later (m) ? MS_RDONLY : 0);
       if (mount (m->source ? m->source : type, target, type, flags, m->data) < 0)
         {
           int e = errno;
@@ -431,7 +455,7 @@ create_devices (struct rootfs_context *ctx, int rootfd, runhv_error_t *err)
   };
   bool dev_is_mount = false;
   for (size_t i = 0; i < s->n_mounts; i++)
-    if (strcmp (s->mounts[i].destination, "/dev") == 0)
+    if (is_dev (s->mounts[i].destination))
       dev_is_mount = true;
 
   if (dev_is_mount)
@@ -591,6 +615,9 @@ int
 rootfs_finalize (struct rootfs_context *ctx, runhv_error_t *err)
 {
   const struct oci_spec *s = ctx->spec;
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (read_only_later (&s->mounts[i]) && remount_bind (s->mounts[i].destination, s->mounts[i].flags, false, err) < 0)
+      return runhv_error_wrap (err, "mounts[%s]: make it read-only", s->mounts[i].destination);
   for (size_t i = 0; s->readonly_paths && s->readonly_paths[i]; i++)
     if (readonly_path (s->readonly_paths[i], err) < 0)
       return -1;
