@@ -22,13 +22,8 @@ cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 {
   cleanup_json json_t *f = json_object ();
   json_t *lin = json_object (), *caps = json_array (), *seccomp = json_object (), *ann = json_object ();
-  static const char *const mount_opts[] = {
-    "async",     "atime",       "bind",        "defaults",   "dev",      "diratime", "dirsync",     "exec",
-    "mand",      "noatime",     "nodev",       "nodiratime", "noexec",   "nomand",   "norelatime",  "nostrictatime",
-    "nosuid",    "nosymfollow", "private",     "rbind",      "relatime", "remount",  "ro",          "rprivate",
-    "rshared",   "rslave",      "runbindable", "rw",         "shared",   "slave",    "strictatime", "suid",
-    "symfollow", "sync",        "tmpcopyup",   "unbindable", NULL,
-  };
+  /* From the parser itself, so the list cannot drift from what it accepts. */
+  cleanup_strv char **mount_opts = oci_mount_option_names ();
   json_t *mo = json_array ();
   if (argc > 1)
     return cli_usage_error (err, "features", "unexpected argument `%s`", argv[1]);

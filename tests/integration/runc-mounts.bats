@@ -16,6 +16,7 @@ teardown() {
       [[ -d "$d" ]] && runc --root "$RUNC_ROOT" delete --force "$(basename "$d")" >/dev/null 2>&1
     done
   fi
+  [[ -n "${TEST_DIR:-}" ]] && umount -R "$TEST_DIR/src/sub" 2>/dev/null
   teardown_bundle
 }
 
@@ -140,4 +141,32 @@ no_mount_ns() {
   [[ "$rh_out" == *"/dev/shm ro,"* ]]
   [[ "$rh_out" == *"touch: /dev/x: Read-only file system"* ]]
   [ "$rh_out" = "$runc_out" ]
+}
+
+@test "rro and the other recursive options reach submounts, as runc; features lists them" {
+  mkdir -p "$TEST_DIR/src/sub"
+  mount -t tmpfs tmpfs "$TEST_DIR/src/sub"
+  config '.mounts += [{"destination": "/data", "type": "bind", "source": "'"$TEST_DIR/src"'", "options": ["rbind", "rro", "rnosuid", "rnodev", "rnoexec", "rnoatime"]}]'
+  config '.mounts |= map(select(.type != "cgroup"))'
+  config '.process.args = ["sh", "-c", "touch /data/x /data/sub/x 2>&1; awk '\''$2 ~ /^\\/data/ {print $2, $4}'\'' /proc/mounts"]'
+  both
+  [ "$rh_rc" -eq 0 ]
+  [[ "$rh_out" == *"touch: /data/x: Read-only file system"* ]]
+  [[ "$rh_out" == *"touch: /data/sub/x: Read-only file system"* ]]
+  [[ "$rh_out" == *"/data/sub ro,nosuid,nodev,noexec,noatime"* ]]
+  [ "$rh_out" = "$runc_out" ]
+  # rrw undoes rro; runc 1.1 ignores these on anything but a bind mount,
+  # runhv applies them (here: a tmpfs)
+  config '.mounts[-1].options = ["rbind", "rro", "rrw"] | .mounts += [{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["rro"]}]'
+  config '.process.args = ["sh", "-c", "touch /data/sub/y && echo rw; touch /scratch/x 2>&1; true"]'
+  run rh run --bundle "$BUNDLE" rec2
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == rw*"touch: /scratch/x: Read-only file system" ]]
+  run rh features
+  for o in rro rrw rnosuid rsuid rnodev rdev rnoexec rexec rnodiratime rdiratime rrelatime rnorelatime rnoatime ratime rstrictatime rnostrictatime rnosymfollow rsymfollow; do
+    jq -e --arg o "$o" '.mountOptions | index($o)' <<<"$output" >/dev/null || fail "features does not list $o"
+  done
+  # and what features lists is what the parser accepts, sorted
+  jq -e '.mountOptions == (.mountOptions | sort)' <<<"$output" >/dev/null
 }

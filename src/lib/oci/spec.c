@@ -160,6 +160,86 @@ static const struct
   { "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 };
 
+/* The recursive options (runc 1.1's), applied with mount_setattr and
+   AT_RECURSIVE to the mount and everything under it.  */
+static const struct
+{
+  const char *name;
+  bool clear;
+  uint64_t attr;
+} rec_attr_flags[] = {
+  { "rro", false, MOUNT_ATTR_RDONLY },
+  { "rrw", true, MOUNT_ATTR_RDONLY },
+  { "rnosuid", false, MOUNT_ATTR_NOSUID },
+  { "rsuid", true, MOUNT_ATTR_NOSUID },
+  { "rnodev", false, MOUNT_ATTR_NODEV },
+  { "rdev", true, MOUNT_ATTR_NODEV },
+  { "rnoexec", false, MOUNT_ATTR_NOEXEC },
+  { "rexec", true, MOUNT_ATTR_NOEXEC },
+  { "rnodiratime", false, MOUNT_ATTR_NODIRATIME },
+  { "rdiratime", true, MOUNT_ATTR_NODIRATIME },
+  { "rrelatime", false, MOUNT_ATTR_RELATIME },
+  { "rnorelatime", true, MOUNT_ATTR_RELATIME },
+  { "rnoatime", false, MOUNT_ATTR_NOATIME },
+  { "ratime", true, MOUNT_ATTR_NOATIME },
+  { "rstrictatime", false, MOUNT_ATTR_STRICTATIME },
+  { "rnostrictatime", true, MOUNT_ATTR_STRICTATIME },
+  { "rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW },
+  { "rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
+};
+
+static bool
+rec_attr_option (struct oci_mount *m, const char *o)
+{
+  for (size_t k = 0; k < sizeof (rec_attr_flags) / sizeof (rec_attr_flags[0]); k++)
+    if (strcmp (rec_attr_flags[k].name, o) == 0)
+      {
+        /* The later of rro and rrw wins, as for ro and rw.  */
+        if (rec_attr_flags[k].clear)
+          {
+            m->rec_attr_clr |= rec_attr_flags[k].attr;
+            m->rec_attr_set &= ~rec_attr_flags[k].attr;
+          }
+        else
+          {
+            m->rec_attr_set |= rec_attr_flags[k].attr;
+            m->rec_attr_clr &= ~rec_attr_flags[k].attr;
+            /* An atime mode is a value in a field: mount_setattr wants the
+               whole field cleared to set it (MOUNT_ATTR_RELATIME is 0).  */
+            if ((rec_attr_flags[k].attr & MOUNT_ATTR__ATIME) == rec_attr_flags[k].attr)
+              m->rec_attr_clr |= MOUNT_ATTR__ATIME;
+          }
+        return true;
+      }
+  return false;
+}
+
+static int
+compare_strings (const void *a, const void *b)
+{
+  return strcmp (*(char *const *)a, *(char *const *)b);
+}
+
+char **
+oci_mount_option_names (void)
+{
+  char **names = NULL;
+  size_t n = 0;
+  strv_append (&names, "bind");
+  strv_append (&names, "rbind");
+  strv_append (&names, "tmpcopyup");
+  for (size_t k = 0; k < sizeof (mount_flags) / sizeof (mount_flags[0]); k++)
+    strv_append (&names, mount_flags[k].name);
+  for (size_t k = 0; k < sizeof (propagation_flags) / sizeof (propagation_flags[0]); k++)
+    strv_append (&names, propagation_flags[k].name);
+  for (size_t k = 0; k < sizeof (rec_attr_flags) / sizeof (rec_attr_flags[0]); k++)
+    strv_append (&names, rec_attr_flags[k].name);
+  while (names[n])
+    n++;
+  qsort (names, n, sizeof (*names), compare_strings);
+  return names;
+}
+
 static int
 propagation_from_name (const char *name, unsigned long *out)
 {
@@ -180,6 +260,7 @@ oci_mount_parse_options (struct oci_mount *m, runhv_error_t *err)
 
   m->flags = 0;
   m->propagation = 0;
+  m->rec_attr_set = m->rec_attr_clr = 0;
   m->bind = m->type != NULL && strcmp (m->type, "bind") == 0;
   for (size_t i = 0; m->options != NULL && m->options[i] != NULL; i++)
     {
@@ -205,7 +286,9 @@ oci_mount_parse_options (struct oci_mount *m, runhv_error_t *err)
         }
       if (strcmp (o, "tmpcopyup") == 0)
         continue; /* podman's hint for tmpfs; contents are not copied up here */
-      if (strcmp (o, "idmap") == 0 || strcmp (o, "ridmap") == 0 || strcmp (o, "rro") == 0 || strcmp (o, "rrw") == 0)
+      if (rec_attr_option (m, o))
+        continue;
+      if (strcmp (o, "idmap") == 0 || strcmp (o, "ridmap") == 0)
         return runhv_error (err, "mounts[%s]: option `%s` is not supported by runhv (remove it)", m->destination, o);
       for (size_t k = 0; k < sizeof (mount_flags) / sizeof (mount_flags[0]); k++)
         if (strcmp (mount_flags[k].name, o) == 0)

@@ -22,7 +22,9 @@ struct oci_mount
   unsigned long flags;       /* MS_* to set */
   unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (|MS_REC) or 0 */
   bool bind;                 /* bind or rbind */
-  char *data;                /* the options the kernel parses itself */
+  /* rro, rnosuid, ...: MOUNT_ATTR_* for mount_setattr(AT_RECURSIVE) */
+  uint64_t rec_attr_set, rec_attr_clr;
+  char *data; /* the options the kernel parses itself */
 };
 
 struct oci_namespace
@@ -213,6 +215,8 @@ const char *oci_namespace_proc_name (int clone_flag); /* "pid", "net", "mnt", ..
 int oci_capability_from_name (const char *name);      /* CAP_* or -1 */
 int oci_rlimit_from_name (const char *name);          /* RLIMIT_* or -1 */
 int oci_mount_parse_options (struct oci_mount *m, runhv_error_t *err);
+/* Every mount option the parser knows, sorted (for `features`).  */
+char **oci_mount_option_names (void);
 bool oci_spec_has_namespace (const struct oci_spec *spec, int type, const char **path);
 const char *oci_spec_annotation (const struct oci_spec *spec, const char *key);
 /* The sandbox id of the pod a CRI container belongs to (annotations

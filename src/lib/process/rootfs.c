@@ -280,6 +280,27 @@ without_data_opt (const char *data, const char *opt)
   return r;
 }
 
+/* rro, rnosuid, ...: on the mount and every mount under it.  runc 1.1
+   applies them to bind mounts only and ignores them elsewhere; here they
+   hold for every type.  */
+static int
+set_rec_attr (const struct oci_mount *m, const char *target, runhv_error_t *err)
+{
+  struct mount_attr attr = { .attr_set = m->rec_attr_set, .attr_clr = m->rec_attr_clr };
+  if (m->rec_attr_set == 0 && m->rec_attr_clr == 0)
+    return 0;
+  if (mount_setattr (AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof (attr)) < 0)
+    {
+      if (errno == ENOSYS)
+        return runhv_error (err,
+                            "mounts[%s]: recursive options (rro, rnosuid, ...) need mount_setattr, Linux 5.12 "
+                            "or later (use the non-recursive ones)",
+                            m->destination);
+      return runhv_make_error (err, errno, "mounts[%s]: set recursive options", m->destination);
+    }
+  return 0;
+}
+
 /* After a mount on /proc/self/fd/N, the fd still names the directory under
    the new mount: look the path up again to reach the mount itself.  */
 static int
@@ -333,7 +354,11 @@ do_mount (struct rootfs_context *ctx, int rootfd, const struct oci_mount *m, run
   target = fd_path (tfd);
 
   if (type != NULL && strcmp (type, "cgroup") == 0)
-    return mount_cgroup_fs (ctx, rootfd, m, tfd, err);
+    {
+      if (mount_cgroup_fs (ctx, rootfd, m, tfd, err) < 0 || reopen_target (rootfd, m, &tfd, &target, err) < 0)
+        return -1;
+      return set_rec_attr (m, target, err);
+    }
 
   if (m->bind)
     {
@@ -380,7 +405,7 @@ do_mount (struct rootfs_context *ctx, int rootfd, const struct oci_mount *m, run
 propagation:
   if (m->propagation != 0 && mount (NULL, target, NULL, m->propagation, NULL) < 0)
     return runhv_make_error (err, errno, "mounts[%s]: set propagation", m->destination);
-  return 0;
+  return set_rec_attr (m, target, err);
 }
 
 static const struct
