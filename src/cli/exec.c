@@ -68,6 +68,7 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
   const char *process_file = NULL, *cwd = NULL, *user = NULL, *id;
   cleanup_strv char **envs = NULL, **caps = NULL, **gids = NULL;
   bool tty = false, nnp = false;
+  const char *label = NULL, *apparmor = NULL;
   struct exec_options o = { .console_receiver = -1, .stdio = { -1, -1, -1 } };
   cleanup_json json_t *proc = NULL;
   struct oci_process *p = NULL;
@@ -119,7 +120,11 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
           }
           break;
         case OPT_LABEL:
+          label = optarg;
+          break;
         case OPT_APPARMOR:
+          apparmor = optarg;
+          break;
         case OPT_CGROUP:
         case OPT_IGNORE_PAUSED:
           break; /* accepted for runc compatibility */
@@ -196,6 +201,11 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
     }
   if (nnp)
     json_object_set_new (proc, "noNewPrivileges", json_true ());
+  /* Refused by the backend where the host has no such LSM.  */
+  if (label)
+    json_object_set_new (proc, "selinuxLabel", json_string (label));
+  if (apparmor)
+    json_object_set_new (proc, "apparmorProfile", json_string (apparmor));
   if (caps)
     {
       json_t *cs = json_object_get (proc, "capabilities");

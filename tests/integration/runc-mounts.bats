@@ -170,3 +170,42 @@ no_mount_ns() {
   # and what features lists is what the parser accepts, sorted
   jq -e '.mountOptions == (.mountOptions | sort)' <<<"$output" >/dev/null
 }
+
+# This host has neither AppArmor nor SELinux: a label must be refused, not
+# ignored (a container would run unconfined while its caller believes not).
+@test "apparmorProfile, selinuxLabel and mountLabel are refused on a host without the LSM (runc refuses the first two)" {
+  [ ! -e /sys/kernel/security/apparmor ] || fail "this host has AppArmor: the refusal cannot be tested here"
+  [ ! -d /sys/fs/selinux ] || [ -z "$(ls /sys/fs/selinux)" ] || fail "this host has SELinux"
+  config '.mounts |= map(select(.type != "cgroup")) | .process.args = ["true"]'
+  config '.process.apparmorProfile = "runhv-test"'
+  both
+  [ "$runc_rc" -ne 0 ]
+  [[ "$runc_out" == *"apparmor"* ]]
+  [ "$rh_rc" -ne 0 ]
+  [[ "$rh_out" == "runhv: create container "*": process.apparmorProfile: \`runhv-test\` cannot be applied, this host has no AppArmor (remove apparmorProfile, or run on a host with AppArmor enabled)" ]]
+  config 'del(.process.apparmorProfile) | .process.selinuxLabel = "system_u:system_r:container_t:s0"'
+  both
+  [ "$runc_rc" -ne 0 ]
+  [[ "$runc_out" == *"selinux label is specified in config, but selinux is disabled"* ]]
+  [ "$rh_rc" -ne 0 ]
+  [[ "$rh_out" == "runhv: create container "*": process.selinuxLabel: "*"this host has no SELinux (remove selinuxLabel, or run on a host with SELinux enabled)" ]]
+  # runc drops a mount label silently where SELinux is off
+  config 'del(.process.selinuxLabel) | .linux.mountLabel = "system_u:object_r:container_file_t:s0"'
+  run rh create --bundle "$BUNDLE" label3
+  echo "$output"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"linux.mountLabel: "*"this host has no SELinux (remove mountLabel"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [ ! -e "$ROOT/label3" ]
+  # exec's --apparmor and --process-label are refused the same way
+  config 'del(.linux.mountLabel) | .process.args = ["sleep", "1000"]'
+  rhd run --detach --bundle "$BUNDLE" label4
+  run rh exec --apparmor runhv-test label4 true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"process.apparmorProfile: \`runhv-test\` cannot be applied"* ]]
+  run rh exec --process-label system_u:system_r:container_t:s0 label4 true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"process.selinuxLabel: "*"cannot be applied"* ]]
+  run rh exec label4 true
+  [ "$status" -eq 0 ]
+}

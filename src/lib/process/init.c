@@ -117,6 +117,8 @@ finish_and_exec (int sock, const struct oci_process *p, const struct oci_spec *s
     umask (0022);
   if (chdir (p->cwd) == 0)
     cwd_done = true;
+  if (security_set_exec_labels (p, &err) < 0)
+    goto fail;
   if (!p->no_new_privileges && seccomp_filter_load (filter, &err) < 0)
     goto fail;
   if (security_switch_user_and_caps (p, &err) < 0)

@@ -127,7 +127,7 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
   if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     return runhv_error (err, "process.terminal is true but no --console-socket was given (pass one, or set "
                              "terminal to false)");
-  if (security_check_caps (spec->process, err) < 0)
+  if (security_check_caps (spec->process, err) < 0 || security_check_labels (spec->process, spec->mount_label, err) < 0)
     return -1;
 
   if (cgroup_manager_new (ctx->cgroup_root, spec->cgroups_path, st->id, ctx->systemd_cgroup, &cg, err) < 0)
@@ -450,7 +450,7 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
 
   if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     return runhv_error (err, "--tty needs a terminal receiver (pass --console-socket, or run in the foreground)");
-  if (security_check_caps (o->process, err) < 0)
+  if (security_check_caps (o->process, err) < 0 || security_check_labels (o->process, NULL, err) < 0)
     return -1;
   if (load_cgroups (ctx, c, &cg, err) < 0)
     return -1;

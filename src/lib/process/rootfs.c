@@ -280,6 +280,18 @@ without_data_opt (const char *data, const char *opt)
   return r;
 }
 
+/* linux.mountLabel as SELinux's context= option, as runc adds it: not on
+   proc, sysfs and mqueue, which SELinux labels itself.  (security.c has
+   refused a label on a host without SELinux.)  */
+static char *
+with_mount_label (const char *label, const char *type, const char *data)
+{
+  if (label == NULL || label[0] == '\0' || strcmp (type, "proc") == 0 || strcmp (type, "sysfs") == 0
+      || strcmp (type, "mqueue") == 0)
+    return data ? xstrdup (data) : NULL;
+  return xasprintf ("%s%scontext=\"%s\"", data ? data : "", data && data[0] ? "," : "", label);
+}
+
 /* rro, rnosuid, ...: on the mount and every mount under it.  runc 1.1
    applies them to bind mounts only and ignores them elsewhere; here they
    hold for every type.  */
@@ -372,7 +384,8 @@ do_mount (struct rootfs_context *ctx, int rootfd, const struct oci_mount *m, run
   else
     {
       unsigned long flags = m->flags & ~MS_REC & ~(read_only_later (m) ? MS_RDONLY : 0);
-      if (mount (m->source ? m->source : type, target, type, flags, m->data) < 0)
+      cleanup_free char *data = with_mount_label (ctx->spec->mount_label, type, m->data);
+      if (mount (m->source ? m->source : type, target, type, flags, data) < 0)
         {
           int e = errno;
           /* Inside a user namespace some filesystems cannot be mounted

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -98,6 +100,77 @@ security_set_oom_score_adj (const struct oci_process *p, runhv_error_t *err)
         }
       return runhv_make_error (err, e, "process.oomScoreAdj: write %d", p->oom_score_adj);
     }
+  return 0;
+}
+
+/* ---- LSM labels (AppArmor, SELinux) ---------------------------------- */
+
+/* As runc decides it: the securityfs directory and the module's switch.  */
+static bool
+apparmor_enabled (void)
+{
+  cleanup_free char *buf = NULL;
+  if (access ("/sys/kernel/security/apparmor", F_OK) < 0)
+    return false;
+  return read_file ("/sys/module/apparmor/parameters/enabled", 64, &buf, NULL, NULL) == 0 && buf[0] == 'Y';
+}
+
+static bool
+selinux_enabled (void)
+{
+  struct statfs sfs;
+  return statfs ("/sys/fs/selinux", &sfs) == 0 && sfs.f_type == SELINUX_MAGIC;
+}
+
+int
+security_check_labels (const struct oci_process *p, const char *mount_label, runhv_error_t *err)
+{
+  /* Accepting a label the host cannot enforce would run the container
+     unconfined while the caller believes otherwise.  */
+  if (p->apparmor_profile && p->apparmor_profile[0] && !apparmor_enabled ())
+    return runhv_error (err,
+                        "process.apparmorProfile: `%s` cannot be applied, this host has no AppArmor (remove "
+                        "apparmorProfile, or run on a host with AppArmor enabled)",
+                        p->apparmor_profile);
+  if (p->selinux_label && p->selinux_label[0] && !selinux_enabled ())
+    return runhv_error (err,
+                        "process.selinuxLabel: `%s` cannot be applied, this host has no SELinux (remove selinuxLabel, "
+                        "or run on a host with SELinux enabled)",
+                        p->selinux_label);
+  if (mount_label && mount_label[0] && !selinux_enabled ())
+    return runhv_error (err,
+                        "linux.mountLabel: `%s` cannot be applied, this host has no SELinux (remove mountLabel, or "
+                        "run on a host with SELinux enabled)",
+                        mount_label);
+  return 0;
+}
+
+static int
+write_attr (const char *path, const char *value, const char *what, runhv_error_t *err)
+{
+  cleanup_close int fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return runhv_make_error (err, errno, "%s: open `%s`", what, path);
+  if (write_all (fd, value, strlen (value)) < 0)
+    return runhv_make_error (err, errno, "%s: write `%s` to `%s`", what, value, path);
+  return 0;
+}
+
+int
+security_set_exec_labels (const struct oci_process *p, runhv_error_t *err)
+{
+  if (p->apparmor_profile && p->apparmor_profile[0])
+    {
+      /* The LSM-stacking path first, the old shared file otherwise.  */
+      const char *path = access ("/proc/self/attr/apparmor/exec", F_OK) == 0 ? "/proc/self/attr/apparmor/exec"
+                                                                             : "/proc/self/attr/exec";
+      cleanup_free char *cmd = xasprintf ("exec %s", p->apparmor_profile);
+      if (write_attr (path, cmd, "process.apparmorProfile", err) < 0)
+        return -1;
+    }
+  if (p->selinux_label && p->selinux_label[0]
+      && write_attr ("/proc/self/attr/exec", p->selinux_label, "process.selinuxLabel", err) < 0)
+    return -1;
   return 0;
 }
 

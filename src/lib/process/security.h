@@ -13,6 +13,12 @@ int security_set_rlimits (const struct oci_process *p, runhv_error_t *err);
 int security_set_oom_score_adj (const struct oci_process *p, runhv_error_t *err);
 /* Refuse, up front, capabilities that runhv itself does not have.  */
 int security_check_caps (const struct oci_process *p, runhv_error_t *err);
+/* Refuse, up front, an AppArmor profile or SELinux label (process or
+   mount) that this host has no LSM to enforce.  */
+int security_check_labels (const struct oci_process *p, const char *mount_label, runhv_error_t *err);
+/* Have the kernel apply the process's AppArmor profile and SELinux label
+   at the coming execve.  */
+int security_set_exec_labels (const struct oci_process *p, runhv_error_t *err);
 /* Drop the bounding set, switch uid/gid/groups keeping capabilities, then
    set the effective/permitted/inheritable/ambient sets.  */
 int security_switch_user_and_caps (const struct oci_process *p, runhv_error_t *err);
