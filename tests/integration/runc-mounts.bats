@@ -17,6 +17,9 @@ teardown() {
     done
   fi
   [[ -n "${TEST_DIR:-}" ]] && umount -R "$TEST_DIR/src/sub" 2>/dev/null
+  if [[ -f "${TEST_DIR:-}/receivers" ]]; then
+    while read -r pid; do kill "$pid" 2>/dev/null; done <"$TEST_DIR/receivers"
+  fi
   teardown_bundle
 }
 
@@ -208,4 +211,30 @@ no_mount_ns() {
   [[ "$output" == *"process.selinuxLabel: "*"cannot be applied"* ]]
   run rh exec label4 true
   [ "$status" -eq 0 ]
+}
+
+# The console socket receiver's transcript of container $1 under runtime $2.
+console_owner() {
+  local name=$1 sock="$TEST_DIR/$1.sock" out="$TEST_DIR/$1.out"
+  shift
+  /usr/bin/python3 "$RUNHV_SOURCE_DIR/tests/lib/console-socket.py" "$sock" "$out" </dev/null >/dev/null 2>&1 &
+  echo $! >>"$TEST_DIR/receivers"
+  wait_for 50 test -S "$sock" || fail "no console socket"
+  "$@" run --detach --bundle "$BUNDLE" --console-socket "$sock" "$name" </dev/null >/dev/null 2>&1 || fail "$name did not start"
+  wait_for 100 grep -q "owner=" "$out" || fail "$name: $(cat "$out")"
+  grep -o "owner=[0-9:]*" "$out"
+}
+
+@test "the console pty belongs to process.user, as runc" {
+  config '.mounts |= map(select(.type != "cgroup"))'
+  config '.process.terminal = true | .process.user = {"uid": 1000, "gid": 1000} | .process.args = ["sh", "-c", "echo owner=$(stat -c %u:%g $(tty)); sleep 1000"]'
+  runc_owner=$(console_owner cons-c rc_)
+  rh_owner=$(console_owner cons-h rh)
+  echo "runc $runc_owner runhv $rh_owner"
+  [ "$rh_owner" = "owner=1000:5" ]
+  [ "$rh_owner" = "$runc_owner" ]
+  # an exec'd process's stdio belongs to its user too
+  run rh exec --user 1001:1001 cons-h sh -c 'stat -L -c %u /proc/self/fd/1 </dev/null'
+  echo "$output"
+  [ "$output" = 1001 ]
 }

@@ -89,6 +89,33 @@ env_with_defaults (char *const *env)
   return e;
 }
 
+/* Give the process's user its stdio (the pty made for it as root, a pipe
+   or file handed in), as runc does: only the owner changes, the group is
+   kept (devpts' gid=5); /dev/null is left alone, and so is what cannot be
+   changed (an owner or group unmapped in the user namespace, a read-only
+   /dev): the process can still use what it was given.  */
+static int
+fix_stdio_owner (uid_t uid, runhv_error_t *err)
+{
+  struct stat null;
+  bool have_null = stat ("/dev/null", &null) == 0;
+  for (int fd = 0; fd < 3; fd++)
+    {
+      struct stat st;
+      if (fstat (fd, &st) < 0)
+        {
+          if (errno == EBADF)
+            continue;
+          return runhv_make_error (err, errno, "fstat stdio %d", fd);
+        }
+      if (st.st_uid == uid || (have_null && S_ISCHR (st.st_mode) && st.st_rdev == null.st_rdev))
+        continue;
+      if (fchown (fd, uid, st.st_gid) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+        return runhv_make_error (err, errno, "process.user.uid: give stdio %d to uid %u", fd, (unsigned)uid);
+    }
+  return 0;
+}
+
 /* Shared by the container init and exec'd processes: everything between
    "inside the container" and execve.  */
 static void
@@ -117,7 +144,7 @@ finish_and_exec (int sock, const struct oci_process *p, const struct oci_spec *s
     umask (0022);
   if (chdir (p->cwd) == 0)
     cwd_done = true;
-  if (security_set_exec_labels (p, &err) < 0)
+  if (security_set_exec_labels (p, &err) < 0 || fix_stdio_owner (p->uid, &err) < 0)
     goto fail;
   if (!p->no_new_privileges && seccomp_filter_load (filter, &err) < 0)
     goto fail;
