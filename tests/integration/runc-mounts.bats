@@ -238,3 +238,19 @@ console_owner() {
   echo "$output"
   [ "$output" = 1001 ]
 }
+
+@test "in a user namespace a bind source only the host's root can reach is mounted, as runc" {
+  chown -R 100000:100000 "$BUNDLE/rootfs"
+  config '.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+  config '.mounts |= map(select(.type != "cgroup"))'
+  mkdir -p "$TEST_DIR/private/dir/sub" && echo secret-dir >"$TEST_DIR/private/dir/sub/f" && echo secret-file >"$TEST_DIR/private/file"
+  chmod 700 "$TEST_DIR/private"
+  config '.mounts += [{"destination": "/data", "type": "bind", "source": "'"$TEST_DIR/private/dir"'", "options": ["rbind", "ro"]}, {"destination": "/one", "type": "bind", "source": "'"$TEST_DIR/private/file"'", "options": ["bind"]}]'
+  config '.process.args = ["sh", "-c", "cat /data/sub/f /one; touch /data/x 2>&1"]'
+  both
+  [ "$rh_rc" -ne 0 ] # touch fails: read-only
+  [ "${rh_out%%$'\n'*}" = secret-dir ]
+  [[ "$rh_out" == *secret-file* ]]
+  [[ "$rh_out" == *"Read-only file system"* ]]
+  [ "$rh_out" = "$runc_out" ]
+}

@@ -180,7 +180,7 @@ fail:
 }
 
 static void
-init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
+init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bind_fds)
 {
   const struct oci_spec *s = cfg->spec;
   const struct oci_process *p = s->process;
@@ -199,6 +199,7 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
     .userns = (new_flags & CLONE_NEWUSER) != 0 || oci_spec_has_namespace (s, CLONE_NEWUSER, NULL),
     .cgroupns = (new_flags & CLONE_NEWCGROUP) != 0,
     .no_pivot = cfg->no_pivot,
+    .bind_fds = bind_fds,
   };
 
   /* Die with the runtime while the container is still being created.  */
@@ -214,6 +215,8 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd)
     }
   if (mountns && rootfs_prepare (&rctx, &err) < 0)
     sync_fail (sock, &err);
+  rootfs_close_bind_sources (s, bind_fds);
+  rctx.bind_fds = NULL;
   if (cfg->has_hooks)
     {
       struct sync_msg m;
@@ -338,6 +341,7 @@ init_stage1 (const struct init_config *cfg)
   int new_flags = 0;
   const char *userns_path = NULL;
   bool userns = oci_spec_has_namespace (s, CLONE_NEWUSER, &userns_path);
+  int *bind_fds = NULL;
   pid_t child;
   int fifo;
 
@@ -368,6 +372,11 @@ init_stage1 (const struct init_config *cfg)
       else
         new_flags |= ns->type;
     }
+  /* In a user namespace the container's root may not reach a source that
+     the host's root can (a 0700 directory on the way): take a copy of each
+     bind source now, as runc passes its mount sources in.  */
+  if (userns && rootfs_open_bind_sources (s, &bind_fds, &err) < 0)
+    sync_fail (sock, &err);
   if (userns)
     {
       if (userns_path != NULL)
@@ -406,7 +415,7 @@ init_stage1 (const struct init_config *cfg)
     }
   if (child == 0)
     {
-      init_stage2 (cfg, new_flags, fifo);
+      init_stage2 (cfg, new_flags, fifo, bind_fds);
       _exit (1);
     }
   _exit (0);

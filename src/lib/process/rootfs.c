@@ -155,15 +155,6 @@ remount_bind (const char *target, unsigned long flags, bool keep_locked, runhv_e
   return 0;
 }
 
-static bool
-source_is_dir (const char *source)
-{
-  struct stat st;
-  if (stat (source, &st) < 0)
-    return true;
-  return S_ISDIR (st.st_mode);
-}
-
 static int
 mount_cgroup_v1 (const struct cgroup_manager *cg, const struct oci_mount *m, const char *top, runhv_error_t *err)
 {
@@ -352,13 +343,72 @@ read_only_later (const struct oci_mount *m)
          && (strcmp (m->type, "tmpfs") == 0 || is_dev (m->destination));
 }
 
-static int
-do_mount (struct rootfs_context *ctx, int rootfd, const struct oci_mount *m, runhv_error_t *err)
+int
+rootfs_open_bind_sources (const struct oci_spec *s, int **out, runhv_error_t *err)
 {
+  int *fds = xmalloc0 ((s->n_mounts + 1) * sizeof (*fds));
+  for (size_t i = 0; i < s->n_mounts; i++)
+    fds[i] = -1;
+  for (size_t i = 0; i < s->n_mounts; i++)
+    {
+      const struct oci_mount *m = &s->mounts[i];
+      if (!m->bind || (m->type != NULL && strcmp (m->type, "cgroup") == 0))
+        continue;
+      fds[i] = open_tree (AT_FDCWD, m->source,
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m->flags & MS_REC) ? AT_RECURSIVE : 0));
+      if (fds[i] < 0)
+        {
+          int e = errno;
+          rootfs_close_bind_sources (s, fds);
+          return runhv_make_error (err, e, "mounts[%s]: open bind source `%s`", m->destination, m->source);
+        }
+    }
+  *out = fds;
+  return 0;
+}
+
+void
+rootfs_close_bind_sources (const struct oci_spec *s, int *fds)
+{
+  if (fds == NULL)
+    return;
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  free (fds);
+}
+
+static int
+bind_source (int source_fd, const struct oci_mount *m, int target_fd, const char *target, runhv_error_t *err)
+{
+  if (source_fd >= 0)
+    {
+      /* By the target's fd: move_mount refuses a /proc/self/fd path.  */
+      if (move_mount (source_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return runhv_make_error (err, errno, "mounts[%s]: bind `%s`", m->destination, m->source);
+      return 0;
+    }
+  if (mount (m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
+    return runhv_make_error (err, errno, "mounts[%s]: bind `%s`", m->destination, m->source);
+  return 0;
+}
+
+static int
+do_mount (struct rootfs_context *ctx, int rootfd, size_t index, runhv_error_t *err)
+{
+  const struct oci_mount *m = &ctx->spec->mounts[index];
+  int source_fd = ctx->bind_fds ? ctx->bind_fds[index] : -1;
   cleanup_close int tfd = -1;
   cleanup_free char *target = NULL;
   const char *type = m->type;
-  bool is_file = m->bind && !source_is_dir (m->source);
+  bool is_file = false;
+
+  if (m->bind)
+    {
+      struct stat st;
+      if (source_fd >= 0 ? fstat (source_fd, &st) == 0 : stat (m->source, &st) == 0)
+        is_file = !S_ISDIR (st.st_mode);
+    }
 
   tfd = rootfs_open_in_root (rootfd, m->destination, !is_file, is_file, err);
   if (tfd < 0)
@@ -374,8 +424,8 @@ do_mount (struct rootfs_context *ctx, int rootfd, const struct oci_mount *m, run
 
   if (m->bind)
     {
-      if (mount (m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
-        return runhv_make_error (err, errno, "mounts[%s]: bind `%s`", m->destination, m->source);
+      if (bind_source (source_fd, m, tfd, target, err) < 0)
+        return -1;
       if (reopen_target (rootfd, m, &tfd, &target, err) < 0)
         return -1;
       if ((m->flags & ~(MS_REC | MS_REMOUNT)) != 0 && remount_bind (target, m->flags, false, err) < 0)
@@ -555,7 +605,7 @@ rootfs_prepare (struct rootfs_context *ctx, runhv_error_t *err)
   if (rootfd < 0)
     return runhv_make_error (err, errno, "root.path: open `%s`", ctx->rootfs);
   for (size_t i = 0; i < s->n_mounts; i++)
-    if (do_mount (ctx, rootfd, &s->mounts[i], err) < 0)
+    if (do_mount (ctx, rootfd, i, err) < 0)
       return -1;
   return create_devices (ctx, rootfd, err);
 }

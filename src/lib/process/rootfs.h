@@ -18,7 +18,16 @@ struct rootfs_context
   bool userns;                          /* inside a new user namespace */
   bool cgroupns;                        /* inside a new cgroup namespace */
   bool no_pivot;
+  const int *bind_fds; /* per mount: a detached copy of its bind source, or -1; may be NULL */
 };
+
+/* Before entering a user namespace, while still the host's root: copy the
+   source tree of every bind mount (open_tree), so that a source only the
+   host's root may reach can still be mounted from inside.  *out gets one
+   fd per mount (-1 for those that are not binds); free with
+   rootfs_close_bind_sources.  */
+int rootfs_open_bind_sources (const struct oci_spec *spec, int **out, runhv_error_t *err);
+void rootfs_close_bind_sources (const struct oci_spec *spec, int *fds);
 
 /* Before pivot_root.  */
 int rootfs_prepare (struct rootfs_context *ctx, runhv_error_t *err);
