@@ -254,3 +254,23 @@ console_owner() {
   [[ "$rh_out" == *"Read-only file system"* ]]
   [ "$rh_out" = "$runc_out" ]
 }
+
+@test "--no-pivot detaches the host's /proc and /sys: a nested user namespace cannot mount procfs, as runc" {
+  # a nested user namespace needs CAP_SETFCAP to map its root
+  config '.process.capabilities |= with_entries(select(.key != "ambient" and .key != "inheritable") | .value += ["CAP_SETFCAP"])'
+  config '.mounts |= map(select(.type != "cgroup"))'
+  # the tmpfs shows that the nested namespace can mount at all, so only the
+  # visibility rule can refuse the procfs
+  config '.process.args = ["sh", "-c", "mkdir -p /tmp/p; unshare -Urmpf sh -c \"mount -t tmpfs t /tmp/p && echo tmpfs-ok; mount -t proc proc /tmp/p 2>&1 && echo ESCAPED\"; echo done"]'
+  runc_out=$(rc_ run --no-pivot --bundle "$BUNDLE" np-c </dev/null 2>&1)
+  rh_out=$(rh run --no-pivot --bundle "$BUNDLE" np-h </dev/null 2>&1)
+  echo "runc: $runc_out"
+  echo "runhv: $rh_out"
+  [[ "$rh_out" == tmpfs-ok*done ]]
+  [[ "$rh_out" != *ESCAPED* ]]
+  [ "$rh_out" = "$runc_out" ]
+  # and the container itself still has its own /proc and /sys
+  config '.process.args = ["sh", "-c", "test -r /proc/self/status && test -d /sys/kernel && echo own"]'
+  run rh run --no-pivot --bundle "$BUNDLE" np-h2
+  [ "$output" = own ]
+}

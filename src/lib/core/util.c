@@ -648,6 +648,13 @@ mountinfo_unescape (char *s)
 bool
 mountinfo_next (char **cursor, char **point, char **fstype, char **super)
 {
+  char *root;
+  return mountinfo_next_root (cursor, &root, point, fstype, super);
+}
+
+bool
+mountinfo_next_root (char **cursor, char **root, char **point, char **fstype, char **super)
+{
   while (*cursor != NULL && **cursor != '\0')
     {
       char *line = *cursor, *f[64];
@@ -670,7 +677,9 @@ mountinfo_next (char **cursor, char **point, char **fstype, char **super)
           }
       if (dash < 0 || dash + 3 >= nf)
         continue;
+      mountinfo_unescape (f[3]);
       mountinfo_unescape (f[4]);
+      *root = f[3];
       *point = f[4];
       *fstype = f[dash + 1];
       *super = f[dash + 3];

@@ -39,6 +39,9 @@ int read_file (const char *path, size_t max, char **out, size_t *len, runhv_erro
    point (unescaped), filesystem type and super options.  *cursor moves to
    the next line; false at the end.  Malformed lines are skipped.  */
 bool mountinfo_next (char **cursor, char **point, char **fstype, char **super);
+/* The same, with the root of the mount within its filesystem ("/" for a
+   full mount of it).  */
+bool mountinfo_next_root (char **cursor, char **root, char **point, char **fstype, char **super);
 int read_file_at (int dirfd, const char *name, size_t max, char **out, size_t *len, runhv_error_t *err);
 /* Write via O_WRONLY|O_TRUNC (cgroup files, /proc knobs).  */
 int write_file (const char *path, const char *data, size_t len, runhv_error_t *err);

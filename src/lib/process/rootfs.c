@@ -620,6 +620,47 @@ chroot_cwd (runhv_error_t *err)
   return 0;
 }
 
+/* --no-pivot leaves the old root's mounts in the namespace, under the
+   chroot.  The kernel lets a user namespace mount a fresh procfs or sysfs
+   only where a full one is already visible in its mount namespace; the
+   host's /proc and /sys, still mounted down there, would satisfy that and
+   hand a nested user namespace in the container an unmasked procfs.
+   Detach every full proc and sysfs mount outside the rootfs first (or,
+   where it is locked, as in a user namespace, cover it with a tmpfs), as
+   runc 1.1.5 does.  */
+static int
+detach_host_proc_sys (const char *rootfs, runhv_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  cleanup_strv char **points = NULL;
+  char *cursor, *root, *point, *fstype, *super;
+  size_t rl = strlen (rootfs);
+
+  if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, err) < 0)
+    return -1;
+  for (cursor = buf; mountinfo_next_root (&cursor, &root, &point, &fstype, &super);)
+    if (strcmp (root, "/") == 0 && (strcmp (fstype, "proc") == 0 || strcmp (fstype, "sysfs") == 0)
+        && !(strncmp (point, rootfs, rl) == 0 && (point[rl] == '/' || point[rl] == '\0')))
+      strv_append (&points, point);
+  for (size_t i = 0; points && points[i]; i++)
+    {
+      /* keep the unmount from reaching the host */
+      if (mount (NULL, points[i], NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        {
+          if (errno == ENOENT)
+            continue; /* under one detached already */
+          return runhv_make_error (err, errno, "--no-pivot: make `%s` a slave", points[i]);
+        }
+      if (umount2 (points[i], MNT_DETACH) == 0)
+        continue;
+      if (errno != EINVAL && errno != EPERM)
+        return runhv_make_error (err, errno, "--no-pivot: unmount the host's `%s`", points[i]);
+      if (mount ("tmpfs", points[i], "tmpfs", 0, NULL) < 0)
+        return runhv_make_error (err, errno, "--no-pivot: cover the host's `%s`", points[i]);
+    }
+  return 0;
+}
+
 int
 rootfs_pivot (struct rootfs_context *ctx, runhv_error_t *err)
 {
@@ -629,6 +670,8 @@ rootfs_pivot (struct rootfs_context *ctx, runhv_error_t *err)
       /* --no-pivot: for rootfs on a ramfs, where pivot_root is refused.  */
       if (chdir (ctx->rootfs) < 0)
         return runhv_make_error (err, errno, "chdir to the rootfs");
+      if (detach_host_proc_sys (ctx->rootfs, err) < 0)
+        return -1;
       if (mount (ctx->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
         return runhv_make_error (err, errno, "move the rootfs to / (--no-pivot)");
       return chroot_cwd (err);
