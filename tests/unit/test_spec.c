@@ -186,6 +186,30 @@ test_mount_options (void **state)
     assert_non_null (strstr (err->msg, "idmap"));
     runhv_error_release (&err);
   }
+  {
+    /* recursive options: the later of two opposites wins; an atime mode
+       clears the whole atime field */
+    char *rec[] = { (char *)"rro", (char *)"rnosuid", (char *)"rsuid", (char *)"rnoatime", NULL };
+    m.options = rec;
+    m.data = NULL;
+    assert_int_equal (oci_mount_parse_options (&m, &err), 0);
+    assert_int_equal (m.rec_attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME);
+    assert_int_equal (m.rec_attr_clr, MOUNT_ATTR_NOSUID | MOUNT_ATTR__ATIME);
+    assert_int_equal (m.flags, 0);
+    assert_null (m.data);
+  }
+  {
+    cleanup_strv char **names = oci_mount_option_names ();
+    bool rro = false;
+    for (size_t i = 0; names[i]; i++)
+      {
+        if (strcmp (names[i], "rro") == 0)
+          rro = true;
+        if (i > 0)
+          assert_true (strcmp (names[i - 1], names[i]) < 0);
+      }
+    assert_true (rro);
+  }
 }
 
 static void
