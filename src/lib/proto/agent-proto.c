@@ -214,57 +214,6 @@ frame_write (int fd, uint8_t type, uint32_t id, const void *payload, size_t len,
 }
 
 int
-frame_write_json (int fd, uint8_t type, uint32_t id, json_t *j, runhv_error_t *err)
-{
-  cleanup_free char *text = json_dumps (j, JSON_COMPACT);
-  if (text == NULL)
-    return runhv_error (err, "agent protocol: cannot serialize a message");
-  return frame_write (fd, type, id, text, strlen (text), err);
-}
-
-int
-frame_read (int fd, struct frame *f, uint8_t **payload, runhv_error_t *err)
-{
-  uint8_t h[AGENT_PROTO_HEADER];
-  struct frame_reader r;
-  ssize_t n = read_all (fd, h, sizeof (h));
-  int ret;
-  *payload = NULL;
-  if (n < 0)
-    return runhv_make_error (err, errno, "agent protocol: read");
-  if (n == 0)
-    return runhv_make_error (err, EPIPE, "agent protocol: the peer closed the connection");
-  if (n < (ssize_t)sizeof (h))
-    return runhv_error (err, "agent protocol: truncated frame header");
-  frame_reader_init (&r);
-  frame_reader_feed (&r, h, sizeof (h));
-  ret = frame_reader_next (&r, f, err);
-  if (ret < 0)
-    {
-      frame_reader_release (&r);
-      return -1;
-    }
-  /* the header is valid; now read exactly its payload */
-  {
-    uint32_t len = get32 (h + 12);
-    uint8_t *p = xmalloc0 ((size_t)len + 1);
-    if (len > 0 && read_all (fd, p, len) != (ssize_t)len)
-      {
-        free (p);
-        frame_reader_release (&r);
-        return runhv_error (err, "agent protocol: truncated frame");
-      }
-    f->type = h[5];
-    f->id = get32 (h + 8);
-    f->len = len;
-    f->payload = p;
-    *payload = p;
-  }
-  frame_reader_release (&r);
-  return 0;
-}
-
-int
 proto_json (const struct frame *f, json_t **out, runhv_error_t *err)
 {
   json_t *j;
