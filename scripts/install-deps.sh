@@ -14,6 +14,8 @@ packages=(
   # the peers and clients the tests drive
   containerd runc crun podman containernetworking-plugins iproute2 iptables
   bats hyperfine wrk curl gnutls-bin jq procps psmisc util-linux time
+  # the node installer image: an $ORIGIN RPATH on its payload's binaries
+  patchelf
   python3 python3-jsonpatch python3-grpcio python3-protobuf python3-yaml
 )
 

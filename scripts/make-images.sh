@@ -8,6 +8,11 @@
 # accept. Reproducible: the same binaries and commit give the same digests
 # (every timestamp is the commit's time, or SOURCE_DATE_EPOCH).
 #
+# Two images: runhv-webhook, and runhv-node-installer, which carries
+# runhv's node payload (the runtime, the shim, their libraries and the
+# guest kernel + initramfs from RUNHV_GUEST_DIR, default BUILD_DIR/guest:
+# `make guest`) and the program that copies it onto a node.
+#
 # usage: scripts/make-images.sh [BUILD_DIR [OUT_DIR]]   (default build, build/images)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +24,10 @@ die() {
 }
 
 [[ -x "$build/src/webhook/runhv-webhook" ]] || die "no release build in $build (run \`make\` first)"
+guest=${RUNHV_GUEST_DIR:-$build/guest}
+[[ -f "$guest/vmlinux" && -f "$guest/initramfs.cpio" ]] ||
+  die "no guest kernel and initramfs in $guest for the node installer (run \`make guest\`, or set RUNHV_GUEST_DIR)"
+command -v patchelf >/dev/null || die "patchelf is missing (apt-get install patchelf; scripts/install-deps.sh)"
 version=$(sed -n 's/^#define RUNHV_VERSION "\(.*\)"$/\1/p' "$build/runhv-config.h")
 [[ -n "$version" ]] || die "cannot read RUNHV_VERSION from $build/runhv-config.h"
 commit=$(git -C "$src" rev-parse HEAD 2>/dev/null || echo unknown)
@@ -53,10 +62,33 @@ add_base() {
   chmod 644 "$root/etc/passwd" "$root/etc/group"
 }
 
+# runhv's files for a node, under $root/opt/runhv: the binaries find
+# their libraries in ../lib through an $ORIGIN RPATH (DT_RPATH, so that
+# the libraries' own dependencies are found there too), wherever the
+# installer puts the tree; glibc is the node's (its loader is the one
+# PT_INTERP names, and a libc must match its loader).
+add_payload() {
+  local root=$1 bin lib name f
+  install -d -m 755 "$root/opt/runhv/bin" "$root/opt/runhv/lib" "$root/opt/runhv/share/runhv"
+  for bin in "$build/src/cli/runhv" "$build/src/shim/containerd-shim-runhv-v1"; do
+    [[ -x "$bin" ]] || die "$bin is missing (run \`make\`)"
+    install -m 755 "$bin" "$root/opt/runhv/bin/"
+    patchelf --force-rpath --set-rpath '$ORIGIN/../lib' "$root/opt/runhv/bin/$(basename "$bin")"
+    ldd "$bin" | awk '/=> \// { print $1, $3 }' | while read -r name lib; do
+      case $name in libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | ld-linux*) continue ;; esac
+      install -m 644 "$(readlink -f "$lib")" "$root/opt/runhv/lib/$name"
+    done
+  done
+  # the Makefile's install target's GUEST_FILES
+  for f in vmlinux kernel-release .provisioned initramfs.cpio initramfs.cpio.kernel-release; do
+    install -m 644 "$guest/$f" "$root/opt/runhv/share/runhv/$f"
+  done
+}
+
 image() {
-  local name=$1 title=$2 description=$3 entrypoint=$4 root=$5
+  local name=$1 title=$2 description=$3 entrypoint=$4 root=$5 user=${6:-65532:65532}
   /usr/bin/python3 "$src/scripts/make-oci-image.py" "$root" "$out/$title.oci.tar" \
-    --name "$name" --entrypoint "$entrypoint" --user 65532:65532 --created "$epoch" \
+    --name "$name" --entrypoint "$entrypoint" --user "$user" --created "$epoch" \
     --label "org.opencontainers.image.title=$title" \
     --label "org.opencontainers.image.description=$description" \
     --label "org.opencontainers.image.version=$version" \
@@ -81,3 +113,15 @@ chmod 1777 "$work/webhook/tmp"
 image "docker.io/runhv/runhv-webhook:$version" runhv-webhook \
   "runhv's Kubernetes admission webhook: makes hypervisor isolation the default for pods that can have it" \
   '["/usr/bin/runhv-webhook"]' "$work/webhook"
+
+# runhv-node-installer: the image deploy/node-installer.yaml names.  It runs
+# as root: it writes the node's root (see docs/kubernetes.md, "Node installer").
+mkdir -m 755 "$work/installer"
+add_base "$work/installer"
+add_binary "$work/installer" "$build/src/installer/runhv-node-installer" /usr/bin/runhv-node-installer
+add_payload "$work/installer"
+find "$work/installer" -type d -exec chmod 755 {} +
+chmod 1777 "$work/installer/tmp"
+image "docker.io/runhv/runhv-node-installer:$version" runhv-node-installer \
+  "runhv's node installer: puts the runtime, its shim and the guest kernel on a Kubernetes node (a privileged DaemonSet)" \
+  '["/usr/bin/runhv-node-installer"]' "$work/installer" 0:0

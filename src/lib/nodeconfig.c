@@ -62,19 +62,23 @@ nodeconfig_parse_sizes (const char *list, struct vm_size **out, size_t *n, runhv
 }
 
 static int
-write_toml (const char *dir, const char *handler, int isolation, const struct vm_size *z, runhv_error_t *err)
+write_toml (const char *dir, const char *handler, int isolation, const struct vm_size *z, const char *kernel,
+            runhv_error_t *err)
 {
   cleanup_free char *path = xasprintf ("%s/%s.toml", dir, handler);
-  cleanup_free char *text = NULL;
+  cleanup_free char *text = NULL, *sized = NULL, *vm = NULL;
   if (z != NULL)
-    text = xasprintf ("# runhv options for containerd handler %s (written by `runhv config containerd`)\n"
-                      "SandboxIsolation = %d\nVmProcessorCount = %lld\nVmMemorySizeInMb = %lld\n"
-                      "ScaleCPULimitsToSandbox = false\nDebug = false\n",
-                      handler, isolation, (long long)z->cpus, (long long)z->memory_mb);
-  else
-    text = xasprintf ("# runhv options for containerd handler %s (written by `runhv config containerd`)\n"
-                      "SandboxIsolation = %d\nScaleCPULimitsToSandbox = false\nDebug = false\n",
-                      handler, isolation);
+    sized
+      = xasprintf ("VmProcessorCount = %lld\nVmMemorySizeInMb = %lld\n", (long long)z->cpus, (long long)z->memory_mb);
+  if (kernel != NULL)
+    {
+      /* the initramfs is found beside the kernel (uvm_artifacts_find) */
+      cleanup_free char *q = json_escape_string (kernel);
+      vm = xasprintf ("\n[vm]\nkernel = %s\n", q);
+    }
+  text = xasprintf ("# runhv options for containerd handler %s (written by `runhv config containerd`)\n"
+                    "SandboxIsolation = %d\n%sScaleCPULimitsToSandbox = false\nDebug = false\n%s",
+                    handler, isolation, sized ? sized : "", vm ? vm : "");
   if (mkdir_p (dir, 0755, err) < 0)
     return -1;
   return write_file_atomic (path, text, strlen (text), 0644, err);
@@ -100,7 +104,14 @@ handler (FILE *out, const char *name, const char *dir)
 int
 nodeconfig_containerd (const struct vm_size *sizes, size_t n, const char *dir, FILE *out, runhv_error_t *err)
 {
-  const char *where = dir ? dir : "/etc/runhv";
+  return nodeconfig_containerd_node (sizes, n, dir, dir, NULL, out, err);
+}
+
+int
+nodeconfig_containerd_node (const struct vm_size *sizes, size_t n, const char *dir, const char *node_dir,
+                            const char *kernel, FILE *out, runhv_error_t *err)
+{
+  const char *where = node_dir ? node_dir : "/etc/runhv";
   fprintf (out, "# containerd runtime handlers for runhv (containerd config.toml, version = 2).\n"
                 "# Kubernetes RuntimeClasses name these handlers; see `runhv config kubernetes`.\n"
                 "# Restart containerd after adding them; check with `runhv diag check`.\n\n");
@@ -113,13 +124,13 @@ nodeconfig_containerd (const struct vm_size *sizes, size_t n, const char *dir, F
     }
   if (dir == NULL)
     return 0;
-  if (write_toml (dir, RUNHV_HANDLER_PROCESS, 0, NULL, err) < 0
-      || write_toml (dir, RUNHV_HANDLER_HYPERVISOR, 1, NULL, err) < 0)
+  if (write_toml (dir, RUNHV_HANDLER_PROCESS, 0, NULL, kernel, err) < 0
+      || write_toml (dir, RUNHV_HANDLER_HYPERVISOR, 1, NULL, kernel, err) < 0)
     return -1;
   for (size_t i = 0; i < n; i++)
     {
       cleanup_free char *name = xasprintf ("%s-%s", RUNHV_HANDLER_HYPERVISOR, sizes[i].name);
-      if (write_toml (dir, name, 1, &sizes[i], err) < 0)
+      if (write_toml (dir, name, 1, &sizes[i], kernel, err) < 0)
         return -1;
     }
   return 0;

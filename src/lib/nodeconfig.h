@@ -27,6 +27,12 @@ int nodeconfig_parse_sizes (const char *list, struct vm_size **out, size_t *n, r
 /* Print the containerd snippet on out and write one runhv TOML per handler
    into dir (NULL: do not write).  */
 int nodeconfig_containerd (const struct vm_size *sizes, size_t n, const char *dir, FILE *out, runhv_error_t *err);
+/* The same for a node whose root is mounted elsewhere (the node
+   installer): the TOML files are written into dir, the snippet names them
+   under node_dir, and each one says `[vm] kernel = kernel` (NULL: no
+   [vm] table, runhv's default guest directory).  */
+int nodeconfig_containerd_node (const struct vm_size *sizes, size_t n, const char *dir, const char *node_dir,
+                                const char *kernel, FILE *out, runhv_error_t *err);
 
 /* Put the handlers (the snippet above, as text) into containerd's config
    at path as one marked block, replacing the block a previous install
