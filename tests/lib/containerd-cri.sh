@@ -12,12 +12,18 @@
 #                  extra runtime handlers, i.e. only tables below
 #                  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.<name>].
 #                  `@DIR@` in it is replaced by DIR.
+#     With $CRI_CONFIG_FILE set, that file is containerd's whole config
+#     instead (the snippet is not used): a config some installer wrote,
+#     made from `cri_write_config DIR` so that it is still private to DIR.
 #     Starts containerd in a network namespace made for it (runhv-cri-<pid>),
 #     waits until the CRI serves with runtime and network ready, imports the
 #     test images (pause, busybox) into namespace k8s.io and exports:
 #       CRI_DIR CRI_NETNS CRI_ADDRESS (the grpc socket, for ctr)
 #       CRI_ENDPOINT (unix://…, for cri.py) CRI_CONFIG CRI_LOG
 #       CRI_PAUSE_IMAGE CRI_BUSYBOX_IMAGE
+#   cri_write_config DIR
+#       Writes the config cri_start would use into DIR/config.toml (and the
+#       CNI config into DIR), for a test to start from.
 #   cri_stop DIR
 #       Stops and removes every pod through the CRI, stops containerd, then
 #       finds and cleans what is left (tasks, shims and their processes,
@@ -101,6 +107,10 @@ cri_container_config() {
 # and for a private instance; `containerd config dump` shows the result.
 _cri_write_config() {
   local dir=$1 snippet=$2 level=${CRI_LOG_LEVEL:-info} snap=${CRI_SNAPSHOTTER:-overlayfs}
+  if [[ -n "${CRI_CONFIG_FILE:-}" ]]; then
+    cp "$CRI_CONFIG_FILE" "$dir/config.toml" || return 1
+    snippet=
+  else
   cat > "$dir/config.toml" <<EOF
 version = 2
 root = "$dir/root"
@@ -149,6 +159,7 @@ required_plugins = ["io.containerd.grpc.v1.cri"]
   Root = "$dir/runc"
   SystemdCgroup = false
 EOF
+  fi
   if [[ -n "$snippet" ]]; then
     [[ -r "$snippet" ]] || { _cri_err "config snippet $snippet not readable"; return 1; }
     {
@@ -211,6 +222,11 @@ _cri_wait_ready() {
   _cri_err "the CRI did not become ready in ${CRI_START_TIMEOUT:-30}s; last status: ${out:-none}; log ends:"
   tail -20 "$dir/containerd.log" >&2
   return 1
+}
+
+cri_write_config() {
+  local dir=${1:?usage: cri_write_config DIR}
+  mkdir -p "$dir" && CRI_CONFIG_FILE= _cri_write_config "$(cd "$dir" && pwd)" ""
 }
 
 cri_start() {
