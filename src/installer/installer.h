@@ -13,9 +13,9 @@
    service account directory.  */
 struct kube_client
 {
-  char *host;  /* IP literal or name, as the environment gives it */
-  char *port;  /* decimal */
-  char *token; /* bearer token, trailing newline removed */
+  char *host;   /* IP literal or name, as the environment gives it */
+  char *port;   /* decimal */
+  char *token;  /* bearer token, trailing newline removed */
   char *ca_pem; /* the CA, read at init: the labelling runs after chroot */
   size_t ca_len;
 };

@@ -76,7 +76,8 @@ dial (const char *host, const char *port, runhv_error_t *err)
         continue;
       /* SO_SNDTIMEO bounds connect() too */
       if (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv)) == 0
-          && setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof (tv)) == 0 && connect (fd, ai->ai_addr, ai->ai_addrlen) == 0)
+          && setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof (tv)) == 0
+          && connect (fd, ai->ai_addr, ai->ai_addrlen) == 0)
         break;
       saved = errno;
       close (fd);
@@ -141,8 +142,9 @@ https_exchange (const struct kube_client *c, const char *request, size_t len, ch
   if (r < 0)
     {
       if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
-        runhv_error (err, "the API server %s:%s has a certificate the service account's CA does not verify for "
-                          "that address: check KUBERNETES_SERVICE_HOST and ca.crt",
+        runhv_error (err,
+                     "the API server %s:%s has a certificate the service account's CA does not verify for "
+                     "that address: check KUBERNETES_SERVICE_HOST and ca.crt",
                      c->host, c->port);
       else
         runhv_error (err, "TLS handshake with the API server %s:%s: %s", c->host, c->port, gnutls_strerror (r));
@@ -216,8 +218,7 @@ status_message (const char *body)
 }
 
 int
-kube_label_node (const struct kube_client *c, const char *node, const char *key, const char *value,
-                 runhv_error_t *err)
+kube_label_node (const struct kube_client *c, const char *node, const char *key, const char *value, runhv_error_t *err)
 {
   cleanup_free char *patch = NULL, *request = NULL, *response = NULL, *msg = NULL;
   json_t *labels = json_object (), *doc;
@@ -243,12 +244,14 @@ kube_label_node (const struct kube_client *c, const char *node, const char *key,
   if (status >= 200 && status < 300)
     return 0;
   if (status == 401)
-    return runhv_error (err, "the API server refused the service account token (401: %s): check the DaemonSet's "
-                             "serviceAccountName",
+    return runhv_error (err,
+                        "the API server refused the service account token (401: %s): check the DaemonSet's "
+                        "serviceAccountName",
                         msg);
   if (status == 403)
-    return runhv_error (err, "the API server forbids patching node %s (403: %s): the ServiceAccount needs the "
-                             "ClusterRole runhv-node-installer (node-installer.yaml)",
+    return runhv_error (err,
+                        "the API server forbids patching node %s (403: %s): the ServiceAccount needs the "
+                        "ClusterRole runhv-node-installer (node-installer.yaml)",
                         node, msg);
   if (status == 404)
     return runhv_error (err, "node %s does not exist (404): NODE_NAME must be the pod's spec.nodeName", node);

@@ -130,8 +130,9 @@ restart_containerd (struct plan *p, runhv_error_t *err)
   if (WIFEXITED (status) && WEXITSTATUS (status) == 126)
     return runhv_error (err, "restart containerd: cannot enter the node's mount namespace (the DaemonSet needs "
                              "hostPID: true and a privileged container)");
-  return runhv_error (err, "`systemctl restart containerd` on the node failed (status %d): see `journalctl -u "
-                           "containerd` on the node",
+  return runhv_error (err,
+                      "`systemctl restart containerd` on the node failed (status %d): see `journalctl -u "
+                      "containerd` on the node",
                       WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
 }
 
@@ -179,8 +180,7 @@ read_created (char ***out, runhv_error_t *err)
 /* Stage the payload and the handler files in /opt/.runhv-new, and put
    them in place as one rename unless the node already has exactly them.  */
 static int
-place_files (struct plan *p, char ***created, bool *fresh, bool *changed,
-             FILE *snippet, runhv_error_t *err)
+place_files (struct plan *p, char ***created, bool *fresh, bool *changed, FILE *snippet, runhv_error_t *err)
 {
   const struct options *o = p->o;
   cleanup_free char *stage = xasprintf ("/opt/.runhv-new-%d", (int)getpid ());
@@ -196,7 +196,7 @@ place_files (struct plan *p, char ***created, bool *fresh, bool *changed,
   *changed = false;
   if (!*fresh && access (NODE_DIR "/" CREATED_DIRS, F_OK) < 0)
     return runhv_error (err, NODE_DIR " exists on the node but the node installer did not put it there: remove it "
-                             "(or uninstall the runhv in it) and run the installer again");
+                                      "(or uninstall the runhv in it) and run the installer again");
   if (o->sizes != NULL && nodeconfig_parse_sizes (o->sizes, &sizes, &nsizes, err) < 0)
     return -1;
   for (size_t i = 0; parents[i] != NULL; i++)
@@ -339,8 +339,7 @@ do_install (struct plan *p, runhv_error_t *err)
     }
   if (files_changed || links_changed || config_changed)
     {
-      printf ("installed runhv %s into " NODE_DIR " and containerd's config %s\n", RUNHV_VERSION,
-              o->containerd_config);
+      printf ("installed runhv %s into " NODE_DIR " and containerd's config %s\n", RUNHV_VERSION, o->containerd_config);
       if (restart_containerd (p, err) < 0)
         return runhv_error_wrap (err, "runhv is installed but not active");
     }
@@ -352,8 +351,8 @@ do_install (struct plan *p, runhv_error_t *err)
   else
     {
       if (kube_label_node (&p->kube, p->node, o->label_key, o->label_value, err) < 0)
-        return runhv_error_wrap (err, "runhv is installed but node %s is not labelled %s=%s", p->node,
-                                 o->label_key, o->label_value);
+        return runhv_error_wrap (err, "runhv is installed but node %s is not labelled %s=%s", p->node, o->label_key,
+                                 o->label_value);
       printf ("labelled node %s %s=%s\n", p->node, o->label_key, o->label_value);
     }
   return 0;
@@ -390,7 +389,7 @@ do_uninstall (struct plan *p, runhv_error_t *err)
     {
       if (access (NODE_DIR "/" CREATED_DIRS, F_OK) < 0)
         return runhv_error (err, NODE_DIR " on the node was not put there by the node installer: left alone "
-                                 "(remove it by hand if it is runhv's)");
+                                          "(remove it by hand if it is runhv's)");
       if (read_created (&created, err) < 0 || rm_rf (NODE_DIR, err) < 0)
         return -1;
       removed = true;
@@ -432,23 +431,21 @@ do_run (struct plan *p, runhv_error_t *err)
 static void
 usage (FILE *f)
 {
-  fprintf (f,
-           "usage: runhv-node-installer install|uninstall|run [options]\n"
-           "Put runhv on this Kubernetes node (its / mounted at --host-root): the payload into " NODE_DIR
-           ",\n"
-           "links in /usr/local/bin and /usr/local/share, runhv's handlers into containerd's config as\n"
-           "one marked block, a containerd restart and the node label the RuntimeClasses select.\n"
-           "uninstall undoes all of it; run installs, waits for SIGTERM, then uninstalls (the DaemonSet).\n"
-           "  --host-root DIR          where the node's / is mounted (default /host)\n"
-           "  --node-prefix DIR        where the node sees --host-root, for paths written on the node\n"
-           "                           (default empty: --host-root is the node's /; for tests)\n"
-           "  --payload DIR            runhv's files in this image (default " NODE_DIR ")\n"
-           "  --containerd-config F    containerd's config on the node (default /etc/containerd/config.toml)\n"
-           "  --sizes LIST             sized VM handlers, as runhv config containerd --sizes\n"
-           "  --node-label KEY=VALUE   the label to set (default runhv.io/node=true)\n"
-           "  --service-account-dir D  token and ca.crt (default /var/run/secrets/kubernetes.io/serviceaccount)\n"
-           "  --no-restart             do not restart containerd (say that it must be)\n"
-           "  --no-label               do not label the node (say that it must be)\n");
+  fprintf (f, "usage: runhv-node-installer install|uninstall|run [options]\n"
+              "Put runhv on this Kubernetes node (its / mounted at --host-root): the payload into " NODE_DIR ",\n"
+              "links in /usr/local/bin and /usr/local/share, runhv's handlers into containerd's config as\n"
+              "one marked block, a containerd restart and the node label the RuntimeClasses select.\n"
+              "uninstall undoes all of it; run installs, waits for SIGTERM, then uninstalls (the DaemonSet).\n"
+              "  --host-root DIR          where the node's / is mounted (default /host)\n"
+              "  --node-prefix DIR        where the node sees --host-root, for paths written on the node\n"
+              "                           (default empty: --host-root is the node's /; for tests)\n"
+              "  --payload DIR            runhv's files in this image (default " NODE_DIR ")\n"
+              "  --containerd-config F    containerd's config on the node (default /etc/containerd/config.toml)\n"
+              "  --sizes LIST             sized VM handlers, as runhv config containerd --sizes\n"
+              "  --node-label KEY=VALUE   the label to set (default runhv.io/node=true)\n"
+              "  --service-account-dir D  token and ca.crt (default /var/run/secrets/kubernetes.io/serviceaccount)\n"
+              "  --no-restart             do not restart containerd (say that it must be)\n"
+              "  --no-label               do not label the node (say that it must be)\n");
 }
 
 static int
@@ -551,8 +548,9 @@ prepare (struct plan *p, runhv_error_t *err)
     {
       const char *node = getenv ("NODE_NAME");
       if (node == NULL || !k8s_name_valid (node, 253, true))
-        return runhv_error (err, "NODE_NAME `%s` is not a node name (the DaemonSet sets it from spec.nodeName; "
-                                 "outside Kubernetes pass --no-label)",
+        return runhv_error (err,
+                            "NODE_NAME `%s` is not a node name (the DaemonSet sets it from spec.nodeName; "
+                            "outside Kubernetes pass --no-label)",
                             node ? node : "");
       p->node = xstrdup (node);
       if (kube_client_init (&p->kube, o->sa_dir, err) < 0)
@@ -562,12 +560,12 @@ prepare (struct plan *p, runhv_error_t *err)
     {
       p->mntns_fd = open ("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
       if (p->mntns_fd < 0)
-        return runhv_make_error (err, errno, "open /proc/1/ns/mnt (the DaemonSet needs hostPID: true; tests pass "
-                                             "--no-restart)");
+        return runhv_make_error (err, errno,
+                                 "open /proc/1/ns/mnt (the DaemonSet needs hostPID: true; tests pass "
+                                 "--no-restart)");
     }
   if (chroot (o->host_root) < 0 || chdir ("/") < 0)
-    return runhv_make_error (err, errno, "chroot into the node's root %s (mount it there: hostPath /)",
-                             o->host_root);
+    return runhv_make_error (err, errno, "chroot into the node's root %s (mount it there: hostPath /)", o->host_root);
   return 0;
 }
 

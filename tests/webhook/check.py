@@ -182,6 +182,60 @@ def check_manifests(directory, snippet, ca_file, sizes):
            and {"kube-system", "runhv-system"} <= set(nsel["values"]), f"namespaceSelector {nsel}")
     osel = w["objectSelector"]["matchExpressions"][0]
     expect(osel == {"key": "runhv.io/isolation", "operator": "NotIn", "values": ["process"]}, f"objectSelector {osel}")
+    check_installer(directory, sizes, classes)
+
+
+def check_installer(directory, sizes, classes):
+    """node-installer.yaml: a privileged DaemonSet that may patch nodes and
+    nothing else, installing the handlers the RuntimeClasses name and
+    setting the label they select."""
+    with open(os.path.join(directory, "node-installer.yaml")) as f:
+        objs = [d for d in yaml.safe_load_all(f) if d is not None]
+    kinds = [(o["apiVersion"], o["kind"]) for o in objs]
+    expect(kinds == [("v1", "Namespace"), ("v1", "ServiceAccount"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+                     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ("apps/v1", "DaemonSet")],
+           f"node-installer.yaml objects {kinds}")
+    ns, sa, role, binding, ds = objs
+    name = ns["metadata"]["name"]
+    expect(name == "runhv-node-installer", "installer namespace name")
+    expect(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged",
+           "installer namespace does not admit privileged pods")
+    for o in (sa, ds):
+        expect(o["metadata"]["namespace"] == name, f"{o['kind']} namespace")
+    expect(role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "patch"]}],
+           f"ClusterRole rules {role['rules']}")
+    expect(binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": role["metadata"]["name"]}, f"roleRef {binding['roleRef']}")
+    expect(binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": name}],
+           f"subjects {binding['subjects']}")
+    spec = ds["spec"]
+    tmpl = spec["template"]
+    expect(spec["selector"]["matchLabels"].items() <= tmpl["metadata"]["labels"].items(), "DaemonSet selector")
+    pspec = tmpl["spec"]
+    expect(pspec["serviceAccountName"] == sa["metadata"]["name"], "DaemonSet service account")
+    expect(pspec["hostPID"] is True, "no hostPID: the installer cannot restart the node's containerd")
+    expect(pspec["terminationGracePeriodSeconds"] >= 60, "too short a grace period to uninstall")
+    expect(pspec["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
+           f"nodeSelector {pspec['nodeSelector']}")
+    expect(pspec["tolerations"] == [{"operator": "Exists"}], f"tolerations {pspec['tolerations']}")
+    c = pspec["containers"][0]
+    expect(c["securityContext"] == {"privileged": True}, f"installer securityContext {c['securityContext']}")
+    expect(c["image"].startswith("runhv/runhv-node-installer:"), f"installer image {c['image']}")
+    args = c["args"]
+    expect(args[0] == "run" and args[args.index("--host-root") + 1] == "/host", f"installer args {args}")
+    selector = classes[0]["scheduling"]["nodeSelector"]
+    expect(args[args.index("--node-label") + 1] == "%s=%s" % next(iter(selector.items())),
+           f"installer label {args} != the RuntimeClasses' nodeSelector {selector}")
+    if sizes:
+        expect(args[args.index("--sizes") + 1] == ",".join(sizes), f"installer --sizes {args}")
+    else:
+        expect("--sizes" not in args, f"installer --sizes {args}")
+    expect(c["env"] == [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+           f"installer env {c['env']}")
+    mount = c["volumeMounts"][0]
+    vol = [v for v in pspec["volumes"] if v["name"] == mount["name"]][0]
+    expect(mount["mountPath"] == "/host" and vol["hostPath"] == {"path": "/", "type": "Directory"},
+           f"node root mount {mount} {vol}")
 
 
 def main():

@@ -422,7 +422,7 @@ EOF2
   "$PY" "$CHECK" manifests "$t/k8s" "$t/snippet.toml" "$CERTS/ca.pem" 1vp2gb
   # the same documents on stdout
   "$RUNHV" config kubernetes --ca-file "$CERTS/ca.pem" --sizes 1vp2gb >"$t/all.yaml"
-  cmp "$t/all.yaml" <(cat "$t/k8s/runtimeclasses.yaml" "$t/k8s/webhook.yaml")
+  cmp "$t/all.yaml" <(cat "$t/k8s/runtimeclasses.yaml" "$t/k8s/webhook.yaml" "$t/k8s/node-installer.yaml")
   # one replica: no PodDisruptionBudget, which would only block node drains
   "$RUNHV" config kubernetes --ca-file "$CERTS/ca.pem" --replicas 1 >"$t/one.yaml"
   grep -q 'replicas: 1' "$t/one.yaml"
@@ -445,6 +445,7 @@ EOF2
   "$RUNHV" config kubernetes --ca-placeholder --output-dir "$t" >/dev/null
   diff -u "$RUNHV_SOURCE_DIR/deploy/runtimeclasses.yaml" "$t/runtimeclasses.yaml"
   diff -u "$RUNHV_SOURCE_DIR/deploy/webhook.yaml" "$t/webhook.yaml"
+  diff -u "$RUNHV_SOURCE_DIR/deploy/node-installer.yaml" "$t/node-installer.yaml"
 }
 
 @test "the webhook under load from several clients stays correct, then stops cleanly on SIGTERM" {
