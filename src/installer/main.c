@@ -177,6 +177,54 @@ read_created (char ***out, runhv_error_t *err)
   return 0;
 }
 
+/* Run the staged runhv --version on the node, as the node will: its
+   loader and glibc are the node's (the payload brings every other
+   library), so a node too old for them fails here, before any change.  */
+static int
+verify_runs (const char *stage, runhv_error_t *err)
+{
+  cleanup_free char *bin = xasprintf ("%s/bin/runhv", stage);
+  char out[512] = "";
+  ssize_t n;
+  int fds[2], status;
+  pid_t pid;
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    return runhv_make_error (err, errno, "pipe");
+  pid = fork ();
+  if (pid < 0)
+    {
+      close (fds[0]);
+      close (fds[1]);
+      return runhv_make_error (err, errno, "fork");
+    }
+  if (pid == 0)
+    {
+      dup2 (fds[1], STDOUT_FILENO);
+      dup2 (fds[1], STDERR_FILENO);
+      /* the loader finds $ORIGIN through /proc/self/exe; a node root
+         without /proc mounted (a test's scratch root) needs it said */
+      char *origin = xasprintf ("LD_ORIGIN_PATH=%s/bin", stage);
+      char *env[] = { origin, (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+      execve (bin, (char *[]){ (char *)"runhv", (char *)"--version", NULL }, env);
+      dprintf (STDOUT_FILENO, "exec: %s\n", strerror (errno));
+      _exit (127);
+    }
+  close (fds[1]);
+  n = read_all (fds[0], out, sizeof (out) - 1);
+  close (fds[0]);
+  out[n > 0 ? n : 0] = '\0';
+  out[strcspn (out, "\n")] = '\0';
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return runhv_make_error (err, errno, "waitpid");
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 0 && strncmp (out, "runhv version ", 14) == 0)
+    return 0;
+  return runhv_error (err,
+                      "runhv does not run on this node (runhv --version: %s): the node needs an x86_64 glibc at "
+                      "least as new as Debian 12's (2.36)",
+                      out[0] ? out : "no output");
+}
+
 /* Stage the payload and the handler files in /opt/.runhv-new, and put
    them in place as one rename unless the node already has exactly them.  */
 static int
@@ -217,6 +265,11 @@ place_files (struct plan *p, char ***created, bool *fresh, bool *changed, FILE *
         runhv_make_error (err, errno, "open `%s`", stage);
       rm_rf (stage, NULL);
       return runhv_error_wrap (err, "copy runhv onto the node");
+    }
+  if (verify_runs (stage, err) < 0)
+    {
+      rm_rf (stage, NULL);
+      return -1;
     }
   if (!*fresh)
     {

@@ -44,6 +44,7 @@ setup_file() {
   # the node: an operator's containerd config (private to this test's
   # containerd, plus a handler of the operator's own), nothing of runhv
   mkdir -p "$ROOT/etc/containerd" "$ROOT/usr/local/bin" "$ROOT/usr/local/share" "$ROOT/usr/bin"
+  node_glibc "$ROOT"
   cri_write_config "$CRI_TEST_DIR"
   {
     cat "$CRI_TEST_DIR/config.toml"
@@ -78,6 +79,13 @@ installer() {
   pm run --rm --privileged --network host -v "$ROOT:/host" -v "$T/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
     -e KUBERNETES_SERVICE_HOST=127.0.0.1 -e "KUBERNETES_SERVICE_PORT=$(cat "$T/api.port")" -e "NODE_NAME=$NODE" \
     "$IMAGE" "$@" --node-prefix "$ROOT" --no-restart
+}
+
+# The node's glibc (its loader and libc: what the payload does not bring);
+# the installer runs the installed runhv on the node before it changes it.
+node_glibc() {
+  install -D -m 755 "$(readlink -f /lib64/ld-linux-x86-64.so.2)" "$1/lib64/ld-linux-x86-64.so.2"
+  install -D -m 644 "$(readlink -f /lib/x86_64-linux-gnu/libc.so.6)" "$1/lib/x86_64-linux-gnu/libc.so.6"
 }
 
 # Everything on the scratch node: names, types, modes, owners, sizes, link
@@ -173,7 +181,23 @@ api_requests() { jq -c '{path, content_type, authorized, labels: .body.metadata.
   diff "$T/installed" "$T/again"
 }
 
-@test "install refuses, changing nothing: someone else's file where a link goes, no containerd config, no NODE_NAME" {
+@test "an install with other --sizes swaps the handlers in one step; installing as before gives the same node back" {
+  listing >"$T/installed"
+  run installer install --sizes 1vp512mb
+  [ "$status" -eq 0 ] || fail "$output"
+  [[ "$output" == *"installed runhv $VERSION into /opt/runhv"* ]]
+  grep -q '^SandboxIsolation = 1$' "$ROOT/opt/runhv/etc/runhv-hypervisor-1vp512mb.toml"
+  grep -q '^VmMemorySizeInMb = 512$' "$ROOT/opt/runhv/etc/runhv-hypervisor-1vp512mb.toml"
+  grep -q '^\[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runhv-hypervisor-1vp512mb\]$' "$ROOT/etc/containerd/config.toml"
+  [ "$(grep -c '^# BEGIN runhv handlers' "$ROOT/etc/containerd/config.toml")" -eq 1 ]
+  # no staging directory left
+  [ -z "$(find "$ROOT/opt" -maxdepth 1 -name '.runhv-new-*')" ]
+  run installer install
+  [ "$status" -eq 0 ] || fail "$output"
+  diff "$T/installed" <(listing)
+}
+
+@test "install refuses, changing nothing: someone else's file where a link goes, no containerd config, no usable glibc, no NODE_NAME" {
   listing mtimes >"$T/pre"
   # a fresh node beside the installed one
   mv "$ROOT" "$T/node.installed"
@@ -194,8 +218,15 @@ api_requests() { jq -c '{path, content_type, authorized, labels: .body.metadata.
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == "runhv-node-installer: install: containerd config /etc/containerd/config.toml on the node (write containerd's defaults there first: containerd config default > /etc/containerd/config.toml"* ]]
   diff "$T/fresh" <(fresh_listing)
-  # outside a pod (no NODE_NAME, no service account): refused before any change
+  # a node whose glibc the binaries cannot use (here: none at all)
   cp "$T/operator.toml" "$ROOT/etc/containerd/config.toml"
+  fresh_listing >"$T/fresh"
+  run installer install
+  [ "$status" -eq 1 ]
+  [ "${lines[-1]}" = "runhv-node-installer: install: runhv does not run on this node (runhv --version: exec: No such file or directory): the node needs an x86_64 glibc at least as new as Debian 12's (2.36)" ]
+  diff "$T/fresh" <(fresh_listing)
+  # outside a pod (no NODE_NAME, no service account): refused before any change
+  node_glibc "$ROOT"
   fresh_listing >"$T/fresh"
   run pm run --rm --privileged --network host -v "$ROOT:/host" "$IMAGE" install --node-prefix "$ROOT" --no-restart
   [ "$status" -eq 1 ]
