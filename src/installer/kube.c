@@ -221,6 +221,8 @@ int
 kube_label_node (const struct kube_client *c, const char *node, const char *key, const char *value, runhv_error_t *err)
 {
   cleanup_free char *patch = NULL, *request = NULL, *response = NULL, *msg = NULL;
+  /* an IPv6 KUBERNETES_SERVICE_HOST goes in brackets */
+  cleanup_free char *host_header = strchr (c->host, ':') ? xasprintf ("[%s]", c->host) : xstrdup (c->host);
   json_t *labels = json_object (), *doc;
   const char *body;
   size_t response_len = 0;
@@ -234,7 +236,7 @@ kube_label_node (const struct kube_client *c, const char *node, const char *key,
   request = xasprintf ("PATCH /api/v1/nodes/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
                        "Content-Type: application/merge-patch+json\r\nAccept: application/json\r\n"
                        "User-Agent: runhv-node-installer\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                       node, c->host, c->token, strlen (patch), patch);
+                       node, host_header, c->token, strlen (patch), patch);
   if (https_exchange (c, request, strlen (request), &response, &response_len, err) < 0)
     return -1;
   if (sscanf (response, "HTTP/1.%*1[01] %3d", &status) != 1)

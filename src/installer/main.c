@@ -354,12 +354,21 @@ preflight (const struct options *o, runhv_error_t *err)
   return 0;
 }
 
+/* containerd's config as a file: a symlink (to a config the operator
+   manages elsewhere) must stay a symlink, so its target is rewritten.  */
+static char *
+config_file (const struct options *o)
+{
+  char *real = realpath (o->containerd_config, NULL);
+  return real != NULL ? real : xstrdup (o->containerd_config);
+}
+
 static int
 do_install (struct plan *p, runhv_error_t *err)
 {
   const struct options *o = p->o;
   cleanup_strv char **created = NULL;
-  cleanup_free char *snippet = NULL;
+  cleanup_free char *snippet = NULL, *config = NULL;
   size_t snippet_len = 0;
   bool fresh = false, files_changed = false, links_changed = false, config_changed = false;
   FILE *f;
@@ -379,8 +388,8 @@ do_install (struct plan *p, runhv_error_t *err)
     }
   if (fclose (f) != 0)
     return runhv_make_error (err, errno, "compose the handlers");
-  if (place_links (o, &links_changed, err) < 0
-      || nodeconfig_install (o->containerd_config, snippet, &config_changed, err) < 0)
+  config = config_file (o);
+  if (place_links (o, &links_changed, err) < 0 || nodeconfig_install (config, snippet, &config_changed, err) < 0)
     {
       if (fresh)
         {
@@ -416,6 +425,7 @@ do_uninstall (struct plan *p, runhv_error_t *err)
 {
   const struct options *o = p->o;
   cleanup_strv char **created = NULL;
+  cleanup_free char *config = config_file (o);
   runhv_error_t label_err = NULL;
   bool config_changed = false, removed = false;
   struct stat st;
@@ -426,7 +436,7 @@ do_uninstall (struct plan *p, runhv_error_t *err)
       if (kube_label_node (&p->kube, p->node, o->label_key, NULL, &label_err) == 0)
         printf ("removed label %s from node %s\n", o->label_key, p->node);
     }
-  if (nodeconfig_install (o->containerd_config, NULL, &config_changed, err) < 0)
+  if (nodeconfig_install (config, NULL, &config_changed, err) < 0)
     return runhv_error_wrap (err, "uninstall stopped before changing anything else");
   if (config_changed && restart_containerd (p, err) < 0)
     return runhv_error_wrap (err, "runhv's handlers are out of containerd's config but runhv's files are still "

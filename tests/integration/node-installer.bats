@@ -270,3 +270,20 @@ api_requests() { jq -c '{path, content_type, authorized, labels: .body.metadata.
   run api_requests
   [ "${lines[-1]}" = '{"path":"/api/v1/nodes/'$NODE'","content_type":"application/merge-patch+json","authorized":true,"labels":{"runhv.io/node":null}}' ]
 }
+
+@test "a containerd config behind a symlink (resolved in the node's root) stays a symlink; its target gets the block" {
+  local node=$T/node2
+  mkdir -p "$node/etc/containerd" "$node/etc/k8s" "$node/usr/local/bin" "$node/usr/local/share"
+  node_glibc "$node"
+  cp "$T/operator.toml" "$node/etc/k8s/containerd.toml"
+  # absolute: it means the node's /etc/k8s, not the installer's
+  ln -s /etc/k8s/containerd.toml "$node/etc/containerd/config.toml"
+  ROOT=$node listing >"$T/before2"
+  ROOT=$node run installer install
+  [ "$status" -eq 0 ] || fail "$output"
+  [ "$(readlink "$node/etc/containerd/config.toml")" = /etc/k8s/containerd.toml ]
+  grep -qx '# END runhv handlers' "$node/etc/k8s/containerd.toml"
+  ROOT=$node run installer uninstall
+  [ "$status" -eq 0 ] || fail "$output"
+  diff "$T/before2" <(ROOT=$node listing)
+}
