@@ -197,7 +197,7 @@ api_requests() { jq -c '{path, content_type, authorized, labels: .body.metadata.
   diff "$T/installed" <(listing)
 }
 
-@test "install refuses, changing nothing: someone else's file where a link goes, no containerd config, no usable glibc, no NODE_NAME" {
+@test "install refuses, leaving the node as it was: someone else's file where a link goes, no containerd config, a runhv handler of the operator's (undone), no usable glibc, no NODE_NAME" {
   listing mtimes >"$T/pre"
   # a fresh node beside the installed one
   mv "$ROOT" "$T/node.installed"
@@ -218,6 +218,19 @@ api_requests() { jq -c '{path, content_type, authorized, labels: .body.metadata.
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == "runhv-node-installer: install: containerd config /etc/containerd/config.toml on the node (write containerd's defaults there first: containerd config default > /etc/containerd/config.toml"* ]]
   diff "$T/fresh" <(fresh_listing)
+  # a config containerd's handlers cannot go into (a runhv handler of the
+  # operator's own): found after the files are in place, and undone
+  node_glibc "$ROOT"
+  {
+    cat "$T/operator.toml"
+    printf '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runhv-process]\n  runtime_type = "io.containerd.runc.v2"\n'
+  } >"$ROOT/etc/containerd/config.toml"
+  fresh_listing >"$T/fresh"
+  run installer install
+  [ "$status" -eq 1 ]
+  [[ "${lines[-1]}" == "runhv-node-installer: install: install failed and was undone (the node is as it was): /etc/containerd/config.toml:"*": handler runhv-process is defined outside runhv's block; remove it there"* ]] || fail "$output"
+  diff "$T/fresh" <(fresh_listing)
+  rm -r "$ROOT/lib" "$ROOT/lib64"
   # a node whose glibc the binaries cannot use (here: none at all)
   cp "$T/operator.toml" "$ROOT/etc/containerd/config.toml"
   fresh_listing >"$T/fresh"
