@@ -300,3 +300,45 @@ api_requests() { jq -c '{path, content_type, authorized, labels: .body.metadata.
   [ "$status" -eq 0 ] || fail "$output"
   diff "$T/before2" <(ROOT=$node listing)
 }
+
+@test "without --no-restart: systemctl restart containerd runs in PID 1's mount namespace, once per change, and a failure says so" {
+  # The DaemonSet's PID 1 is the node's init (hostPID); the node's
+  # containerd is not restarted by a test.  Here the pod has its own PID
+  # namespace, so PID 1 is the installer, and its mount namespace holds a
+  # stand-in systemctl (static busybox) that records each call.
+  local node=$T/node3 calls=$T/fake/calls
+  mkdir -p "$node/etc/containerd" "$node/usr/local/bin" "$node/usr/local/share" "$T/fake"
+  node_glibc "$node"
+  cp "$T/operator.toml" "$node/etc/containerd/config.toml"
+  printf '#!/bin/busybox sh\necho "$*" >>/fake/calls\n[ ! -e /fake/fail ] || exit 3\n' >"$T/fake/systemctl"
+  chmod 755 "$T/fake/systemctl"
+  ROOT=$node listing >"$T/before3"
+  restarting() {
+    pm run --rm --privileged --network host -v "$node:/host" -v "$T/fake:/fake" \
+      -v "$T/fake/systemctl:/usr/bin/systemctl:ro" -v /bin/busybox:/bin/busybox:ro \
+      "$IMAGE" "$@" --node-prefix "$node" --no-label
+  }
+  run restarting install
+  [ "$status" -eq 0 ] || fail "$output"
+  [[ "$output" == *$'\nrestarted containerd\n'* ]]
+  [ "$(cat "$calls")" = "restart containerd" ]
+  # nothing changed: no restart
+  run restarting install
+  [ "$status" -eq 0 ] || fail "$output"
+  [[ "$output" != *"restarted containerd"* ]]
+  [ "$(wc -l <"$calls")" -eq 1 ]
+  run restarting uninstall
+  [ "$status" -eq 0 ] || fail "$output"
+  [[ "$output" == *"restarted containerd"* ]]
+  [ "$(wc -l <"$calls")" -eq 2 ]
+  diff "$T/before3" <(ROOT=$node listing)
+  # a restart that fails: one line, and the node keeps what was installed
+  touch "$T/fake/fail"
+  run restarting install
+  [ "$status" -eq 1 ]
+  [ "${lines[-1]}" = "runhv-node-installer: install: runhv is installed but not active: \`systemctl restart containerd\` on the node failed (status 3): see \`journalctl -u containerd\` on the node" ]
+  rm "$T/fake/fail"
+  run restarting uninstall
+  [ "$status" -eq 0 ] || fail "$output"
+  diff "$T/before3" <(ROOT=$node listing)
+}
