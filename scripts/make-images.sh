@@ -66,14 +66,17 @@ add_base() {
 # their libraries in ../lib through an $ORIGIN RPATH (DT_RPATH, so that
 # the libraries' own dependencies are found there too), wherever the
 # installer puts the tree; glibc is the node's (its loader is the one
-# PT_INTERP names, and a libc must match its loader).
+# PT_INTERP names, and a libc must match its loader). /opt/runhv/lib comes
+# second, for the copies runhv execs of itself from a sealed memfd (the
+# CVE-2019-5736 defence): there /proc/self/exe names the memfd, so
+# $ORIGIN no longer leads to ../lib, and the node path must.
 add_payload() {
   local root=$1 bin lib name f
   install -d -m 755 "$root/opt/runhv/bin" "$root/opt/runhv/lib" "$root/opt/runhv/share/runhv"
   for bin in "$build/src/cli/runhv" "$build/src/shim/containerd-shim-runhv-v1"; do
     [[ -x "$bin" ]] || die "$bin is missing (run \`make\`)"
     install -m 755 "$bin" "$root/opt/runhv/bin/"
-    patchelf --force-rpath --set-rpath '$ORIGIN/../lib' "$root/opt/runhv/bin/$(basename "$bin")"
+    patchelf --force-rpath --set-rpath '$ORIGIN/../lib:/opt/runhv/lib' "$root/opt/runhv/bin/$(basename "$bin")"
     ldd "$bin" | awk '/=> \// { print $1, $3 }' | while read -r name lib; do
       case $name in libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | ld-linux*) continue ;; esac
       install -m 644 "$(readlink -f "$lib")" "$root/opt/runhv/lib/$name"
