@@ -95,7 +95,8 @@ cli_parse_signal (const char *s, int *sig)
   int64_t n;
   if (parse_int64 (s, &n) == 0)
     {
-      if (n <= 0 || n >= NSIG)
+      /* 0 is kill(2)'s liveness check, which runc's `kill ID 0` passes on.  */
+      if (n < 0 || n >= NSIG)
         return -1;
       *sig = (int)n;
       return 0;

@@ -443,7 +443,8 @@ runtime_kill (struct runtime_context *ctx, const char *id, int sig, bool all, ru
   struct container *c = NULL;
   enum container_status s;
   int ret = -1;
-  if (sig <= 0 || sig >= NSIG)
+  /* Signal 0 sends nothing and only asks whether the init is alive.  */
+  if (sig < 0 || sig >= NSIG)
     return runhv_error (err, "signal %d is not valid", sig);
   if (container_open (ctx, id, &c, err) < 0)
     return -1;

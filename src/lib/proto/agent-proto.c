@@ -338,7 +338,7 @@ proto_validate_request (json_t *req, enum agent_op *op, runhv_error_t *err)
       return 0;
     case OP_KILL:
       if (need_id (req, "id", true, err) < 0 || need_id (req, "exec_id", false, err) < 0
-          || need_uint (req, "signal", true, 1, 64, err) < 0)
+          || need_uint (req, "signal", true, 0, 64, err) < 0)
         return -1;
       if (json_object_get (req, "all") && !json_is_boolean (json_object_get (req, "all")))
         return runhv_error (err, "agent protocol: `all` must be true or false");
