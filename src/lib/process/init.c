@@ -16,6 +16,7 @@
 #include "hooks.h"
 #include "json.h"
 #include "rootfs.h"
+#include "seccomp-filter.h"
 #include "security.h"
 #include "sync.h"
 #include "terminal.h"
@@ -123,7 +124,7 @@ finish_and_exec (int sock, const struct oci_process *p, const struct oci_spec *s
                  bool report_exec_error, bool set_rlimits)
 {
   runhv_error_t err = NULL;
-  scmp_filter_ctx filter = NULL;
+  struct seccomp_filter *filter = NULL; /* the process execs or exits with it */
   cleanup_strv char **env = env_with_defaults (p->env);
   cleanup_free char *exe = find_in_path (p->args[0], env);
   bool cwd_done = false;

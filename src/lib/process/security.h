@@ -3,7 +3,6 @@
 #ifndef RUNHV_SECURITY_H
 #define RUNHV_SECURITY_H
 
-#include <seccomp.h>
 #include <stdbool.h>
 
 #include "error.h"
@@ -22,11 +21,6 @@ int security_set_exec_labels (const struct oci_process *p, runhv_error_t *err);
 /* Drop the bounding set, switch uid/gid/groups keeping capabilities, then
    set the effective/permitted/inheritable/ambient sets.  */
 int security_switch_user_and_caps (const struct oci_process *p, runhv_error_t *err);
-
-/* Build the filter (before exec, while errors can still be reported) and
-   load it as the very last step.  */
-int seccomp_filter_build (const struct oci_seccomp *s, scmp_filter_ctx *out, runhv_error_t *err);
-int seccomp_filter_load (scmp_filter_ctx ctx, runhv_error_t *err);
 
 /* Highest capability this kernel knows.  */
 int security_last_cap (void);
