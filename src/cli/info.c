@@ -54,9 +54,9 @@ cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
                        json_pack ("{s:b,s:b,s:b,s:b}", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0));
   json_object_set_new (seccomp, "enabled", json_true ());
   json_object_set_new (seccomp, "actions",
-                       json_pack ("[ssssssss]", "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
-                                  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE",
-                                  "SCMP_ACT_TRAP"));
+                       json_pack ("[sssssssss]", "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
+                                  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY",
+                                  "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"));
   json_object_set_new (seccomp, "operators",
                        json_pack ("[sssssss]", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
                                   "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"));

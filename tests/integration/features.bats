@@ -214,7 +214,7 @@ H
   rhd start h1
   wait_for 50 grep -q "^poststart running" "$log"
   wait_for 50 test -s "$BUNDLE/rootfs/hooklog"
-  grep -q "^startContainer running" "$BUNDLE/rootfs/hooklog"
+  grep -q "^startContainer created" "$BUNDLE/rootfs/hooklog"
   wait_for 100 bash -c "[ \"\$('$RUNHV' --root '$ROOT' state h1 | jq -r .status)\" = stopped ]"
   rh delete h1
   grep -q "^poststop stopped" "$log"

@@ -7,6 +7,7 @@ load helpers
 setup() { setup_bundle; }
 teardown() {
   local d
+  [[ -n "${AGENT_PID:-}" ]] && kill "$AGENT_PID" 2>/dev/null
   for d in "$TEST_DIR"/runc-root/*/; do
     [[ -d "$d" ]] && runc --root "$TEST_DIR/runc-root" delete --force "$(basename "$d")" >/dev/null 2>&1
   done
@@ -64,4 +65,78 @@ stopped_under() {
   [ "$status" -eq 0 ] || fail "runc: $output"
   [ "$ours" = "$output" ] || fail "runhv: $ours; runc: $output"
   [ "$ours" = $'clone3=ENOSYS\ngetpriority=EPERM' ] || fail "runhv: $ours"
+}
+
+# SCMP_ACT_NOTIFY + listenerPath: the runtime hands the listener to the agent
+# with runc's message (the OCI ContainerProcessState), and the agent answers
+# the container's syscall.
+start_agent() {
+  python3 "$RUNHV_SOURCE_DIR/tests/lib/seccomp-agent.py" "$1" "$2" 18 >"$2.log" 2>&1 3>&- &
+  AGENT_PID=$!
+  wait_for 100 test -S "$1" || fail "the agent did not listen: $(cat "$2.log")"
+}
+
+@test "seccomp notify: the listener reaches the agent with the state, as runc sends it" {
+  cc -static -O2 -o "$BUNDLE/rootfs/seccomp-probe" "$RUNHV_SOURCE_DIR/tests/lib/seccomp-probe.c" ||
+    fail "cannot build the static probe (gcc and libc6-dev are needed)"
+  config ".process.args = [\"/seccomp-probe\"] | .linux.seccomp = {
+    defaultAction: \"SCMP_ACT_ALLOW\", listenerPath: \"$TEST_DIR/agent.sock\", listenerMetadata: \"meta-1\",
+    syscalls: [{names: [\"getpriority\"], action: \"SCMP_ACT_NOTIFY\"}]}"
+  local rt out
+  for rt in rh rc_runc; do
+    rm -f "$TEST_DIR/agent.sock"
+    start_agent "$TEST_DIR/agent.sock" "$TEST_DIR/msg.$rt"
+    run $rt run --bundle "$BUNDLE" sn1
+    [ "$status" -eq 0 ] || fail "$rt: $output"
+    # the agent answered getpriority with -EXDEV
+    [ "$output" = $'clone3=EINVAL\ngetpriority=EXDEV' ] || fail "$rt: $output"
+    wait "$AGENT_PID" || fail "$rt: agent: $(cat "$TEST_DIR/msg.$rt.log")"
+    AGENT_PID=
+    out=$TEST_DIR/msg.$rt
+    jq -e --arg b "$BUNDLE" '.fds == ["seccompFd"] and .metadata == "meta-1" and .pid > 0 and .state.pid == .pid
+      and .state.id == "sn1" and .state.status == "creating" and .state.bundle == $b and (.ociVersion | type) == "string"' \
+      "$out" >/dev/null || fail "$rt sent: $(cat "$out")"
+  done
+  # the same message, field for field
+  [ "$(jq -c '[paths | map(tostring) | join(".")] | sort' "$TEST_DIR/msg.rh")" = \
+    "$(jq -c '[paths | map(tostring) | join(".")] | sort' "$TEST_DIR/msg.rc_runc")" ] ||
+    fail "runhv: $(cat "$TEST_DIR/msg.rh"); runc: $(cat "$TEST_DIR/msg.rc_runc")"
+}
+
+@test "seccomp notify: no agent listening fails create and leaves nothing; a VM refuses it" {
+  config ".linux.seccomp = {defaultAction: \"SCMP_ACT_ALLOW\", listenerPath: \"$TEST_DIR/nobody.sock\",
+    syscalls: [{names: [\"getpriority\"], action: \"SCMP_ACT_NOTIFY\"}]}"
+  run rhd create --bundle "$BUNDLE" sn2
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"listenerPath: connect to \`$TEST_DIR/nobody.sock\`"* ]] || fail "$output"
+  assert_no_leaks sn2
+  config '.linux.seccomp.listenerPath = null'
+  run rhd create --bundle "$BUNDLE" sn2
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"SCMP_ACT_NOTIFY needs a listenerPath"* ]] || fail "$output"
+  config ".linux.seccomp.listenerPath = \"$TEST_DIR/nobody.sock\""
+  # checked before any VM is started
+  run rhd create --isolation=hypervisor --bundle "$BUNDLE" sn3
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"seccomp notify is not supported with hypervisor isolation"* ]] || fail "$output"
+  assert_no_leaks sn3
+}
+
+# runc loads the filter at create, before the container waits for `start`,
+# so startContainer hooks (run in the container just before the user's
+# process) already run under it, with the state of a created container.
+@test "startContainer hooks run after the seccomp filter is loaded, as in runc" {
+  printf '#!/bin/sh\n{ grep "^Seccomp:" /proc/self/status; cat; echo; } > /hook.out\n' > "$BUNDLE/rootfs/hook"
+  chmod +x "$BUNDLE/rootfs/hook"
+  config '.process.args = ["true"] | .hooks = {startContainer: [{path: "/hook"}]}
+    | .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", syscalls: [{names: ["getpriority"], action: "SCMP_ACT_ERRNO"}]}'
+  local rt
+  for rt in rh rc_runc; do
+    rm -f "$BUNDLE/rootfs/hook.out"
+    run $rt run --bundle "$BUNDLE" hk1
+    [ "$status" -eq 0 ] || fail "$rt: $output"
+    [ "$(sed -n 1p "$BUNDLE/rootfs/hook.out")" = $'Seccomp:\t2' ] || fail "$rt: $(cat "$BUNDLE/rootfs/hook.out")"
+    [ "$(sed -n 2p "$BUNDLE/rootfs/hook.out" | jq -r '.id + " " + .status')" = "hk1 created" ] ||
+      fail "$rt: $(cat "$BUNDLE/rootfs/hook.out")"
+  done
 }

@@ -927,6 +927,8 @@ seccomp_action_from_name (const char *name, uint32_t errno_ret, bool have_errno,
     *out = SCMP_ACT_ALLOW;
   else if (strcmp (name, "SCMP_ACT_LOG") == 0)
     *out = SCMP_ACT_LOG;
+  else if (strcmp (name, "SCMP_ACT_NOTIFY") == 0)
+    *out = SCMP_ACT_NOTIFY;
   else
     return -1;
   return 0;
@@ -961,6 +963,8 @@ seccomp_free (struct oci_seccomp *s)
     return;
   strv_free (s->architectures);
   strv_free (s->flags);
+  free (s->listener_path);
+  free (s->listener_metadata);
   for (size_t i = 0; i < s->n_rules; i++)
     {
       strv_free (s->rules[i].names);
@@ -974,7 +978,7 @@ static int
 parse_seccomp (json_t *obj, const char *where, struct oci_seccomp **out, runhv_error_t *err)
 {
   struct oci_seccomp *s = xmalloc0 (sizeof (*s));
-  cleanup_free char *defact = NULL, *listener = NULL;
+  cleanup_free char *defact = NULL;
   json_t *sys = NULL, *e;
   uint32_t def_errno = 0;
   bool have_def_errno = false;
@@ -984,18 +988,26 @@ parse_seccomp (json_t *obj, const char *where, struct oci_seccomp **out, runhv_e
       || jget_uint32 (obj, where, "defaultErrnoRet", &def_errno, &have_def_errno, err) < 0
       || jget_strv (obj, where, "architectures", false, &s->architectures, err) < 0
       || jget_strv (obj, where, "flags", false, &s->flags, err) < 0
-      || jget_string (obj, where, "listenerPath", false, &listener, err) < 0
+      || jget_string (obj, where, "listenerPath", false, &s->listener_path, err) < 0
+      || jget_string (obj, where, "listenerMetadata", false, &s->listener_metadata, err) < 0
       || jget_array (obj, where, "syscalls", false, &sys, err) < 0)
     goto fail;
-  if (listener != NULL)
-    {
-      runhv_error (err, "%s.listenerPath: seccomp notify is not supported by runhv (remove it)", where);
-      goto fail;
-    }
   if (seccomp_action_from_name (defact, def_errno, have_def_errno, &s->default_action) < 0)
     {
       runhv_error (err, "%s.defaultAction: unknown action `%s` (use SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, ...)", where,
                    defact);
+      goto fail;
+    }
+  /* As in runc: the default would send runhv's own last syscalls, and
+     the container's every one, to the agent.  */
+  if (s->default_action == SCMP_ACT_NOTIFY)
+    {
+      runhv_error (err, "%s.defaultAction: SCMP_ACT_NOTIFY cannot be the default action (use it in syscalls[])", where);
+      goto fail;
+    }
+  if (s->listener_path != NULL && s->listener_path[0] != '/')
+    {
+      runhv_error (err, "%s.listenerPath: `%s` must be an absolute path", where, s->listener_path);
       goto fail;
     }
   for (i = 0; s->architectures != NULL && s->architectures[i] != NULL; i++)
@@ -1057,6 +1069,21 @@ parse_seccomp (json_t *obj, const char *where, struct oci_seccomp **out, runhv_e
             runhv_error (err, "%s.action: unknown action `%s`", w, act);
             goto fail;
           }
+        if (r->action == SCMP_ACT_NOTIFY)
+          {
+            s->notify = true;
+            /* runhv writes and sends the listener fd after loading the
+               filter, before any agent holds it (runc refuses write too). */
+            for (k = 0; r->names[k] != NULL; k++)
+              if (strcmp (r->names[k], "write") == 0 || strcmp (r->names[k], "sendmsg") == 0)
+                {
+                  runhv_error (err,
+                               "%s.action: SCMP_ACT_NOTIFY cannot be used for `%s`, which runhv itself calls after "
+                               "loading the filter (use another action for it)",
+                               w, r->names[k]);
+                  goto fail;
+                }
+          }
         if (args != NULL)
           {
             if (json_array_size (args) > 6)
@@ -1092,6 +1119,12 @@ parse_seccomp (json_t *obj, const char *where, struct oci_seccomp **out, runhv_e
             }
           }
       }
+    }
+  if (s->notify && s->listener_path == NULL)
+    {
+      runhv_error (err, "%s.listenerPath: SCMP_ACT_NOTIFY needs a listenerPath to send the listener fd to (add it)",
+                   where);
+      goto fail;
     }
   *out = s;
   return 0;

@@ -136,6 +136,10 @@ struct oci_seccomp
   char **flags;
   struct oci_seccomp_rule *rules;
   size_t n_rules;
+  /* SCMP_ACT_NOTIFY: the listener fd goes to this unix socket, with the
+     state and the metadata (runc's seccomp agent protocol).  */
+  char *listener_path, *listener_metadata;
+  bool notify;
 };
 
 struct oci_process

@@ -118,66 +118,72 @@ fix_stdio_owner (uid_t uid, runhv_error_t *err)
 }
 
 /* Shared by the container init and exec'd processes: everything between
-   "inside the container" and execve.  */
-static void
-finish_and_exec (int sock, const struct oci_process *p, const struct oci_spec *spec, int preserve_fds,
-                 bool report_exec_error, bool set_rlimits)
+   "inside the container" and execve that can fail and still be reported,
+   in runc's order: seccomp (before the user switch without no_new_privs,
+   which it then needs; else last), user and capabilities, no_new_privs.
+   *listener is the seccomp notify fd, or -1.  */
+static int
+become_process (const struct oci_process *p, const struct oci_spec *spec, int preserve_fds, bool set_rlimits,
+                int *listener, runhv_error_t *err)
 {
-  runhv_error_t err = NULL;
   struct seccomp_filter *filter = NULL; /* the process execs or exits with it */
-  cleanup_strv char **env = env_with_defaults (p->env);
-  cleanup_free char *exe = find_in_path (p->args[0], env);
   bool cwd_done = false;
 
-  if (exe == NULL)
-    {
-      runhv_error (&err, "process.args[0]: executable `%s` not found in the container's $PATH (check the image)",
-                   p->args[0]);
-      goto fail;
-    }
-  if (seccomp_filter_build (spec->seccomp, &filter, &err) < 0)
-    goto fail;
-  if (set_rlimits && security_set_rlimits (p, &err) < 0)
-    goto fail;
+  *listener = -1;
+  if (seccomp_filter_build (spec->seccomp, &filter, err) < 0)
+    return -1;
+  if (set_rlimits && security_set_rlimits (p, err) < 0)
+    return -1;
   if (p->has_umask)
     umask (p->umask);
   else
     umask (0022);
   if (chdir (p->cwd) == 0)
     cwd_done = true;
-  if (security_set_exec_labels (p, &err) < 0 || fix_stdio_owner (p->uid, &err) < 0)
-    goto fail;
-  if (!p->no_new_privileges && seccomp_filter_load (filter, &err) < 0)
-    goto fail;
-  if (security_switch_user_and_caps (p, &err) < 0)
-    goto fail;
+  if (security_set_exec_labels (p, err) < 0 || fix_stdio_owner (p->uid, err) < 0)
+    return -1;
+  if (!p->no_new_privileges && seccomp_filter_load (filter, listener, err) < 0)
+    return -1;
+  if (security_switch_user_and_caps (p, err) < 0)
+    return -1;
   if (!cwd_done && chdir (p->cwd) < 0)
-    {
-      runhv_make_error (&err, errno, "process.cwd: chdir to `%s`", p->cwd);
-      goto fail;
-    }
+    return runhv_make_error (err, errno, "process.cwd: chdir to `%s`", p->cwd);
   if (p->no_new_privileges && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    {
-      runhv_make_error (&err, errno, "process.noNewPrivileges");
-      goto fail;
-    }
+    return runhv_make_error (err, errno, "process.noNewPrivileges");
+  /* Before the filter, which may not know close_range (it answers ENOSYS
+     for syscalls newer than the profile).  */
   syscall (SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (!report_exec_error)
+  if (p->no_new_privileges && seccomp_filter_load (filter, listener, err) < 0)
+    return -1;
+  return 0;
+}
+
+static void
+finish_and_exec (int sock, const struct oci_process *p, const struct oci_spec *spec, int preserve_fds)
+{
+  runhv_error_t err = NULL;
+  cleanup_strv char **env = env_with_defaults (p->env);
+  cleanup_free char *exe = find_in_path (p->args[0], env);
+  int listener = -1;
+
+  if (exe == NULL)
     {
-      set_cloexec (sock, true);
+      runhv_error (&err, "process.args[0]: executable `%s` not found in the container's $PATH (check the image)",
+                   p->args[0]);
+      sync_fail (sock, &err);
     }
-  if (p->no_new_privileges && seccomp_filter_load (filter, &err) < 0)
-    goto fail;
+  if (become_process (p, spec, preserve_fds, true, &listener, &err) < 0)
+    sync_fail (sock, &err);
+  if (listener >= 0)
+    {
+      if (sync_send (sock, SYNC_SECCOMP, 0, NULL, listener) < 0)
+        _exit (1);
+      close (listener);
+    }
   reset_signals ();
   execve (exe, p->args, env);
   runhv_make_error (&err, errno, "exec `%s`", exe);
-fail:
-  if (report_exec_error)
-    sync_fail (sock, &err);
-  /* Nobody is listening any more (start has returned): the container's own
-     stderr is the only place left to say it.  */
-  dprintf (2, "runhv: %s\n", err ? err->msg : "exec failed");
-  _exit (127);
+  sync_fail (sock, &err);
 }
 
 static void
@@ -301,6 +307,20 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
         sync_fail (sock, &err);
       }
   }
+  /* Seccomp now, as runc does: `start` only releases the process, and the
+     startContainer hooks run under the filter (the spec has them run in
+     the container after start, just before the user's process).  */
+  {
+    int listener = -1;
+    if (become_process (p, s, cfg->preserve_fds, false, &listener, &err) < 0)
+      sync_fail (sock, &err);
+    if (listener >= 0)
+      {
+        if (sync_send (sock, SYNC_SECCOMP, 0, NULL, listener) < 0)
+          _exit (1);
+        close (listener);
+      }
+  }
   prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
   if (sync_send (sock, SYNC_READY, 0, NULL, -1) < 0)
     _exit (1);
@@ -322,7 +342,7 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
   }
   if (s->n_hooks[OCI_HOOK_START_CONTAINER] > 0)
     {
-      cleanup_json json_t *st = oci_state_json (cfg->id, "running", host_pid, cfg->bundle, s->annotations);
+      cleanup_json json_t *st = oci_state_json (cfg->id, "created", host_pid, cfg->bundle, s->annotations);
       cleanup_free char *text = json_dumps (st, JSON_COMPACT);
       if (hooks_run (s, OCI_HOOK_START_CONTAINER, text, &err) < 0)
         {
@@ -330,7 +350,17 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
           _exit (127);
         }
     }
-  finish_and_exec (-1, p, s, cfg->preserve_fds, false, false);
+  {
+    cleanup_strv char **env = env_with_defaults (p->env);
+    cleanup_free char *exe = find_in_path (p->args[0], env);
+    reset_signals ();
+    if (exe != NULL)
+      execve (exe, p->args, env);
+    /* Nobody is listening any more (start has returned): the container's
+       own stderr is the only place left to say it.  */
+    dprintf (2, "runhv: exec `%s`: %s\n", p->args[0], strerror (exe != NULL ? errno : ENOENT));
+    _exit (127);
+  }
 }
 
 void
@@ -534,7 +564,7 @@ exec_stage1 (const struct exec_config *cfg)
         }
       prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
       /* The socket is close-on-exec: EOF tells the runtime exec worked. */
-      finish_and_exec (sock, p, cfg->spec, cfg->preserve_fds, true, true);
+      finish_and_exec (sock, p, cfg->spec, cfg->preserve_fds);
     }
   _exit (0);
 }

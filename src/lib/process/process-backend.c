@@ -19,6 +19,7 @@
 #include "json.h"
 #include "log.h"
 #include "runtime.h"
+#include "seccomp-filter.h"
 #include "security.h"
 #include "sync.h"
 #include "terminal.h"
@@ -108,6 +109,20 @@ kill_and_reap (pid_t pid)
     ;
 }
 
+/* A process loaded a filter with SCMP_ACT_NOTIFY: hand its listener to
+   the agent at linux.seccomp.listenerPath, as runc does.  */
+static int
+send_listener (const struct oci_spec *spec, const struct container_state *st, const char *status, pid_t pid,
+               int listener, runhv_error_t *err)
+{
+  cleanup_close int fd = listener;
+  cleanup_json json_t *sj = NULL;
+  if (fd < 0 || spec->seccomp == NULL || spec->seccomp->listener_path == NULL)
+    return runhv_error (err, "protocol error: an unexpected seccomp listener from the container process");
+  sj = oci_state_json (st->id, status, pid, st->bundle, st->annotations);
+  return seccomp_send_listener (spec->seccomp, sj, fd, err);
+}
+
 static int
 process_create (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err)
 {
@@ -142,7 +157,10 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
     goto out;
   if (spec->resources != NULL && cgroup_apply (cg, spec->resources, err) < 0)
     goto out;
-  if (mkfifo (fifo, 0600) < 0)
+  /* Writable by anyone (the state directory is private): the init opens it
+     after switching to process.user, as runc's does (mode 0622 there too).
+     chmod, because mkfifo's mode goes through our umask.  */
+  if (mkfifo (fifo, 0622) < 0 || chmod (fifo, 0622) < 0)
     {
       runhv_make_error (err, errno, "create `%s`", fifo);
       goto out;
@@ -248,6 +266,10 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
                 goto out;
               }
           }
+          break;
+        case SYNC_SECCOMP:
+          if (send_listener (spec, st, "creating", init, m.fd, err) < 0)
+            goto out;
           break;
         case SYNC_CONSOLE:
           {
@@ -514,6 +536,11 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
           while (waitpid (stage1, NULL, 0) < 0 && errno == EINTR)
             ;
           stage1 = -1;
+        }
+      else if (m.type == SYNC_SECCOMP)
+        {
+          if (send_listener (c->spec, c->state, "running", child, m.fd, err) < 0)
+            goto out;
         }
       else if (m.type == SYNC_CONSOLE)
         {

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -105,7 +107,6 @@ build_ctx (const struct oci_seccomp *s, scmp_filter_ctx *out, runhv_error_t *err
   return 0;
 }
 
-
 /* The highest number, on `arch`, of a syscall the profile names (whatever
    its action), or -1 when it names none there.  */
 static long
@@ -181,9 +182,8 @@ enosys_stub (const struct oci_seccomp *s, scmp_filter_ctx ctx, struct sock_filte
       out[b + 1] = (struct sock_filter)BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr));
       out[b + 2] = (struct sock_filter)BPF_JUMP (BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT,
                                                  (unsigned char)(t + 2 - (b + 2) - 1), 0);
-      out[b + 3] = (struct sock_filter)BPF_JUMP (BPF_JMP | BPF_JGT | BPF_K, max[k],
-                                                 (unsigned char)(t + 1 - (b + 3) - 1),
-                                                 (unsigned char)(t + 2 - (b + 3) - 1));
+      out[b + 3] = (struct sock_filter)BPF_JUMP (
+        BPF_JMP | BPF_JGT | BPF_K, max[k], (unsigned char)(t + 1 - (b + 3) - 1), (unsigned char)(t + 2 - (b + 3) - 1));
     }
   out[t] = (struct sock_filter)BPF_STMT (BPF_JMP | BPF_JA, 1);
   out[t + 1] = (struct sock_filter)BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
@@ -238,6 +238,17 @@ seccomp_filter_build (const struct oci_seccomp *s, struct seccomp_filter **out, 
     f->flags |= SECCOMP_FILTER_FLAG_LOG;
   if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_SSB, &v) == 0 && v)
     f->flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  if (s->notify)
+    {
+      if (f->flags & SECCOMP_FILTER_FLAG_TSYNC)
+        {
+          seccomp_release (ctx);
+          seccomp_filter_free (f);
+          return runhv_error (err, "linux.seccomp.flags: SECCOMP_FILTER_FLAG_TSYNC cannot be combined with "
+                                   "SCMP_ACT_NOTIFY (remove the flag; the container init is single-threaded)");
+        }
+      f->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    }
   seccomp_release (ctx);
   if (fstat (fd, &st) < 0 || st.st_size <= 0 || st.st_size % sizeof (struct sock_filter) != 0)
     {
@@ -248,7 +259,8 @@ seccomp_filter_build (const struct oci_seccomp *s, struct seccomp_filter **out, 
   if (f->len > BPF_MAXINSNS)
     {
       seccomp_filter_free (f);
-      return runhv_error (err, "linux.seccomp: the filter has %zu instructions, more than the kernel's %d (merge rules)",
+      return runhv_error (err,
+                          "linux.seccomp: the filter has %zu instructions, more than the kernel's %d (merge rules)",
                           f->len, BPF_MAXINSNS);
     }
   f->insns = xmalloc0 (f->len * sizeof (struct sock_filter));
@@ -263,14 +275,54 @@ seccomp_filter_build (const struct oci_seccomp *s, struct seccomp_filter **out, 
 }
 
 int
-seccomp_filter_load (struct seccomp_filter *f, runhv_error_t *err)
+seccomp_filter_load (struct seccomp_filter *f, int *listener, runhv_error_t *err)
 {
   struct sock_fprog prog;
+  long r;
+  *listener = -1;
   if (f == NULL)
     return 0;
   prog.len = (unsigned short)f->len;
   prog.filter = f->insns;
-  if (syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &prog) < 0)
+  r = syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &prog);
+  if (r < 0)
     return runhv_make_error (err, errno, "linux.seccomp: load the filter");
+  /* With NEW_LISTENER the kernel returns the listener, close-on-exec.  */
+  if (f->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+    *listener = (int)r;
+  return 0;
+}
+
+int
+seccomp_send_listener (const struct oci_seccomp *s, json_t *state, int listener, runhv_error_t *err)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  cleanup_close int sock = -1;
+  cleanup_free char *text = NULL;
+  json_t *msg;
+
+  if (strlen (s->listener_path) >= sizeof (addr.sun_path))
+    return runhv_error (err, "linux.seccomp.listenerPath: `%s` is too long for a unix socket (use a shorter path)",
+                        s->listener_path);
+  memcpy (addr.sun_path, s->listener_path, strlen (s->listener_path) + 1);
+  /* runc's seccomp agent message (the OCI ContainerProcessState): the fd
+     travels as SCM_RIGHTS, named by "fds".  */
+  msg = json_pack ("{s:O,s:[s],s:O}", "ociVersion", json_object_get (state, "ociVersion"), "fds", "seccompFd", "pid",
+                   json_object_get (state, "pid"));
+  if (msg == NULL)
+    return runhv_error (err, "linux.seccomp: cannot build the listener message");
+  if (s->listener_metadata != NULL && s->listener_metadata[0] != '\0')
+    json_object_set_new (msg, "metadata", json_string (s->listener_metadata));
+  json_object_set (msg, "state", state);
+  text = json_dumps (msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref (msg);
+  sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return runhv_make_error (err, errno, "linux.seccomp.listenerPath: socket");
+  if (connect (sock, (struct sockaddr *)&addr, sizeof (addr)) < 0)
+    return runhv_make_error (
+      err, errno, "linux.seccomp.listenerPath: connect to `%s` (is the seccomp agent listening?)", s->listener_path);
+  if (text == NULL || fd_send (sock, listener, text, strlen (text)) < 0)
+    return runhv_make_error (err, errno, "linux.seccomp.listenerPath: send the listener to `%s`", s->listener_path);
   return 0;
 }

@@ -3,6 +3,8 @@
 #ifndef RUNHV_SECCOMP_FILTER_H
 #define RUNHV_SECCOMP_FILTER_H
 
+#include <jansson.h>
+
 #include "error.h"
 #include "spec.h"
 
@@ -10,8 +12,12 @@ struct seccomp_filter;
 
 /* *out stays NULL when the spec has no seccomp section.  */
 int seccomp_filter_build (const struct oci_seccomp *s, struct seccomp_filter **out, runhv_error_t *err);
-/* Load the filter into the calling thread; a NULL filter loads nothing.  */
-int seccomp_filter_load (struct seccomp_filter *f, runhv_error_t *err);
+/* Load the filter into the calling thread; a NULL filter loads nothing.
+ *listener is the SCMP_ACT_NOTIFY listener fd, or -1 without one.  */
+int seccomp_filter_load (struct seccomp_filter *f, int *listener, runhv_error_t *err);
+/* Hand a notify listener to linux.seccomp.listenerPath with the container's
+   OCI state (runc's seccomp agent protocol).  */
+int seccomp_send_listener (const struct oci_seccomp *s, json_t *state, int listener, runhv_error_t *err);
 void seccomp_filter_free (struct seccomp_filter *f);
 
 #endif

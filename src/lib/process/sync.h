@@ -21,6 +21,7 @@ enum sync_type
   SYNC_CONSOLE,     /* stage 2 → parent: pty master attached */
   SYNC_READY,       /* stage 2 → parent: created, waiting for start */
   SYNC_ERROR,       /* any → parent: {errno, message}, then exit */
+  SYNC_SECCOMP,     /* stage 2 or exec → parent: the seccomp notify listener */
 };
 
 struct sync_msg

@@ -240,6 +240,17 @@ static int destroy_joined (struct runtime_context *ctx, struct container *c);
 /* A pod's next container joins the VM its sandbox made: the VM's
    supervisor shares the rootfs in and the agent creates it there; on the
    host a proxy process stands for its process.  */
+/* The listener would be made in the guest, and listenerPath is a host
+   socket the agent inside the VM cannot reach.  */
+static int
+refuse_seccomp_notify (const struct oci_spec *spec, runhv_error_t *err)
+{
+  if (spec->seccomp != NULL && (spec->seccomp->listener_path != NULL || spec->seccomp->notify))
+    return runhv_error (err, "linux.seccomp.listenerPath: seccomp notify is not supported with hypervisor isolation "
+                             "(the filter is loaded inside the VM); use process isolation or remove it");
+  return 0;
+}
+
 static int
 hv_create_joined (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err)
 {
@@ -260,6 +271,11 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
     {
       json_decref (bj);
       return runhv_error (err, "hooks.createContainer/startContainer: not supported with hypervisor isolation");
+    }
+  if (refuse_seccomp_notify (spec, err) < 0)
+    {
+      json_decref (bj);
+      return -1;
     }
   if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     {
@@ -351,6 +367,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
 
   if (joined (c))
     return hv_create_joined (ctx, c, o, err);
+  if (refuse_seccomp_notify (spec, err) < 0)
+    return -1;
   if (spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] || spec->n_hooks[OCI_HOOK_START_CONTAINER])
     return runhv_error (err,
                         "hooks.%s: not supported with hypervisor isolation (they would run inside the VM, where "
