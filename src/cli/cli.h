@@ -33,6 +33,7 @@ int cli_kill (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
 int cli_delete (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
 int cli_list (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
 int cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
+int cli_events (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
 int cli_ps (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
 int cli_pause (struct cli_global *g, int argc, char **argv, runhv_error_t *err);
 int cli_resume (struct cli_global *g, int argc, char **argv, runhv_error_t *err);

@@ -29,6 +29,7 @@ static const struct cli_verb verbs[] = {
   { "exec", cli_exec, true,
     "exec [--process FILE | ID CMD...] [--tty] [--detach] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID" },
   { "ps", cli_ps, false, "ps [--format table|json] ID [PS-ARGS...]" },
+  { "events", cli_events, false, "events [--stats] [--interval DURATION] ID" },
   { "pause", cli_pause, false, "pause ID" },
   { "resume", cli_resume, false, "resume ID" },
   { "update", cli_update, false,

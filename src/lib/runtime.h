@@ -59,6 +59,13 @@ int runtime_stats (struct runtime_context *ctx, const char *id, struct cgroup_st
 /* An fd that polls readable when the OOM killer acts in the container
    (process isolation; ENOTSUP where the host cannot see it, as in a VM).  */
 int runtime_oom_watch (struct runtime_context *ctx, const char *id, runhv_error_t *err);
+/* runc's `events`: a {"type","id","data"} event for the stats every
+   interval_ms and one for each OOM kill, passed to emit, until the
+   container is deleted; with once, one stats event.  */
+int runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_ms, bool once,
+                    void (*emit) (json_t *event, void *arg), void *arg, runhv_error_t *err);
+/* The "data" of a stats event, in runc's layout.  */
+json_t *runtime_stats_json (const struct cgroup_stats *s);
 /* hcsdiag list: every compute system with type, owner, state, host pid. */
 int runtime_diag_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err);
 

@@ -8,6 +8,7 @@ setup() { setup_bundle; }
 teardown() {
   local d
   [[ -n "${AGENT_PID:-}" ]] && kill "$AGENT_PID" 2>/dev/null
+  [[ -n "${EVENTS_PID:-}" ]] && kill "$EVENTS_PID" 2>/dev/null
   for d in "$TEST_DIR"/runc-root/*/; do
     [[ -d "$d" ]] && runc --root "$TEST_DIR/runc-root" delete --force "$(basename "$d")" >/dev/null 2>&1
   done
@@ -138,5 +139,61 @@ start_agent() {
     [ "$(sed -n 1p "$BUNDLE/rootfs/hook.out")" = $'Seccomp:\t2' ] || fail "$rt: $(cat "$BUNDLE/rootfs/hook.out")"
     [ "$(sed -n 2p "$BUNDLE/rootfs/hook.out" | jq -r '.id + " " + .status')" = "hk1 created" ] ||
       fail "$rt: $(cat "$BUNDLE/rootfs/hook.out")"
+  done
+}
+
+leaf_paths() {
+  jq -c '[paths(scalars) | map(tostring) | join(".")] | sort' <<<"$1"
+}
+
+@test "events --stats: one stats event whose every field is where runc puts it" {
+  config '.linux.resources.memory = {limit: 67108864} | .linux.resources.pids = {limit: 100}'
+  rhd run -d --bundle "$BUNDLE" ev1
+  rc_runc run -d --bundle "$BUNDLE" ev1 </dev/null >/dev/null 2>&1
+  run rh events --stats ev1
+  [ "$status" -eq 0 ] || fail "$output"
+  [ "${#lines[@]}" -eq 1 ] || fail "$output"
+  local ours=$output theirs
+  theirs=$(rc_runc events --stats ev1)
+  jq -e '.type == "stats" and .id == "ev1" and .data.pids.current == 1 and .data.pids.limit == 100
+    and .data.memory.usage.limit == 67108864 and .data.memory.usage.usage > 0 and .data.cpu.usage.total > 0
+    and (.data.cpu.usage | has("kernel") and has("user"))' <<<"$ours" >/dev/null || fail "runhv: $ours"
+  # runhv prints a subset of runc's fields (no percpu, cpuset, memory.stat), each at runc's path
+  local extra
+  extra=$(jq -n --argjson a "$(leaf_paths "$ours")" --argjson b "$(leaf_paths "$theirs")" '$a - $b')
+  [ "$extra" = "[]" ] || fail "fields runc does not print: $extra; runc: $theirs"
+  [ "$(jq -c '[.type, .id, .data.pids, .data.memory.usage.limit]' <<<"$ours")" = \
+    "$(jq -c '[.type, .id, .data.pids, .data.memory.usage.limit]' <<<"$theirs")" ]
+  # a stopped container has no events, for either
+  rh kill ev1 KILL
+  rc_runc kill ev1 KILL
+  wait_for 100 stopped_under rh ev1
+  wait_for 100 stopped_under rc_runc ev1
+  run rh events --stats ev1
+  [ "$status" -ne 0 ] && [[ "$output" == *"not running"* ]] || fail "runhv: $output"
+  run rc_runc events --stats ev1
+  [ "$status" -ne 0 ] && [[ "$output" == *"not running"* ]] || fail "runc: $output"
+}
+
+# The container waits for /go, so that the OOM comes after `events` watches
+# (its first stats line says it does), then fills a 16 MiB cgroup.
+@test "events: an OOM kill is an oom event; the stream ends when the container is deleted" {
+  config '.process.args = ["sh", "-c", "while [ ! -e /go ]; do sleep 0.1; done; tail /dev/zero; sleep 1000"]
+    | .linux.resources.memory = {limit: 16777216, swap: 16777216}'
+  local rt
+  for rt in rh rc_runc; do
+    rm -f "$BUNDLE/rootfs/go"
+    $rt run -d --bundle "$BUNDLE" oom1 </dev/null >/dev/null 2>&1 || fail "$rt: run"
+    $rt events --interval 200ms oom1 >"$TEST_DIR/events.$rt" 2>&1 3>&- &
+    EVENTS_PID=$!
+    wait_for 100 grep -q '"type":"stats"' "$TEST_DIR/events.$rt" || fail "$rt: $(cat "$TEST_DIR/events.$rt")"
+    touch "$BUNDLE/rootfs/go"
+    wait_for 300 grep -q '"type":"oom"' "$TEST_DIR/events.$rt" || fail "$rt: no oom event"
+    [ "$(grep '"type":"oom"' "$TEST_DIR/events.$rt" | head -1)" = '{"type":"oom","id":"oom1"}' ] ||
+      fail "$rt: $(grep oom "$TEST_DIR/events.$rt")"
+    $rt delete --force oom1
+    wait_for 100 eval '! kill -0 $EVENTS_PID 2>/dev/null' || fail "$rt: events still runs after delete"
+    wait "$EVENTS_PID" || fail "$rt: events exited with $?: $(tail -1 "$TEST_DIR/events.$rt")"
+    EVENTS_PID=
   done
 }
