@@ -130,7 +130,7 @@ test_requests (void **state)
   expect_bad_request ("{\"op\":\"hello\"}", "`version` is missing");
   expect_bad_request ("{\"op\":\"start\",\"id\":\"../x\"}", "`id`");
   expect_bad_request ("{\"op\":\"start\",\"id\":7}", "must be a string");
-  expect_bad_request ("{\"op\":\"kill\",\"id\":\"a\",\"signal\":0}", "`signal`");
+  expect_bad_request ("{\"op\":\"kill\",\"id\":\"a\",\"signal\":-1}", "`signal`");
   expect_bad_request ("{\"op\":\"kill\",\"id\":\"a\",\"signal\":65}", "`signal`");
   expect_bad_request ("{\"op\":\"create\",\"id\":\"a\",\"spec\":{},\"rootfs\":\"rel\"}", "absolute path");
   expect_bad_request ("{\"op\":\"create\",\"id\":\"a\",\"spec\":{},\"rootfs\":\"/a/../b\"}", "absolute path");
