@@ -16,8 +16,7 @@ parse_duration_ms (const char *s, uint64_t *out)
   {
     const char *unit;
     double ms;
-  } units[] = { { "ms", 1 }, { "us", 0.001 }, { "ns", 0.000001 }, { "s", 1000 },
-                { "m", 60000 }, { "h", 3600000 } };
+  } units[] = { { "ms", 1 }, { "us", 0.001 }, { "ns", 0.000001 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
   double total = 0;
   if (*s == '\0')
     return -1;
@@ -58,9 +57,8 @@ print_line (json_t *event, void *arg)
 int
 cli_events (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 {
-  static const struct option opts[] = { { "stats", no_argument, NULL, 's' },
-                                        { "interval", required_argument, NULL, 'i' },
-                                        { NULL, 0, NULL, 0 } };
+  static const struct option opts[]
+    = { { "stats", no_argument, NULL, 's' }, { "interval", required_argument, NULL, 'i' }, { NULL, 0, NULL, 0 } };
   uint64_t interval = 5000;
   bool once = false;
   const char *id;
