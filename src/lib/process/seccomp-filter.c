@@ -138,7 +138,10 @@ enosys_stub (const struct oci_seccomp *s, scmp_filter_ctx ctx, struct sock_filte
   uint32_t cand[8];
   size_t nc = 0;
 
-  if (s->default_action == SCMP_ACT_ALLOW || s->default_action == SCMP_ACT_LOG)
+  /* As runc: not when the default lets syscalls through (a tracer handles
+     ENOSYS itself).  */
+  if (s->default_action == SCMP_ACT_ALLOW || s->default_action == SCMP_ACT_LOG
+      || (s->default_action & 0xffff0000U) == SCMP_ACT_TRACE (0))
     return 0;
   cand[nc++] = seccomp_arch_native ();
   for (size_t i = 0; s->architectures && s->architectures[i] && nc < 8; i++)
