@@ -25,6 +25,19 @@ struct seccomp_filter
   unsigned int flags; /* SECCOMP_FILTER_FLAG_* */
 };
 
+/* libseccomp's token for a validated "SCMP_ARCH_X86_64", 0 if unknown.  */
+static uint32_t
+arch_token (const char *name)
+{
+  char lower[64];
+  size_t k;
+  const char *a = name + 10;
+  for (k = 0; a[k] && k + 1 < sizeof (lower); k++)
+    lower[k] = (char)(a[k] >= 'A' && a[k] <= 'Z' ? a[k] - 'A' + 'a' : a[k]);
+  lower[k] = '\0';
+  return seccomp_arch_resolve_name (lower);
+}
+
 static int
 build_ctx (const struct oci_seccomp *s, scmp_filter_ctx *out, runhv_error_t *err)
 {
@@ -38,14 +51,7 @@ build_ctx (const struct oci_seccomp *s, scmp_filter_ctx *out, runhv_error_t *err
   seccomp_attr_set (ctx, SCMP_FLTATR_CTL_NNP, 0);
   for (size_t i = 0; s->architectures && s->architectures[i]; i++)
     {
-      char lower[64];
-      size_t k;
-      uint32_t arch;
-      const char *a = s->architectures[i] + 10;
-      for (k = 0; a[k] && k + 1 < sizeof (lower); k++)
-        lower[k] = (char)(a[k] >= 'A' && a[k] <= 'Z' ? a[k] - 'A' + 'a' : a[k]);
-      lower[k] = '\0';
-      arch = seccomp_arch_resolve_name (lower);
+      uint32_t arch = arch_token (s->architectures[i]);
       if (arch == 0)
         continue;
       r = seccomp_arch_add (ctx, arch);
@@ -145,15 +151,7 @@ enosys_stub (const struct oci_seccomp *s, scmp_filter_ctx ctx, struct sock_filte
     return 0;
   cand[nc++] = seccomp_arch_native ();
   for (size_t i = 0; s->architectures && s->architectures[i] && nc < 8; i++)
-    {
-      char lower[64];
-      size_t k;
-      const char *a = s->architectures[i] + 10;
-      for (k = 0; a[k] && k + 1 < sizeof (lower); k++)
-        lower[k] = (char)(a[k] >= 'A' && a[k] <= 'Z' ? a[k] - 'A' + 'a' : a[k]);
-      lower[k] = '\0';
-      cand[nc++] = seccomp_arch_resolve_name (lower);
-    }
+    cand[nc++] = arch_token (s->architectures[i]);
   for (size_t i = 0; i < nc; i++)
     {
       long m;
