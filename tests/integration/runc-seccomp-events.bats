@@ -72,7 +72,7 @@ stopped_under() {
 # with runc's message (the OCI ContainerProcessState), and the agent answers
 # the container's syscall.
 start_agent() {
-  python3 "$RUNHV_SOURCE_DIR/tests/lib/seccomp-agent.py" "$1" "$2" 18 >"$2.log" 2>&1 3>&- &
+  python3 "$RUNHV_SOURCE_DIR/tests/lib/seccomp-agent.py" "$1" "$2" 18 "${3:-1}" >"$2.log" 2>&1 3>&- &
   AGENT_PID=$!
   wait_for 100 test -S "$1" || fail "the agent did not listen: $(cat "$2.log")"
 }
@@ -93,15 +93,40 @@ start_agent() {
     [ "$output" = $'clone3=EINVAL\ngetpriority=EXDEV' ] || fail "$rt: $output"
     wait "$AGENT_PID" || fail "$rt: agent: $(cat "$TEST_DIR/msg.$rt.log")"
     AGENT_PID=
-    out=$TEST_DIR/msg.$rt
+    out=$TEST_DIR/msg.$rt.1
     jq -e --arg b "$BUNDLE" '.fds == ["seccompFd"] and .metadata == "meta-1" and .pid > 0 and .state.pid == .pid
       and .state.id == "sn1" and .state.status == "creating" and .state.bundle == $b and (.ociVersion | type) == "string"' \
       "$out" >/dev/null || fail "$rt sent: $(cat "$out")"
   done
   # the same message, field for field
-  [ "$(jq -c '[paths | map(tostring) | join(".")] | sort' "$TEST_DIR/msg.rh")" = \
-    "$(jq -c '[paths | map(tostring) | join(".")] | sort' "$TEST_DIR/msg.rc_runc")" ] ||
-    fail "runhv: $(cat "$TEST_DIR/msg.rh"); runc: $(cat "$TEST_DIR/msg.rc_runc")"
+  [ "$(jq -c '[paths | map(tostring) | join(".")] | sort' "$TEST_DIR/msg.rh.1")" = \
+    "$(jq -c '[paths | map(tostring) | join(".")] | sort' "$TEST_DIR/msg.rc_runc.1")" ] ||
+    fail "runhv: $(cat "$TEST_DIR/msg.rh.1"); runc: $(cat "$TEST_DIR/msg.rc_runc.1")"
+}
+
+# runc sends a second listener for each `exec`: the state is the running
+# container's (its init's pid), the message's own pid the exec'd process.
+@test "seccomp notify: exec hands its own listener over, as runc does" {
+  cc -static -O2 -o "$BUNDLE/rootfs/seccomp-probe" "$RUNHV_SOURCE_DIR/tests/lib/seccomp-probe.c" ||
+    fail "cannot build the static probe (gcc and libc6-dev are needed)"
+  config ".linux.seccomp = {defaultAction: \"SCMP_ACT_ALLOW\", listenerPath: \"$TEST_DIR/agent.sock\",
+    syscalls: [{names: [\"getpriority\"], action: \"SCMP_ACT_NOTIFY\"}]}"
+  local rt m
+  for rt in rh rc_runc; do
+    rm -f "$TEST_DIR/agent.sock"
+    start_agent "$TEST_DIR/agent.sock" "$TEST_DIR/msg.$rt" 2
+    $rt run -d --bundle "$BUNDLE" sn4 </dev/null >/dev/null 2>&1 || fail "$rt: run: $(cat "$TEST_DIR/msg.$rt.log")"
+    run $rt exec sn4 /seccomp-probe
+    [ "$status" -eq 0 ] || fail "$rt: $output"
+    [ "$output" = $'clone3=EINVAL\ngetpriority=EXDEV' ] || fail "$rt: $output"
+    wait "$AGENT_PID" || fail "$rt: agent: $(cat "$TEST_DIR/msg.$rt.log")"
+    AGENT_PID=
+    m=$TEST_DIR/msg.$rt.2
+    jq -e --argjson init "$($rt state sn4 | jq .pid)" '.fds == ["seccompFd"] and .state.status == "running"
+      and .state.pid == $init and .pid != $init and .pid > 0 and .state.id == "sn4"' "$m" >/dev/null ||
+      fail "$rt sent: $(cat "$m")"
+    $rt delete --force sn4
+  done
 }
 
 @test "seccomp notify: no agent listening fails create and leaves nothing; a VM refuses it" {

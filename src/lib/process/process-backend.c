@@ -109,18 +109,20 @@ kill_and_reap (pid_t pid)
     ;
 }
 
-/* A process loaded a filter with SCMP_ACT_NOTIFY: hand its listener to
-   the agent at linux.seccomp.listenerPath, as runc does.  */
+/* Process `pid` loaded a filter with SCMP_ACT_NOTIFY: hand its listener
+   to the agent at linux.seccomp.listenerPath, as runc does, with the state
+   of a container that is being created (pid: its init) or, for an exec,
+   running (pid: the container's init, st->pid).  */
 static int
-send_listener (const struct oci_spec *spec, const struct container_state *st, const char *status, pid_t pid,
-               int listener, runhv_error_t *err)
+send_listener (const struct oci_spec *spec, const struct container_state *st, bool exec, pid_t pid, int listener,
+               runhv_error_t *err)
 {
   cleanup_close int fd = listener;
   cleanup_json json_t *sj = NULL;
   if (fd < 0 || spec->seccomp == NULL || spec->seccomp->listener_path == NULL)
     return runhv_error (err, "protocol error: an unexpected seccomp listener from the container process");
-  sj = oci_state_json (st->id, status, pid, st->bundle, st->annotations);
-  return seccomp_send_listener (spec->seccomp, sj, fd, err);
+  sj = oci_state_json (st->id, exec ? "running" : "creating", exec ? st->pid : pid, st->bundle, st->annotations);
+  return seccomp_send_listener (spec->seccomp, pid, sj, fd, err);
 }
 
 static int
@@ -268,7 +270,7 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
           }
           break;
         case SYNC_SECCOMP:
-          if (send_listener (spec, st, "creating", init, m.fd, err) < 0)
+          if (send_listener (spec, st, false, init, m.fd, err) < 0)
             goto out;
           break;
         case SYNC_CONSOLE:
@@ -539,7 +541,7 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
         }
       else if (m.type == SYNC_SECCOMP)
         {
-          if (send_listener (c->spec, c->state, "running", child, m.fd, err) < 0)
+          if (send_listener (c->spec, c->state, true, child, m.fd, err) < 0)
             goto out;
         }
       else if (m.type == SYNC_CONSOLE)

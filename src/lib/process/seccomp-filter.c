@@ -295,7 +295,7 @@ seccomp_filter_load (struct seccomp_filter *f, int *listener, runhv_error_t *err
 }
 
 int
-seccomp_send_listener (const struct oci_seccomp *s, json_t *state, int listener, runhv_error_t *err)
+seccomp_send_listener (const struct oci_seccomp *s, pid_t pid, json_t *state, int listener, runhv_error_t *err)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   cleanup_close int sock = -1;
@@ -308,8 +308,8 @@ seccomp_send_listener (const struct oci_seccomp *s, json_t *state, int listener,
   memcpy (addr.sun_path, s->listener_path, strlen (s->listener_path) + 1);
   /* runc's seccomp agent message (the OCI ContainerProcessState): the fd
      travels as SCM_RIGHTS, named by "fds".  */
-  msg = json_pack ("{s:O,s:[s],s:O}", "ociVersion", json_object_get (state, "ociVersion"), "fds", "seccompFd", "pid",
-                   json_object_get (state, "pid"));
+  msg = json_pack ("{s:O,s:[s],s:i}", "ociVersion", json_object_get (state, "ociVersion"), "fds", "seccompFd", "pid",
+                   (int)pid);
   if (msg == NULL)
     return runhv_error (err, "linux.seccomp: cannot build the listener message");
   if (s->listener_metadata != NULL && s->listener_metadata[0] != '\0')

@@ -4,6 +4,7 @@
 #define RUNHV_SECCOMP_FILTER_H
 
 #include <jansson.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "spec.h"
@@ -15,9 +16,9 @@ int seccomp_filter_build (const struct oci_seccomp *s, struct seccomp_filter **o
 /* Load the filter into the calling thread; a NULL filter loads nothing.
  *listener is the SCMP_ACT_NOTIFY listener fd, or -1 without one.  */
 int seccomp_filter_load (struct seccomp_filter *f, int *listener, runhv_error_t *err);
-/* Hand a notify listener to linux.seccomp.listenerPath with the container's
-   OCI state (runc's seccomp agent protocol).  */
-int seccomp_send_listener (const struct oci_seccomp *s, json_t *state, int listener, runhv_error_t *err);
+/* Hand the notify listener of process `pid` to linux.seccomp.listenerPath
+   with the container's OCI state (runc's seccomp agent protocol).  */
+int seccomp_send_listener (const struct oci_seccomp *s, pid_t pid, json_t *state, int listener, runhv_error_t *err);
 void seccomp_filter_free (struct seccomp_filter *f);
 
 #endif
