@@ -194,6 +194,8 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
   int sock = cfg->sync_fd;
   runhv_error_t err = NULL;
   cleanup_close int fifo = fifo_fd;
+  cleanup_strv char **env = NULL;
+  cleanup_free char *exe = NULL;
   pid_t host_pid = 0;
   /* Without one, the container shares the runtime's mount namespace and is
      only chrooted (spec.c refuses what would need a mount).  */
@@ -296,17 +298,16 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
   /* rlimits now, so that a limit the host cannot grant fails create.  */
   if (security_set_rlimits (p, &err) < 0)
     sync_fail (sock, &err);
-  {
-    /* Fail create, not start, when the command is missing.  */
-    cleanup_strv char **env = env_with_defaults (p->env);
-    cleanup_free char *exe = find_in_path (p->args[0], env);
-    if (exe == NULL)
-      {
-        runhv_error (&err, "process.args[0]: executable `%s` not found in the container's $PATH (check the image)",
-                     p->args[0]);
-        sync_fail (sock, &err);
-      }
-  }
+  /* Fail create, not start, when the command is missing; and look it up
+     before the filter, like everything that need not come after it.  */
+  env = env_with_defaults (p->env);
+  exe = find_in_path (p->args[0], env);
+  if (exe == NULL)
+    {
+      runhv_error (&err, "process.args[0]: executable `%s` not found in the container's $PATH (check the image)",
+                   p->args[0]);
+      sync_fail (sock, &err);
+    }
   /* Seccomp now, as runc does: `start` only releases the process, and the
      startContainer hooks run under the filter (the spec has them run in
      the container after start, just before the user's process).  */
@@ -350,17 +351,12 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
           _exit (127);
         }
     }
-  {
-    cleanup_strv char **env = env_with_defaults (p->env);
-    cleanup_free char *exe = find_in_path (p->args[0], env);
-    reset_signals ();
-    if (exe != NULL)
-      execve (exe, p->args, env);
-    /* Nobody is listening any more (start has returned): the container's
-       own stderr is the only place left to say it.  */
-    dprintf (2, "runhv: exec `%s`: %s\n", p->args[0], strerror (exe != NULL ? errno : ENOENT));
-    _exit (127);
-  }
+  reset_signals ();
+  execve (exe, p->args, env);
+  /* Nobody is listening any more (start has returned): the container's own
+     stderr is the only place left to say it.  */
+  dprintf (2, "runhv: exec `%s`: %s\n", exe, strerror (errno));
+  _exit (127);
 }
 
 void
