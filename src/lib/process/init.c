@@ -117,6 +117,18 @@ fix_stdio_owner (uid_t uid, runhv_error_t *err)
   return 0;
 }
 
+/* The environment with its defaults and the command's path in it.  */
+static int
+find_command (const struct oci_process *p, char ***env, char **exe, runhv_error_t *err)
+{
+  *env = env_with_defaults (p->env);
+  *exe = find_in_path (p->args[0], *env);
+  if (*exe == NULL)
+    return runhv_error (err, "process.args[0]: executable `%s` not found in the container's $PATH (check the image)",
+                        p->args[0]);
+  return 0;
+}
+
 /* Shared by the container init and exec'd processes: everything between
    "inside the container" and execve that can fail and still be reported,
    in runc's order: seccomp (before the user switch without no_new_privs,
@@ -162,16 +174,12 @@ static void
 finish_and_exec (int sock, const struct oci_process *p, const struct oci_spec *spec, int preserve_fds)
 {
   runhv_error_t err = NULL;
-  cleanup_strv char **env = env_with_defaults (p->env);
-  cleanup_free char *exe = find_in_path (p->args[0], env);
+  cleanup_strv char **env = NULL;
+  cleanup_free char *exe = NULL;
   int listener = -1;
 
-  if (exe == NULL)
-    {
-      runhv_error (&err, "process.args[0]: executable `%s` not found in the container's $PATH (check the image)",
-                   p->args[0]);
-      sync_fail (sock, &err);
-    }
+  if (find_command (p, &env, &exe, &err) < 0)
+    sync_fail (sock, &err);
   if (become_process (p, spec, preserve_fds, true, &listener, &err) < 0)
     sync_fail (sock, &err);
   if (listener >= 0)
@@ -300,14 +308,8 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
     sync_fail (sock, &err);
   /* Fail create, not start, when the command is missing; and look it up
      before the filter, like everything that need not come after it.  */
-  env = env_with_defaults (p->env);
-  exe = find_in_path (p->args[0], env);
-  if (exe == NULL)
-    {
-      runhv_error (&err, "process.args[0]: executable `%s` not found in the container's $PATH (check the image)",
-                   p->args[0]);
-      sync_fail (sock, &err);
-    }
+  if (find_command (p, &env, &exe, &err) < 0)
+    sync_fail (sock, &err);
   /* Seccomp now, as runc does: `start` only releases the process, and the
      startContainer hooks run under the filter (the spec has them run in
      the container after start, just before the user's process).  */
