@@ -90,3 +90,12 @@ IMAGE=localhost/runhv-test/busybox:latest
     ! ls -d /sys/fs/cgroup/$h/libpod_parent/libpod-$id 2>/dev/null
   done
 }
+
+@test "podman run --privileged: its device list (file modes with type bits, as runc accepts) works" {
+  # podman writes fileMode with the type bits (020666 for /dev/null's
+  # kin); runc takes them, so runhv must too
+  run pm run --rm --privileged --network none $IMAGE sh -c 'test -c /dev/zero && stat -c "%a %t:%T" /dev/zero; id -u'
+  [ "$status" -eq 0 ] || fail "$output"
+  [ "${lines[0]}" = "666 1:5" ]
+  [ "${lines[1]}" = 0 ]
+}

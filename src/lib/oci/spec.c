@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -1400,8 +1401,19 @@ parse_linux (json_t *lin, struct oci_spec *s, runhv_error_t *err)
           return runhv_error (err, "%s: a `%c` device needs major and minor", w, d->type);
         if (d->major < 0 || d->minor < 0 || d->major > 4095 || d->minor > 1048575)
           return runhv_error (err, "%s: major/minor out of range", w);
-        if (d->has_file_mode && d->file_mode > 07777)
-          return runhv_error (err, "%s.fileMode: %u is not a permission mode", w, d->file_mode);
+        if (d->has_file_mode)
+          {
+            /* podman (for --privileged) passes the type bits with the
+               permissions, e.g. 020666 for a character device, and runc
+               accepts them: keep the permissions, and accept only the
+               type bits of the declared type.  */
+            uint32_t ftype = d->file_mode & S_IFMT;
+            uint32_t want = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+            if ((d->file_mode & ~(uint32_t)(S_IFMT | 07777)) != 0 || (ftype != 0 && ftype != want))
+              return runhv_error (err, "%s.fileMode: %u is not a permission mode (or the mode of a `%c` device)", w,
+                                  d->file_mode, d->type);
+            d->file_mode &= 07777;
+          }
       }
     }
   if (jget_string (lin, "linux", "cgroupsPath", false, &s->cgroups_path, err) < 0)
