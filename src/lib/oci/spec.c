@@ -1652,6 +1652,31 @@ oci_spec_annotation (const struct oci_spec *s, const char *key)
   return json_is_string (v) ? json_string_value (v) : NULL;
 }
 
+int
+oci_annotation_count (const struct oci_spec *spec, const char *key, const char *alias, uint64_t max, const char *unit,
+                      uint64_t *out, bool *present, runhv_error_t *err)
+{
+  const char *name = key, *v = oci_spec_annotation (spec, key);
+  uint64_t n;
+  if (v == NULL && alias != NULL)
+    {
+      v = oci_spec_annotation (spec, alias);
+      name = alias;
+    }
+  *present = v != NULL;
+  if (v == NULL)
+    return 0;
+  if (parse_uint64 (v, &n) < 0)
+    return runhv_error (err, "annotations.%s: `%s` is not a number (give %s as a positive integer)", name, v, unit);
+  if (n == 0)
+    return runhv_error (err, "annotations.%s: 0 is not allowed (give at least 1 %s, or remove it)", name, unit);
+  if (max > 0 && n > max)
+    return runhv_error (err, "annotations.%s: %llu %s is more than this host has (%llu)", name, (unsigned long long)n,
+                        unit, (unsigned long long)max);
+  *out = n;
+  return 0;
+}
+
 const char *
 oci_spec_pod_sandbox (const struct oci_spec *s)
 {

@@ -223,6 +223,17 @@ int oci_mount_parse_options (struct oci_mount *m, runhv_error_t *err);
 char **oci_mount_option_names (void);
 bool oci_spec_has_namespace (const struct oci_spec *spec, int type, const char **path);
 const char *oci_spec_annotation (const struct oci_spec *spec, const char *key);
+/* An annotation (or its io.microsoft.* alias) as a positive integer of at
+   most max (0: no bound); *present says whether either was given.  */
+int oci_annotation_count (const struct oci_spec *spec, const char *key, const char *alias, uint64_t max,
+                          const char *unit, uint64_t *out, bool *present, runhv_error_t *err);
+
+/* The seed's storage QoS annotations: a VM's shared filesystem device, or
+   a process-isolated container's rootfs disk (process/storage-qos.c).  */
+#define OCI_ANN_QOS_BPS "io.runhv.container.storage.qos.bandwidthmaximum"
+#define OCI_ANN_QOS_IOPS "io.runhv.container.storage.qos.iopsmaximum"
+#define OCI_ANN_MS_QOS_BPS "io.microsoft.container.storage.qos.bandwidthmaximum"
+#define OCI_ANN_MS_QOS_IOPS "io.microsoft.container.storage.qos.iopsmaximum"
 /* The sandbox id of the pod a CRI container belongs to (annotations
    io.kubernetes.cri.container-type "container" and .sandbox-id), NULL for
    a sandbox or a container outside a pod.  */

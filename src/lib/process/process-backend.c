@@ -21,6 +21,7 @@
 #include "runtime.h"
 #include "seccomp-filter.h"
 #include "security.h"
+#include "storage-qos.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -158,6 +159,8 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
   if (cgroup_create (cg, err) < 0)
     goto out;
   if (spec->resources != NULL && cgroup_apply (cg, spec->resources, err) < 0)
+    goto out;
+  if (process_storage_qos (spec, st->rootfs, cg, err) < 0)
     goto out;
   /* Writable by anyone (the state directory is private): the init opens it
      after switching to process.user, as runc's does (mode 0622 there too).

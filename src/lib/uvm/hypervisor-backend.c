@@ -134,7 +134,16 @@ guest_spec (const struct oci_spec *spec, const struct uvm_sizing *sz, const char
   /* which VM to join is the host's business: inside, the container is
      just a container */
   if (json_is_object (json_object_get (g, "annotations")))
-    json_object_del (json_object_get (g, "annotations"), "io.runhv.vm");
+    {
+      json_t *ann = json_object_get (g, "annotations");
+      json_object_del (ann, "io.runhv.vm");
+      /* storage QoS is the VMM's (it throttles the shared filesystem):
+         inside, the rootfs is that share, on no disk to throttle again */
+      json_object_del (ann, OCI_ANN_QOS_BPS);
+      json_object_del (ann, OCI_ANN_QOS_IOPS);
+      json_object_del (ann, OCI_ANN_MS_QOS_BPS);
+      json_object_del (ann, OCI_ANN_MS_QOS_IOPS);
+    }
   if (json_is_object (lin))
     {
       json_t *res = uvm_guest_resources (spec, sz);

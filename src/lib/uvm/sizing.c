@@ -9,32 +9,6 @@
 #include "util.h"
 #include "banned.h"
 
-/* An annotation (or its io.microsoft.* alias) as a positive integer.  */
-static int
-ann_number (const struct oci_spec *spec, const char *key, const char *alias, uint64_t max, const char *unit,
-            uint64_t *out, bool *present, runhv_error_t *err)
-{
-  const char *name = key, *v = oci_spec_annotation (spec, key);
-  uint64_t n;
-  if (v == NULL && alias != NULL)
-    {
-      v = oci_spec_annotation (spec, alias);
-      name = alias;
-    }
-  *present = v != NULL;
-  if (v == NULL)
-    return 0;
-  if (parse_uint64 (v, &n) < 0)
-    return runhv_error (err, "annotations.%s: `%s` is not a number (give %s as a positive integer)", name, v, unit);
-  if (n == 0)
-    return runhv_error (err, "annotations.%s: 0 is not allowed (give at least 1 %s, or remove it)", name, unit);
-  if (max > 0 && n > max)
-    return runhv_error (err, "annotations.%s: %llu %s is more than this host has (%llu)", name, (unsigned long long)n,
-                        unit, (unsigned long long)max);
-  *out = n;
-  return 0;
-}
-
 int
 uvm_sizing_compute (const struct oci_spec *spec, const struct runhv_config *cfg, int64_t host_cpus,
                     int64_t host_memory_mb, struct uvm_sizing *out, runhv_error_t *err)
@@ -47,7 +21,7 @@ uvm_sizing_compute (const struct oci_spec *spec, const struct runhv_config *cfg,
   out->cpu_quota_scale = 1.0;
 
   /* memory: annotation > runhv.toml > pod total > container limit > default */
-  if (ann_number (spec, ANN_MEMORY, ANN_MS_MEMORY, (uint64_t)host_memory_mb, "MiB", &v, &have, err) < 0)
+  if (oci_annotation_count (spec, ANN_MEMORY, ANN_MS_MEMORY, (uint64_t)host_memory_mb, "MiB", &v, &have, err) < 0)
     return -1;
   if (have)
     {
@@ -94,7 +68,7 @@ uvm_sizing_compute (const struct oci_spec *spec, const struct runhv_config *cfg,
     }
 
   /* vCPUs: annotation > runhv.toml > pod quota > container quota > default */
-  if (ann_number (spec, ANN_CPUS, ANN_MS_CPUS, (uint64_t)host_cpus, "processors", &v, &have, err) < 0)
+  if (oci_annotation_count (spec, ANN_CPUS, ANN_MS_CPUS, (uint64_t)host_cpus, "processors", &v, &have, err) < 0)
     return -1;
   if (have)
     {
@@ -137,8 +111,11 @@ uvm_sizing_compute (const struct oci_spec *spec, const struct runhv_config *cfg,
         out->cpus = 1;
     }
 
-  if (ann_number (spec, ANN_QOS_BPS, ANN_MS_QOS_BPS, 0, "bytes per second", &out->qos_bps, &have, err) < 0
-      || ann_number (spec, ANN_QOS_IOPS, ANN_MS_QOS_IOPS, 0, "operations per second", &out->qos_iops, &have, err) < 0)
+  if (oci_annotation_count (spec, OCI_ANN_QOS_BPS, OCI_ANN_MS_QOS_BPS, 0, "bytes per second", &out->qos_bps, &have, err)
+        < 0
+      || oci_annotation_count (spec, OCI_ANN_QOS_IOPS, OCI_ANN_MS_QOS_IOPS, 0, "operations per second", &out->qos_iops,
+                               &have, err)
+           < 0)
     return -1;
   if (cfg != NULL && cfg->scale_cpu_limits && host_cpus > 0)
     out->cpu_quota_scale = (double)out->cpus / (double)host_cpus;

@@ -11,12 +11,8 @@
 
 #define ANN_MEMORY "io.runhv.virtualmachine.computetopology.memory.sizeinmb"
 #define ANN_CPUS "io.runhv.virtualmachine.computetopology.processor.count"
-#define ANN_QOS_BPS "io.runhv.container.storage.qos.bandwidthmaximum"
-#define ANN_QOS_IOPS "io.runhv.container.storage.qos.iopsmaximum"
 #define ANN_MS_MEMORY "io.microsoft.virtualmachine.computetopology.memory.sizeinmb"
 #define ANN_MS_CPUS "io.microsoft.virtualmachine.computetopology.processor.count"
-#define ANN_MS_QOS_BPS "io.microsoft.container.storage.qos.bandwidthmaximum"
-#define ANN_MS_QOS_IOPS "io.microsoft.container.storage.qos.iopsmaximum"
 /* Pod totals containerd's CRI puts on the sandbox spec (kubelet >= 1.23). */
 #define ANN_CRI_SANDBOX_MEMORY "io.kubernetes.cri.sandbox-memory"
 #define ANN_CRI_SANDBOX_QUOTA "io.kubernetes.cri.sandbox-cpu-quota"
