@@ -437,6 +437,42 @@ cgroup_v1_find (const struct cgroup_manager *m, const char *controller)
 }
 
 int
+cgroup_check_unfrozen (const struct cgroup_manager *m, runhv_error_t *err)
+{
+  int i = m->mode == CGROUP_MODE_V2 ? 0 : cgroup_v1_find (m, "freezer");
+  cleanup_free char *dir = NULL;
+  if (i < 0 || m->fake)
+    return 0;
+  /* The nearest directory that exists: a new cgroup starts as frozen as
+     its parent (v1 FREEZING/FROZEN; v2 "frozen 1" in cgroup.events).  */
+  dir = cgroup_host_dir (m, (size_t)i);
+  for (;;)
+    {
+      cleanup_free char *v = NULL;
+      cleanup_close int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      char *slash;
+      if (dfd >= 0)
+        {
+          bool frozen;
+          if (m->mode == CGROUP_MODE_V2)
+            frozen = read_file_at (dfd, "cgroup.events", 4096, &v, NULL, NULL) == 0 && strstr (v, "frozen 1") != NULL;
+          else
+            frozen = read_file_at (dfd, "freezer.state", 64, &v, NULL, NULL) == 0 && strncmp (v, "THAWED", 6) != 0;
+          if (frozen)
+            return runhv_make_error (err, EBUSY,
+                                     "container's cgroup unexpectedly frozen (`%s` is frozen: thaw it, or use another "
+                                     "cgroupsPath)",
+                                     dir);
+          return 0;
+        }
+      slash = strrchr (dir, '/');
+      if (errno != ENOENT || slash == NULL || (size_t)(slash - dir) <= strlen (m->h[i].mountpoint))
+        return 0;
+      *slash = '\0';
+    }
+}
+
+int
 cgroup_create (struct cgroup_manager *m, runhv_error_t *err)
 {
   for (size_t i = 0; i < m->n_h; i++)

@@ -52,6 +52,9 @@ void cgroup_manager_free (struct cgroup_manager *m);
 json_t *cgroup_manager_to_json (const struct cgroup_manager *m);
 int cgroup_manager_from_json (json_t *j, struct cgroup_manager **out, runhv_error_t *err);
 
+/* Fail when the container's cgroup, or the ancestor a new one would inherit
+   from, is frozen: an init placed there could never report back.  */
+int cgroup_check_unfrozen (const struct cgroup_manager *m, runhv_error_t *err);
 int cgroup_create (struct cgroup_manager *m, runhv_error_t *err);
 int cgroup_enter (struct cgroup_manager *m, pid_t pid, runhv_error_t *err);
 int cgroup_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err);

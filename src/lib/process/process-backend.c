@@ -150,6 +150,13 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
 
   if (cgroup_manager_new (ctx->cgroup_root, spec->cgroups_path, st->id, ctx->systemd_cgroup, &cg, err) < 0)
     return -1;
+  /* Before anything exists, so the refusal leaves nothing (runc makes the
+     same check only after placing the init, and hangs on a frozen parent). */
+  if (cgroup_check_unfrozen (cg, err) < 0)
+    {
+      cgroup_manager_free (cg);
+      return -1;
+    }
   /* the cgroup on record before it exists (runtime_create says why) */
   if (st->backend == NULL)
     st->backend = json_object ();
