@@ -97,3 +97,59 @@ mkcg() {
     [ ! -e "$h$CGP/child" ] || fail "$h$CGP/child left behind"
   done
 }
+
+# Start container $2 with runtime $1 (rhd or rcd) whose second process sits
+# in a sub-cgroup "sub" in every v1 hierarchy, frozen there; print nothing.
+start_with_subcgroup() {
+  local run=$1 id=$2 h
+  config ".linux.cgroupsPath = \"/$CGP/$id\" | .process.args = [\"sh\", \"-c\", \"sleep 1000 & exec sleep 1001\"]"
+  $run run -d --bundle "$BUNDLE" "$id" >/dev/null || return 1
+  local init child=
+  init=$(cat /sys/fs/cgroup/pids/"$CGP/$id"/cgroup.procs | head -1)
+  wait_for 50 bash -c "[ \$(wc -l </sys/fs/cgroup/pids/$CGP/$id/cgroup.procs) -eq 2 ]" || return 1
+  for p in $(cat /sys/fs/cgroup/pids/"$CGP/$id"/cgroup.procs); do
+    grep -q 1001 /proc/$p/cmdline || child=$p
+  done
+  [ -n "$child" ] || return 1
+  mkcg "$CGP/$id/sub/deeper"
+  for h in /sys/fs/cgroup/*/; do
+    [[ "$h" == */unified/ ]] && continue
+    echo "$child" >"$h$CGP/$id/sub/deeper/cgroup.procs"
+  done
+  [ "${FREEZE_SUB:-1}" = 1 ] && echo FROZEN >/sys/fs/cgroup/freezer/"$CGP/$id"/sub/freezer.state
+  echo "$child"
+}
+
+@test "delete --force removes a cgroup with sub-cgroups and kills what is in them, as runc does" {
+  local child h
+  child=$(FREEZE_SUB=0 start_with_subcgroup rcd sc-runc)
+  [ -n "$child" ]
+  rc delete --force sc-runc
+  [ ! -e /sys/fs/cgroup/memory/"$CGP"/sc-runc ]
+  ! kill -0 "$child" 2>/dev/null
+
+  child=$(FREEZE_SUB=0 start_with_subcgroup rhd sc1)
+  [ -n "$child" ]
+  run rh delete --force sc1
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  for h in /sys/fs/cgroup/*/; do
+    [ ! -e "$h$CGP/sc1" ] || fail "$h$CGP/sc1 left behind"
+  done
+  wait_for 50 bash -c "! kill -0 $child 2>/dev/null"
+  [ ! -e "$ROOT/sc1" ]
+}
+
+@test "delete --force with a frozen sub-cgroup (where runc 1.1 fails: init still running)" {
+  local child h
+  child=$(start_with_subcgroup rhd sc2)
+  [ -n "$child" ]
+  [ "$(cat /sys/fs/cgroup/freezer/"$CGP"/sc2/sub/freezer.state)" = FROZEN ]
+  run rh delete --force sc2
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  for h in /sys/fs/cgroup/*/; do
+    [ ! -e "$h$CGP/sc2" ] || fail "$h$CGP/sc2 left behind"
+  done
+  wait_for 50 bash -c "! kill -0 $child 2>/dev/null"
+}

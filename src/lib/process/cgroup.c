@@ -1,6 +1,7 @@
 #include "cgroup.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -655,6 +656,117 @@ cgroup_signal_all (struct cgroup_manager *m, int sig, runhv_error_t *err)
   return 0;
 }
 
+/* Thaw and SIGKILL everything in the cgroup at dfd and in every cgroup
+   below it: processes in sub-cgroups keep those busy, and a frozen one
+   cannot die (a v1 child frozen by itself stays so when its parent thaws). */
+static void
+kill_subtree (const struct cgroup_manager *m, int dfd, int depth)
+{
+  cleanup_free char *procs = NULL;
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+  int fd;
+  if (depth > 64)
+    return;
+  if (m->mode == CGROUP_MODE_V2)
+    {
+      /* cgroup.kill (5.14) takes the whole subtree, frozen or not.  */
+      if (depth == 0 && write_file_at (dfd, "cgroup.kill", "1", 1, NULL) == 0)
+        return;
+      write_file_at (dfd, "cgroup.freeze", "0", 1, NULL);
+    }
+  else if (faccessat (dfd, "freezer.state", F_OK, 0) == 0)
+    write_file_at (dfd, "freezer.state", "THAWED", 6, NULL);
+  if (read_file_at (dfd, "cgroup.procs", 0, &procs, NULL, NULL) == 0)
+    for (char *line = procs, *next; line && *line; line = next)
+      {
+        int64_t v;
+        next = strchr (line, '\n');
+        if (next)
+          *next++ = '\0';
+        if (parse_int64 (line, &v) == 0 && v > 0)
+          kill ((pid_t)v, SIGKILL);
+      }
+  fd = openat (dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || (d = fdopendir (fd)) == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  while ((de = readdir (d)) != NULL)
+    {
+      cleanup_close int sub = -1;
+      if (de->d_type != DT_DIR || strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      sub = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0)
+        kill_subtree (m, sub, depth + 1);
+    }
+}
+
+/* rmdir the cgroups below dfd, deepest first (cgroupfs refuses to remove a
+   cgroup that has children); errno of the first failure.  */
+static int
+rmdir_children (int dfd, int depth)
+{
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+  int fd;
+  if (depth > 64)
+    {
+      errno = ELOOP;
+      return -1;
+    }
+  fd = openat (dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || (d = fdopendir (fd)) == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return -1;
+    }
+  while ((de = readdir (d)) != NULL)
+    {
+      cleanup_close int sub = -1;
+      if (de->d_type != DT_DIR || strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      sub = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0 || rmdir_children (sub, depth + 1) < 0
+          || (unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT))
+        return -1;
+    }
+  return 0;
+}
+
+/* Remove one hierarchy's cgroup with its sub-cgroups (a container may make
+   its own, e.g. systemd or a nested runtime inside it).  */
+static int
+rmdir_tree (const char *dir)
+{
+  cleanup_close int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return errno == ENOENT ? 0 : -1;
+  if (rmdir_children (dfd, 0) < 0)
+    return -1;
+  if (rmdir (dir) < 0 && errno != ENOENT)
+    return -1;
+  return 0;
+}
+
+void
+cgroup_kill_tree (struct cgroup_manager *m)
+{
+  if (m->fake)
+    return;
+  for (size_t i = 0; i < m->n_h; i++)
+    {
+      cleanup_free char *dir = cgroup_host_dir (m, i);
+      cleanup_close int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0)
+        kill_subtree (m, dfd, 0);
+    }
+}
+
 int
 cgroup_destroy (struct cgroup_manager *m, bool kill_all, runhv_error_t *err)
 {
@@ -665,27 +777,18 @@ cgroup_destroy (struct cgroup_manager *m, bool kill_all, runhv_error_t *err)
       cleanup_free char *dir = cgroup_host_dir (m, i);
       for (int attempt = 0;; attempt++)
         {
-          if (rmdir (dir) == 0 || errno == ENOENT)
+          if (m->fake)
+            {
+              if (rm_rf (dir, err) < 0)
+                return -1;
+              break;
+            }
+          if (rmdir_tree (dir) == 0)
             break;
-          if (errno != EBUSY || m->fake)
-            {
-              if (m->fake && errno == ENOTEMPTY)
-                {
-                  if (rm_rf (dir, err) < 0)
-                    return -1;
-                  break;
-                }
-              return runhv_make_error (err, errno, "remove cgroup `%s`", dir);
-            }
+          if (errno != EBUSY)
+            return runhv_make_error (err, errno, "remove cgroup `%s`", dir);
           if (kill_all)
-            {
-              runhv_error_t ignored = NULL;
-              if (m->mode == CGROUP_MODE_V1 && cgroup_v1_find (m, "freezer") >= 0)
-                cgroup_v1_freeze (m, false, &ignored);
-              runhv_error_release (&ignored);
-              cgroup_signal_all (m, SIGKILL, &ignored);
-              runhv_error_release (&ignored);
-            }
+            cgroup_kill_tree (m);
           clock_gettime (CLOCK_MONOTONIC, &now);
           if (now.tv_sec - start.tv_sec > 5)
             return runhv_make_error (err, EBUSY, "remove cgroup `%s` (processes are still in it)", dir);

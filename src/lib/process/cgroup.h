@@ -58,7 +58,9 @@ int cgroup_check_unfrozen (const struct cgroup_manager *m, runhv_error_t *err);
 int cgroup_create (struct cgroup_manager *m, runhv_error_t *err);
 int cgroup_enter (struct cgroup_manager *m, pid_t pid, runhv_error_t *err);
 int cgroup_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err);
-/* Remove the cgroup; with kill, SIGKILL whatever is left first.  */
+/* Thaw and SIGKILL every process in the cgroup and its sub-cgroups.  */
+void cgroup_kill_tree (struct cgroup_manager *m);
+/* Remove the cgroup and its sub-cgroups; with kill, SIGKILL whatever is left first.  */
 int cgroup_destroy (struct cgroup_manager *m, bool kill, runhv_error_t *err);
 int cgroup_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err);
 bool cgroup_is_frozen (struct cgroup_manager *m);

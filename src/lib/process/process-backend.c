@@ -449,10 +449,11 @@ process_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t
     return -1;
   if (pidfd >= 0)
     {
-      runhv_error_t ignored = NULL;
-      /* A frozen process cannot die: thaw first.  */
-      if (cg != NULL && cgroup_is_frozen (cg) && cgroup_freeze (cg, false, &ignored) < 0)
-        runhv_error_release (&ignored);
+      /* A frozen process cannot die, and the init of a pid namespace lingers
+         until every process in it is gone, sub-cgroups included: thaw and
+         kill the whole tree, not just the init.  */
+      if (cg != NULL)
+        cgroup_kill_tree (cg);
       syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
       {
         struct pollfd p = { .fd = pidfd, .events = POLLIN };
