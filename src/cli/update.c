@@ -73,7 +73,8 @@ cli_update (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
   bool flags = false;
   int c, rc = -1;
 
-  while ((c = getopt_long (argc, argv, "+r:", opts, NULL)) != -1)
+  /* No "+": like runc, flags may follow the id (`update ID --memory 1g`).  */
+  while ((c = getopt_long (argc, argv, "r:", opts, NULL)) != -1)
     {
       int x = 0;
       flags = flags || (c != OPT_RESOURCES && c != OPT_ISOLATION);
@@ -116,7 +117,11 @@ cli_update (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
           x = set_int (pids, "limit", optarg, false, "--pids-limit", err);
           break;
         case OPT_RT_PERIOD:
+          x = set_int (cpu, "realtimePeriod", optarg, false, "--cpu-rt-period", err);
+          break;
         case OPT_RT_RUNTIME:
+          x = set_int (cpu, "realtimeRuntime", optarg, false, "--cpu-rt-runtime", err);
+          break;
         case OPT_KMEM:
         case OPT_KMEM_TCP:
         case OPT_L3:

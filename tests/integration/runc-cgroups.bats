@@ -19,6 +19,7 @@ teardown() {
       [[ -d "$d" ]] && runc --root "$RUNC_ROOT" delete --force "$(basename "$d")" >/dev/null 2>&1
     done
   fi
+  [[ -n "${LOOP:-}" ]] && losetup -d "$LOOP"
   teardown_bundle
   # thaw, then remove this test's cgroups deepest first
   for d in /sys/fs/cgroup/freezer/"$CGP" /sys/fs/cgroup/freezer/"$CGP"/*; do
@@ -152,4 +153,97 @@ start_with_subcgroup() {
     [ ! -e "$h$CGP/sc2" ] || fail "$h$CGP/sc2 left behind"
   done
   wait_for 50 bash -c "! kill -0 $child 2>/dev/null"
+}
+
+@test "update takes its flags after the id, as runc does" {
+  config ".linux.cgroupsPath = \"/$CGP/u\""
+  rcd run -d --bundle "$BUNDLE" u-runc
+  rc update u-runc --memory 100m --pids-limit 50
+  [ "$(cat /sys/fs/cgroup/memory/"$CGP"/u/memory.limit_in_bytes)" = 104857600 ]
+  rc delete --force u-runc
+  rhd run -d --bundle "$BUNDLE" u1
+  rh update u1 --memory 100m --pids-limit 50
+  [ "$(cat /sys/fs/cgroup/memory/"$CGP"/u/memory.limit_in_bytes)" = 104857600 ]
+  [ "$(cat /sys/fs/cgroup/pids/"$CGP"/u/pids.max)" = 50 ]
+  run rh update u1 --memory 100m extra
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"unexpected argument"* ]]
+}
+
+@test "real-time CPU: update flags, --resources and config.json apply cpu.rt_*, as runc does" {
+  mkcg "$CGP"
+  echo 10000 >/sys/fs/cgroup/cpu/"$CGP"/cpu.rt_runtime_us
+  config ".linux.cgroupsPath = \"/$CGP/rt\""
+  local d=/sys/fs/cgroup/cpu/"$CGP"/rt
+  rcd run -d --bundle "$BUNDLE" rt-runc
+  rc update --cpu-rt-period 900000 --cpu-rt-runtime 1000 rt-runc
+  [ "$(cat $d/cpu.rt_period_us)" = 900000 ]
+  [ "$(cat $d/cpu.rt_runtime_us)" = 1000 ]
+  rc delete --force rt-runc
+
+  rhd run -d --bundle "$BUNDLE" rt1
+  rh update --cpu-rt-period 900000 --cpu-rt-runtime 1000 rt1
+  [ "$(cat $d/cpu.rt_period_us)" = 900000 ]
+  [ "$(cat $d/cpu.rt_runtime_us)" = 1000 ]
+  echo '{"cpu": {"realtimeRuntime": 2000, "realtimePeriod": 800000}}' | rh update --resources - rt1
+  [ "$(cat $d/cpu.rt_period_us)" = 800000 ]
+  [ "$(cat $d/cpu.rt_runtime_us)" = 2000 ]
+  # more than the parent grants: a clear error that says so
+  run rh update --cpu-rt-runtime 20000 rt1
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"realtimeRuntime"*"parent cgroup"* ]]
+  [ "$(cat $d/cpu.rt_runtime_us)" = 2000 ]
+  rh delete --force rt1
+
+  config '.linux.resources.cpu = {"realtimeRuntime": 3000, "realtimePeriod": 700000}'
+  rhd create --bundle "$BUNDLE" rt2
+  [ "$(cat $d/cpu.rt_period_us)" = 700000 ]
+  [ "$(cat $d/cpu.rt_runtime_us)" = 3000 ]
+}
+
+@test "update --cpu-period 10000 --cpu-quota 3000 under a parent quota succeeds, as with runc" {
+  mkcg "$CGP"
+  echo 100000 >/sys/fs/cgroup/cpu/"$CGP"/cpu.cfs_period_us
+  echo 50000 >/sys/fs/cgroup/cpu/"$CGP"/cpu.cfs_quota_us
+  config ".linux.cgroupsPath = \"/$CGP/q\" | .linux.resources.cpu = {\"quota\": 25000, \"period\": 50000}"
+  local d=/sys/fs/cgroup/cpu/"$CGP"/q
+  rcd run -d --bundle "$BUNDLE" q-runc
+  rc update --cpu-period 10000 --cpu-quota 3000 q-runc
+  [ "$(cat $d/cpu.cfs_period_us)" = 10000 ]
+  [ "$(cat $d/cpu.cfs_quota_us)" = 3000 ]
+  rc delete --force q-runc
+  rhd run -d --bundle "$BUNDLE" q1
+  rh update --cpu-period 10000 --cpu-quota 3000 q1
+  [ "$(cat $d/cpu.cfs_period_us)" = 10000 ]
+  [ "$(cat $d/cpu.cfs_quota_us)" = 3000 ]
+  [ "$(rh state q1 | jq -r .status)" = running ]
+}
+
+@test "blockIO.weightDevice is applied through BFQ as runc does, and refused naming the device without it" {
+  truncate -s 8M "$TEST_DIR/disk"
+  LOOP=$(losetup -f --show "$TEST_DIR/disk")
+  local q=/sys/block/${LOOP#/dev/}/queue/scheduler dev d=/sys/fs/cgroup/blkio/"$CGP"/w
+  dev=$(cat /sys/block/${LOOP#/dev/}/dev)
+  grep -qw bfq "$q" || fail "this kernel has no BFQ scheduler"
+  echo bfq >"$q"
+  local wd="{\"major\": ${dev%:*}, \"minor\": ${dev#*:}, \"weight\": 500}"
+  config ".linux.cgroupsPath = \"/$CGP/w\" | .linux.resources.blockIO = {\"weightDevice\": [$wd]}"
+  rcd run -d --bundle "$BUNDLE" w-runc
+  grep -qx "$dev 500" $d/blkio.bfq.weight_device
+  rc delete --force w-runc
+  rhd run -d --bundle "$BUNDLE" w1
+  grep -qx "$dev 500" $d/blkio.bfq.weight_device
+  # update applies it too (runc 1.1's update drops weightDevice)
+  rh update --resources - w1 <<<"{\"blockIO\": {\"weightDevice\": [${wd/500/300}]}}"
+  grep -qx "$dev 300" $d/blkio.bfq.weight_device
+  rh delete --force w1
+
+  # a device whose scheduler has no weights: refused, naming it
+  echo none >"$q"
+  run rhd create --bundle "$BUNDLE" w3
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"weightDevice: device $dev does not use the BFQ I/O scheduler"* ]]
+  [ "$(echo "$output" | wc -l)" -eq 1 ]
+  [ ! -e "$ROOT/w3" ]
+  [ ! -e "$d" ]
 }

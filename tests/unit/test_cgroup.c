@@ -180,6 +180,37 @@ test_v2_unified_and_io (void **state)
   rm_rf (root, &err);
 }
 
+/* v2: a per-device weight goes to io.weight in its own range; real-time
+   bandwidth does not exist there and is refused by name.  */
+static void
+test_v2_weight_device_and_rt (void **state)
+{
+  cleanup_free char *root = make_tree ();
+  struct cgroup_manager *m = NULL;
+  runhv_error_t err = NULL;
+  struct oci_resources r = { 0 };
+  struct oci_weight_device wd = { .major = 7, .minor = 3, .weight = 1000 };
+  (void)state;
+  assert_int_equal (cgroup_manager_new (root, "/pods/w", "w", false, &m, &err), 0);
+  assert_int_equal (cgroup_create (m, &err), 0);
+  r.weight_devices = &wd;
+  r.n_weight_devices = 1;
+  assert_int_equal (cgroup_apply (m, &r, &err), 0);
+  {
+    cleanup_free char *v = slurp (root, "pods/w/io.weight");
+    assert_string_equal (v, "7:3 10000");
+  }
+  memset (&r, 0, sizeof (r));
+  r.has_cpu_rt_runtime = true;
+  r.cpu_rt_runtime = 1000;
+  assert_int_equal (cgroup_apply (m, &r, &err), -1);
+  assert_non_null (strstr (err->msg, "realtimeRuntime"));
+  runhv_error_release (&err);
+  cgroup_destroy (m, false, &err);
+  cgroup_manager_free (m);
+  rm_rf (root, &err);
+}
+
 static void
 test_conversions (void **state)
 {
@@ -219,6 +250,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_v2_apply),
     cmocka_unit_test (test_v2_unified_and_io),
+    cmocka_unit_test (test_v2_weight_device_and_rt),
     cmocka_unit_test (test_conversions),
     cmocka_unit_test (test_paths),
   };

@@ -557,6 +557,40 @@ parse_throttle (json_t *bio, const char *where, const char *key, struct oci_thro
   return 0;
 }
 
+static int
+parse_weight_devices (json_t *bio, const char *where, struct oci_resources *r, runhv_error_t *err)
+{
+  json_t *arr = NULL, *e;
+  size_t i;
+  if (jget_array (bio, where, "weightDevice", false, &arr, err) < 0)
+    return -1;
+  if (arr == NULL)
+    return 0;
+  if (json_array_size (arr) > 1024)
+    return runhv_error (err, "%s.weightDevice: too many entries", where);
+  r->weight_devices = xmalloc0 ((json_array_size (arr) + 1) * sizeof (*r->weight_devices));
+  json_array_foreach (arr, i, e)
+  {
+    cleanup_free char *w = jpath_index (where, "weightDevice", i);
+    struct oci_weight_device *d = &r->weight_devices[r->n_weight_devices];
+    uint64_t weight = 0, leaf = 0;
+    if (jget_int64 (e, w, "major", &d->major, NULL, err) < 0 || jget_int64 (e, w, "minor", &d->minor, NULL, err) < 0
+        || jget_uint64 (e, w, "weight", &weight, NULL, err) < 0
+        || jget_uint64 (e, w, "leafWeight", &leaf, NULL, err) < 0)
+      return -1;
+    if (d->major < 0 || d->minor < 0)
+      return runhv_error (err, "%s: major and minor must be non-negative", w);
+    if (weight != 0 && (weight < 10 || weight > 1000))
+      return runhv_error (err, "%s.weight: %llu is out of range (10 to 1000)", w, (unsigned long long)weight);
+    /* Leaf weights were CFQ's, which left the kernel in 5.0.  */
+    if (leaf != 0)
+      return runhv_error (err, "%s.leafWeight: no current kernel has leaf weights (CFQ is gone); remove it", w);
+    d->weight = (uint16_t)weight;
+    r->n_weight_devices++;
+  }
+  return 0;
+}
+
 /* A cpuset list: "0-3,5,7-8".  */
 static bool
 cpuset_list_valid (const char *s)
@@ -601,6 +635,7 @@ oci_resources_free (struct oci_resources *r)
   free (r->throttle_write_bps);
   free (r->throttle_read_iops);
   free (r->throttle_write_iops);
+  free (r->weight_devices);
   free (r->devices);
   strv_free (r->unified_keys);
   strv_free (r->unified_values);
@@ -669,7 +704,9 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
           || jget_int64 (cpu, cw, "quota", &r->cpu_quota, &r->has_cpu_quota, err) < 0
           || jget_uint64 (cpu, cw, "period", &r->cpu_period, &r->has_cpu_period, err) < 0
           || jget_string (cpu, cw, "cpus", false, &r->cpu_cpus, err) < 0
-          || jget_string (cpu, cw, "mems", false, &r->cpu_mems, err) < 0)
+          || jget_string (cpu, cw, "mems", false, &r->cpu_mems, err) < 0
+          || jget_int64 (cpu, cw, "realtimeRuntime", &r->cpu_rt_runtime, &r->has_cpu_rt_runtime, err) < 0
+          || jget_uint64 (cpu, cw, "realtimePeriod", &r->cpu_rt_period, &r->has_cpu_rt_period, err) < 0)
         goto fail;
       if (r->has_cpu_shares && r->cpu_shares != 0 && (r->cpu_shares < 2 || r->cpu_shares > 262144))
         {
@@ -720,6 +757,18 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
           goto fail;
         }
       r->blkio_weight = (uint16_t)w;
+      {
+        uint64_t leaf = 0;
+        if (jget_uint64 (bio, bw, "leafWeight", &leaf, NULL, err) < 0)
+          goto fail;
+        if (leaf != 0)
+          {
+            runhv_error (err, "%s.leafWeight: no current kernel has leaf weights (CFQ is gone); remove it", bw);
+            goto fail;
+          }
+      }
+      if (parse_weight_devices (bio, bw, r, err) < 0)
+        goto fail;
       if (parse_throttle (bio, bw, "throttleReadBpsDevice", &r->throttle_read_bps, &r->n_throttle_read_bps, err) < 0
           || parse_throttle (bio, bw, "throttleWriteBpsDevice", &r->throttle_write_bps, &r->n_throttle_write_bps, err)
                < 0
@@ -819,6 +868,8 @@ oci_resources_merge (struct oci_resources *b, const struct oci_resources *u)
   MERGE (has_cpu_shares, cpu_shares);
   MERGE (has_cpu_quota, cpu_quota);
   MERGE (has_cpu_period, cpu_period);
+  MERGE (has_cpu_rt_runtime, cpu_rt_runtime);
+  MERGE (has_cpu_rt_period, cpu_rt_period);
   MERGE (has_pids_limit, pids_limit);
   MERGE (has_blkio_weight, blkio_weight);
 #undef MERGE
@@ -831,6 +882,13 @@ oci_resources_merge (struct oci_resources *b, const struct oci_resources *u)
     {
       free (b->cpu_mems);
       b->cpu_mems = xstrdup (u->cpu_mems);
+    }
+  if (u->n_weight_devices > 0)
+    {
+      free (b->weight_devices);
+      b->weight_devices = xmalloc0 (u->n_weight_devices * sizeof (*b->weight_devices));
+      memcpy (b->weight_devices, u->weight_devices, u->n_weight_devices * sizeof (*b->weight_devices));
+      b->n_weight_devices = u->n_weight_devices;
     }
 }
 
@@ -865,6 +923,10 @@ oci_resources_to_json (const struct oci_resources *r)
     json_object_set_new (cpu, "quota", json_integer (r->cpu_quota));
   if (r->has_cpu_period)
     json_object_set_new (cpu, "period", json_integer ((json_int_t)r->cpu_period));
+  if (r->has_cpu_rt_runtime)
+    json_object_set_new (cpu, "realtimeRuntime", json_integer (r->cpu_rt_runtime));
+  if (r->has_cpu_rt_period)
+    json_object_set_new (cpu, "realtimePeriod", json_integer ((json_int_t)r->cpu_rt_period));
   if (r->cpu_cpus)
     json_object_set_new (cpu, "cpus", json_string (r->cpu_cpus));
   if (r->cpu_mems)
@@ -884,6 +946,15 @@ oci_resources_to_json (const struct oci_resources *r)
   if (r->n_throttle_write_iops)
     json_object_set_new (bio, "throttleWriteIOPSDevice",
                          throttle_to_json (r->throttle_write_iops, r->n_throttle_write_iops));
+  if (r->n_weight_devices)
+    {
+      json_t *a = json_array ();
+      for (size_t i = 0; i < r->n_weight_devices; i++)
+        json_array_append_new (a, json_pack ("{s:I,s:I,s:i}", "major", (json_int_t)r->weight_devices[i].major, "minor",
+                                             (json_int_t)r->weight_devices[i].minor, "weight",
+                                             (int)r->weight_devices[i].weight));
+      json_object_set_new (bio, "weightDevice", a);
+    }
   for (size_t i = 0; i < r->n_devices; i++)
     {
       json_t *d = json_pack ("{s:b,s:s#,s:s}", "allow", r->devices[i].allow, "type", &r->devices[i].type, (size_t)1,

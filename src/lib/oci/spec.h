@@ -86,6 +86,12 @@ struct oci_throttle_device
   uint64_t rate;
 };
 
+struct oci_weight_device
+{
+  int64_t major, minor;
+  uint16_t weight;
+};
+
 /* All "has_" flags say the field was given; update merges only those.  */
 struct oci_resources
 {
@@ -98,6 +104,9 @@ struct oci_resources
   uint64_t cpu_shares, cpu_period;
   int64_t cpu_quota; /* -1 = unlimited */
   char *cpu_cpus, *cpu_mems;
+  bool has_cpu_rt_runtime, has_cpu_rt_period;
+  int64_t cpu_rt_runtime;
+  uint64_t cpu_rt_period;
 
   bool has_pids_limit;
   int64_t pids_limit; /* -1 or 0 = unlimited */
@@ -106,6 +115,8 @@ struct oci_resources
   uint16_t blkio_weight;
   struct oci_throttle_device *throttle_read_bps, *throttle_write_bps, *throttle_read_iops, *throttle_write_iops;
   size_t n_throttle_read_bps, n_throttle_write_bps, n_throttle_read_iops, n_throttle_write_iops;
+  struct oci_weight_device *weight_devices;
+  size_t n_weight_devices;
 
   struct oci_device_rule *devices;
   size_t n_devices;

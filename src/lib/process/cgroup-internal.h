@@ -12,6 +12,9 @@ int cgroup_write_u64 (const struct cgroup_manager *m, int dirfd, const char *fil
                       runhv_error_t *err);
 int cgroup_write_i64 (const struct cgroup_manager *m, int dirfd, const char *file, int64_t v, const char *field,
                       runhv_error_t *err);
+/* Reword a failed per-device weight write: the kernel refuses one for a
+   device whose I/O scheduler has no weights.  */
+int cgroup_weight_device_error (const struct oci_weight_device *d, runhv_error_t *err);
 int cgroup_read_u64 (int dirfd, const char *file, uint64_t *out);
 /* Wait until `file` contains `needle` (a freezer settling).  */
 int cgroup_wait_for (int dirfd, const char *file, const char *needle, runhv_error_t *err);

@@ -127,12 +127,31 @@ rest:
   return 0;
 }
 
+/* Real-time bandwidth needs CONFIG_RT_GROUP_SCHED, and a cgroup gets no
+   more of it than its parent has: say which.  */
+static int
+rt_error (int dfd, const char *file, runhv_error_t *err)
+{
+  int e = (*err)->status;
+  cleanup_free char *msg = xstrdup ((*err)->msg);
+  runhv_error_release (err);
+  if (faccessat (dfd, file, F_OK, 0) < 0)
+    return runhv_make_error (err, e,
+                             "%s (this kernel has no real-time group scheduling: remove the realtime "
+                             "settings)",
+                             msg);
+  if (e == EINVAL)
+    return runhv_make_error (err, e, "%s (the parent cgroup must grant at least this much cpu.rt_runtime_us)", msg);
+  return runhv_make_error (err, e, "%s", msg);
+}
+
 static int
 apply_cpu (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
 {
-  if (r->has_cpu_shares || r->has_cpu_period || r->has_cpu_quota)
+  if (r->has_cpu_shares || r->has_cpu_period || r->has_cpu_quota || r->has_cpu_rt_runtime || r->has_cpu_rt_period)
     {
       cleanup_close int dfd = open_ctrl (m, "cpu", err);
+      bool period_pending = false;
       if (dfd == -2)
         return runhv_error (err, "linux.resources.cpu: the cpu cgroup controller is not mounted on this host");
       if (dfd < 0)
@@ -140,12 +159,32 @@ apply_cpu (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_
       if (r->has_cpu_shares && r->cpu_shares != 0
           && cgroup_write_u64 (m, dfd, "cpu.shares", r->cpu_shares, "linux.resources.cpu.shares", err) < 0)
         return -1;
+      /* runc's order: the period first; if the kernel refuses it because
+         the current quota over the new period would exceed the parent's
+         bandwidth, set the quota and then retry the period.  */
       if (r->has_cpu_period && r->cpu_period != 0
           && cgroup_write_u64 (m, dfd, "cpu.cfs_period_us", r->cpu_period, "linux.resources.cpu.period", err) < 0)
-        return -1;
+        {
+          if ((*err)->status != EINVAL || !r->has_cpu_quota || r->cpu_quota == 0)
+            return -1;
+          runhv_error_release (err);
+          period_pending = true;
+        }
       if (r->has_cpu_quota && r->cpu_quota != 0
           && cgroup_write_i64 (m, dfd, "cpu.cfs_quota_us", r->cpu_quota, "linux.resources.cpu.quota", err) < 0)
         return -1;
+      if (period_pending
+          && cgroup_write_u64 (m, dfd, "cpu.cfs_period_us", r->cpu_period, "linux.resources.cpu.period", err) < 0)
+        return -1;
+      if (r->has_cpu_rt_period && r->cpu_rt_period != 0
+          && cgroup_write_u64 (m, dfd, "cpu.rt_period_us", r->cpu_rt_period, "linux.resources.cpu.realtimePeriod", err)
+               < 0)
+        return rt_error (dfd, "cpu.rt_period_us", err);
+      if (r->has_cpu_rt_runtime && r->cpu_rt_runtime != 0
+          && cgroup_write_i64 (m, dfd, "cpu.rt_runtime_us", r->cpu_rt_runtime, "linux.resources.cpu.realtimeRuntime",
+                               err)
+               < 0)
+        return rt_error (dfd, "cpu.rt_runtime_us", err);
     }
   if ((r->cpu_cpus && r->cpu_cpus[0]) || (r->cpu_mems && r->cpu_mems[0]))
     {
@@ -211,7 +250,7 @@ apply_blkio (struct cgroup_manager *m, const struct oci_resources *r, runhv_erro
 {
   cleanup_close int dfd = -1;
   if (!r->has_blkio_weight && !r->n_throttle_read_bps && !r->n_throttle_write_bps && !r->n_throttle_read_iops
-      && !r->n_throttle_write_iops)
+      && !r->n_throttle_write_iops && !r->n_weight_devices)
     return 0;
   dfd = open_ctrl (m, "blkio", err);
   if (dfd == -2)
@@ -226,6 +265,24 @@ apply_blkio (struct cgroup_manager *m, const struct oci_resources *r, runhv_erro
                                  "scheduler); remove the weight");
       if (cgroup_write_u64 (m, dfd, f, r->blkio_weight, "linux.resources.blockIO.weight", err) < 0)
         return -1;
+    }
+  for (size_t i = 0; i < r->n_weight_devices; i++)
+    {
+      const struct oci_weight_device *d = &r->weight_devices[i];
+      /* CFQ's file, else BFQ's (which takes the same 10-1000 range).  */
+      const char *f = file_exists_at (dfd, "blkio.weight_device") ? "blkio.weight_device" : "blkio.bfq.weight_device";
+      char buf[96];
+      if (d->weight == 0)
+        continue;
+      if (!file_exists_at (dfd, f))
+        return runhv_error (err,
+                            "linux.resources.blockIO.weightDevice: device %lld:%lld: this host has no per-device blkio "
+                            "weight (neither blkio.weight_device nor blkio.bfq.weight_device: no CFQ or BFQ group "
+                            "scheduling); remove it",
+                            (long long)d->major, (long long)d->minor);
+      snprintf (buf, sizeof (buf), "%lld:%lld %u", (long long)d->major, (long long)d->minor, (unsigned)d->weight);
+      if (cgroup_write (m, dfd, f, buf, "linux.resources.blockIO.weightDevice", err) < 0)
+        return cgroup_weight_device_error (d, err);
     }
   if (write_throttle (m, dfd, "blkio.throttle.read_bps_device", r->throttle_read_bps, r->n_throttle_read_bps, err) < 0
       || write_throttle (m, dfd, "blkio.throttle.write_bps_device", r->throttle_write_bps, r->n_throttle_write_bps, err)

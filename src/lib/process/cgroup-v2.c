@@ -133,6 +133,9 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
       if (cgroup_write (m, dfd, "cpu.max", buf, "linux.resources.cpu.quota", err) < 0)
         return -1;
     }
+  if ((r->has_cpu_rt_runtime && r->cpu_rt_runtime != 0) || (r->has_cpu_rt_period && r->cpu_rt_period != 0))
+    return runhv_error (err, "linux.resources.cpu.realtimeRuntime: cgroup v2 has no real-time CPU bandwidth "
+                             "(remove realtimeRuntime and realtimePeriod)");
   if (r->cpu_cpus && r->cpu_cpus[0]
       && cgroup_write (m, dfd, "cpuset.cpus", r->cpu_cpus, "linux.resources.cpu.cpus", err) < 0)
     return -1;
@@ -155,6 +158,25 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
                             err)
           < 0)
         return -1;
+    }
+  for (size_t i = 0; i < r->n_weight_devices; i++)
+    {
+      const struct oci_weight_device *d = &r->weight_devices[i];
+      bool bfq = faccessat (dfd, "io.bfq.weight", F_OK, 0) == 0;
+      if (d->weight == 0)
+        continue;
+      if (!bfq && faccessat (dfd, "io.weight", F_OK, 0) < 0 && !m->fake)
+        return runhv_error (err,
+                            "linux.resources.blockIO.weightDevice: device %lld:%lld: this host has no per-device io "
+                            "weight (neither io.weight nor io.bfq.weight); remove it",
+                            (long long)d->major, (long long)d->minor);
+      /* BFQ takes blkio's 10-1000 weights as they are; io.weight has its
+         own 1-10000 range.  */
+      snprintf (buf, sizeof (buf), "%lld:%lld %llu", (long long)d->major, (long long)d->minor,
+                (unsigned long long)(bfq ? d->weight : cgroup_blkio_to_io_weight (d->weight)));
+      if (cgroup_write (m, dfd, bfq ? "io.bfq.weight" : "io.weight", buf, "linux.resources.blockIO.weightDevice", err)
+          < 0)
+        return cgroup_weight_device_error (d, err);
     }
   {
     const struct

@@ -384,6 +384,25 @@ cgroup_write_i64 (const struct cgroup_manager *m, int dirfd, const char *file, i
 }
 
 int
+cgroup_weight_device_error (const struct oci_weight_device *d, runhv_error_t *err)
+{
+  int e = (*err)->status;
+  if (e != EOPNOTSUPP && e != ENODEV && e != EINVAL)
+    return -1;
+  runhv_error_release (err);
+  if (e == EOPNOTSUPP)
+    return runhv_make_error (
+      err, e,
+      "linux.resources.blockIO.weightDevice: device %lld:%lld does not use the BFQ I/O scheduler "
+      "(echo bfq > /sys/dev/block/%lld:%lld/queue/scheduler, or remove it)",
+      (long long)d->major, (long long)d->minor, (long long)d->major, (long long)d->minor);
+  return runhv_make_error (err, e,
+                           "linux.resources.blockIO.weightDevice: device %lld:%lld is not a block device here (remove "
+                           "it)",
+                           (long long)d->major, (long long)d->minor);
+}
+
+int
 cgroup_read_u64 (int dirfd, const char *file, uint64_t *out)
 {
   cleanup_free char *buf = NULL;
