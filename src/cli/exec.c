@@ -66,7 +66,7 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
     { NULL, 0, NULL, 0 },
   };
   const char *process_file = NULL, *cwd = NULL, *user = NULL, *id;
-  cleanup_strv char **envs = NULL, **caps = NULL, **gids = NULL;
+  cleanup_strv char **envs = NULL, **caps = NULL, **gids = NULL, **cgroups = NULL;
   bool tty = false, nnp = false;
   const char *label = NULL, *apparmor = NULL;
   struct exec_options o = { .console_receiver = -1, .stdio = { -1, -1, -1 } };
@@ -119,15 +119,18 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
             o.preserve_fds = (int)n;
           }
           break;
+        case OPT_CGROUP:
+          strv_append (&cgroups, optarg);
+          break;
+        case OPT_IGNORE_PAUSED:
+          o.ignore_paused = true;
+          break;
         case OPT_LABEL:
           label = optarg;
           break;
         case OPT_APPARMOR:
           apparmor = optarg;
           break;
-        case OPT_CGROUP:
-        case OPT_IGNORE_PAUSED:
-          break; /* accepted for runc compatibility */
         default:
           return cli_usage_error (err, "exec", "unknown option");
         }
@@ -241,6 +244,7 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
   if (oci_process_parse (proc, "process", &p, err) < 0)
     return -1;
   o.process = p;
+  o.cgroup_subs = cgroups;
   rc = runtime_exec (&g->ctx, id, &o, o.detach ? NULL : &result, err);
   oci_process_free (p);
   if (rc < 0)

@@ -59,7 +59,11 @@ struct exec_options
   bool detach;
   int preserve_fds;
   int stdio[3]; /* -1 = inherit ours */
-  pid_t pid;    /* out: the process's pid (host pid for process isolation) */
+  /* runc's --cgroup: "[controller[,controller]:]path" entries naming an
+     existing sub-cgroup of the container's to put the process in.  */
+  char *const *cgroup_subs;
+  bool ignore_paused; /* exec into a paused container (the process waits frozen) */
+  pid_t pid;          /* out: the process's pid (host pid for process isolation) */
   /* out, when not NULL: where the VM knows the process by (at least
      RUNHV_EXEC_REF_MAX bytes), for runtime_kill_exec; "" for a host one.  */
   char *exec_ref;

@@ -925,10 +925,30 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
   if (container_open (ctx, id, &c, err) < 0)
     return -1;
   s = container_status (ctx, c);
-  if (s != STATUS_RUNNING && s != STATUS_CREATED)
+  if (s == STATUS_PAUSED && !o->ignore_paused)
+    {
+      /* runc's words, which callers match on */
+      runhv_error (err, "cannot exec in a paused container (use --ignore-paused to override)");
+      goto out;
+    }
+  if (s != STATUS_RUNNING && s != STATUS_CREATED && s != STATUS_PAUSED)
     {
       runhv_error (err, "container `%s` is %s: exec needs a running container", id, container_status_name (s));
       goto out;
+    }
+  if (strcmp (c->state->isolation, "hypervisor") == 0 && (o->ignore_paused || o->cgroup_subs != NULL))
+    {
+      runhv_error (err,
+                   "exec: %s is not supported with hypervisor isolation (the container's cgroups are inside "
+                   "its VM); drop it",
+                   o->cgroup_subs != NULL ? "--cgroup" : "--ignore-paused");
+      goto out;
+    }
+  if (s == STATUS_PAUSED)
+    {
+      /* The process will sit frozen until `resume`, which needs the lock.  */
+      close (c->lock_fd);
+      c->lock_fd = -1;
     }
   if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     {

@@ -247,3 +247,57 @@ start_with_subcgroup() {
   [ ! -e "$ROOT/w3" ]
   [ ! -e "$d" ]
 }
+
+@test "exec into a paused container is refused as runc does; --ignore-paused waits for resume" {
+  config ".linux.cgroupsPath = \"/$CGP/p\""
+  rcd run -d --bundle "$BUNDLE" p-runc
+  rc pause p-runc
+  run rc exec p-runc true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot exec in a paused container (use --ignore-paused to override)"* ]]
+  rc delete --force p-runc
+
+  rhd run -d --bundle "$BUNDLE" p1
+  rh pause p1
+  run rh exec p1 true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot exec in a paused container (use --ignore-paused to override)"* ]]
+  # with --ignore-paused the process starts frozen and runs at resume
+  "$RUNHV" --root "$ROOT" exec --ignore-paused p1 sh -c 'echo ran >/ran' </dev/null >"$TEST_DIR/ip.log" 2>&1 &
+  local bg=$!
+  wait_for 50 bash -c "grep -q . /sys/fs/cgroup/freezer/$CGP/p/cgroup.procs && [ \$(wc -l </sys/fs/cgroup/freezer/$CGP/p/cgroup.procs) -ge 2 ]"
+  [ ! -e "$BUNDLE/rootfs/ran" ]
+  [ "$(status_of p1)" = paused ]
+  rh resume p1
+  wait "$bg"
+  [ "$(cat "$BUNDLE/rootfs/ran")" = ran ]
+}
+
+@test "exec --cgroup puts the process in the named sub-cgroup, as runc does" {
+  config ".linux.cgroupsPath = \"/$CGP/x\""
+  local id out
+  for id in x-runc x1; do
+    if [ $id = x-runc ]; then rcd run -d --bundle "$BUNDLE" $id; else rhd run -d --bundle "$BUNDLE" $id; fi
+    mkdir /sys/fs/cgroup/memory/"$CGP"/x/sub
+    # one controller
+    if [ $id = x-runc ]; then out=$(rc exec --cgroup memory:sub $id cat /proc/self/cgroup); else out=$(rh exec --cgroup memory:sub $id cat /proc/self/cgroup); fi
+    # (the bundle has a cgroup namespace: paths are the container's view)
+    [[ "$out" == *":memory:/sub"* ]] || fail "$id: $out"
+    [[ "$out" == *":pids:/"$'\n'* ]]
+    # every hierarchy: it must exist in each
+    if [ $id = x-runc ]; then run rc exec --cgroup sub $id true; else run rh exec --cgroup sub $id true; fi
+    [ "$status" -ne 0 ]
+    mkcg "$CGP/x/sub"
+    mkdir -p /sys/fs/cgroup/unified/"$CGP"/x/sub
+    if [ $id = x-runc ]; then out=$(rc exec --cgroup sub $id cat /proc/self/cgroup); else out=$(rh exec --cgroup sub $id cat /proc/self/cgroup); fi
+    [[ "$out" == *":pids:/sub"* ]]
+    [[ "$out" == *":freezer:/sub"* ]]
+    [[ "$out" == *"0::/sub"* ]]
+    # never out of the container's cgroup
+    if [ $id = x-runc ]; then run rc exec --cgroup memory:../.. $id true; else run rh exec --cgroup memory:../.. $id true; fi
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"not a sub"* ]]
+    if [ $id = x-runc ]; then rc delete --force $id; else rh delete --force $id; fi
+  done
+  [ ! -e /sys/fs/cgroup/memory/"$CGP"/x ]
+}

@@ -525,6 +525,78 @@ cgroup_enter (struct cgroup_manager *m, pid_t pid, runhv_error_t *err)
   return 0;
 }
 
+/* Whether hierarchy name "cpu,cpuacct" carries one of the controllers in
+   the comma-separated list (of len bytes).  */
+static bool
+hierarchy_has_any (const char *name, const char *list, size_t len)
+{
+  const char *p = list, *end = list + len;
+  while (p < end)
+    {
+      const char *c = memchr (p, ',', (size_t)(end - p));
+      size_t l = c ? (size_t)(c - p) : (size_t)(end - p);
+      cleanup_free char *one = xstrndup (p, l);
+      struct cgroup_manager probe = { .h = &(struct cgroup_hierarchy){ .name = (char *)name }, .n_h = 1 };
+      if (cgroup_v1_find (&probe, one) == 0)
+        return true;
+      p += l + 1;
+    }
+  return false;
+}
+
+int
+cgroup_manager_sub (const struct cgroup_manager *m, char *const *subs, struct cgroup_manager **out, runhv_error_t *err)
+{
+  struct cgroup_manager *n = xmalloc0 (sizeof (*n));
+  n->mode = m->mode;
+  n->root = xstrdup (m->root);
+  n->fake = m->fake;
+  for (size_t i = 0; i < m->n_h; i++)
+    add_hierarchy (n, m->h[i].name, m->h[i].mountpoint, m->h[i].path);
+  for (size_t k = 0; subs != NULL && subs[k] != NULL; k++)
+    {
+      const char *colon = strchr (subs[k], ':');
+      const char *path = colon ? colon + 1 : subs[k];
+      bool matched = false;
+      while (*path == '/')
+        path++;
+      /* runc: a sub-cgroup, never a way out of the container's own.  */
+      for (const char *c = path; c != NULL; c = strchr (c, '/') ? strchr (c, '/') + 1 : NULL)
+        if (strncmp (c, "..", 2) == 0 && (c[2] == '/' || c[2] == '\0'))
+          {
+            cgroup_manager_free (n);
+            return runhv_error (err, "exec --cgroup `%s`: %s is not a sub-cgroup path (remove the `..`)", subs[k],
+                                path);
+          }
+      if (*path == '\0')
+        {
+          cgroup_manager_free (n);
+          return runhv_error (err, "exec --cgroup `%s`: no sub-cgroup path given (use [controller:]path)", subs[k]);
+        }
+      if (colon != NULL && m->mode == CGROUP_MODE_V2)
+        {
+          cgroup_manager_free (n);
+          return runhv_error (err, "exec --cgroup `%s`: cgroup v2 has one hierarchy (drop the `controller:` prefix)",
+                              subs[k]);
+        }
+      for (size_t i = 0; i < n->n_h; i++)
+        {
+          if (colon != NULL && !hierarchy_has_any (n->h[i].name, subs[k], (size_t)(colon - subs[k])))
+            continue;
+          free (n->h[i].path);
+          n->h[i].path = join_path (m->h[i].path, path);
+          matched = true;
+        }
+      if (!matched)
+        {
+          cgroup_manager_free (n);
+          return runhv_error (err, "exec --cgroup `%s`: no cgroup hierarchy on this host has that controller", subs[k]);
+        }
+    }
+  *out = n;
+  return 0;
+}
+
 int
 cgroup_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
 {

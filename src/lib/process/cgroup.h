@@ -57,6 +57,11 @@ int cgroup_manager_from_json (json_t *j, struct cgroup_manager **out, runhv_erro
 int cgroup_check_unfrozen (const struct cgroup_manager *m, runhv_error_t *err);
 int cgroup_create (struct cgroup_manager *m, runhv_error_t *err);
 int cgroup_enter (struct cgroup_manager *m, pid_t pid, runhv_error_t *err);
+/* A copy of m whose paths go down into the existing sub-cgroups that runc's
+   `exec --cgroup` entries name: "path" for every hierarchy, or
+   "ctrl[,ctrl]:path" for the hierarchies carrying those controllers (v1).  */
+int cgroup_manager_sub (const struct cgroup_manager *m, char *const *subs, struct cgroup_manager **out,
+                        runhv_error_t *err);
 int cgroup_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err);
 /* Thaw and SIGKILL every process in the cgroup and its sub-cgroups.  */
 void cgroup_kill_tree (struct cgroup_manager *m);

@@ -489,6 +489,19 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
     return -1;
   if (load_cgroups (ctx, c, &cg, err) < 0)
     return -1;
+  if (o->cgroup_subs != NULL)
+    {
+      struct cgroup_manager *sub = NULL;
+      if (cg == NULL)
+        return runhv_error (err, "exec --cgroup: container `%s` has no cgroup", st->id);
+      if (cgroup_manager_sub (cg, o->cgroup_subs, &sub, err) < 0)
+        {
+          cgroup_manager_free (cg);
+          return -1;
+        }
+      cgroup_manager_free (cg);
+      cg = sub;
+    }
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     {
       runhv_make_error (err, errno, "socketpair");
@@ -519,7 +532,13 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
     }
   close (sv[1]);
   sv[1] = -1;
-  if ((cg != NULL && cgroup_enter (cg, stage1, err) < 0) || sync_send (sv[0], SYNC_GO, 0, NULL, -1) < 0)
+  if (cg != NULL && cgroup_enter (cg, stage1, err) < 0)
+    {
+      if (o->cgroup_subs != NULL)
+        runhv_error_wrap (err, "exec --cgroup (the sub-cgroup must exist)");
+      goto out;
+    }
+  if (sync_send (sv[0], SYNC_GO, 0, NULL, -1) < 0)
     {
       if (*err == NULL)
         runhv_make_error (err, errno, "talk to the exec process");
