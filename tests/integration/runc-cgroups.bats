@@ -301,3 +301,39 @@ start_with_subcgroup() {
   done
   [ ! -e /sys/fs/cgroup/memory/"$CGP"/x ]
 }
+
+# Whether v1 controller $1 is mounted on this host.
+v1_mounted() {
+  awk -v c="$1" '$1 == c && $2 != 0 { found = 1 } END { exit !found }' /proc/cgroups
+}
+
+@test "network classID/priorities and hugepageLimits: applied, or refused naming the missing controller as runc fails" {
+  local res ctrl file want
+  for res in '{"network": {"classID": 1048577}}|net_cls|net_cls.classid|1048577' \
+    '{"network": {"priorities": [{"name": "lo", "priority": 3}]}}|net_prio|net_prio.ifpriomap|lo 3' \
+    '{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}|hugetlb|hugetlb.2MB.limit_in_bytes|4194304'; do
+    IFS='|' read -r json ctrl file want <<<"$res"
+    config ".linux.cgroupsPath = \"/$CGP/n\" | .linux.resources = $json"
+    run rcd run -d --bundle "$BUNDLE" n-runc
+    local runc_status=$status
+    rc delete --force n-runc >/dev/null 2>&1 || true
+    run rhd run -d --bundle "$BUNDLE" n1
+    if v1_mounted "$ctrl"; then
+      [ "$runc_status" -eq 0 ]
+      [ "$status" -eq 0 ]
+      grep -q "$want" /sys/fs/cgroup/"$ctrl"/"$CGP"/n/"$file"
+      rh delete --force n1
+    else
+      [ "$runc_status" -ne 0 ]
+      [ "$status" -ne 0 ]
+      [[ "$output" == *"the $ctrl cgroup controller is not mounted on this host"* ]] || fail "$output"
+      [ "$(echo "$output" | wc -l)" -eq 1 ]
+      [ ! -e "$ROOT/n1" ]
+      [ ! -e /sys/fs/cgroup/memory/"$CGP"/n ]
+    fi
+  done
+  config '.linux.resources = {"hugepageLimits": [{"pageSize": "2M", "limit": 1}]}'
+  run rhd create --bundle "$BUNDLE" n2
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"hugepageLimits[0].pageSize: \`2M\` is not a page size"* ]] || fail "$output"
+}

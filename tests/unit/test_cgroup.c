@@ -211,6 +211,36 @@ test_v2_weight_device_and_rt (void **state)
   rm_rf (root, &err);
 }
 
+/* v2: hugetlb.<size>.max; net_cls/net_prio do not exist and are refused.  */
+static void
+test_v2_hugetlb_and_network (void **state)
+{
+  cleanup_free char *root = make_tree ();
+  struct cgroup_manager *m = NULL;
+  runhv_error_t err = NULL;
+  struct oci_resources r = { 0 };
+  struct oci_hugepage_limit h = { .page_size = (char *)"2MB", .limit = 4194304 };
+  (void)state;
+  assert_int_equal (cgroup_manager_new (root, "/pods/h", "h", false, &m, &err), 0);
+  assert_int_equal (cgroup_create (m, &err), 0);
+  r.hugepage_limits = &h;
+  r.n_hugepage_limits = 1;
+  assert_int_equal (cgroup_apply (m, &r, &err), 0);
+  {
+    cleanup_free char *v = slurp (root, "pods/h/hugetlb.2MB.max");
+    assert_string_equal (v, "4194304");
+  }
+  memset (&r, 0, sizeof (r));
+  r.has_net_class_id = true;
+  r.net_class_id = 0x100001;
+  assert_int_equal (cgroup_apply (m, &r, &err), -1);
+  assert_non_null (strstr (err->msg, "linux.resources.network"));
+  runhv_error_release (&err);
+  cgroup_destroy (m, false, &err);
+  cgroup_manager_free (m);
+  rm_rf (root, &err);
+}
+
 static void
 test_conversions (void **state)
 {
@@ -251,6 +281,7 @@ main (void)
     cmocka_unit_test (test_v2_apply),
     cmocka_unit_test (test_v2_unified_and_io),
     cmocka_unit_test (test_v2_weight_device_and_rt),
+    cmocka_unit_test (test_v2_hugetlb_and_network),
     cmocka_unit_test (test_conversions),
     cmocka_unit_test (test_paths),
   };

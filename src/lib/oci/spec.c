@@ -591,6 +591,66 @@ parse_weight_devices (json_t *bio, const char *where, struct oci_resources *r, r
   return 0;
 }
 
+static int
+parse_network (json_t *net, const char *where, struct oci_resources *r, runhv_error_t *err)
+{
+  json_t *arr = NULL, *e;
+  uint64_t id = 0;
+  size_t i;
+  if (jget_uint64 (net, where, "classID", &id, &r->has_net_class_id, err) < 0
+      || jget_array (net, where, "priorities", false, &arr, err) < 0)
+    return -1;
+  if (id > UINT32_MAX)
+    return runhv_error (err, "%s.classID: %llu does not fit in 32 bits", where, (unsigned long long)id);
+  r->net_class_id = (uint32_t)id;
+  if (arr == NULL)
+    return 0;
+  if (json_array_size (arr) > 1024)
+    return runhv_error (err, "%s.priorities: too many entries", where);
+  r->net_priorities = xmalloc0 ((json_array_size (arr) + 1) * sizeof (*r->net_priorities));
+  json_array_foreach (arr, i, e)
+  {
+    cleanup_free char *w = jpath_index (where, "priorities", i);
+    struct oci_net_priority *p = &r->net_priorities[r->n_net_priorities];
+    uint64_t prio = 0;
+    if (jget_string (e, w, "name", true, &p->name, err) < 0 || jget_uint64 (e, w, "priority", &prio, NULL, err) < 0)
+      return -1;
+    r->n_net_priorities++;
+    if (p->name[0] == '\0' || strpbrk (p->name, " \n/") != NULL)
+      return runhv_error (err, "%s.name: `%s` is not an interface name", w, p->name);
+    if (prio > UINT32_MAX)
+      return runhv_error (err, "%s.priority: %llu does not fit in 32 bits", w, (unsigned long long)prio);
+    p->priority = (uint32_t)prio;
+  }
+  return 0;
+}
+
+static int
+parse_hugepages (json_t *arr, const char *where, struct oci_resources *r, runhv_error_t *err)
+{
+  json_t *e;
+  size_t i;
+  if (json_array_size (arr) > 64)
+    return runhv_error (err, "%s.hugepageLimits: too many entries", where);
+  r->hugepage_limits = xmalloc0 ((json_array_size (arr) + 1) * sizeof (*r->hugepage_limits));
+  json_array_foreach (arr, i, e)
+  {
+    cleanup_free char *w = jpath_index (where, "hugepageLimits", i);
+    struct oci_hugepage_limit *h = &r->hugepage_limits[r->n_hugepage_limits];
+    const char *p;
+    if (jget_string (e, w, "pageSize", true, &h->page_size, err) < 0
+        || jget_uint64 (e, w, "limit", &h->limit, NULL, err) < 0)
+      return -1;
+    r->n_hugepage_limits++;
+    /* "2MB", "1GB", "64KB": it names a control file.  */
+    for (p = h->page_size; isdigit ((unsigned char)*p); p++)
+      ;
+    if (p == h->page_size || (strcmp (p, "KB") != 0 && strcmp (p, "MB") != 0 && strcmp (p, "GB") != 0))
+      return runhv_error (err, "%s.pageSize: `%s` is not a page size (use a form like \"2MB\")", w, h->page_size);
+  }
+  return 0;
+}
+
 /* A cpuset list: "0-3,5,7-8".  */
 static bool
 cpuset_list_valid (const char *s)
@@ -637,6 +697,12 @@ oci_resources_free (struct oci_resources *r)
   free (r->throttle_write_iops);
   free (r->weight_devices);
   free (r->devices);
+  for (size_t i = 0; i < r->n_net_priorities; i++)
+    free (r->net_priorities[i].name);
+  free (r->net_priorities);
+  for (size_t i = 0; i < r->n_hugepage_limits; i++)
+    free (r->hugepage_limits[i].page_size);
+  free (r->hugepage_limits);
   strv_free (r->unified_keys);
   strv_free (r->unified_values);
   free (r);
@@ -646,7 +712,7 @@ int
 oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out, runhv_error_t *err)
 {
   struct oci_resources *r = xmalloc0 (sizeof (*r));
-  json_t *mem = NULL, *cpu = NULL, *pids = NULL, *bio = NULL, *dev = NULL, *uni = NULL, *e;
+  json_t *mem = NULL, *cpu = NULL, *pids = NULL, *bio = NULL, *dev = NULL, *uni = NULL, *net = NULL, *huge = NULL, *e;
   cleanup_free char *mw = jpath (where, "memory");
   cleanup_free char *cw = jpath (where, "cpu");
   cleanup_free char *pw = jpath (where, "pids");
@@ -657,7 +723,17 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
       || jget_object (obj, where, "pids", false, &pids, err) < 0
       || jget_object (obj, where, "blockIO", false, &bio, err) < 0
       || jget_array (obj, where, "devices", false, &dev, err) < 0
-      || jget_object (obj, where, "unified", false, &uni, err) < 0)
+      || jget_object (obj, where, "unified", false, &uni, err) < 0
+      || jget_object (obj, where, "network", false, &net, err) < 0
+      || jget_array (obj, where, "hugepageLimits", false, &huge, err) < 0)
+    goto fail;
+  if (net != NULL)
+    {
+      cleanup_free char *nw = jpath (where, "network");
+      if (parse_network (net, nw, r, err) < 0)
+        goto fail;
+    }
+  if (huge != NULL && parse_hugepages (huge, where, r, err) < 0)
     goto fail;
 
   if (mem != NULL)
@@ -970,6 +1046,29 @@ oci_resources_to_json (const struct oci_resources *r)
   json_object_set_new (o, "pids", pids);
   json_object_set_new (o, "blockIO", bio);
   json_object_set_new (o, "devices", dev);
+  if (r->has_net_class_id || r->n_net_priorities)
+    {
+      json_t *net = json_object ();
+      if (r->has_net_class_id)
+        json_object_set_new (net, "classID", json_integer (r->net_class_id));
+      if (r->n_net_priorities)
+        {
+          json_t *a = json_array ();
+          for (size_t i = 0; i < r->n_net_priorities; i++)
+            json_array_append_new (a, json_pack ("{s:s,s:I}", "name", r->net_priorities[i].name, "priority",
+                                                 (json_int_t)r->net_priorities[i].priority));
+          json_object_set_new (net, "priorities", a);
+        }
+      json_object_set_new (o, "network", net);
+    }
+  if (r->n_hugepage_limits)
+    {
+      json_t *a = json_array ();
+      for (size_t i = 0; i < r->n_hugepage_limits; i++)
+        json_array_append_new (a, json_pack ("{s:s,s:I}", "pageSize", r->hugepage_limits[i].page_size, "limit",
+                                             (json_int_t)r->hugepage_limits[i].limit));
+      json_object_set_new (o, "hugepageLimits", a);
+    }
   if (r->unified_keys != NULL)
     {
       json_t *u = json_object ();

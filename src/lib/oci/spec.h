@@ -92,6 +92,18 @@ struct oci_weight_device
   uint16_t weight;
 };
 
+struct oci_net_priority
+{
+  char *name; /* interface */
+  uint32_t priority;
+};
+
+struct oci_hugepage_limit
+{
+  char *page_size; /* "2MB", as the hugetlb control files spell it */
+  uint64_t limit;
+};
+
 /* All "has_" flags say the field was given; update merges only those.  */
 struct oci_resources
 {
@@ -120,6 +132,13 @@ struct oci_resources
 
   struct oci_device_rule *devices;
   size_t n_devices;
+
+  bool has_net_class_id;
+  uint32_t net_class_id;
+  struct oci_net_priority *net_priorities;
+  size_t n_net_priorities;
+  struct oci_hugepage_limit *hugepage_limits;
+  size_t n_hugepage_limits;
 
   /* cgroup v2 "unified" key → value */
   char **unified_keys, **unified_values;

@@ -199,6 +199,22 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
             return -1;
         }
   }
+  if (r->has_net_class_id || r->n_net_priorities)
+    return runhv_error (err, "linux.resources.network: cgroup v2 has no net_cls or net_prio controller (remove "
+                             "classID and priorities)");
+  for (size_t i = 0; i < r->n_hugepage_limits; i++)
+    {
+      const struct oci_hugepage_limit *h = &r->hugepage_limits[i];
+      char file[64];
+      snprintf (file, sizeof (file), "hugetlb.%s.max", h->page_size);
+      if (!m->fake && faccessat (dfd, file, F_OK, 0) < 0)
+        return runhv_error (err,
+                            "linux.resources.hugepageLimits: no %s (this kernel has no hugetlb controller or no "
+                            "%s huge pages; remove the limit)",
+                            file, h->page_size);
+      if (cgroup_write_u64 (m, dfd, file, h->limit, "linux.resources.hugepageLimits", err) < 0)
+        return -1;
+    }
   for (size_t i = 0; r->unified_keys != NULL && r->unified_keys[i] != NULL; i++)
     {
       cleanup_free char *field = xasprintf ("linux.resources.unified.%s", r->unified_keys[i]);
