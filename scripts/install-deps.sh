@@ -13,7 +13,7 @@ packages=(
   linux-source-6.1 bc bison flex libelf-dev libssl-dev
   # the peers and clients the tests drive
   containerd runc crun podman containernetworking-plugins iproute2 iptables
-  bats hyperfine wrk curl gnutls-bin jq procps psmisc util-linux time
+  bats hyperfine wrk curl gnutls-bin jq procps psmisc util-linux time strace
   # the node installer image: an $ORIGIN RPATH on its payload's binaries
   patchelf
   python3 python3-jsonpatch python3-grpcio python3-protobuf python3-yaml

@@ -337,3 +337,73 @@ v1_mounted() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"hugepageLimits[0].pageSize: \`2M\` is not a page size"* ]] || fail "$output"
 }
+
+# No cgroup of container $1 (cgroupsPath /$CGP/$1) in any hierarchy.
+no_cgroups_of() {
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    [ ! -e "$h$CGP/$1" ] || fail "$h$CGP/$1 left behind"
+  done
+}
+
+# The mkdir calls of one `create`, numbered as strace counts them (LeakSanitizer
+# cannot run under ptrace).
+mkdir_calls() {
+  ASAN_OPTIONS=detect_leaks=0 strace -o "$TEST_DIR/dry.log" -qq -e trace=mkdir,mkdirat \
+    "$RUNHV" --root "$ROOT" create --bundle "$BUNDLE" "$1" </dev/null >/dev/null 2>&1
+  rh delete --force "$1"
+  grep -E '^mkdir' "$TEST_DIR/dry.log"
+}
+
+# `create $1` SIGKILLed by strace as it enters its $2-th mkdir.
+create_killed_at_mkdir() {
+  ASAN_OPTIONS=detect_leaks=0 strace -o /dev/null -qq -e trace=mkdir,mkdirat -e inject=mkdir,mkdirat:signal=KILL:when="$2" \
+    "$RUNHV" --root "$ROOT" create --bundle "$BUNDLE" "$1" </dev/null >/dev/null 2>&1 || true
+}
+
+@test "create SIGKILLed at several points: delete --force leaves no cgroup, state or process" {
+  local calls n id points p
+  config ".linux.cgroupsPath = \"/$CGP/dry\""
+  mkdir_calls dry >"$TEST_DIR/calls"
+  # the state directory's, then one per cgroup hierarchy
+  local state_at
+  state_at=$(grep -n "^mkdir[a-z]*(.*\"$ROOT/dry\"" "$TEST_DIR/calls" | cut -d: -f1)
+  mapfile -t points < <(grep -n "/$CGP/dry\"" "$TEST_DIR/calls" | cut -d: -f1)
+  [ -n "$state_at" ] && [ "${#points[@]}" -ge 3 ] || fail "mkdirs not recognised: $(cat "$TEST_DIR/calls")"
+  n=0
+  # before the state directory, before the first cgroup, midway, before the last
+  for p in "$state_at" "${points[0]}" "${points[$((${#points[@]} / 2))]}" "${points[-1]}"; do
+    id=k$((n++))
+    config ".linux.cgroupsPath = \"/$CGP/$id\""
+    create_killed_at_mkdir "$id" "$p" 2>/dev/null
+    # it was killed half-way: on record, and (after the first cgroup) some cgroups made
+    if [ "$p" != "$state_at" ]; then
+      [ -e "$ROOT/$id/state.json" ] || fail "$id: no state after a kill at mkdir $p"
+      [ "$(status_of "$id")" != created ]
+    fi
+    if [ "$p" = "${points[-1]}" ]; then
+      [ -n "$(ls -d /sys/fs/cgroup/*/"$CGP/$id" 2>/dev/null)" ] || fail "$id: no cgroup made before the kill"
+    fi
+    rh delete --force "$id"
+    no_cgroups_of "$id"
+    assert_no_leaks "$id"
+  done
+
+  # while a prestart hook runs: every cgroup exists and the init waits
+  config ".linux.cgroupsPath = \"/$CGP/kh\" | .hooks.prestart = [{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"echo \$\$ >$TEST_DIR/hook.pid; exec sleep 100\"]}]"
+  "$RUNHV" --root "$ROOT" create --bundle "$BUNDLE" kh </dev/null >/dev/null 2>&1 &
+  local pid=$!
+  wait_for 300 test -s "$TEST_DIR/hook.pid"
+  kill -9 $pid
+  wait $pid 2>/dev/null || true
+  kill -9 "$(cat "$TEST_DIR/hook.pid")"
+  [ -d /sys/fs/cgroup/pids/"$CGP"/kh ]
+  rh delete --force kh
+  no_cgroups_of kh
+  assert_no_leaks kh
+
+  # and the id is free again
+  config 'del(.hooks)'
+  rhd create --bundle "$BUNDLE" kh
+  [ "$(status_of kh)" = created ]
+}
