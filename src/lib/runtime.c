@@ -936,12 +936,16 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
       runhv_error (err, "container `%s` is %s: exec needs a running container", id, container_status_name (s));
       goto out;
     }
-  if (strcmp (c->state->isolation, "hypervisor") == 0 && (o->ignore_paused || o->cgroup_subs != NULL))
+  if (strcmp (c->state->isolation, "hypervisor") == 0 && o->cgroup_subs != NULL)
     {
-      runhv_error (err,
-                   "exec: %s is not supported with hypervisor isolation (the container's cgroups are inside "
-                   "its VM); drop it",
-                   o->cgroup_subs != NULL ? "--cgroup" : "--ignore-paused");
+      runhv_error (err, "exec --cgroup is not supported with hypervisor isolation (the container's cgroups are "
+                        "inside its VM); drop it");
+      goto out;
+    }
+  if (strcmp (c->state->isolation, "hypervisor") == 0 && s == STATUS_PAUSED)
+    {
+      runhv_error (err, "exec --ignore-paused is not supported with hypervisor isolation (resume the container "
+                        "first)");
       goto out;
     }
   if (s == STATUS_PAUSED)

@@ -32,23 +32,32 @@ rc() {
   runc --root "$RUNC_ROOT" "$@"
 }
 
-# Like rhd, for runc.
-rcd() {
-  local log="$TEST_DIR/detached-runc.$RANDOM.log"
-  runc --root "$RUNC_ROOT" "$@" </dev/null >"$log" 2>&1
+# Run a command whose container may keep stdio open (see rhd).
+detached() {
+  local log="$TEST_DIR/detached.$RANDOM.log"
+  "$@" </dev/null >"$log" 2>&1
   local rc=$?
   cat "$log"
   return $rc
 }
 
+# Like rhd, for runc.
+rcd() {
+  detached runc --root "$RUNC_ROOT" "$@"
+}
+
+# No cgroup of container $1 (cgroupsPath /$CGP/$1) in any hierarchy.
+no_cgroups_of() {
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    [ ! -e "$h$CGP/$1" ] || fail "$h$CGP/$1 left behind"
+  done
+}
+
 # rhd with a bound: a runtime that waits on a frozen init fails instead of
 # hanging the suite.
 rhb() {
-  local log="$TEST_DIR/bounded.$RANDOM.log"
-  timeout 60 "$RUNHV" --root "$ROOT" "$@" </dev/null >"$log" 2>&1
-  local rc=$?
-  cat "$log"
-  return $rc
+  detached timeout 60 "$RUNHV" --root "$ROOT" "$@"
 }
 
 # mkdir a cgroup in every v1 hierarchy (cpuset needs its cpus and mems).
@@ -94,9 +103,7 @@ mkcg() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"container's cgroup unexpectedly frozen"* ]]
   [ ! -e "$ROOT/fz2" ]
-  for h in /sys/fs/cgroup/*/; do
-    [ ! -e "$h$CGP/child" ] || fail "$h$CGP/child left behind"
-  done
+  no_cgroups_of child
 }
 
 # Start container $2 with runtime $1 (rhd or rcd) whose second process sits
@@ -134,9 +141,7 @@ start_with_subcgroup() {
   run rh delete --force sc1
   [ "$status" -eq 0 ]
   [ -z "$output" ]
-  for h in /sys/fs/cgroup/*/; do
-    [ ! -e "$h$CGP/sc1" ] || fail "$h$CGP/sc1 left behind"
-  done
+  no_cgroups_of sc1
   wait_for 50 bash -c "! kill -0 $child 2>/dev/null"
   [ ! -e "$ROOT/sc1" ]
 }
@@ -149,9 +154,7 @@ start_with_subcgroup() {
   run rh delete --force sc2
   [ "$status" -eq 0 ]
   [ -z "$output" ]
-  for h in /sys/fs/cgroup/*/; do
-    [ ! -e "$h$CGP/sc2" ] || fail "$h$CGP/sc2 left behind"
-  done
+  no_cgroups_of sc2
   wait_for 50 bash -c "! kill -0 $child 2>/dev/null"
 }
 
@@ -336,14 +339,6 @@ v1_mounted() {
   run rhd create --bundle "$BUNDLE" n2
   [ "$status" -ne 0 ]
   [[ "$output" == *"hugepageLimits[0].pageSize: \`2M\` is not a page size"* ]] || fail "$output"
-}
-
-# No cgroup of container $1 (cgroupsPath /$CGP/$1) in any hierarchy.
-no_cgroups_of() {
-  local h
-  for h in /sys/fs/cgroup/*/; do
-    [ ! -e "$h$CGP/$1" ] || fail "$h$CGP/$1 left behind"
-  done
 }
 
 # The mkdir calls of one `create`, numbered as strace counts them (LeakSanitizer
