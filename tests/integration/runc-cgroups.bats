@@ -21,11 +21,16 @@ teardown() {
   fi
   [[ -n "${LOOP:-}" ]] && losetup -d "$LOOP"
   teardown_bundle
-  # thaw, then remove this test's cgroups deepest first
-  for d in /sys/fs/cgroup/freezer/"$CGP" /sys/fs/cgroup/freezer/"$CGP"/*; do
-    [[ -f "$d/freezer.state" ]] && echo THAWED >"$d/freezer.state"
+  # a failed test may leave processes in this test's cgroups: thaw them all,
+  # kill them, then remove the cgroups deepest first
+  local f
+  for f in $(find /sys/fs/cgroup/freezer/"$CGP" -name freezer.state 2>/dev/null); do
+    echo THAWED >"$f"
   done
-  find /sys/fs/cgroup/*/"$CGP" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  for f in $(find /sys/fs/cgroup/*/"$CGP" -name cgroup.procs 2>/dev/null); do
+    xargs -r kill -9 <"$f" 2>/dev/null
+  done
+  wait_for 50 bash -c "find /sys/fs/cgroup/*/$CGP -depth -type d -exec rmdir {} + 2>/dev/null; ! ls -d /sys/fs/cgroup/*/$CGP >/dev/null 2>&1" || true
 }
 
 rc() {
