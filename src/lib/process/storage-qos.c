@@ -99,8 +99,7 @@ process_storage_qos (const struct oci_spec *spec, const char *rootfs, struct cgr
   struct stat st;
   dev_t dev;
 
-  if (oci_annotation_count (spec, OCI_ANN_QOS_BPS, OCI_ANN_MS_QOS_BPS, 0, "bytes per second", &bps, &have_bps, err)
-        < 0
+  if (oci_annotation_count (spec, OCI_ANN_QOS_BPS, OCI_ANN_MS_QOS_BPS, 0, "bytes per second", &bps, &have_bps, err) < 0
       || oci_annotation_count (spec, OCI_ANN_QOS_IOPS, OCI_ANN_MS_QOS_IOPS, 0, "operations per second", &iops,
                                &have_iops, err)
            < 0)
