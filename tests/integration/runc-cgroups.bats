@@ -282,7 +282,9 @@ start_with_subcgroup() {
 }
 
 @test "exec --cgroup puts the process in the named sub-cgroup, as runc does" {
-  config ".linux.cgroupsPath = \"/$CGP/x\""
+  # a cgroup namespace of its own (runhv spec, like runc spec, adds none on
+  # a v1 host), so the paths below are the container's view
+  config ".linux.cgroupsPath = \"/$CGP/x\" | .linux.namespaces += [{\"type\": \"cgroup\"}]"
   local id out
   for id in x-runc x1; do
     if [ $id = x-runc ]; then rcd run -d --bundle "$BUNDLE" $id; else rhd run -d --bundle "$BUNDLE" $id; fi
