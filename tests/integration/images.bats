@@ -80,7 +80,7 @@ pm() {
   pm rm -f wh >/dev/null
 }
 
-@test "containerd imports the webhook image (same digest) and runs it with runhv" {
+@test "containerd imports the webhook image (same digest) and runs it with runhv: it answers a review on loopback" {
   ctd_setup
   c images import "$IMG_DIR/a/runhv-webhook.oci.tar" >/dev/null
   run c images ls -q
@@ -91,6 +91,19 @@ pm() {
   run c run --rm --runc-binary "$RUNHV" "$WEBHOOK_IMAGE" img1 /usr/bin/runhv-webhook --version
   [ "$status" -eq 0 ]
   [[ "$output" == "runhv-webhook $VERSION "* ]]
+  # and serving: a review answered on loopback from the imported image
+  local port=$((20000 + RANDOM % 20000)) status
+  c run -d --runc-binary "$RUNHV" --net-host \
+    --mount "type=bind,src=$IMG_DIR/certs,dst=/certs,options=rbind:ro" "$WEBHOOK_IMAGE" img2 \
+    /usr/bin/runhv-webhook --listen "127.0.0.1:$port" --tls-cert-file /certs/tls.crt \
+    --tls-private-key-file /certs/tls.key >/dev/null
+  wait_for 100 bash -c "curl -sS --cacert '$IMG_DIR/certs/ca.pem' https://127.0.0.1:$port/readyz >/dev/null 2>&1" ||
+    fail "the imported image does not serve"
+  status=$(curl -sS --cacert "$IMG_DIR/certs/ca.pem" -o "$IMG_DIR/body2" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "@$RUNHV_SOURCE_DIR/tests/webhook/fixtures/mutate-no-annotations.json" "https://127.0.0.1:$port/mutate")
+  [ "$status" = 200 ]
+  /usr/bin/python3 "$RUNHV_SOURCE_DIR/tests/webhook/check.py" review \
+    "$RUNHV_SOURCE_DIR/tests/webhook/fixtures/mutate-no-annotations.json" "$IMG_DIR/body2" runhv-hypervisor
   run ctd_teardown images
   [ "$status" -eq 0 ] || fail "$output"
 }
