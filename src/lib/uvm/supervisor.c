@@ -793,6 +793,12 @@ handle_agent_frame (struct sup *s, struct frame *f)
         stream_writer_push (&st->w, f->payload, f->len);
         if (!st->asked_xoff && st->vc >= 0 && stream_writer_pending (&st->w) > STREAM_HIGH_WATER)
           sstream_flow (s, st, FRAME_XOFF);
+        /* The push writes what the reader takes at once: a frame still in
+           flight after an XOFF can drain the buffer here, and then no
+           POLLOUT is ever awaited again, so the XON must be sent now or
+           the guest waits for it for ever.  */
+        else if (st->asked_xoff && st->vc >= 0 && stream_writer_pending (&st->w) < STREAM_LOW_WATER)
+          sstream_flow (s, st, FRAME_XON);
         return;
       }
     case FRAME_CLOSE:
