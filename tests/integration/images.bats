@@ -35,6 +35,18 @@ pm() {
     --runtime "$RUNHV" --cgroup-manager cgroupfs --events-backend file --storage-driver vfs "$@"
 }
 
+# The webhook on 127.0.0.1:$1 becomes ready and answers a review with
+# the right patch (tests/webhook/check.py applies and compares it).
+answers_review() {
+  local port=$1 fixture="$RUNHV_SOURCE_DIR/tests/webhook/fixtures/mutate-no-annotations.json" status
+  wait_for 100 bash -c "curl -sS --cacert '$IMG_DIR/certs/ca.pem' https://127.0.0.1:$port/readyz >/dev/null 2>&1" ||
+    return 1
+  status=$(curl -sS --cacert "$IMG_DIR/certs/ca.pem" -o "$IMG_DIR/body.$port" -w '%{http_code}' \
+    -H 'Content-Type: application/json' --data-binary "@$fixture" "https://127.0.0.1:$port/mutate")
+  [ "$status" = 200 ] || return 1
+  /usr/bin/python3 "$RUNHV_SOURCE_DIR/tests/webhook/check.py" review "$fixture" "$IMG_DIR/body.$port" runhv-hypervisor
+}
+
 @test "make images: reproducible OCI archives, non-root, labelled, nothing but the binary, its libraries and CA files" {
   local tar="$IMG_DIR/a/runhv-webhook.oci.tar" cfg
   bash "$RUNHV_SOURCE_DIR/scripts/make-images.sh" "$RUNHV_SOURCE_DIR/build" "$IMG_DIR/b" >/dev/null
@@ -62,16 +74,10 @@ pm() {
 
 @test "podman loads the webhook image and runs it under runhv as uid 65532: it answers a review on loopback" {
   pm load -i "$IMG_DIR/a/runhv-webhook.oci.tar" >/dev/null
-  local port=$((20000 + RANDOM % 20000)) status
+  local port=$((20000 + RANDOM % 20000))
   pm run -d --name wh --network host -v "$IMG_DIR/certs:/certs:ro" "$WEBHOOK_IMAGE" \
     --listen "127.0.0.1:$port" --tls-cert-file /certs/tls.crt --tls-private-key-file /certs/tls.key >/dev/null
-  wait_for 100 bash -c "curl -sS --cacert '$IMG_DIR/certs/ca.pem' https://127.0.0.1:$port/readyz >/dev/null 2>&1" ||
-    fail "not ready: $(pm logs wh 2>&1)"
-  status=$(curl -sS --cacert "$IMG_DIR/certs/ca.pem" -o "$IMG_DIR/body" -w '%{http_code}' -H 'Content-Type: application/json' \
-    --data-binary "@$RUNHV_SOURCE_DIR/tests/webhook/fixtures/mutate-no-annotations.json" "https://127.0.0.1:$port/mutate")
-  [ "$status" = 200 ]
-  /usr/bin/python3 "$RUNHV_SOURCE_DIR/tests/webhook/check.py" review \
-    "$RUNHV_SOURCE_DIR/tests/webhook/fixtures/mutate-no-annotations.json" "$IMG_DIR/body" runhv-hypervisor
+  answers_review "$port" || fail "podman's container: $(pm logs wh 2>&1)"
   run pm top wh huser
   [ "${lines[1]}" = 65532 ]
   # podman really used runhv
@@ -92,18 +98,12 @@ pm() {
   [ "$status" -eq 0 ]
   [[ "$output" == "runhv-webhook $VERSION "* ]]
   # and serving: a review answered on loopback from the imported image
-  local port=$((20000 + RANDOM % 20000)) status
+  local port=$((20000 + RANDOM % 20000))
   c run -d --runc-binary "$RUNHV" --net-host \
     --mount "type=bind,src=$IMG_DIR/certs,dst=/certs,options=rbind:ro" "$WEBHOOK_IMAGE" img2 \
     /usr/bin/runhv-webhook --listen "127.0.0.1:$port" --tls-cert-file /certs/tls.crt \
     --tls-private-key-file /certs/tls.key >/dev/null
-  wait_for 100 bash -c "curl -sS --cacert '$IMG_DIR/certs/ca.pem' https://127.0.0.1:$port/readyz >/dev/null 2>&1" ||
-    fail "the imported image does not serve"
-  status=$(curl -sS --cacert "$IMG_DIR/certs/ca.pem" -o "$IMG_DIR/body2" -w '%{http_code}' -H 'Content-Type: application/json' \
-    --data-binary "@$RUNHV_SOURCE_DIR/tests/webhook/fixtures/mutate-no-annotations.json" "https://127.0.0.1:$port/mutate")
-  [ "$status" = 200 ]
-  /usr/bin/python3 "$RUNHV_SOURCE_DIR/tests/webhook/check.py" review \
-    "$RUNHV_SOURCE_DIR/tests/webhook/fixtures/mutate-no-annotations.json" "$IMG_DIR/body2" runhv-hypervisor
+  answers_review "$port" || fail "the imported image does not answer a review"
   run ctd_teardown images
   [ "$status" -eq 0 ] || fail "$output"
 }
