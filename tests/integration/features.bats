@@ -206,11 +206,11 @@ H
   grep -q "^prestart creating" "$log"
   grep -q "^createRuntime creating" "$log"
   grep -q "^createContainer created" "$log"
-  ! grep -q "^poststart" "$log"
+  if grep -q "^poststart" "$log"; then return 1; fi
   host_mnt=$(readlink /proc/self/ns/mnt)
   # runtime-namespace hooks see the host's mount ns, createContainer the container's
   grep "^createRuntime" "$log" | grep -qF "$host_mnt"
-  ! grep "^createContainer" "$log" | grep -qF "$host_mnt"
+  if grep "^createContainer" "$log" | grep -qF "$host_mnt"; then return 1; fi
   rhd start h1
   wait_for 50 grep -q "^poststart running" "$log"
   wait_for 50 test -s "$BUNDLE/rootfs/hooklog"

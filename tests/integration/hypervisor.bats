@@ -150,7 +150,8 @@ wait_status() {
   [ "${lines[0]}" = 2 ]
   mem_kb=$(echo "${lines[1]}" | awk '{print $2}')
   # the guest kernel keeps ~46 MiB of the VM's memory for itself
-  [ "$mem_kb" -gt $((300 * 1024)) ] && [ "$mem_kb" -le $((384 * 1024)) ]
+  [ "$mem_kb" -gt $((300 * 1024)) ]
+  [ "$mem_kb" -le $((384 * 1024)) ]
 }
 
 @test "VM size from runhv.toml, and derived from the container's limits, which apply inside" {

@@ -50,11 +50,16 @@ no_vm_cgroup() {
   local uid gid
   uid=$(awk '/^Uid:/ { print $2 }' /proc/$q/status)
   gid=$(awk '/^Gid:/ { print $2 }' /proc/$q/status)
-  [ "$uid" -ge 1073741824 ] && [ "$gid" -ge 1073741824 ]
+  [ "$uid" -ge 1073741824 ]
+  [ "$gid" -ge 1073741824 ]
   read -r inside outside count < /proc/$q/uid_map
-  [ "$inside" = 0 ] && [ "$outside" = "$uid" ] && [ "$count" = 65536 ]
+  [ "$inside" = 0 ]
+  [ "$outside" = "$uid" ]
+  [ "$count" = 65536 ]
   read -r inside outside count < /proc/$q/gid_map
-  [ "$inside" = 0 ] && [ "$outside" = "$gid" ] && [ "$count" = 65536 ]
+  [ "$inside" = 0 ]
+  [ "$outside" = "$gid" ]
+  [ "$count" = 65536 ]
   [ "$(cat /proc/$q/setgroups)" = deny ]
   # capabilities: only chown, dac_override, dac_read_search, fowner, and
   # those only over its user namespace
@@ -72,13 +77,22 @@ no_vm_cgroup() {
   done
   # the network namespace holds a loopback only
   run nsenter -t "$q" -n ip -o link
-  [ "${#lines[@]}" -eq 1 ] && [[ "${lines[0]}" == *": lo:"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "${lines[0]}" == *": lo:"* ]]
   # the root: kernel, initramfs, the shared tree, /usr read-only, 2 devices
   local root=/proc/$q/root
-  [ -f "$root/kernel" ] && [ -f "$root/initrd" ] && [ -x "$root/vmm" ]
+  [ -f "$root/kernel" ]
+  [ -f "$root/initrd" ]
+  [ -x "$root/vmm" ]
   [ -d "$root/shared/jq1/rootfs/bin" ]
-  [ ! -e "$root/etc/shadow" ] && [ ! -e "$root/etc/passwd" ] && [ ! -e "$root/home" ] && [ ! -e "$root/root" ]
-  [ ! -e "$root/run" ] && [ ! -e "$root/var" ] && [ ! -e "$root/tmp" ] && [ ! -e "$root/sys" ]
+  [ ! -e "$root/etc/shadow" ]
+  [ ! -e "$root/etc/passwd" ]
+  [ ! -e "$root/home" ]
+  [ ! -e "$root/root" ]
+  [ ! -e "$root/run" ]
+  [ ! -e "$root/var" ]
+  [ ! -e "$root/tmp" ]
+  [ ! -e "$root/sys" ]
   [ "$(ls "$root/dev" | tr '\n' ' ')" = "null urandom " ]
   [ "$(ls "$root/proc/1/root/shared")" = jq1 ]
   # its view of the shared tree is idmapped, nosuid, nodev; the root is ro
@@ -136,8 +150,11 @@ no_vm_cgroup() {
     mknod /nullish c 1 3; echo "mknod-c=$?"; mknod /loopish b 7 0; echo "mknod-b=$?";
     chown 0:0 /suid; chmod 0755 /suid; echo "plain-chmod=$?"'
   [[ "$output" == *"plain-chmod=0"* ]]
-  [[ "$output" != *"u+s=0"* ]] && [[ "$output" != *"g+s=0"* ]] && [[ "$output" != *"4755=0"* ]]
-  [[ "$output" != *"mknod-c=0"* ]] && [[ "$output" != *"mknod-b=0"* ]]
+  [[ "$output" != *"u+s=0"* ]]
+  [[ "$output" != *"g+s=0"* ]]
+  [[ "$output" != *"4755=0"* ]]
+  [[ "$output" != *"mknod-c=0"* ]]
+  [[ "$output" != *"mknod-b=0"* ]]
   # nothing setuid/setgid and no device node on the host, whatever the guest said
   run find "$BUNDLE/rootfs" -xdev \( -perm /6000 -o -type c -o -type b \) -print
   [ -z "$output" ]

@@ -158,7 +158,8 @@ api_requests() { jq -c '{path, content_type, authorized, labels: .body.metadata.
       [ "$boot" = "$(cat /proc/sys/kernel/random/boot_id)" ]
     else
       # a utility VM: its own kernel, the installed one
-      [ -n "$boot" ] && [ "$boot" != "$(cat /proc/sys/kernel/random/boot_id)" ]
+      [ -n "$boot" ]
+      [ "$boot" != "$(cat /proc/sys/kernel/random/boot_id)" ]
       run cri exec-sync "$ctr" -- uname -r
       [ "$output" = "$(cat "$ROOT/opt/runhv/share/runhv/kernel-release")" ]
     fi

@@ -87,7 +87,7 @@ IMAGE=localhost/runhv-test/busybox:latest
   [ "$output" = running ]
   pm rm -f -t 0 lc1
   for h in memory cpu pids; do
-    ! ls -d /sys/fs/cgroup/$h/libpod_parent/libpod-$id 2>/dev/null
+    if ls -d /sys/fs/cgroup/$h/libpod_parent/libpod-$id 2>/dev/null; then return 1; fi
   done
 }
 

@@ -139,7 +139,7 @@ start_with_subcgroup() {
   [ -n "$child" ]
   rc delete --force sc-runc
   [ ! -e /sys/fs/cgroup/memory/"$CGP"/sc-runc ]
-  ! kill -0 "$child" 2>/dev/null
+  if kill -0 "$child" 2>/dev/null; then return 1; fi
 
   child=$(FREEZE_SUB=0 start_with_subcgroup rhd sc1)
   [ -n "$child" ]

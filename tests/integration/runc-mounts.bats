@@ -106,7 +106,7 @@ no_mount_ns() {
   pid=$(pid_of nomnt1)
   [ "$(readlink /proc/$pid/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]
   [ "$(readlink /proc/$pid/root)" = "$BUNDLE/rootfs" ]
-  ! grep -q " $BUNDLE/rootfs" /proc/self/mountinfo
+  if grep -q " $BUNDLE/rootfs" /proc/self/mountinfo; then return 1; fi
   # exec lands in the same chroot
   run rh exec nomnt1 sh -c 'test ! -e /work && echo exec-chrooted'
   echo "$output"

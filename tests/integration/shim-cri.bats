@@ -148,7 +148,8 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   [ "$output" = 2 ]
   local kb
   kb=$(cri exec-sync "$side" -- awk '/^MemTotal/ { print $2 }' /proc/meminfo)
-  [ "$kb" -gt $((MEM_MB * 1024 * 3 / 4)) ] && [ "$kb" -le $((MEM_MB * 1024)) ]
+  [ "$kb" -gt $((MEM_MB * 1024 * 3 / 4)) ]
+  [ "$kb" -le $((MEM_MB * 1024)) ]
   # diag list: one VirtualMachine for the pod, its containers inside it
   run "$RUNHV" --root $SHIM_ROOT diag list --format json
   echo "$output" | jq -e --arg p "$pod" --arg w "$web" --arg s "$side" '
@@ -204,10 +205,10 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   cri_ctr snapshots ls | grep -q "^$id "
   run cri rm "$id"
   [ "$status" -eq 0 ]
-  ! cri_ctr containers ls -q | grep -qx "$id"
-  ! cri_ctr snapshots ls | grep -q "^$id "
+  if cri_ctr containers ls -q | grep -qx "$id"; then return 1; fi
+  if cri_ctr snapshots ls | grep -q "^$id "; then return 1; fi
   [ ! -e "$SHIM_ROOT/$id" ]
-  ! grep -q "/$id/rootfs " /proc/self/mountinfo
+  if grep -q "/$id/rootfs " /proc/self/mountinfo; then return 1; fi
   # the pod's VM and its other containers are untouched
   [ "$(vmm_of "$pod" | wc -l)" -eq 1 ]
   run cri exec-sync "$(id_of ph.side)" -- true

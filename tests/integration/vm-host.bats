@@ -64,7 +64,7 @@ supervisor_of() {
   kill -0 "$sup"
   run rh delete --force stuck
   [ "$status" -eq 0 ]
-  ! kill -0 "$sup" 2>/dev/null
+  if kill -0 "$sup" 2>/dev/null; then return 1; fi
   assert_no_vm_leaks stuck
 }
 
@@ -227,7 +227,7 @@ kill_create_at() {
   events=$(rh diag events | grep '"id":"badboot"')
   [ "$(grep -c vm-started <<<"$events")" -eq 1 ]
   [ "$(grep -c vm-stopped <<<"$events")" -eq 1 ]
-  ! rh list -q | grep -qx badboot
+  if rh list -q | grep -qx badboot; then return 1; fi
   wait_for 100 bash -c "! pgrep -f 'runhv-uvm-badboot[, ]' >/dev/null" || fail "its VMM still runs"
   ! pgrep -x runhv-vmsup >/dev/null || fail "a VM supervisor still runs"
   # kept for diagnosis until the id is deleted

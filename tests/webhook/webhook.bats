@@ -264,7 +264,7 @@ sys.stdout.write(doc + " " * (3 * 1024 * 1024 - len(doc.encode())))' "$FIX/mutat
   grep -q '^# TYPE runhv_webhook_review_duration_seconds histogram$' "$m"
   grep -q '^runhv_webhook_review_duration_seconds_bucket{le="+Inf"} [0-9]*$' "$m"
   # every line is a comment or NAME{labels} VALUE
-  ! grep -Ev '^(# (HELP|TYPE) .*|[a-z_]+(\{[a-z_]+="[^"]*"\})? [0-9.e+-]+)$' "$m"
+  if grep -Ev '^(# (HELP|TYPE) .*|[a-z_]+(\{[a-z_]+="[^"]*"\})? [0-9.e+-]+)$' "$m"; then return 1; fi
   after=$(metric runhv_webhook_review_duration_seconds_count)
   [[ "$after" -ge $((before + 1)) ]]
   # buckets are cumulative
