@@ -64,7 +64,8 @@ supervisor_of() {
   kill -0 "$sup"
   run rh delete --force stuck
   [ "$status" -eq 0 ]
-  if kill -0 "$sup" 2>/dev/null; then return 1; fi
+  # SIGKILLed by delete -f; the kernel may take a moment to tear it down
+  wait_for 100 bash -c "! kill -0 $sup 2>/dev/null" || fail "supervisor $sup still there: $(grep -E '^(State|PPid)' /proc/$sup/status | tr '\n' ' ')"
   assert_no_vm_leaks stuck
 }
 
