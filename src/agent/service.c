@@ -381,19 +381,6 @@ op_kill (struct agent *a, json_t *req, runhv_error_t *err)
   return runtime_kill (&a->ctx, id, sig, json_is_true (json_object_get (req, "all")), err);
 }
 
-static json_t *
-stats_json (const struct cgroup_stats *s)
-{
-  return json_pack ("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ok", 1, "memory_usage",
-                    (json_int_t)s->memory_usage, "memory_limit", (json_int_t)s->memory_limit, "memory_max_usage",
-                    (json_int_t)s->memory_max_usage, "memory_swap_usage", (json_int_t)s->memory_swap_usage,
-                    "cpu_usage_ns", (json_int_t)s->cpu_usage_ns, "cpu_user_ns", (json_int_t)s->cpu_user_ns,
-                    "cpu_system_ns", (json_int_t)s->cpu_system_ns, "cpu_periods", (json_int_t)s->cpu_periods,
-                    "cpu_throttled_periods", (json_int_t)s->cpu_throttled_periods, "cpu_throttled_ns",
-                    (json_int_t)s->cpu_throttled_ns, "pids_current", (json_int_t)s->pids_current, "pids_limit",
-                    (json_int_t)s->pids_limit, "oom_kills", (json_int_t)s->oom_kills);
-}
-
 static void
 handle_request (struct agent *a, uint32_t rid, json_t *req)
 {
@@ -476,10 +463,10 @@ handle_request (struct agent *a, uint32_t rid, json_t *req)
       break;
     case OP_STATS:
       {
-        struct cgroup_stats s;
+        cleanup_container_stats struct container_stats s = { 0 };
         r = runtime_stats (&a->ctx, id, &s, &err);
         if (r == 0)
-          resp = stats_json (&s);
+          resp = json_pack ("{s:b,s:o}", "ok", 1, "stats", container_stats_to_json (&s));
       }
       break;
     case OP_RESIZE:
@@ -721,6 +708,10 @@ agent_serve (int port, runhv_error_t *err)
                       /* A byte stream cannot be resynchronised after a bad
                          frame: drop what is buffered, say why, serve on.  */
                       log_error ("%s; dropping %zu buffered bytes", (*err)->msg, a->in.len - a->in.consumed);
+                      /* Tell the host at once, in this side's framing: a
+                         host of another protocol version then fails its
+                         call naming both versions, instead of timing out.  */
+                      send_response (a, 0, proto_error (*err));
                       runhv_error_release (err);
                       frame_reader_release (&a->in);
                       frame_reader_init (&a->in);

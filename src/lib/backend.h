@@ -8,11 +8,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "cgroup.h"
 #include "config.h"
 #include "error.h"
 #include "spec.h"
 #include "state.h"
+#include "stats.h"
 
 enum container_status
 {
@@ -104,7 +104,7 @@ struct backend_ops
   int (*pause) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
   int (*resume) (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
   int (*update) (struct runtime_context *ctx, struct container *c, const struct oci_resources *r, runhv_error_t *err);
-  int (*stats) (struct runtime_context *ctx, struct container *c, struct cgroup_stats *s, runhv_error_t *err);
+  int (*stats) (struct runtime_context *ctx, struct container *c, struct container_stats *s, runhv_error_t *err);
   /* The container's own process, for a caller that waits on it (run in the
      foreground: runhv is then its parent).  */
   int (*attach) (struct runtime_context *ctx, struct container *c, struct process_handle *h, runhv_error_t *err);

@@ -12,56 +12,26 @@
 #include "util.h"
 #include "banned.h"
 
-/* runc's omitempty: a zero counter is left out.  */
-static void
-set_nonzero (json_t *o, const char *key, uint64_t v)
-{
-  if (v != 0)
-    json_object_set_new (o, key, json_integer ((json_int_t)v));
-}
-
-json_t *
-runtime_stats_json (const struct cgroup_stats *s)
-{
-  json_t *data = json_object (), *cpu = json_object (), *usage = json_object (), *thr = json_object ();
-  json_t *mem = json_object (), *mu = json_object (), *pids = json_object ();
-
-  /* Field for field runc's types.Stats, for what runhv reads; what it
-     does not read (percpu, cpuset, blkio, memory.stat, ...) is absent
-     rather than shown as zero.  */
-  set_nonzero (usage, "total", s->cpu_usage_ns);
-  json_object_set_new (usage, "kernel", json_integer ((json_int_t)s->cpu_system_ns));
-  json_object_set_new (usage, "user", json_integer ((json_int_t)s->cpu_user_ns));
-  json_object_set_new (cpu, "usage", usage);
-  set_nonzero (thr, "periods", s->cpu_periods);
-  set_nonzero (thr, "throttled_periods", s->cpu_throttled_periods);
-  set_nonzero (thr, "throttled_time", s->cpu_throttled_ns);
-  json_object_set_new (cpu, "throttling", thr);
-  json_object_set_new (data, "cpu", cpu);
-  json_object_set_new (mu, "limit", json_integer ((json_int_t)s->memory_limit));
-  set_nonzero (mu, "usage", s->memory_usage);
-  set_nonzero (mu, "max", s->memory_max_usage);
-  json_object_set_new (mem, "usage", mu);
-  json_object_set_new (data, "memory", mem);
-  set_nonzero (pids, "current", s->pids_current);
-  set_nonzero (pids, "limit", s->pids_limit);
-  json_object_set_new (data, "pids", pids);
-  return data;
-}
-
+/* One event line as runc's types.Event encodes it: {"type","id","data"},
+   data left out when there is none.  */
 static int
-emit_event (const char *type, const char *id, json_t *data, void (*emit) (json_t *, void *), void *arg)
+emit_event (const char *type, const char *id, const struct container_stats *st, void (*emit) (const char *, void *),
+            void *arg)
 {
-  json_t *e = json_pack ("{s:s,s:s}", "type", type, "id", id);
-  if (e == NULL)
+  cleanup_json json_t *head = json_pack ("{s:s,s:s}", "type", type, "id", id);
+  cleanup_free char *h = head ? json_dumps (head, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  cleanup_free char *data = st ? container_stats_runc_json (st) : NULL;
+  cleanup_free char *line = NULL;
+  if (h == NULL || (st != NULL && data == NULL))
+    return -1;
+  if (data == NULL)
     {
-      json_decref (data);
-      return -1;
+      emit (h, arg);
+      return 0;
     }
-  if (data != NULL)
-    json_object_set_new (e, "data", data);
-  emit (e, arg);
-  json_decref (e);
+  h[strlen (h) - 1] = '\0'; /* drop the closing brace */
+  line = xasprintf ("%s,\"data\":%s}", h, data);
+  emit (line, arg);
   return 0;
 }
 
@@ -93,9 +63,9 @@ still_there (struct runtime_context *ctx, const char *id, bool *there, runhv_err
 
 int
 runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_ms, bool once,
-                void (*emit) (json_t *event, void *arg), void *arg, runhv_error_t *err)
+                void (*emit) (const char *line, void *arg), void *arg, runhv_error_t *err)
 {
-  struct cgroup_stats st = { 0 };
+  cleanup_container_stats struct container_stats st = { 0 };
   cleanup_close int oom = -1;
   uint64_t oom_seen, next;
   cleanup_json json_t *state = NULL;
@@ -109,7 +79,7 @@ runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_m
   if (runtime_stats (ctx, id, &st, err) < 0)
     return -1;
   if (once)
-    return emit_event ("stats", id, runtime_stats_json (&st), emit, arg);
+    return emit_event ("stats", id, &st, emit, arg);
   oom_seen = st.oom_kills;
   /* Where the host cannot watch OOM kills (a VM), the count in the stats
      tells them, an interval late.  */
@@ -126,9 +96,7 @@ runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_m
         return runhv_make_error (err, errno, "events: poll");
       if (r > 0 && (p.revents & POLLIN))
         {
-          char buf[64];
-          while (read (oom, buf, sizeof (buf)) > 0)
-            ;
+          runtime_oom_watch_drain (oom);
           /* v1 also signals the eventfd when the cgroup is removed.  */
           if (still_there (ctx, id, &there, err) < 0)
             return -1;
@@ -142,6 +110,7 @@ runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_m
       if (now_ms () < next)
         continue;
       next += interval_ms;
+      container_stats_release (&st);
       if (runtime_stats (ctx, id, &st, err) < 0)
         {
           /* runc's `events` ends, successfully, when the container is
@@ -159,6 +128,6 @@ runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_m
       if (oom < 0 && st.oom_kills > oom_seen)
         emit_event ("oom", id, NULL, emit, arg);
       oom_seen = st.oom_kills;
-      emit_event ("stats", id, runtime_stats_json (&st), emit, arg);
+      emit_event ("stats", id, &st, emit, arg);
     }
 }

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "events.h"
 #include "hooks.h"
 #include "json.h"
@@ -616,6 +617,12 @@ runtime_oom_watch (struct runtime_context *ctx, const char *id, runhv_error_t *e
   return ret;
 }
 
+void
+runtime_oom_watch_drain (int fd)
+{
+  cgroup_oom_watch_drain (fd);
+}
+
 int
 runtime_ps (struct runtime_context *ctx, const char *id, pid_t **pids, size_t *n, runhv_error_t *err)
 {
@@ -705,7 +712,7 @@ out:
 }
 
 int
-runtime_stats (struct runtime_context *ctx, const char *id, struct cgroup_stats *s, runhv_error_t *err)
+runtime_stats (struct runtime_context *ctx, const char *id, struct container_stats *s, runhv_error_t *err)
 {
   struct container *c = NULL;
   int ret;

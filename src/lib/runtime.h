@@ -55,17 +55,18 @@ int runtime_resume (struct runtime_context *ctx, const char *id, runhv_error_t *
 int runtime_update (struct runtime_context *ctx, const char *id, const struct oci_resources *r, runhv_error_t *err);
 /* Set-Container -RuntimeType: only a created or stopped container.  */
 int runtime_convert (struct runtime_context *ctx, const char *id, const char *isolation, runhv_error_t *err);
-int runtime_stats (struct runtime_context *ctx, const char *id, struct cgroup_stats *s, runhv_error_t *err);
+/* Fill s (zeroed by the caller); release it with container_stats_release.  */
+int runtime_stats (struct runtime_context *ctx, const char *id, struct container_stats *s, runhv_error_t *err);
 /* An fd that polls readable when the OOM killer acts in the container
    (process isolation; ENOTSUP where the host cannot see it, as in a VM).  */
 int runtime_oom_watch (struct runtime_context *ctx, const char *id, runhv_error_t *err);
-/* runc's `events`: a {"type","id","data"} event for the stats every
+/* Consume what made the watch readable; the count is in runtime_stats.  */
+void runtime_oom_watch_drain (int fd);
+/* runc's `events`: a {"type","id","data"} line for the stats every
    interval_ms and one for each OOM kill, passed to emit, until the
    container is deleted; with once, one stats event.  */
 int runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_ms, bool once,
-                    void (*emit) (json_t *event, void *arg), void *arg, runhv_error_t *err);
-/* The "data" of a stats event, in runc's layout.  */
-json_t *runtime_stats_json (const struct cgroup_stats *s);
+                    void (*emit) (const char *line, void *arg), void *arg, runhv_error_t *err);
 /* hcsdiag list: every compute system with type, owner, state, host pid. */
 int runtime_diag_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err);
 

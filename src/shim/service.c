@@ -337,7 +337,7 @@ shim_relay_handle (struct shim *s, struct pollfd *pfd, struct shim_process **who
           /* v1 notifies when the cgroup goes under OOM, a moment before
              the killer's victim is counted: give the count up to 200 ms.  */
           uint64_t before = p->task->oom_kills;
-          cgroup_oom_watch_drain (pfd[i].fd);
+          runtime_oom_watch_drain (pfd[i].fd);
           for (int tries = 0; tries < 20 && p->task->oom_kills == before; tries++)
             {
               report_oom (s, p->task);
@@ -388,7 +388,7 @@ drain_terminal (struct shim_process *p)
 static int
 oom_kills (struct shim_task *t, uint64_t *count)
 {
-  struct cgroup_stats st = { 0 };
+  cleanup_container_stats struct container_stats st = { 0 };
   runhv_error_t err = NULL;
   if (runtime_stats (&t->ctx, t->id, &st, &err) < 0)
     {
@@ -1199,7 +1199,7 @@ m_stats (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runhv
   const Containerd__Task__V2__StatsRequest *r = (const void *)msg;
   Containerd__Task__V2__StatsResponse resp = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
   Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-  struct cgroup_stats st = { 0 };
+  cleanup_container_stats struct container_stats st = { 0 };
   struct shim_task *t;
   int ret;
   if (lookup (s, call, r->id, NULL, &t) == NULL)
@@ -1216,17 +1216,23 @@ m_stats (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runhv
       Io__Containerd__Cgroups__V2__PidsStat pids = IO__CONTAINERD__CGROUPS__V2__PIDS_STAT__INIT;
       Io__Containerd__Cgroups__V2__CPUStat cpu = IO__CONTAINERD__CGROUPS__V2__CPUSTAT__INIT;
       Io__Containerd__Cgroups__V2__MemoryStat mem = IO__CONTAINERD__CGROUPS__V2__MEMORY_STAT__INIT;
-      pids.current = st.pids_current;
-      pids.limit = st.pids_limit;
-      cpu.usage_usec = st.cpu_usage_ns / 1000;
-      cpu.user_usec = st.cpu_user_ns / 1000;
-      cpu.system_usec = st.cpu_system_ns / 1000;
-      cpu.nr_periods = st.cpu_periods;
-      cpu.nr_throttled = st.cpu_throttled_periods;
-      cpu.throttled_usec = st.cpu_throttled_ns / 1000;
-      mem.usage = st.memory_usage;
-      mem.usage_limit = st.memory_limit;
-      mem.swap_usage = st.memory_swap_usage;
+      pids.current = st.pids.current;
+      pids.limit = st.pids.limit;
+      cpu.usage_usec = st.cpu.total / 1000;
+      cpu.user_usec = st.cpu.user / 1000;
+      cpu.system_usec = st.cpu.kernel / 1000;
+      cpu.nr_periods = st.cpu.periods;
+      cpu.nr_throttled = st.cpu.throttled_periods;
+      cpu.throttled_usec = st.cpu.throttled_time / 1000;
+      mem.usage = st.memory.usage.usage;
+      mem.usage_limit = st.memory.usage.limit;
+      /* v2 counts swap alone; container_stats counts it as v1's memsw.  */
+      if (st.memory.swap.usage >= st.memory.usage.usage)
+        mem.swap_usage = st.memory.swap.usage - st.memory.usage.usage;
+      mem.file = st.memory.cache;
+      mem.anon = container_stats_raw (&st, "anon");
+      /* kubelet's working set is usage less inactive file pages.  */
+      mem.inactive_file = container_stats_raw (&st, "inactive_file");
       m.pids = &pids;
       m.cpu = &cpu;
       m.memory = &mem;
@@ -1242,20 +1248,30 @@ m_stats (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runhv
       Io__Containerd__Cgroups__V1__MemoryStat mem = IO__CONTAINERD__CGROUPS__V1__MEMORY_STAT__INIT;
       Io__Containerd__Cgroups__V1__MemoryEntry mu = IO__CONTAINERD__CGROUPS__V1__MEMORY_ENTRY__INIT;
       Io__Containerd__Cgroups__V1__MemoryEntry sw = IO__CONTAINERD__CGROUPS__V1__MEMORY_ENTRY__INIT;
-      pids.current = st.pids_current;
-      pids.limit = st.pids_limit;
-      usage.total = st.cpu_usage_ns;
-      usage.user = st.cpu_user_ns;
-      usage.kernel = st.cpu_system_ns;
-      thr.periods = st.cpu_periods;
-      thr.throttled_periods = st.cpu_throttled_periods;
-      thr.throttled_time = st.cpu_throttled_ns;
+      pids.current = st.pids.current;
+      pids.limit = st.pids.limit;
+      usage.total = st.cpu.total;
+      usage.user = st.cpu.user;
+      usage.kernel = st.cpu.kernel;
+      usage.n_per_cpu = st.cpu.n_percpu;
+      usage.per_cpu = st.cpu.percpu;
+      thr.periods = st.cpu.periods;
+      thr.throttled_periods = st.cpu.throttled_periods;
+      thr.throttled_time = st.cpu.throttled_time;
       cpu.usage = &usage;
       cpu.throttling = &thr;
-      mu.usage = st.memory_usage;
-      mu.limit = st.memory_limit;
-      mu.max = st.memory_max_usage;
-      sw.usage = st.memory_swap_usage;
+      mu.usage = st.memory.usage.usage;
+      mu.limit = st.memory.usage.limit;
+      mu.max = st.memory.usage.max;
+      mu.failcnt = st.memory.usage.failcnt;
+      sw.usage = st.memory.swap.usage;
+      sw.limit = st.memory.swap.limit;
+      sw.max = st.memory.swap.max;
+      sw.failcnt = st.memory.swap.failcnt;
+      mem.cache = st.memory.cache;
+      mem.rss = container_stats_raw (&st, "rss");
+      mem.total_inactive_file = container_stats_raw (&st, "total_inactive_file");
+      mem.inactive_file = container_stats_raw (&st, "inactive_file");
       mem.usage = &mu;
       mem.swap = &sw;
       m.pids = &pids;

@@ -1,5 +1,5 @@
 /* libFuzzer entry for the agent protocol, as both ends read it: a byte
-   stream cut into frames, JSON payloads, requests and events validated.
+   stream cut into frames, JSON payloads, requests and events validated, statistics decoded.
    Every input must be accepted or refused without a crash, a leak or an
    allocation larger than the frame limit.  */
 #include <stdint.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent-proto.h"
+#include "stats.h"
 #include "util.h"
 #include "banned.h"
 
@@ -48,6 +49,25 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         }
       else if (proto_check_response (j, &err) < 0)
         runhv_error_release (&err);
+      else if (json_object_get (j, "stats") != NULL)
+        {
+          /* the host decodes a VM container's statistics from this */
+          struct container_stats st;
+          if (container_stats_from_json (json_object_get (j, "stats"), &st, &err) < 0)
+            {
+              if (err == NULL || strchr (err->msg, '\n') != NULL)
+                abort ();
+              runhv_error_release (&err);
+            }
+          else
+            {
+              char *text = container_stats_runc_json (&st);
+              if (text == NULL)
+                abort ();
+              free (text);
+              container_stats_release (&st);
+            }
+        }
       json_decref (j);
     }
   if (got < 0)

@@ -86,6 +86,16 @@ wait_status() {
   [ "${lines[0]}" = $((96 * 1024 * 1024)) ]
   [ "${lines[1]}" = "50000 100000" ]
   [ "${lines[2]}" = 40 ]
+  # runc's stats layout, read from the guest's cgroup v2 files as runc reads v2
+  run rh events --stats life
+  [ "$status" -eq 0 ] || fail "$output"
+  jq -e --argjson mem $((96 * 1024 * 1024)) '.type == "stats" and .id == "life"
+    and (.data | keys_unsorted) == ["cpu","cpuset","memory","pids","blkio","hugetlb","intel_rdt","network_interfaces"]
+    and .data.memory.usage.limit == $mem and .data.memory.usage.usage > 0 and .data.pids.limit == 40
+    and .data.pids.current >= 2 and .data.cpu.usage.total > 0 and .data.cpu.throttling.periods > 0
+    and (.data.memory.raw | has("anon") and has("file") and has("inactive_file"))
+    and (.data.memory.cache // 0) == .data.memory.raw.file
+    and (.data.cpu.usage | has("percpu") | not)' <<<"$output" >/dev/null || fail "$output"
   run rh delete life
   [ "$status" -ne 0 ]
   [[ "$output" == *"is running: stop it first"* ]]

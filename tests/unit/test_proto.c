@@ -54,14 +54,16 @@ test_framing_rejects (void **state)
   (void)state;
   expect_reject (0x12345678, 1, FRAME_REQUEST, 0, 1, 2, "bad magic");
   expect_reject (AGENT_PROTO_MAGIC, 9, FRAME_REQUEST, 0, 1, 2, "version 9");
-  expect_reject (AGENT_PROTO_MAGIC, 1, 0, 0, 1, 2, "unknown frame type 0");
-  expect_reject (AGENT_PROTO_MAGIC, 1, 77, 0, 1, 2, "unknown frame type 77");
-  expect_reject (AGENT_PROTO_MAGIC, 1, FRAME_REQUEST, 1, 1, 2, "reserved flags");
+  /* an initramfs built before the last protocol change */
+  expect_reject (AGENT_PROTO_MAGIC, AGENT_PROTO_VERSION - 1, FRAME_REQUEST, 0, 1, 2, "not supported");
+  expect_reject (AGENT_PROTO_MAGIC, AGENT_PROTO_VERSION, 0, 0, 1, 2, "unknown frame type 0");
+  expect_reject (AGENT_PROTO_MAGIC, AGENT_PROTO_VERSION, 77, 0, 1, 2, "unknown frame type 77");
+  expect_reject (AGENT_PROTO_MAGIC, AGENT_PROTO_VERSION, FRAME_REQUEST, 1, 1, 2, "reserved flags");
   /* judged from the header alone: no 4 GiB buffer is ever allocated */
-  expect_reject (AGENT_PROTO_MAGIC, 1, FRAME_DATA, 0, 1, 0xffffffffu, "over the");
-  expect_reject (AGENT_PROTO_MAGIC, 1, FRAME_DATA, 0, 1, AGENT_PROTO_MAX_PAYLOAD + 1, "over the");
-  expect_reject (AGENT_PROTO_MAGIC, 1, FRAME_CLOSE, 0, 1, 3, "carries no payload");
-  expect_reject (AGENT_PROTO_MAGIC, 1, FRAME_DATA, 0, 0, 3, "stream id 0");
+  expect_reject (AGENT_PROTO_MAGIC, AGENT_PROTO_VERSION, FRAME_DATA, 0, 1, 0xffffffffu, "over the");
+  expect_reject (AGENT_PROTO_MAGIC, AGENT_PROTO_VERSION, FRAME_DATA, 0, 1, AGENT_PROTO_MAX_PAYLOAD + 1, "over the");
+  expect_reject (AGENT_PROTO_MAGIC, AGENT_PROTO_VERSION, FRAME_CLOSE, 0, 1, 3, "carries no payload");
+  expect_reject (AGENT_PROTO_MAGIC, AGENT_PROTO_VERSION, FRAME_DATA, 0, 0, 3, "stream id 0");
 }
 
 static void

@@ -24,13 +24,13 @@ int cgroup_v1_find (const struct cgroup_manager *m, const char *controller);
 int cgroup_v1_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err);
 int cgroup_v1_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err);
 bool cgroup_v1_is_frozen (struct cgroup_manager *m);
-int cgroup_v1_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err);
+int cgroup_v1_stats (struct cgroup_manager *m, struct container_stats *s, runhv_error_t *err);
 int cgroup_v1_prepare_dir (struct cgroup_manager *m, size_t i, runhv_error_t *err);
 
 int cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err);
 int cgroup_v2_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err);
 bool cgroup_v2_is_frozen (struct cgroup_manager *m);
-int cgroup_v2_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err);
+int cgroup_v2_stats (struct cgroup_manager *m, struct container_stats *s, runhv_error_t *err);
 int cgroup_v2_enable_controllers (struct cgroup_manager *m, runhv_error_t *err);
 
 #endif

@@ -618,7 +618,7 @@ cgroup_is_frozen (struct cgroup_manager *m)
 }
 
 int
-cgroup_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err)
+cgroup_stats (struct cgroup_manager *m, struct container_stats *s, runhv_error_t *err)
 {
   memset (s, 0, sizeof (*s));
   return m->mode == CGROUP_MODE_V2 ? cgroup_v2_stats (m, s, err) : cgroup_v1_stats (m, s, err);

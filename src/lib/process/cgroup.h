@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "spec.h"
+#include "stats.h"
 
 enum cgroup_mode
 {
@@ -32,15 +33,6 @@ struct cgroup_manager
   bool fake;  /* a test tree: control files are created on write */
   struct cgroup_hierarchy *h;
   size_t n_h;
-};
-
-struct cgroup_stats
-{
-  uint64_t memory_usage, memory_limit, memory_max_usage, memory_swap_usage;
-  uint64_t cpu_usage_ns, cpu_user_ns, cpu_system_ns;
-  uint64_t cpu_throttled_periods, cpu_throttled_ns, cpu_periods;
-  uint64_t pids_current, pids_limit;
-  uint64_t oom_kills;
 };
 
 /* Detect the layout under root (NULL = /sys/fs/cgroup) and resolve the
@@ -71,7 +63,8 @@ int cgroup_freeze (struct cgroup_manager *m, bool frozen, runhv_error_t *err);
 bool cgroup_is_frozen (struct cgroup_manager *m);
 int cgroup_pids (struct cgroup_manager *m, pid_t **pids, size_t *n, runhv_error_t *err);
 int cgroup_signal_all (struct cgroup_manager *m, int sig, runhv_error_t *err);
-int cgroup_stats (struct cgroup_manager *m, struct cgroup_stats *s, runhv_error_t *err);
+/* Fill s (zeroed by the caller; release it with container_stats_release).  */
+int cgroup_stats (struct cgroup_manager *m, struct container_stats *s, runhv_error_t *err);
 /* An fd that polls readable when the container's memory cgroup reports an
    OOM (an eventfd on memory.oom_control for v1, an inotify watch on
    memory.events for v2); drain it with cgroup_oom_watch_drain and read the
@@ -86,5 +79,14 @@ char *cgroup_host_dir (const struct cgroup_manager *m, size_t i);
 uint64_t cgroup_shares_to_weight (uint64_t shares);
 uint64_t cgroup_blkio_to_io_weight (uint64_t weight);
 char *cgroup_path_from_spec (const char *cgroups_path, const char *id, bool systemd);
+/* Statistics files, parsed as runc parses them.  */
+uint64_t cgroup_kv (const char *buf, const char *key);
+int cgroup_parse_cpu_list (const char *buf, uint16_t **out, size_t *n);
+int cgroup_parse_u64_fields (const char *buf, uint64_t **out, size_t *n);
+int cgroup_parse_usage_all (const char *buf, struct container_stats *s);
+int cgroup_parse_memory_stat (const char *buf, struct container_stats *s);
+int cgroup_parse_blkio (const char *buf, struct stats_blkio_list *l);
+int cgroup_parse_io_stat (const char *buf, struct container_stats *s);
+int cgroup_hugepage_name (const char *dirent_name, char *out, size_t size);
 
 #endif

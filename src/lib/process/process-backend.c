@@ -638,7 +638,7 @@ process_ps (struct runtime_context *ctx, struct container *c, pid_t **pids, size
 
 static int
 with_cgroups (struct runtime_context *ctx, struct container *c, int op, const struct oci_resources *r,
-              struct cgroup_stats *s, runhv_error_t *err)
+              struct container_stats *s, runhv_error_t *err)
 {
   struct cgroup_manager *cg = NULL;
   int ret;
@@ -684,7 +684,7 @@ process_update (struct runtime_context *ctx, struct container *c, const struct o
 }
 
 static int
-process_stats (struct runtime_context *ctx, struct container *c, struct cgroup_stats *s, runhv_error_t *err)
+process_stats (struct runtime_context *ctx, struct container *c, struct container_stats *s, runhv_error_t *err)
 {
   return with_cgroups (ctx, c, 3, NULL, s, err);
 }

@@ -90,8 +90,10 @@ frame_reader_next (struct frame_reader *r, struct frame *f, runhv_error_t *err)
   if (get32 (h) != AGENT_PROTO_MAGIC)
     return runhv_error (err, "agent protocol: bad magic 0x%08x (not a runhv agent peer)", get32 (h));
   if (h[4] != AGENT_PROTO_VERSION)
-    return runhv_error (err, "agent protocol: version %u is not supported (this side speaks %u)", h[4],
-                        AGENT_PROTO_VERSION);
+    return runhv_error (err,
+                        "agent protocol: version %u is not supported (this side speaks %u): the guest initramfs "
+                        "and the host binaries come from different runhv builds; re-run scripts/provision-guest.sh",
+                        h[4], AGENT_PROTO_VERSION);
   type = h[5];
   if (type < FRAME_REQUEST || type > FRAME_XON)
     return runhv_error (err, "agent protocol: unknown frame type %u", type);

@@ -14,7 +14,7 @@
 #include "error.h"
 
 #define AGENT_PROTO_MAGIC 0x52485641u /* "RHVA" */
-#define AGENT_PROTO_VERSION 1
+#define AGENT_PROTO_VERSION 2
 #define AGENT_PROTO_HEADER 16
 #define AGENT_PROTO_MAX_PAYLOAD (1u << 20)
 #define AGENT_PORT_NAME "org.runhv.agent.0"

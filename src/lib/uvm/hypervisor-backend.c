@@ -862,29 +862,16 @@ hv_update (struct runtime_context *ctx, struct container *c, const struct oci_re
 }
 
 static int
-hv_stats (struct runtime_context *ctx, struct container *c, struct cgroup_stats *s, runhv_error_t *err)
+hv_stats (struct runtime_context *ctx, struct container *c, struct container_stats *s, runhv_error_t *err)
 {
   json_t *r = NULL;
+  int ret;
   if (call (ctx, c, json_pack ("{s:s}", "op", "stats"), &r, err) < 0)
     return -1;
-  memset (s, 0, sizeof (*s));
-#define GET(f) s->f = (uint64_t)json_integer_value (json_object_get (r, #f))
-  GET (memory_usage);
-  GET (memory_limit);
-  GET (memory_max_usage);
-  GET (memory_swap_usage);
-  GET (cpu_usage_ns);
-  GET (cpu_user_ns);
-  GET (cpu_system_ns);
-  GET (cpu_periods);
-  GET (cpu_throttled_periods);
-  GET (cpu_throttled_ns);
-  GET (pids_current);
-  GET (pids_limit);
-  GET (oom_kills);
-#undef GET
+  /* Guest bytes: decoded strictly, arrays bounded.  */
+  ret = container_stats_from_json (json_object_get (r, "stats"), s, err);
   json_decref (r);
-  return 0;
+  return ret;
 }
 
 static int
