@@ -284,6 +284,13 @@ agent_boot (struct agent_boot *b, runhv_error_t *err)
       || mount_one ("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0
       || mount_one ("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
     return -1;
+  /* The LSMs' interface: the process backend applies a container's
+     apparmorProfile only where AppArmor shows there, as runc decides.  A
+     kernel built without securityfs (the lean one) has no LSM to offer, and
+     the label is then refused.  Containers get a sysfs of their own.  */
+  if (access ("/sys/kernel/security", F_OK) == 0
+      && mount ("securityfs", "/sys/kernel/security", "securityfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    log_info ("securityfs: %s (LSM labels will be refused)", strerror (errno));
   if (strcmp (b->fs, "9p") == 0)
     {
       if (mount_one ("rootfs", AGENT_SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap", err)

@@ -85,3 +85,34 @@ teardown() { teardown_bundle; }
   [ "$status" -ne 0 ]
   [[ "$output" == *"(does NOT match the kernel)"*"make guest"* ]] || fail "diag: $output"
 }
+
+# The host here has no LSM; Debian's generic guest kernel has AppArmor, so a
+# VM is where runhv's apply path runs for real: the label is written to the
+# guest's /proc/self/attr/apparmor/exec before execve, as runc writes it.
+# A profile the guest never loaded fails at that write, which proves the
+# write happens; the lean kernel has no LSM and refuses the label up front.
+@test "apparmorProfile and exec --apparmor are applied by a guest kernel with AppArmor, refused by one without" {
+  printf '[vm]\nkernel = "%s"\n' "$GUEST_DIR/generic/vmlinux" > "$TEST_DIR/runhv.toml"
+  config '.process.args = ["sh", "-c", "cat /proc/self/attr/current; sleep 1000"] | .process.apparmorProfile = "unconfined"'
+  env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" run -d --isolation=hypervisor --bundle "$BUNDLE" aa1 \
+    </dev/null >"$TEST_DIR/aa1.out" 2>&1 || fail "$(cat "$TEST_DIR/aa1.out")"
+  wait_for 100 grep -q unconfined "$TEST_DIR/aa1.out" || fail "$(cat "$TEST_DIR/aa1.out")"
+  run env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" exec --apparmor unconfined aa1 cat /proc/self/attr/current
+  [ "$status" -eq 0 ] && [ "$output" = unconfined ] || fail "exec: $output"
+  run env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" exec --apparmor runhv-never-loaded aa1 true
+  [ "$status" -ne 0 ] || fail "exec with a profile the guest never loaded succeeded: $output"
+  [[ "$output" == *"exec runhv-never-loaded"*"/proc/self/attr/apparmor/exec"* ]] || fail "exec: $output"
+  rh delete --force aa1
+  config '.process.args = ["true"] | .process.apparmorProfile = "runhv-never-loaded"'
+  run env RUNHV_CONFIG="$TEST_DIR/runhv.toml" "$RUNHV" --root "$ROOT" run --isolation=hypervisor --bundle "$BUNDLE" aa2
+  [ "$status" -ne 0 ] || fail "a profile the guest never loaded was accepted: $output"
+  [[ "$output" == *"process.apparmorProfile: write \`exec runhv-never-loaded\`"* ]] || fail "$output"
+  run rh state aa2
+  [ "$status" -ne 0 ] || fail "aa2 left state behind: $output"
+  # the lean kernel has no LSM: refused, naming the field
+  config '.process.args = ["true"] | .process.apparmorProfile = "unconfined"'
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" aa3
+  [ "$status" -ne 0 ] || fail "the lean kernel accepted an AppArmor profile: $output"
+  [[ "$output" == *"process.apparmorProfile: \`unconfined\` cannot be applied"* ]] || fail "$output"
+  [ "$(echo "$output" | wc -l)" -eq 1 ] || fail "$output"
+}

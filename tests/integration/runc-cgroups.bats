@@ -348,6 +348,67 @@ v1_mounted() {
   [[ "$output" == *"hugepageLimits[0].pageSize: \`2M\` is not a page size"* ]] || fail "$output"
 }
 
+# The applied half of the test above, wherever this host leaves the
+# controllers unmounted: the test mounts them (in a mount namespace of its
+# own, so the host's view never changes) and runs runc and runhv there. The
+# hierarchies go when the namespace ends and the test's cgroups are removed.
+@test "network classID/priorities and hugepageLimits are written as runc writes them where the controllers are mounted" {
+  [ -d /sys/kernel/mm/hugepages/hugepages-2048kB ] || fail "this kernel has no 2 MiB huge pages"
+  local mounted_before
+  mounted_before=$(awk '$2 != 0 { print $1 }' /proc/cgroups)
+  config ".linux.cgroupsPath = \"/$CGP/n\" | .linux.resources = {network: {classID: 1048577,
+    priorities: [{name: \"lo\", priority: 3}]}, hugepageLimits: [{pageSize: \"2MB\", limit: 4194304}]}"
+  cat >"$TEST_DIR/in-ns.sh" <<'SCRIPT'
+set -u
+cleanup() {
+  runc --root "$RUNC_ROOT" delete --force n-runc >/dev/null 2>&1
+  "$RUNHV" --root "$ROOT" delete --force n1 >/dev/null 2>&1
+  for c in net_cls,net_prio hugetlb; do
+    rmdir /sys/fs/cgroup/$c/"$CGP"/n /sys/fs/cgroup/$c/"$CGP" 2>/dev/null
+    [ -e /sys/fs/cgroup/$c.made-by-test ] || continue
+    # the kernel frees a hierarchy at its last umount only if no removed
+    # child is still dying then; otherwise it lingers, mounted nowhere
+    for i in $(seq 100); do
+      [ "$(awk -v c="${c%%,*}" '$1 == c { print $3 }' /proc/cgroups)" = 1 ] && break
+      sleep 0.1
+    done
+    umount /sys/fs/cgroup/$c; rmdir /sys/fs/cgroup/$c; rm /sys/fs/cgroup/$c.made-by-test
+  done
+}
+trap cleanup EXIT
+for c in net_cls,net_prio hugetlb; do
+  if ! mountpoint -q /sys/fs/cgroup/$c; then
+    mkdir /sys/fs/cgroup/$c && touch /sys/fs/cgroup/$c.made-by-test && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c || exit 9
+  fi
+done
+for rt in runc runhv; do
+  if [ $rt = runc ]; then runc --root "$RUNC_ROOT" run -d --bundle "$BUNDLE" n-runc </dev/null >/dev/null 2>&1 || exit 1
+  else "$RUNHV" --root "$ROOT" run -d --bundle "$BUNDLE" n1 </dev/null >"$TEST_DIR/rh.log" 2>&1 || { cat "$TEST_DIR/rh.log"; exit 2; }; fi
+  echo "$rt $(cat /sys/fs/cgroup/net_cls,net_prio/"$CGP"/n/net_cls.classid) $(grep '^lo ' /sys/fs/cgroup/net_cls,net_prio/"$CGP"/n/net_prio.ifpriomap) $(cat /sys/fs/cgroup/hugetlb/"$CGP"/n/hugetlb.2MB.limit_in_bytes)"
+  if [ $rt = runc ]; then echo "$rt $(runc --root "$RUNC_ROOT" events --stats n-runc | jq -c .data.hugetlb)"
+  else echo "$rt $("$RUNHV" --root "$ROOT" events --stats n1 | jq -c .data.hugetlb)"; fi
+  if [ $rt = runc ]; then runc --root "$RUNC_ROOT" delete --force n-runc; else "$RUNHV" --root "$ROOT" delete --force n1; fi
+  [ ! -e /sys/fs/cgroup/hugetlb/"$CGP"/n ] || { echo "$rt left its hugetlb cgroup"; exit 3; }
+done
+SCRIPT
+  run env RUNC_ROOT="$RUNC_ROOT" ROOT="$ROOT" RUNHV="$RUNHV" BUNDLE="$BUNDLE" CGP="$CGP" TEST_DIR="$TEST_DIR" \
+    unshare -m --propagation private bash "$TEST_DIR/in-ns.sh"
+  [ "$status" -eq 0 ] || fail "$output"
+  [ "${lines[0]}" = "runc 1048577 lo 3 4194304" ] || fail "$output"
+  [ "${lines[2]}" = "runhv 1048577 lo 3 4194304" ] || fail "$output"
+  # events --stats reports the hugetlb hierarchy per page size, as runc does
+  [ "${lines[1]}" = 'runc {"2MB":{"failcnt":0}}' ] || fail "$output"
+  [ "${lines[3]}" = 'runhv {"2MB":{"failcnt":0}}' ] || fail "$output"
+  # and the host is as it was: what the test mounted is gone
+  local c
+  for c in net_cls hugetlb; do
+    if ! grep -q "$c" <<<"$mounted_before"; then
+      wait_for 50 bash -c "! awk -v c=$c '\$1 == c && \$2 != 0 { f = 1 } END { exit !f }' /proc/cgroups" ||
+        fail "the $c hierarchy outlived the test"
+    fi
+  done
+}
+
 # The mkdir calls of one `create`, numbered as strace counts them (LeakSanitizer
 # cannot run under ptrace).
 mkdir_calls() {

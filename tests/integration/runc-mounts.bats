@@ -185,7 +185,7 @@ no_mount_ns() {
   [ "$runc_rc" -ne 0 ]
   [[ "$runc_out" == *"apparmor"* ]]
   [ "$rh_rc" -ne 0 ]
-  [[ "$rh_out" == "runhv: create container "*": process.apparmorProfile: \`runhv-test\` cannot be applied, this host has no AppArmor (remove apparmorProfile, or run on a host with AppArmor enabled)" ]]
+  [[ "$rh_out" == "runhv: create container "*": process.apparmorProfile: \`runhv-test\` cannot be applied, this kernel has no AppArmor (remove apparmorProfile, or run on a host with AppArmor enabled; in a VM, on a guest kernel with it: \`[vm] kernel\` = the generic one)" ]]
   config 'del(.process.apparmorProfile) | .process.selinuxLabel = "system_u:system_r:container_t:s0"'
   both
   [ "$runc_rc" -ne 0 ]

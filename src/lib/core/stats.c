@@ -130,26 +130,25 @@ container_stats_to_json (const struct container_stats *s)
                          json_pack ("{s:o,s:o,s:o}", "usage", wire_u64 (s->hugetlb[i].usage), "max",
                                     wire_u64 (s->hugetlb[i].max), "failcnt", wire_u64 (s->hugetlb[i].failcnt)));
   return json_pack (
-      "{s:{s:{s:o,s:o,s:o,s:o,s:o,s:o},s:{s:o,s:o,s:o}},"
-      "s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I},"
-      "s:{s:o,s:o,s:o,s:o,s:o,s:o},s:{s:o,s:o},s:o,s:o,s:o}",
-      "cpu", "usage", "total", wire_u64 (s->cpu.total), "kernel", wire_u64 (s->cpu.kernel), "user",
-      wire_u64 (s->cpu.user), "percpu", wire_u64_array (s->cpu.percpu, s->cpu.n_percpu), "percpu_kernel",
-      wire_u64_array (s->cpu.percpu_kernel, s->cpu.n_percpu_kernel), "percpu_user",
-      wire_u64_array (s->cpu.percpu_user, s->cpu.n_percpu_user), "throttling", "periods", wire_u64 (s->cpu.periods),
-      "throttledPeriods", wire_u64 (s->cpu.throttled_periods), "throttledTime", wire_u64 (s->cpu.throttled_time),
-      "cpuset", "cpus", wire_u16_array (s->cpuset.cpus, s->cpuset.n_cpus), "mems",
-      wire_u16_array (s->cpuset.mems, s->cpuset.n_mems), "cpu_exclusive", wire_u64 (s->cpuset.cpu_exclusive),
-      "mem_hardwall", wire_u64 (s->cpuset.mem_hardwall), "mem_exclusive", wire_u64 (s->cpuset.mem_exclusive),
-      "memory_migrate", wire_u64 (s->cpuset.memory_migrate), "memory_spread_page",
-      wire_u64 (s->cpuset.memory_spread_page), "memory_spread_slab", wire_u64 (s->cpuset.memory_spread_slab),
-      "memory_pressure", wire_u64 (s->cpuset.memory_pressure), "sched_load_balance",
-      wire_u64 (s->cpuset.sched_load_balance), "sched_relax_domain_level",
-      (json_int_t)s->cpuset.sched_relax_domain_level, "memory", "cache", wire_u64 (s->memory.cache), "usage",
-      wire_memory_entry (&s->memory.usage), "swap", wire_memory_entry (&s->memory.swap), "kernel",
-      wire_memory_entry (&s->memory.kernel), "kernelTCP", wire_memory_entry (&s->memory.kernel_tcp), "raw", raw,
-      "pids", "current", wire_u64 (s->pids.current), "limit", wire_u64 (s->pids.limit), "blkio", blkio, "hugetlb",
-      huge, "oom_kills", wire_u64 (s->oom_kills));
+    "{s:{s:{s:o,s:o,s:o,s:o,s:o,s:o},s:{s:o,s:o,s:o}},"
+    "s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I},"
+    "s:{s:o,s:o,s:o,s:o,s:o,s:o},s:{s:o,s:o},s:o,s:o,s:o}",
+    "cpu", "usage", "total", wire_u64 (s->cpu.total), "kernel", wire_u64 (s->cpu.kernel), "user",
+    wire_u64 (s->cpu.user), "percpu", wire_u64_array (s->cpu.percpu, s->cpu.n_percpu), "percpu_kernel",
+    wire_u64_array (s->cpu.percpu_kernel, s->cpu.n_percpu_kernel), "percpu_user",
+    wire_u64_array (s->cpu.percpu_user, s->cpu.n_percpu_user), "throttling", "periods", wire_u64 (s->cpu.periods),
+    "throttledPeriods", wire_u64 (s->cpu.throttled_periods), "throttledTime", wire_u64 (s->cpu.throttled_time),
+    "cpuset", "cpus", wire_u16_array (s->cpuset.cpus, s->cpuset.n_cpus), "mems",
+    wire_u16_array (s->cpuset.mems, s->cpuset.n_mems), "cpu_exclusive", wire_u64 (s->cpuset.cpu_exclusive),
+    "mem_hardwall", wire_u64 (s->cpuset.mem_hardwall), "mem_exclusive", wire_u64 (s->cpuset.mem_exclusive),
+    "memory_migrate", wire_u64 (s->cpuset.memory_migrate), "memory_spread_page",
+    wire_u64 (s->cpuset.memory_spread_page), "memory_spread_slab", wire_u64 (s->cpuset.memory_spread_slab),
+    "memory_pressure", wire_u64 (s->cpuset.memory_pressure), "sched_load_balance",
+    wire_u64 (s->cpuset.sched_load_balance), "sched_relax_domain_level", (json_int_t)s->cpuset.sched_relax_domain_level,
+    "memory", "cache", wire_u64 (s->memory.cache), "usage", wire_memory_entry (&s->memory.usage), "swap",
+    wire_memory_entry (&s->memory.swap), "kernel", wire_memory_entry (&s->memory.kernel), "kernelTCP",
+    wire_memory_entry (&s->memory.kernel_tcp), "raw", raw, "pids", "current", wire_u64 (s->pids.current), "limit",
+    wire_u64 (s->pids.limit), "blkio", blkio, "hugetlb", huge, "oom_kills", wire_u64 (s->oom_kills));
 }
 
 /* The decoder: a missing field is 0 (an older or smaller peer), a field
@@ -258,8 +257,10 @@ rd_blkio (struct reader *r, json_t *blkio, enum stats_blkio_table t, struct stat
   json_array_foreach (a, i, e)
   {
     json_t *op = json_object_get (e, "op");
-    if (!json_is_object (e) || (op != NULL && (!json_is_string (op) || json_string_length (op) >= sizeof (l->v[i].op)
-                                               || (json_string_length (op) > 0 && !name_ok (json_string_value (op), "ABCDEFGHIJKLMNOPQRSTUVWXYZ")))))
+    if (!json_is_object (e)
+        || (op != NULL
+            && (!json_is_string (op) || json_string_length (op) >= sizeof (l->v[i].op)
+                || (json_string_length (op) > 0 && !name_ok (json_string_value (op), "ABCDEFGHIJKLMNOPQRSTUVWXYZ")))))
       {
         if (!r->failed)
           r->failed = runhv_error (r->err, "agent stats: `%s` entries are {major, minor, op, value}", blkio_keys[t]);

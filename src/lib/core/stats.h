@@ -78,7 +78,7 @@ struct container_stats
     uint16_t *cpus, *mems;
     size_t n_cpus, n_mems;
     uint64_t cpu_exclusive, mem_hardwall, mem_exclusive, memory_migrate, memory_spread_page, memory_spread_slab,
-        memory_pressure, sched_load_balance;
+      memory_pressure, sched_load_balance;
     int64_t sched_relax_domain_level;
   } cpuset;
   struct

@@ -111,9 +111,8 @@ cgroup_parse_usage_all (const char *buf, struct container_stats *s)
       if (sscanf (p, "%llu %llu %llu", &cpu, &user, &sys) == 3 && s->cpu.n_percpu_kernel < STATS_MAX_CPUS)
         {
           s->cpu.percpu_kernel
-              = xrealloc (s->cpu.percpu_kernel, (s->cpu.n_percpu_kernel + 1) * sizeof (*s->cpu.percpu_kernel));
-          s->cpu.percpu_user
-              = xrealloc (s->cpu.percpu_user, (s->cpu.n_percpu_user + 1) * sizeof (*s->cpu.percpu_user));
+            = xrealloc (s->cpu.percpu_kernel, (s->cpu.n_percpu_kernel + 1) * sizeof (*s->cpu.percpu_kernel));
+          s->cpu.percpu_user = xrealloc (s->cpu.percpu_user, (s->cpu.n_percpu_user + 1) * sizeof (*s->cpu.percpu_user));
           s->cpu.percpu_kernel[s->cpu.n_percpu_kernel++] = sys;
           s->cpu.percpu_user[s->cpu.n_percpu_user++] = user;
         }
@@ -495,9 +494,8 @@ cgroup_v2_stats (struct cgroup_manager *m, struct container_stats *s, runhv_erro
       /* As runc: v1's memsw counts memory too, so v2's swap is added to it.  */
       cgroup_read_u64 (dfd, "memory.swap.max", &swap_max);
       s->memory.swap.usage = swap + s->memory.usage.usage;
-      s->memory.swap.limit = swap_max == UINT64_MAX || s->memory.usage.limit == UINT64_MAX
-                                 ? UINT64_MAX
-                                 : swap_max + s->memory.usage.limit;
+      s->memory.swap.limit
+        = swap_max == UINT64_MAX || s->memory.usage.limit == UINT64_MAX ? UINT64_MAX : swap_max + s->memory.usage.limit;
     }
   if ((io = read_at (dfd, "io.stat")) != NULL)
     cgroup_parse_io_stat (io, s);

@@ -129,8 +129,9 @@ security_check_labels (const struct oci_process *p, const char *mount_label, run
      unconfined while the caller believes otherwise.  */
   if (p->apparmor_profile && p->apparmor_profile[0] && !apparmor_enabled ())
     return runhv_error (err,
-                        "process.apparmorProfile: `%s` cannot be applied, this host has no AppArmor (remove "
-                        "apparmorProfile, or run on a host with AppArmor enabled)",
+                        "process.apparmorProfile: `%s` cannot be applied, this kernel has no AppArmor (remove "
+                        "apparmorProfile, or run on a host with AppArmor enabled; in a VM, on a guest kernel "
+                        "with it: `[vm] kernel` = the generic one)",
                         p->apparmor_profile);
   if (p->selinux_label && p->selinux_label[0] && !selinux_enabled ())
     return runhv_error (err,
