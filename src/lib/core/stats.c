@@ -84,20 +84,12 @@ wire_u64 (uint64_t v)
 }
 
 static json_t *
-wire_u64_array (const uint64_t *v, size_t n)
+wire_array (const void *v, size_t n, size_t elem)
 {
   json_t *a = json_array ();
   for (size_t i = 0; i < n; i++)
-    json_array_append_new (a, wire_u64 (v[i]));
-  return a;
-}
-
-static json_t *
-wire_u16_array (const uint16_t *v, size_t n)
-{
-  json_t *a = json_array ();
-  for (size_t i = 0; i < n; i++)
-    json_array_append_new (a, json_integer (v[i]));
+    json_array_append_new (a,
+                           wire_u64 (elem == sizeof (uint16_t) ? ((const uint16_t *)v)[i] : ((const uint64_t *)v)[i]));
   return a;
 }
 
@@ -134,14 +126,15 @@ container_stats_to_json (const struct container_stats *s)
     "s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I},"
     "s:{s:o,s:o,s:o,s:o,s:o,s:o},s:{s:o,s:o},s:o,s:o,s:o}",
     "cpu", "usage", "total", wire_u64 (s->cpu.total), "kernel", wire_u64 (s->cpu.kernel), "user",
-    wire_u64 (s->cpu.user), "percpu", wire_u64_array (s->cpu.percpu, s->cpu.n_percpu), "percpu_kernel",
-    wire_u64_array (s->cpu.percpu_kernel, s->cpu.n_percpu_kernel), "percpu_user",
-    wire_u64_array (s->cpu.percpu_user, s->cpu.n_percpu_user), "throttling", "periods", wire_u64 (s->cpu.periods),
-    "throttledPeriods", wire_u64 (s->cpu.throttled_periods), "throttledTime", wire_u64 (s->cpu.throttled_time),
-    "cpuset", "cpus", wire_u16_array (s->cpuset.cpus, s->cpuset.n_cpus), "mems",
-    wire_u16_array (s->cpuset.mems, s->cpuset.n_mems), "cpu_exclusive", wire_u64 (s->cpuset.cpu_exclusive),
-    "mem_hardwall", wire_u64 (s->cpuset.mem_hardwall), "mem_exclusive", wire_u64 (s->cpuset.mem_exclusive),
-    "memory_migrate", wire_u64 (s->cpuset.memory_migrate), "memory_spread_page",
+    wire_u64 (s->cpu.user), "percpu", wire_array (s->cpu.percpu, s->cpu.n_percpu, sizeof (uint64_t)), "percpu_kernel",
+    wire_array (s->cpu.percpu_kernel, s->cpu.n_percpu_kernel, sizeof (uint64_t)), "percpu_user",
+    wire_array (s->cpu.percpu_user, s->cpu.n_percpu_user, sizeof (uint64_t)), "throttling", "periods",
+    wire_u64 (s->cpu.periods), "throttledPeriods", wire_u64 (s->cpu.throttled_periods), "throttledTime",
+    wire_u64 (s->cpu.throttled_time), "cpuset", "cpus",
+    wire_array (s->cpuset.cpus, s->cpuset.n_cpus, sizeof (uint16_t)), "mems",
+    wire_array (s->cpuset.mems, s->cpuset.n_mems, sizeof (uint16_t)), "cpu_exclusive",
+    wire_u64 (s->cpuset.cpu_exclusive), "mem_hardwall", wire_u64 (s->cpuset.mem_hardwall), "mem_exclusive",
+    wire_u64 (s->cpuset.mem_exclusive), "memory_migrate", wire_u64 (s->cpuset.memory_migrate), "memory_spread_page",
     wire_u64 (s->cpuset.memory_spread_page), "memory_spread_slab", wire_u64 (s->cpuset.memory_spread_slab),
     "memory_pressure", wire_u64 (s->cpuset.memory_pressure), "sched_load_balance",
     wire_u64 (s->cpuset.sched_load_balance), "sched_relax_domain_level", (json_int_t)s->cpuset.sched_relax_domain_level,
@@ -199,37 +192,26 @@ rd_array (struct reader *r, json_t *o, const char *key, size_t max)
   return r->failed ? NULL : v;
 }
 
-static uint64_t *
-rd_u64_array (struct reader *r, json_t *o, const char *key, size_t *n)
+/* An array of u64 (elem 8) or of CPU/node numbers (elem 2).  */
+static void *
+rd_numbers (struct reader *r, json_t *o, const char *key, size_t elem, size_t *n)
 {
   json_t *a = rd_array (r, o, key, STATS_MAX_CPUS), *v;
-  uint64_t *out;
+  void *out;
   size_t i;
   *n = 0;
   if (a == NULL || json_array_size (a) == 0)
     return NULL;
-  out = xmalloc0 ((json_array_size (a)) * sizeof (*out));
-  json_array_foreach (a, i, v) out[i] = rd_u64_value (r, v, key);
-  *n = json_array_size (a);
-  return out;
-}
-
-static uint16_t *
-rd_u16_array (struct reader *r, json_t *o, const char *key, size_t *n)
-{
-  json_t *a = rd_array (r, o, key, STATS_MAX_CPUS), *v;
-  uint16_t *out;
-  size_t i;
-  *n = 0;
-  if (a == NULL || json_array_size (a) == 0)
-    return NULL;
-  out = xmalloc0 ((json_array_size (a)) * sizeof (*out));
+  out = xmalloc0 (json_array_size (a) * elem);
   json_array_foreach (a, i, v)
   {
     uint64_t x = rd_u64_value (r, v, key);
-    if (x > UINT16_MAX && !r->failed)
+    if (elem == sizeof (uint64_t))
+      ((uint64_t *)out)[i] = x;
+    else if (x > UINT16_MAX && !r->failed)
       r->failed = runhv_error (r->err, "agent stats: `%s` holds %" PRIu64 ", not a CPU or node number", key, x);
-    out[i] = (uint16_t)x;
+    else
+      ((uint16_t *)out)[i] = (uint16_t)x;
   }
   *n = json_array_size (a);
   return out;
@@ -341,16 +323,16 @@ container_stats_from_json (json_t *j, struct container_stats *s, runhv_error_t *
   s->cpu.total = rd_u64 (&r, usage, "total");
   s->cpu.kernel = rd_u64 (&r, usage, "kernel");
   s->cpu.user = rd_u64 (&r, usage, "user");
-  s->cpu.percpu = rd_u64_array (&r, usage, "percpu", &s->cpu.n_percpu);
-  s->cpu.percpu_kernel = rd_u64_array (&r, usage, "percpu_kernel", &s->cpu.n_percpu_kernel);
-  s->cpu.percpu_user = rd_u64_array (&r, usage, "percpu_user", &s->cpu.n_percpu_user);
+  s->cpu.percpu = rd_numbers (&r, usage, "percpu", sizeof (uint64_t), &s->cpu.n_percpu);
+  s->cpu.percpu_kernel = rd_numbers (&r, usage, "percpu_kernel", sizeof (uint64_t), &s->cpu.n_percpu_kernel);
+  s->cpu.percpu_user = rd_numbers (&r, usage, "percpu_user", sizeof (uint64_t), &s->cpu.n_percpu_user);
   s->cpu.periods = rd_u64 (&r, thr, "periods");
   s->cpu.throttled_periods = rd_u64 (&r, thr, "throttledPeriods");
   s->cpu.throttled_time = rd_u64 (&r, thr, "throttledTime");
 
   cpuset = rd_obj (&r, j, "cpuset");
-  s->cpuset.cpus = rd_u16_array (&r, cpuset, "cpus", &s->cpuset.n_cpus);
-  s->cpuset.mems = rd_u16_array (&r, cpuset, "mems", &s->cpuset.n_mems);
+  s->cpuset.cpus = rd_numbers (&r, cpuset, "cpus", sizeof (uint16_t), &s->cpuset.n_cpus);
+  s->cpuset.mems = rd_numbers (&r, cpuset, "mems", sizeof (uint16_t), &s->cpuset.n_mems);
   s->cpuset.cpu_exclusive = rd_u64 (&r, cpuset, "cpu_exclusive");
   s->cpuset.mem_hardwall = rd_u64 (&r, cpuset, "mem_hardwall");
   s->cpuset.mem_exclusive = rd_u64 (&r, cpuset, "mem_exclusive");
@@ -441,25 +423,15 @@ t_u64_omitempty (struct text *w, const char *key, uint64_t v)
     t_u64 (w, key, v);
 }
 
+/* A Go []uint64 or []uint16, omitted when empty.  */
 static void
-t_u64_array (struct text *w, const char *key, const uint64_t *v, size_t n)
+t_array (struct text *w, const char *key, const void *v, size_t n, size_t elem)
 {
   if (n == 0)
     return;
   t_open (w, key, '[');
   for (size_t i = 0; i < n; i++)
-    t_u64 (w, NULL, v[i]);
-  t_close (w, ']');
-}
-
-static void
-t_u16_array (struct text *w, const char *key, const uint16_t *v, size_t n)
-{
-  if (n == 0)
-    return;
-  t_open (w, key, '[');
-  for (size_t i = 0; i < n; i++)
-    t_u64 (w, NULL, v[i]);
+    t_u64 (w, NULL, elem == sizeof (uint16_t) ? ((const uint16_t *)v)[i] : ((const uint64_t *)v)[i]);
   t_close (w, ']');
 }
 
@@ -499,9 +471,9 @@ container_stats_runc_json (const struct container_stats *s)
   t_open (&w, "cpu", '{');
   t_open (&w, "usage", '{');
   t_u64_omitempty (&w, "total", s->cpu.total);
-  t_u64_array (&w, "percpu", s->cpu.percpu, s->cpu.n_percpu);
-  t_u64_array (&w, "percpu_kernel", s->cpu.percpu_kernel, s->cpu.n_percpu_kernel);
-  t_u64_array (&w, "percpu_user", s->cpu.percpu_user, s->cpu.n_percpu_user);
+  t_array (&w, "percpu", s->cpu.percpu, s->cpu.n_percpu, sizeof (uint64_t));
+  t_array (&w, "percpu_kernel", s->cpu.percpu_kernel, s->cpu.n_percpu_kernel, sizeof (uint64_t));
+  t_array (&w, "percpu_user", s->cpu.percpu_user, s->cpu.n_percpu_user, sizeof (uint64_t));
   t_u64 (&w, "kernel", s->cpu.kernel);
   t_u64 (&w, "user", s->cpu.user);
   t_close (&w, '}');
@@ -513,9 +485,9 @@ container_stats_runc_json (const struct container_stats *s)
   t_close (&w, '}');
 
   t_open (&w, "cpuset", '{');
-  t_u16_array (&w, "cpus", s->cpuset.cpus, s->cpuset.n_cpus);
+  t_array (&w, "cpus", s->cpuset.cpus, s->cpuset.n_cpus, sizeof (uint16_t));
   t_u64 (&w, "cpu_exclusive", s->cpuset.cpu_exclusive);
-  t_u16_array (&w, "mems", s->cpuset.mems, s->cpuset.n_mems);
+  t_array (&w, "mems", s->cpuset.mems, s->cpuset.n_mems, sizeof (uint16_t));
   t_u64 (&w, "mem_hardwall", s->cpuset.mem_hardwall);
   t_u64 (&w, "mem_exclusive", s->cpuset.mem_exclusive);
   t_u64 (&w, "memory_migrate", s->cpuset.memory_migrate);
