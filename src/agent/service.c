@@ -246,6 +246,38 @@ send_response (struct agent *a, uint32_t id, json_t *resp)
   json_decref (resp);
 }
 
+/* A pod's later container shares its sandbox's pid, ipc or uts namespace:
+   the host names it "container:SANDBOX" (a host path means nothing here);
+   this VM's own container of that id stands for it.  */
+static int
+resolve_pod_namespaces (struct agent *a, json_t *spec, runhv_error_t *err)
+{
+  json_t *ns = json_object_get (json_object_get (spec, "linux"), "namespaces"), *e;
+  size_t i;
+  json_array_foreach (ns, i, e)
+  {
+    const char *path = json_string_value (json_object_get (e, "path"));
+    const char *type = json_string_value (json_object_get (e, "type"));
+    cleanup_json json_t *st = NULL;
+    cleanup_free char *guest = NULL;
+    pid_t pid;
+    if (path == NULL)
+      continue;
+    if (strncmp (path, "container:", 10) != 0 || type == NULL
+        || (strcmp (type, "pid") != 0 && strcmp (type, "ipc") != 0 && strcmp (type, "uts") != 0))
+      return runhv_error (err, "linux.namespaces[%zu].path: `%.128s` is not a namespace of this VM", i, path);
+    if (state_validate_id (path + 10, err) < 0 || runtime_state (&a->ctx, path + 10, &st, err) < 0)
+      return runhv_error_wrap (err, "linux.namespaces[%zu]: the pod's `%s` namespace", i, type);
+    pid = (pid_t)json_integer_value (json_object_get (st, "pid"));
+    if (pid <= 0)
+      return runhv_error (err, "linux.namespaces[%zu]: container `%s`, whose %s namespace it shares, is not running", i,
+                          path + 10, type);
+    guest = xasprintf ("/proc/%d/ns/%s", (int)pid, type);
+    json_object_set_new (e, "path", json_string (guest));
+  }
+  return 0;
+}
+
 static int
 op_create (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
 {
@@ -272,6 +304,12 @@ op_create (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
       json_object_set_new (spec, "root", root);
     }
   json_object_set (root, "path", json_object_get (req, "rootfs"));
+  if (resolve_pod_namespaces (a, spec, err) < 0)
+    {
+      json_decref (spec);
+      proc_release (a, p);
+      return -1;
+    }
   proc = json_object_get (spec, "process");
   if (json_is_object (proc))
     json_object_set_new (proc, "terminal", json_boolean (json_object_get (json_object_get (req, "stdio"), "terminal")));

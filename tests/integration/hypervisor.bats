@@ -200,6 +200,37 @@ wait_status() {
   done
 }
 
+# A VM has its own kernel: a namespace the spec leaves out (the host's) or a
+# path to a host process's namespace cannot be honoured, and is refused
+# before any VM boots rather than silently replaced by a new one.
+@test "host namespaces and namespace paths are refused for a VM container, naming the field" {
+  local ns
+  for ns in network pid ipc uts mount; do
+    config ".linux.namespaces |= map(select(.type != \"$ns\")) | .process.args = [\"true\"]
+      | if \"$ns\" == \"uts\" then del(.hostname) else . end
+      | if \"$ns\" == \"mount\" then del(.linux.maskedPaths, .linux.readonlyPaths, .mounts) else . end"
+    run rh run --isolation=hypervisor --bundle "$BUNDLE" hostns
+    [ "$status" -ne 0 ] || fail "no $ns namespace was accepted"
+    [[ "$output" == *"linux.namespaces: no \`$ns\` namespace means the host's, which a VM container cannot share"* ]] ||
+      fail "$ns: $output"
+    [ "$(echo "$output" | wc -l)" -eq 1 ] || fail "$output"
+    # process isolation shares the host's, as runc does
+    if [ "$ns" != mount ]; then
+      run rh run --bundle "$BUNDLE" hostns-p
+      [ "$status" -eq 0 ] || fail "process isolation without $ns: $output"
+    fi
+    (cd "$BUNDLE" && rm -f config.json && "$RUNHV" spec)
+    config '.process.terminal = false | .root.readonly = false'
+  done
+  config ".linux.namespaces |= map(if .type == \"ipc\" then .path = \"/proc/$$/ns/ipc\" else . end) | .process.args = [\"true\"]"
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" hostns
+  [ "$status" -ne 0 ] || fail "a host ipc namespace path was accepted"
+  [[ "$output" == *"path: \`/proc/$$/ns/ipc\` is a host namespace, which a VM container cannot join"* ]] || fail "$output"
+  run rh state hostns
+  [ "$status" -ne 0 ] || fail "state left behind: $output"
+  assert_no_vm_leaks hostns
+}
+
 @test "conversion: a created container moves to a VM and back; a running one is refused" {
   rhd create --bundle "$BUNDLE" conv
   [ "$(rh state conv | jq -r .isolation)" = process ]

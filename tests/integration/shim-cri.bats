@@ -190,6 +190,57 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   [ "$status" -eq 0 ]
 }
 
+# kubelet's shareProcessNamespace and pod sysctls: a pod's containers join
+# the sandbox's PID, IPC and UTS namespaces, on the host for runc-style pods
+# and inside the guest for a VM pod (where the pause process is the VM's).
+@test "pod namespaces: with a shared PID namespace pause is PID 1, and the pod's sysctls and hostname hold, in both isolations" {
+  local handler name pod c
+  for handler in runhv-process runhv-hypervisor; do
+    name=ns-${handler#runhv-}
+    pod_json "$name" '.linux = {security_context: {namespace_options: {pid: "POD"}},
+      sysctls: {"kernel.shm_rmid_forced": "1", "kernel.msgmax": "4096"}}' > "$CRI_TEST_DIR/$name.pod.json"
+    run cri runp --runtime "$handler" "$CRI_TEST_DIR/$name.pod.json"
+    [ "$status" -eq 0 ] || fail "runp $name: $output"
+    pod=$output
+    cri_container_config app "$CRI_BUSYBOX_IMAGE" sleep 1000 |
+      jq '.linux = {security_context: {namespace_options: {pid: "POD"}}}' > "$CRI_TEST_DIR/$name.app.json"
+    run cri create "$pod" "$CRI_TEST_DIR/$name.app.json" "$CRI_TEST_DIR/$name.pod.json"
+    [ "$status" -eq 0 ] || fail "$handler: create: $output"
+    c=$output
+    run cri start "$c"
+    [ "$status" -eq 0 ] || fail "$handler: start: $output"
+    run cri exec-sync "$c" -- sh -c 'tr "\0" " " </proc/1/cmdline; echo; cat /proc/sys/kernel/shm_rmid_forced /proc/sys/kernel/msgmax; hostname; ps -o comm= | grep -c sleep'
+    [ "$status" -eq 0 ] || fail "$handler: $output"
+    [[ "${lines[0]}" == *pause* ]] || fail "$handler: PID 1 is ${lines[0]}, not the pod's pause"
+    [ "${lines[1]}" = 1 ] || fail "$handler: kernel.shm_rmid_forced is ${lines[1]}: the pod's IPC namespace is not shared"
+    [ "${lines[2]}" = 4096 ] || fail "$handler: kernel.msgmax is ${lines[2]}"
+    [ "${lines[3]}" = "$name" ] || fail "$handler: hostname ${lines[3]}"
+    [ "${lines[4]}" = 1 ] || fail "$handler: $output"
+    cri stopp "$pod" >/dev/null
+    cri rmp "$pod" >/dev/null
+  done
+}
+
+# A VM cannot share the host's namespaces: a hostNetwork/hostIPC/hostPID pod
+# on the VM handler fails at once, naming the namespace, leaving nothing.
+@test "a VM pod asking for a host namespace is refused, naming it; process isolation runs it" {
+  local ns before
+  before=$(ls $SHIM_ROOT 2>/dev/null | sort)
+  for ns in network ipc pid; do
+    # kubelet gives a host-network pod no hostname (runc refuses one too)
+    pod_json "host-$ns" --arg ns "$ns" '.linux = {security_context: {namespace_options: {($ns): "NODE"}}}
+      | if $ns == "network" then del(.hostname) else . end' > "$CRI_TEST_DIR/host-$ns.pod.json"
+    run cri runp --runtime runhv-hypervisor "$CRI_TEST_DIR/host-$ns.pod.json"
+    [ "$status" -ne 0 ] || { cri stopp "$output"; cri rmp "$output"; fail "host $ns accepted for a VM pod"; }
+    [[ "$output" == *"no \`$ns\` namespace means the host's, which a VM container cannot share"* ]] || fail "$ns: $output"
+  done
+  [ "$(ls $SHIM_ROOT 2>/dev/null | sort)" = "$before" ] || fail "state left behind"
+  run cri runp --runtime runhv-process "$CRI_TEST_DIR/host-ipc.pod.json"
+  [ "$status" -eq 0 ] || fail "process isolation refused hostIPC: $output"
+  cri stopp "$output" >/dev/null
+  cri rmp "$output" >/dev/null
+}
+
 @test "a container created in a VM-isolated pod but never started is removed cleanly" {
   local pod id
   pod=$(id_of ph.pod)

@@ -127,7 +127,7 @@ guest_spec (const struct oci_spec *spec, const struct uvm_sizing *sz, const char
             struct uvm_bind **binds, size_t *nbinds)
 {
   json_t *g = json_deep_copy (spec->json);
-  json_t *lin = json_object_get (g, "linux"), *mounts = json_object_get (g, "mounts"), *m, *ns;
+  json_t *lin = json_object_get (g, "linux"), *mounts = json_object_get (g, "mounts"), *m;
   size_t i;
 
   json_object_del (g, "hooks"); /* host hooks run on the host */
@@ -151,26 +151,6 @@ guest_spec (const struct oci_spec *spec, const struct uvm_sizing *sz, const char
       json_object_del (lin, "cgroupsPath");
       if (res != NULL)
         json_object_set_new (lin, "resources", res);
-      ns = json_object_get (lin, "namespaces");
-      if (json_is_array (ns))
-        for (i = 0; i < json_array_size (ns);)
-          {
-            json_t *e = json_array_get (ns, i);
-            const char *type = json_string_value (json_object_get (e, "type"));
-            if (json_object_get (e, "path") != NULL)
-              {
-                /* A network namespace the host prepared (podman, CNI) is
-                   what the VM's own network stands for: share the VM's.
-                   Other paths name host namespaces: make new ones.  */
-                if (type != NULL && strcmp (type, "network") == 0)
-                  {
-                    json_array_remove (ns, i);
-                    continue;
-                  }
-                json_object_del (e, "path");
-              }
-            i++;
-          }
     }
   json_array_foreach (mounts, i, m)
   {
@@ -191,6 +171,96 @@ guest_spec (const struct oci_spec *spec, const struct uvm_sizing *sz, const char
     }
   }
   return g;
+}
+
+/* Whether `path` is /proc/PID/ns/TYPE for one of pids.  */
+static bool
+names_ns_of (const char *path, const char *type, const pid_t *pids, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      char want[64];
+      if (pids[i] <= 0)
+        continue;
+      snprintf (want, sizeof (want), "/proc/%d/ns/%s", (int)pids[i], type);
+      if (strcmp (path, want) == 0)
+        return true;
+    }
+  return false;
+}
+
+/* The namespaces of the guest spec g, as a VM can honour them.  A VM has
+   its own kernel, so it cannot share a host namespace: a namespace left
+   out of the spec (the runtime's: the host's) or a path naming a host
+   process's is refused, never silently replaced by a new one.  Two paths
+   do mean something inside: the network namespace the caller prepared
+   (CNI's, podman's), which the VM's own network stands for (its interface
+   moves into the VM through a tap), and, for a pod's later containers, the
+   sandbox's namespaces, which containerd names by the sandbox's host pid
+   (its supervisor's, or its VMM's): they become "container:SANDBOX" and
+   the agent joins that container's namespace in the guest, as runc's pod
+   containers join the pause process's on the host.  */
+static int
+guest_namespaces (struct runtime_context *ctx, struct container *c, json_t *g, runhv_error_t *err)
+{
+  static const char *const required[] = { "network", "pid", "ipc", "uts", "mount" };
+  json_t *ns = json_object_get (json_object_get (g, "linux"), "namespaces"), *e;
+  pid_t sandbox[2] = { 0, 0 };
+  size_t i;
+
+  if (joined (c))
+    {
+      struct container_state *owner = NULL;
+      if (state_load (ctx->root, vm_owner (c), &owner, err) < 0)
+        return runhv_error_wrap (err, "join the VM of `%s`", vm_owner (c));
+      sandbox[0] = owner->pid;
+      sandbox[1] = (pid_t)json_integer_value (
+        json_object_get (owner->backend ? json_object_get (owner->backend, "vm") : NULL, "pid"));
+      container_state_free (owner);
+    }
+  for (size_t r = 0; r < sizeof (required) / sizeof (required[0]); r++)
+    {
+      bool listed = false;
+      json_array_foreach (ns, i, e) if (json_is_string (json_object_get (e, "type"))
+                                        && strcmp (json_string_value (json_object_get (e, "type")), required[r]) == 0)
+        listed
+        = true;
+      if (!listed)
+        return runhv_error (err,
+                            "linux.namespaces: no `%s` namespace means the host's, which a VM container cannot share "
+                            "(it runs on its own kernel); add {\"type\": \"%s\"} or use process isolation",
+                            required[r], required[r]);
+    }
+  for (i = 0; i < json_array_size (ns);)
+    {
+      const char *type, *path;
+      e = json_array_get (ns, i);
+      type = json_string_value (json_object_get (e, "type"));
+      path = json_string_value (json_object_get (e, "path"));
+      if (type == NULL || path == NULL)
+        {
+          i++;
+          continue;
+        }
+      if (strcmp (type, "network") == 0)
+        {
+          json_array_remove (ns, i);
+          continue;
+        }
+      if ((strcmp (type, "pid") == 0 || strcmp (type, "ipc") == 0 || strcmp (type, "uts") == 0)
+          && names_ns_of (path, type, sandbox, 2))
+        {
+          cleanup_free char *in_guest = xasprintf ("container:%s", vm_owner (c));
+          json_object_set_new (e, "path", json_string (in_guest));
+          i++;
+          continue;
+        }
+      return runhv_error (err,
+                          "linux.namespaces[%zu].path: `%s` is a host namespace, which a VM container cannot join (it "
+                          "runs on its own kernel); remove the path, or use process isolation",
+                          i, path);
+    }
+  return 0;
 }
 
 static void
@@ -315,6 +385,14 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
       }
   }
   gspec = guest_spec (spec, &sz, vdir, st->id, &binds, &nbinds);
+  if (guest_namespaces (ctx, c, gspec, err) < 0)
+    {
+      json_decref (gspec);
+      json_decref (bj);
+      binds_free (binds, nbinds);
+      propagate_teardown (proot);
+      return -1;
+    }
   for (size_t i = 0; i < nbinds; i++)
     json_array_append_new (bj, json_pack ("{s:s,s:I,s:b}", "host", binds[i].host, "index", (json_int_t)binds[i].index,
                                           "file", binds[i].file));
@@ -395,6 +473,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   log_debug ("container `%s`: %lld MiB (%s), %lld vCPUs (%s), %s: %s", st->id, (long long)sz.memory_mb,
              sz.memory_source, (long long)sz.cpus, sz.cpus_source, accel, why);
   gspec = guest_spec (spec, &sz, sdir, st->id, &binds, &nbinds);
+  if (guest_namespaces (ctx, c, gspec, err) < 0)
+    goto out;
   {
     /* A network namespace prepared by the caller (CNI for a CRI pod,
        podman): the VM takes over its interface through a tap.  */
