@@ -86,6 +86,18 @@ wait_status() {
   [ "${lines[0]}" = $((96 * 1024 * 1024)) ]
   [ "${lines[1]}" = "50000 100000" ]
   [ "${lines[2]}" = 40 ]
+  # beyond the VM's size: refused, naming it, and nothing changes in the guest
+  local vm_mb
+  vm_mb=$(rh exec life awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo)
+  run rh update --memory 4g life
+  [ "$status" -ne 0 ] || fail "a 4 GiB limit on a VM of ${vm_mb} MiB was accepted"
+  [[ "$output" == *"a memory limit of 4096 MiB is more than the "*" MiB of the container's VM"* ]] || fail "$output"
+  run rh update --cpu-quota 800000 --cpu-period 100000 life
+  [ "$status" -ne 0 ] || fail "8 CPUs of quota on a 1-vCPU VM were accepted"
+  [[ "$output" == *"is more than the 1 vCPU of the container's VM"* ]] || fail "$output"
+  run rh exec life sh -c 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max'
+  [ "${lines[0]}" = $((96 * 1024 * 1024)) ] || fail "$output"
+  [ "${lines[1]}" = "50000 100000" ] || fail "$output"
   # runc's stats layout, read from the guest's cgroup v2 files as runc reads v2
   run rh events --stats life
   [ "$status" -eq 0 ] || fail "$output"

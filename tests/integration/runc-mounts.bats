@@ -274,3 +274,18 @@ console_owner() {
   run rh run --no-pivot --bundle "$BUNDLE" np-h2
   [ "$output" = own ]
 }
+
+# With "/" made (r)shared, the mount that holds the rootfs is shared too, and
+# pivot_root refuses a new root bound from it (EINVAL): runc makes that one
+# mount private first. Every propagation must run, under both, with the same
+# propagation on the container's root.
+@test "rootfsPropagation shared, rshared, slave and private all run, as under runc" {
+  local p
+  for p in rshared shared rslave slave rprivate private; do
+    config ".linux.rootfsPropagation = \"$p\" | .process.args = [\"awk\", \"\$5 == \\\"/\\\" { print \$7 }\", \"/proc/self/mountinfo\"]"
+    both
+    [ "$runc_rc" -eq 0 ] || fail "$p: runc: $runc_out"
+    [ "$rh_rc" -eq 0 ] || fail "$p: runhv: $rh_out"
+    [ "$rh_out" = "$runc_out" ] || fail "$p: runhv's root is '$rh_out', runc's '$runc_out'"
+  done
+}

@@ -588,6 +588,61 @@ create_devices (struct rootfs_context *ctx, int rootfd, runhv_error_t *err)
   return 0;
 }
 
+/* The mount that holds `path` (the longest mount point above it), in this
+   mount namespace, and whether it is shared.  */
+static int
+parent_mount (const char *path, char **point, bool *shared, runhv_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  size_t best = 0;
+  *point = NULL;
+  *shared = false;
+  if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, err) < 0)
+    return -1;
+  for (char *line = buf, *next; line && *line; line = next)
+    {
+      char *f[7] = { NULL }, *p = line, *sep, *mp;
+      size_t n = 0, len;
+      next = strchr (line, '\n');
+      if (next)
+        *next++ = '\0';
+      /* ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER */
+      while (n < 6 && (f[n] = strsep (&p, " ")) != NULL)
+        n++;
+      sep = p ? strstr (p, " - ") : NULL;
+      if (n < 6 || p == NULL || (sep == NULL && strncmp (p, "- ", 2) != 0))
+        continue;
+      if (sep != NULL)
+        *sep = '\0';
+      mp = f[4];
+      /* \ooo escapes (a space is \040): decode in place */
+      for (char *r = mp, *w = mp; *r; w++)
+        {
+          if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7')
+            {
+              *w = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+              r += 4;
+            }
+          else
+            *w = *r++;
+          w[1] = '\0';
+        }
+      len = strlen (mp);
+      if (!(strcmp (mp, "/") == 0 || (strncmp (path, mp, len) == 0 && (path[len] == '/' || path[len] == '\0'))))
+        continue;
+      if (strcmp (mp, "/") == 0)
+        len = 1;
+      if (len >= best)
+        {
+          best = len;
+          free (*point);
+          *point = xstrdup (mp);
+          *shared = sep != NULL && strstr (p, "shared:") != NULL;
+        }
+    }
+  return 0;
+}
+
 int
 rootfs_prepare (struct rootfs_context *ctx, runhv_error_t *err)
 {
@@ -598,6 +653,19 @@ rootfs_prepare (struct rootfs_context *ctx, runhv_error_t *err)
   /* Keep the container's mounts from propagating back to the host.  */
   if (mount (NULL, "/", NULL, prop, NULL) < 0)
     return runhv_make_error (err, errno, "linux.rootfsPropagation: set propagation of /");
+  /* As runc: with "/" (r)shared, the mount holding the rootfs is shared
+     too; a bind of it would join its peer group, which pivot_root refuses
+     (EINVAL), and would show up in the host's namespace.  Make that one
+     mount private; the rest keep the propagation asked for.  */
+  {
+    cleanup_free char *parent = NULL, *real = realpath (ctx->rootfs, NULL);
+    bool shared = false;
+    if (parent_mount (real ? real : ctx->rootfs, &parent, &shared, err) < 0)
+      return -1;
+    if (shared && mount (NULL, parent, NULL, MS_PRIVATE, NULL) < 0)
+      return runhv_make_error (err, errno, "linux.rootfsPropagation: make `%s`, which holds the rootfs, private",
+                               parent);
+  }
   /* Make the rootfs a mount point of its own (pivot_root needs one).  */
   if (mount (ctx->rootfs, ctx->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
     return runhv_make_error (err, errno, "root.path: bind the rootfs `%s`", ctx->rootfs);

@@ -917,17 +917,35 @@ hv_resume (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
   return call (ctx, c, json_pack ("{s:s}", "op", "resume"), NULL, err);
 }
 
+/* The size the container's VM booted with (its sandbox's, for a pod's
+   later container).  */
+static void
+vm_size (struct runtime_context *ctx, struct container *c, int64_t *memory_mb, int64_t *cpus)
+{
+  struct container_state *owner = NULL;
+  runhv_error_t ignored = NULL;
+  json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
+  if (joined (c))
+    {
+      if (state_load (ctx->root, vm_owner (c), &owner, &ignored) < 0)
+        runhv_error_release (&ignored);
+      vm = owner && owner->backend ? json_object_get (owner->backend, "vm") : NULL;
+    }
+  *memory_mb = json_integer_value (json_object_get (vm, "memory_mb"));
+  *cpus = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
+  container_state_free (owner);
+}
+
 static int
 hv_update (struct runtime_context *ctx, struct container *c, const struct oci_resources *r, runhv_error_t *err)
 {
   struct uvm_sizing sz = { .cpus = 1, .cpu_quota_scale = 1.0 };
   struct oci_spec tmp = *c->spec;
-  json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
   struct oci_resources merged = { 0 };
+  int64_t memory_mb = 0;
   json_t *res;
-  /* Scale and cap as at create: the VM's vCPUs bound what a quota means.  */
-  sz.cpus
-    = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
+
+  vm_size (ctx, c, &memory_mb, &sz.cpus);
   {
     struct runhv_config *cfg = NULL;
     runhv_error_t ignored = NULL;
@@ -935,6 +953,22 @@ hv_update (struct runtime_context *ctx, struct container *c, const struct oci_re
       sz.cpu_quota_scale = (double)sz.cpus / (double)uvm_host_cpus ();
     runhv_error_release (&ignored);
   }
+  /* A VM's memory and vCPUs are fixed when it boots: a limit above them
+     would be set in the guest and mean nothing, so it is refused.  */
+  if (r->has_memory_limit && r->memory_limit > 0 && memory_mb > 0 && r->memory_limit > memory_mb * 1024 * 1024)
+    return runhv_error (err,
+                        "update: a memory limit of %lld MiB is more than the %lld MiB of the container's VM (its size "
+                        "is fixed at boot: recreate the container, or its pod, with a larger VM)",
+                        (long long)(r->memory_limit / (1024 * 1024)), (long long)memory_mb);
+  if (r->has_cpu_quota && r->cpu_quota > 0)
+    {
+      int64_t period = r->has_cpu_period && r->cpu_period > 0 ? (int64_t)r->cpu_period : 100000;
+      if ((double)r->cpu_quota * sz.cpu_quota_scale > (double)(period * sz.cpus))
+        return runhv_error (err,
+                            "update: a CPU quota of %lld per %lld us is more than the %lld vCPU%s of the container's "
+                            "VM (its size is fixed at boot: recreate the container, or its pod, with more vCPUs)",
+                            (long long)r->cpu_quota, (long long)period, (long long)sz.cpus, sz.cpus == 1 ? "" : "s");
+    }
   merged = *r;
   tmp.resources = &merged;
   res = uvm_guest_resources (&tmp, &sz);
