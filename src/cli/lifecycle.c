@@ -197,6 +197,11 @@ cli_ps (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
     size_t i;
     if (runtime_ps_detail (&g->ctx, id, &detail, err) < 0)
       return -1;
+    if (detail != NULL && argc - optind > 1)
+      return runhv_error (err,
+                          "ps: arguments for ps(1) (`%s` ...) cannot apply to a VM container, whose processes are in "
+                          "the guest; drop them, or run `runhv exec %s ps %s` inside it",
+                          argv[optind + 1], id, argv[optind + 1]);
     if (detail != NULL)
       {
         printf ("%-8s %s\n", "PID", "CMD");

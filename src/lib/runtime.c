@@ -565,7 +565,11 @@ runtime_ps_detail (struct runtime_context *ctx, const char *id, json_t **out, ru
   *out = NULL;
   if (container_open (ctx, id, &c, err) < 0)
     return -1;
-  if (c->ops->ps_detail != NULL)
+  /* A stopped container has no processes, as runc's ps says, whether or
+     not a VM is left to ask.  */
+  if (c->ops->ps_detail != NULL && container_status (ctx, c) == STATUS_STOPPED)
+    *out = json_array ();
+  else if (c->ops->ps_detail != NULL)
     ret = c->ops->ps_detail (ctx, c, out, err);
   container_free (c);
   return ret;
@@ -630,7 +634,14 @@ runtime_ps (struct runtime_context *ctx, const char *id, pid_t **pids, size_t *n
   int ret;
   if (container_open (ctx, id, &c, err) < 0)
     return -1;
-  ret = c->ops->ps (ctx, c, pids, n, err);
+  if (container_status (ctx, c) == STATUS_STOPPED)
+    {
+      *pids = NULL;
+      *n = 0;
+      ret = 0;
+    }
+  else
+    ret = c->ops->ps (ctx, c, pids, n, err);
   container_free (c);
   return ret;
 }

@@ -76,6 +76,13 @@ wait_status() {
   [[ "$output" == *"while :"* ]]
   run rh ps --format json life
   echo "$output" | jq -e 'length >= 1'
+  # ps(1) arguments cannot apply to guest processes; host fds cannot cross
+  run rh ps life -o pid,comm
+  [ "$status" -ne 0 ] || fail "ps arguments were accepted and ignored: $output"
+  [[ "$output" == *"ps: arguments for ps(1) (\`-o\` ...) cannot apply to a VM container"* ]] || fail "$output"
+  run rh exec --preserve-fds 1 life true 3</dev/null
+  [ "$status" -ne 0 ] || fail "--preserve-fds was accepted and ignored: $output"
+  [[ "$output" == *"--preserve-fds 1: host file descriptors cannot be passed into a VM"* ]] || fail "$output"
   rh pause life
   [ "$(status_of life)" = paused ]
   run rh exec life cat /sys/fs/cgroup/cgroup.freeze
@@ -115,6 +122,10 @@ wait_status() {
   wait_status life stopped
   run rh state life
   echo "$output" | jq -e '.status == "stopped" and .pid == 0 and .exitStatus == 137'
+  # a stopped container has no processes, as runc's ps says (no VM to ask)
+  run rh ps life
+  [ "$status" -eq 0 ] || fail "ps of a stopped VM container: $output"
+  [ "${#lines[@]}" -eq 1 ] && [[ "${lines[0]}" == *PID*CMD* ]] || fail "$output"
   rh delete life
   assert_no_vm_leaks life
 }

@@ -330,6 +330,18 @@ refuse_seccomp_notify (const struct oci_spec *spec, runhv_error_t *err)
   return 0;
 }
 
+/* Host descriptors cannot cross into the guest: only stdio is relayed.  */
+static int
+refuse_preserve_fds (int n, runhv_error_t *err)
+{
+  if (n > 0)
+    return runhv_error (err,
+                        "--preserve-fds %d: host file descriptors cannot be passed into a VM (hypervisor isolation "
+                        "relays stdio only); drop the flag, or use process isolation",
+                        n);
+  return 0;
+}
+
 static int
 hv_create_joined (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err)
 {
@@ -452,6 +464,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   struct podnet net = { .tap_fd = -1 };
   cleanup_free char *net_cmdline = NULL, *pdir = NULL;
 
+  if (refuse_preserve_fds (o->preserve_fds, err) < 0)
+    return -1;
   if (joined (c))
     return hv_create_joined (ctx, c, o, err);
   if (refuse_seccomp_notify (spec, err) < 0)
@@ -1009,6 +1023,8 @@ hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_opt
 
   if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     return runhv_error (err, "--tty needs a terminal receiver (pass --console-socket, or run in the foreground)");
+  if (refuse_preserve_fds (o->preserve_fds, err) < 0)
+    return -1;
   if (getrandom (&rnd, sizeof (rnd), 0) < 0)
     rnd = (uint64_t)getpid () * 2654435761u;
   snprintf (exec_id, sizeof (exec_id), "exec-%016llx", (unsigned long long)rnd);
