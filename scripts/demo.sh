@@ -42,7 +42,7 @@ say "2. Start a hypervisor-isolated container (its own utility VM and kernel)"
 t0=$(date +%s.%N)
 "$runhv" --root "$root" run --detach --isolation=hypervisor --bundle "$work/demo-hypervisor" demo-hypervisor </dev/null >/dev/null
 t1=$(date +%s.%N)
-"$runhv" --root "$root" state demo-hypervisor | jq -c '{id, status, isolation, pid}'
+"$runhv" --root "$root" state demo-hypervisor | jq -c '{id, status, isolation, pid, vmmPid}'
 printf '  (VM booted and container running in %.1f s)\n' "$(echo "$t1 - $t0" | bc)"
 
 say "3. What the host sees (the seed's get-process): the process container's marker, not the VM's"

@@ -108,9 +108,9 @@ struct backend_ops
   /* The container's own process, for a caller that waits on it (run in the
      foreground: runhv is then its parent).  */
   int (*attach) (struct runtime_context *ctx, struct container *c, struct process_handle *h, runhv_error_t *err);
-  /* Optional.  The pid `state` shows (the VMM's for a VM), when it is not
-     state->pid.  */
-  pid_t (*reported_pid) (struct runtime_context *ctx, struct container *c);
+  /* Optional.  The host pid of the VMM the container runs in (`state`'s
+     vmmPid), 0 when it is gone.  */
+  pid_t (*vmm_pid) (struct runtime_context *ctx, struct container *c);
   /* Optional.  Signal an exec'd process that is not a host process (its
      host stand-in cannot pass on SIGKILL).  */
   int (*kill_exec) (struct runtime_context *ctx, struct container *c, const char *exec_ref, int sig,

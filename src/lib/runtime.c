@@ -401,11 +401,16 @@ static json_t *
 state_document (struct runtime_context *ctx, struct container *c)
 {
   enum container_status s = container_status (ctx, c);
-  pid_t pid = c->ops->reported_pid ? c->ops->reported_pid (ctx, c) : c->state->pid;
-  json_t *j = oci_state_json (c->state->id, container_status_name (s), s == STATUS_STOPPED ? 0 : pid, c->state->bundle,
-                              c->state->annotations);
+  /* One pid for callers, the one --pid-file holds: the process that
+     forwards signals to the container and exits with its status (for a VM,
+     its supervisor or a host stand-in).  The VMM's, which signals would
+     not reach the container through, is vmmPid.  */
+  json_t *j = oci_state_json (c->state->id, container_status_name (s), s == STATUS_STOPPED ? 0 : c->state->pid,
+                              c->state->bundle, c->state->annotations);
   if (s == STATUS_STOPPED)
     json_object_set_new (j, "pid", json_integer (0));
+  else if (c->ops->vmm_pid != NULL)
+    json_object_set_new (j, "vmmPid", json_integer (c->ops->vmm_pid (ctx, c)));
   json_object_set_new (j, "rootfs", json_string (c->state->rootfs ? c->state->rootfs : ""));
   json_object_set_new (j, "created", json_string (c->state->created ? c->state->created : ""));
   json_object_set_new (j, "owner", json_string (c->state->owner ? c->state->owner : ""));

@@ -56,11 +56,15 @@ wait_status() {
 
 @test "lifecycle: create, state, start, exec, ps, pause, resume, update, kill, delete" {
   config '.process.args = ["sh", "-c", "echo started > /tmp/started; while :; do sleep 0.2; done"]'
-  rhd create --isolation=hypervisor --bundle "$BUNDLE" life
+  rhd create --isolation=hypervisor --pid-file "$TEST_DIR/life.pid" --bundle "$BUNDLE" life
   run rh state life
-  echo "$output" | jq -e '.status == "created" and .isolation == "hypervisor" and .pid > 0'
-  vmm=$(echo "$output" | jq -r .pid)
-  # the state's pid is the VMM's, and ps shows it by the container's id
+  echo "$output" | jq -e '.status == "created" and .isolation == "hypervisor" and .pid > 0 and .vmmPid > 0'
+  vmm=$(echo "$output" | jq -r .vmmPid)
+  # one pid for callers: --pid-file's is state's, the supervisor that
+  # forwards signals and exits with the container's status; the VMM is
+  # vmmPid, and ps shows it by the container's id
+  [ "$(cat "$TEST_DIR/life.pid")" = "$(echo "$output" | jq -r .pid)" ] || fail "pid file $(cat "$TEST_DIR/life.pid"): $output"
+  [ "$(cat /proc/"$(echo "$output" | jq -r .pid)"/comm)" = runhv-vmsup ] || fail "$output"
   [[ "$(cat /proc/$vmm/cmdline | tr '\0' ' ')" == *"runhv-uvm-life"* ]]
   [ ! -e "$BUNDLE/rootfs/tmp/started" ]
   rhd start life
@@ -173,7 +177,7 @@ wait_status() {
   # of a container that keeps running, so the check cannot be skipped
   config '.process.args = ["sleep", "1000"]'
   rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" size1
-  vmm=$(rh state size1 | jq -r .pid)
+  vmm=$(rh state size1 | jq -r .vmmPid)
   [ "$vmm" -gt 0 ]
   tr '\0' ' ' < /proc/$vmm/cmdline | grep -q "throttling.bps-total=104857600,throttling.iops-total=1000"
   rh delete --force size1
@@ -277,7 +281,7 @@ wait_status() {
 @test "diag list and diag events show the VM and its container" {
   rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" dg
   run rh diag list --format json
-  vmm=$(rh state dg | jq -r .pid)
+  vmm=$(rh state dg | jq -r .vmmPid)
   echo "$output" | jq -e '.[] | select(.id == "dg@vm") | .type == "VirtualMachine" and .state == "running" and .pid == '"$vmm"
   echo "$output" | jq -e '.[] | select(.id == "dg") | .type == "Container" and .owner == "dg@vm" and .isolation == "hypervisor"'
   rh kill dg KILL
@@ -302,7 +306,7 @@ wait_status() {
 
 @test "fault: the VMM is killed; the container stops with status 255 and delete cleans up" {
   rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" f1
-  vmm=$(rh state f1 | jq -r .pid)
+  vmm=$(rh state f1 | jq -r .vmmPid)
   kill -KILL "$vmm"
   wait_status f1 stopped
   run rh state f1

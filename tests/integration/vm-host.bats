@@ -26,7 +26,7 @@ assert_no_vm_leaks() {
 # The VM supervisor of container $1: the VMM's parent, named runhv-vmsup.
 supervisor_of() {
   local vmm ppid
-  vmm=$(rh state "$1" | jq -r .pid)
+  vmm=$(rh state "$1" | jq -r .vmmPid)
   ppid=$(ps -o ppid= -p "$vmm" | tr -d ' ')
   [[ "$(cat /proc/"$ppid"/comm)" == runhv-vmsup ]] || fail "the VMM's parent $ppid is $(cat /proc/"$ppid"/comm), not the supervisor"
   echo "$ppid"
@@ -71,7 +71,7 @@ supervisor_of() {
 
 @test "a SIGKILLed supervisor: the VM goes, an exit record and a vm-stopped event remain, delete cleans" {
   rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" killed
-  vmm=$(rh state killed | jq -r .pid)
+  vmm=$(rh state killed | jq -r .vmmPid)
   sup=$(supervisor_of killed)
   kill -KILL "$sup"
   wait_for 100 bash -c "! kill -0 $vmm 2>/dev/null" || fail "the VMM outlived its supervisor"

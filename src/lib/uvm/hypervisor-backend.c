@@ -745,7 +745,7 @@ hv_status (struct runtime_context *ctx, struct container *c)
 }
 
 static pid_t
-hv_reported_pid (struct runtime_context *ctx, struct container *c)
+hv_vmm_pid (struct runtime_context *ctx, struct container *c)
 {
   json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
   pid_t pid;
@@ -1067,6 +1067,6 @@ const struct backend_ops hypervisor_backend = {
   .stats = hv_stats,
   .attach = hv_attach,
   .kill_exec = hv_kill_exec,
-  .reported_pid = hv_reported_pid,
+  .vmm_pid = hv_vmm_pid,
   .ps_detail = hv_ps_detail,
 };
