@@ -55,7 +55,8 @@ wait_status() {
 }
 
 @test "lifecycle: create, state, start, exec, ps, pause, resume, update, kill, delete" {
-  config '.process.args = ["sh", "-c", "echo started > /tmp/started; while :; do sleep 0.2; done"]'
+  config '.process.args = ["sh", "-c", "echo started > /tmp/started; while :; do sleep 0.2; done"]
+    | .mounts += [{destination: "/mnt/bundle", type: "bind", source: ".", options: ["rbind", "ro"]}]'
   rhd create --isolation=hypervisor --pid-file "$TEST_DIR/life.pid" --bundle "$BUNDLE" life
   run rh state life
   echo "$output" | jq -e '.status == "created" and .isolation == "hypervisor" and .pid > 0 and .vmmPid > 0'
@@ -75,6 +76,9 @@ wait_status() {
   [ "$status" -eq 5 ]
   [ "${lines[0]}" = in-guest ]
   [[ "${lines[1]}" == "sh -c echo started"* ]]
+  # a relative bind source is the bundle's, shared into the VM
+  run rh exec life ls /mnt/bundle
+  [[ "$output" == *config.json* ]] || fail "relative bind in the guest: $output"
   run rh ps life
   [[ "${lines[0]}" == *PID*CMD* ]]
   [[ "$output" == *"while :"* ]]

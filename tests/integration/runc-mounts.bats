@@ -289,3 +289,16 @@ console_owner() {
     [ "$rh_out" = "$runc_out" ] || fail "$p: runhv's root is '$rh_out', runc's '$runc_out'"
   done
 }
+
+# runc works in the bundle directory, so a relative bind source names a path
+# in the bundle, wherever the caller stands (runhv bound the caller's cwd:
+# from / that was the host's root).
+@test "a bind mount's relative source is relative to the bundle, not the caller's cwd" {
+  config '.process.args = ["ls", "/mnt"] | .mounts += [{destination: "/mnt", type: "bind", source: ".", options: ["rbind", "ro"]}]'
+  cd /
+  both
+  [ "$runc_rc" -eq 0 ] || fail "runc: $runc_out"
+  [ "$rh_rc" -eq 0 ] || fail "runhv: $rh_out"
+  [ "$rh_out" = "$runc_out" ] || fail "runhv lists '$rh_out', runc '$runc_out'"
+  [[ "$rh_out" == *config.json* ]] || fail "$rh_out"
+}

@@ -1780,6 +1780,33 @@ oci_spec_parse_buffer (const char *buf, size_t len, const char *what, struct oci
   return 0;
 }
 
+/* A bind mount's relative source is relative to the bundle, as runc reads
+   it (it works in the bundle directory), never to wherever the caller
+   happens to be: made absolute here, in the parsed mounts and in the JSON
+   that is handed on (to a VM's guest, to hooks).  */
+static int
+resolve_bind_sources (struct oci_spec *s, const char *bundle, runhv_error_t *err)
+{
+  cleanup_free char *dir = NULL;
+  json_t *mounts = json_object_get (s->json, "mounts");
+  for (size_t i = 0; i < s->n_mounts; i++)
+    {
+      struct oci_mount *m = &s->mounts[i];
+      char *abs;
+      if (!m->bind || m->source == NULL || m->source[0] == '/')
+        continue;
+      if (dir == NULL && (dir = realpath (bundle ? bundle : ".", NULL)) == NULL)
+        {
+          return runhv_make_error (err, errno, "mounts[%zu].source: resolve the bundle `%s`", i, bundle ? bundle : ".");
+        }
+      abs = strcmp (m->source, ".") == 0 ? xstrdup (dir) : xasprintf ("%s/%s", dir, m->source);
+      free (m->source);
+      m->source = abs;
+      json_object_set_new (json_array_get (mounts, i), "source", json_string (abs));
+    }
+  return 0;
+}
+
 int
 oci_spec_load (const char *bundle, struct oci_spec **out, runhv_error_t *err)
 {
@@ -1796,7 +1823,15 @@ oci_spec_load (const char *bundle, struct oci_spec **out, runhv_error_t *err)
         }
       return -1;
     }
-  return oci_spec_parse_buffer (buf, len, "config.json", out, err);
+  if (oci_spec_parse_buffer (buf, len, "config.json", out, err) < 0)
+    return -1;
+  if (resolve_bind_sources (*out, bundle, err) < 0)
+    {
+      oci_spec_free (*out);
+      *out = NULL;
+      return -1;
+    }
+  return 0;
 }
 
 bool
