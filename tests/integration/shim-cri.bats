@@ -221,6 +221,35 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   done
 }
 
+# kubelet stops a container right after starting it (a failed probe, a
+# rollout): the SIGTERM must reach the program, which exits 0 from its trap,
+# not be lost to an init still at default dispositions (which the kernel
+# drops for a PID 1) and end in the SIGKILL after the grace period (137).
+@test "StopContainer right after StartContainer delivers SIGTERM, 10 times in a row, in both isolations" {
+  local handler name pod c i code
+  for handler in runhv-process runhv-hypervisor; do
+    name=stop-${handler#runhv-}
+    pod_json "$name" . > "$CRI_TEST_DIR/$name.pod.json"
+    run cri runp --runtime "$handler" "$CRI_TEST_DIR/$name.pod.json"
+    [ "$status" -eq 0 ] || fail "runp $name: $output"
+    pod=$output
+    for i in $(seq 10); do
+      cri_container_config "t$i" "$CRI_BUSYBOX_IMAGE" sh -c 'trap "exit 0" TERM; while :; do sleep 0.05; done' \
+        > "$CRI_TEST_DIR/$name.t.json"
+      run cri create "$pod" "$CRI_TEST_DIR/$name.t.json" "$CRI_TEST_DIR/$name.pod.json"
+      [ "$status" -eq 0 ] || fail "$handler: create: $output"
+      c=$output
+      cri start "$c" >/dev/null || fail "$handler: start $i"
+      cri stop -t 60 "$c" >/dev/null || fail "$handler: stop $i"
+      code=$(cri inspect "$c" | jq -r .status.exitCode)
+      [ "$code" = 0 ] || fail "$handler, attempt $i: exit code $code (the SIGTERM was lost; SIGKILL ended it)"
+      cri rm "$c" >/dev/null
+    done
+    cri stopp "$pod" >/dev/null
+    cri rmp "$pod" >/dev/null
+  done
+}
+
 # A VM cannot share the host's namespaces: a hostNetwork/hostIPC/hostPID pod
 # on the VM handler fails at once, naming the namespace, leaving nothing.
 @test "a VM pod asking for a host namespace is refused, naming it; process isolation runs it" {

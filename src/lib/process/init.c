@@ -329,10 +329,13 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
     _exit (1);
   close (sock);
 
-  /* Created: wait here until `start` opens the FIFO.  */
+  /* Created: wait here until `start` opens the FIFO.  The write end stays
+     open, close-on-exec, so `start` sees it close at the execve itself:
+     it returns only once the container's program runs (a signal sent
+     before, to a PID 1 still at default dispositions, would be lost).  */
   {
     char proc[64];
-    cleanup_close int w = -1;
+    int w;
     snprintf (proc, sizeof (proc), "%sself/fd/%d", proc_fd >= 0 ? "" : "/proc/", fifo);
     w = openat (proc_fd >= 0 ? proc_fd : AT_FDCWD, proc, O_WRONLY | O_CLOEXEC);
     if (w < 0)

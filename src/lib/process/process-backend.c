@@ -409,6 +409,23 @@ process_start (struct runtime_context *ctx, struct container *c, runhv_error_t *
         usleep (1000); /* no writer yet: the init is about to open it */
     }
   unlink (fifo);
+  /* Released.  The init holds the FIFO's write end until its execve closes
+     it (or it dies): wait for that, so that whoever signals the container
+     once start returns reaches its program, not the init.  */
+  for (;;)
+    {
+      struct pollfd p = { .fd = fd, .events = POLLIN };
+      ssize_t n;
+      if (poll (&p, 1, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return runhv_make_error (err, errno, "wait for the container process to exec");
+        }
+      n = read (fd, &byte, 1);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        break;
+    }
   return 0;
 }
 
