@@ -81,8 +81,8 @@ runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_m
   if (once)
     return emit_event ("stats", id, &st, emit, arg);
   oom_seen = st.oom_kills;
-  /* Where the host cannot watch OOM kills (a VM), the count in the stats
-     tells them, an interval late.  */
+  /* Where there is no watch, the count in the stats tells, an interval
+     late.  */
   oom = runtime_oom_watch (ctx, id, err);
   if (oom < 0)
     runhv_error_release (err);
@@ -102,7 +102,16 @@ runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_m
             return -1;
           if (!there)
             return 0;
-          emit_event ("oom", id, NULL, emit, arg);
+          /* The watch says "look" (v2's memory.events also changes on
+             high and max events, a VM's ticks): the count says whether the
+             killer acted.  One v1 counts a moment late is seen at the next
+             interval.  */
+          container_stats_release (&st);
+          if (runtime_stats (ctx, id, &st, err) < 0)
+            return -1;
+          if (st.oom_kills > oom_seen)
+            emit_event ("oom", id, NULL, emit, arg);
+          oom_seen = st.oom_kills;
           continue;
         }
       if (r > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)))
@@ -125,7 +134,7 @@ runtime_events (struct runtime_context *ctx, const char *id, unsigned interval_m
             }
           return -1;
         }
-      if (oom < 0 && st.oom_kills > oom_seen)
+      if (st.oom_kills > oom_seen)
         emit_event ("oom", id, NULL, emit, arg);
       oom_seen = st.oom_kills;
       emit_event ("stats", id, &st, emit, arg);

@@ -337,8 +337,10 @@ shim_relay_handle (struct shim *s, struct pollfd *pfd, struct shim_process **who
           /* v1 notifies when the cgroup goes under OOM, a moment before
              the killer's victim is counted: give the count up to 200 ms.  */
           uint64_t before = p->task->oom_kills;
+          /* A VM's watch ticks every second: one look at its count.  */
+          int patience = strcmp (p->task->isolation, "hypervisor") == 0 ? 1 : 20;
           runtime_oom_watch_drain (pfd[i].fd);
-          for (int tries = 0; tries < 20 && p->task->oom_kills == before; tries++)
+          for (int tries = 0; tries < patience && p->task->oom_kills == before; tries++)
             {
               report_oom (s, p->task);
               if (p->task->oom_kills == before)
@@ -667,16 +669,17 @@ m_create (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runh
   p->status = SHIM_PROC_CREATED;
   t->next = s->tasks;
   s->tasks = t;
-  if (strcmp (t->isolation, "process") == 0)
-    {
-      runhv_error_t werr = NULL;
-      t->oom_fd = runtime_oom_watch (&t->ctx, t->id, &werr);
-      if (t->oom_fd < 0)
-        {
-          log_warning ("task %s: OOM kills will be seen only at exits: %s", t->id, werr->msg);
-          runhv_error_release (&werr);
-        }
-    }
+  {
+    /* A process-isolated container's memory cgroup notifies; a VM's count
+       is polled every second (the guest's kernel holds it).  */
+    runhv_error_t werr = NULL;
+    t->oom_fd = runtime_oom_watch (&t->ctx, t->id, &werr);
+    if (t->oom_fd < 0)
+      {
+        log_warning ("task %s: OOM kills will be seen only at exits: %s", t->id, werr->msg);
+        runhv_error_release (&werr);
+      }
+  }
   log_info ("task %s created with %s isolation (host pid %d%s%s)", t->id, t->isolation, (int)p->pid,
             t->config_path ? ", config " : "", t->config_path ? t->config_path : "");
 

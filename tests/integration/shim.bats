@@ -169,6 +169,17 @@ task_api() {
   c task kill -s KILL oom2
   wait_task oom2 STOPPED
   remove oom2
+  # the same in a VM: the guest's OOM killer ends an exec's child while the
+  # container lives on; the shim reads the guest's count (every second)
+  cd_ run -d --runtime io.containerd.runhv.v1 "${HV[@]}" --memory-limit 33554432 $IMAGE oom4 sleep 1000
+  run c task exec --exec-id x1 oom4 sh -c 'dd if=/dev/zero of=/dev/null bs=128M count=1; echo survived'
+  [ "$status" -eq 0 ] || fail "exec in the VM: $output"
+  [[ "$output" == *survived* ]] || fail "$output"
+  wait_for 50 grep -q '/tasks/oom {"container_id":"oom4"}' "$CTD_DIR/events.log" || fail "no /tasks/oom for the VM's OOM"
+  [ "$(task_status oom4)" = RUNNING ]
+  c task kill -s KILL oom4
+  wait_task oom4 STOPPED
+  remove oom4
   # an ordinary SIGKILL is not an OOM
   cd_ run -d --runtime io.containerd.runhv.v1 $IMAGE oom3 sleep 1000
   c task kill -s KILL oom3
@@ -183,10 +194,11 @@ task_api() {
     [ "$(grep -n -e "/tasks/oom {\"container_id\":\"$e\"" "$CTD_DIR/events.log" | cut -d: -f1)" -lt \
       "$(grep -n -e "/tasks/exit {\"container_id\":\"$e\"" "$CTD_DIR/events.log" | head -1 | cut -d: -f1)" ]
   done
-  ! grep -q '/tasks/oom {"container_id":"oom3"}' "$CTD_DIR/events.log"
+  if grep -q '/tasks/oom {"container_id":"oom3"}' "$CTD_DIR/events.log"; then fail "a plain SIGKILL was reported as an OOM"; fi
   assert_gone oom1
   assert_gone oom2
   assert_gone oom3
+  assert_gone oom4
 }
 
 @test "without TTRPC_ADDRESS the events go through containerd's publish binary" {

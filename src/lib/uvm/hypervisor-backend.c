@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -1052,6 +1053,28 @@ hv_kill_exec (struct runtime_context *ctx, struct container *c, const char *exec
   return call (ctx, c, json_pack ("{s:s,s:s,s:i}", "op", "kill", "exec_id", exec_ref, "signal", sig), NULL, err);
 }
 
+/* The guest's kernel counts the container's OOM kills and the host cannot
+   watch its cgroup: an fd that ticks every second, on which the caller
+   reads the count through stats (one agent round trip), so that a process
+   the OOM killer ends while the container lives on is still reported.  */
+static int
+hv_oom_watch (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
+{
+  struct itimerspec every_second = { .it_interval = { .tv_sec = 1 }, .it_value = { .tv_sec = 1 } };
+  int fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  (void)ctx;
+  (void)c;
+  if (fd < 0)
+    return runhv_make_error (err, errno, "timerfd_create");
+  if (timerfd_settime (fd, 0, &every_second, NULL) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return runhv_make_error (err, e, "timerfd_settime");
+    }
+  return fd;
+}
+
 const struct backend_ops hypervisor_backend = {
   .name = "hypervisor",
   .create = hv_create,
@@ -1068,5 +1091,6 @@ const struct backend_ops hypervisor_backend = {
   .attach = hv_attach,
   .kill_exec = hv_kill_exec,
   .vmm_pid = hv_vmm_pid,
+  .oom_watch = hv_oom_watch,
   .ps_detail = hv_ps_detail,
 };
