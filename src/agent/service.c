@@ -224,7 +224,7 @@ io_take_terminal (struct agent *a, struct io_setup *io, int proc, runhv_error_t 
   int master = -1;
   if (io->tty_stream == 0)
     return 0;
-  if (fd_recv (io->sock[1], &master, name, sizeof (name)) < 0 || master < 0)
+  if (fd_recv (io->sock[1], name, sizeof (name), &master, 1, NULL, NULL) < 0 || master < 0)
     return runhv_error (err, "the runtime handed over no terminal");
   if (stream_add (a, io->tty_stream, master, true, true, proc, err) < 0)
     {

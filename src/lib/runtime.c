@@ -857,7 +857,7 @@ receive_master (int sock, runhv_error_t *err)
   struct pollfd p = { .fd = sock, .events = POLLIN };
   if (poll (&p, 1, 0) <= 0)
     return runhv_error (err, "no terminal was received from the container");
-  if (fd_recv (sock, &fd, name, sizeof (name)) < 0 || fd < 0)
+  if (fd_recv (sock, name, sizeof (name), &fd, 1, NULL, NULL) < 0 || fd < 0)
     return runhv_make_error (err, errno, "receive the terminal");
   return fd;
 }

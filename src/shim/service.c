@@ -594,7 +594,7 @@ receive_master (struct shim_process *p, runhv_error_t *err)
   char name[128];
   int fd = -1;
   struct pollfd pf = { .fd = p->io.console_sock[0], .events = POLLIN };
-  if (poll (&pf, 1, 0) <= 0 || fd_recv (p->io.console_sock[0], &fd, name, sizeof (name)) < 0 || fd < 0)
+  if (poll (&pf, 1, 0) <= 0 || fd_recv (p->io.console_sock[0], name, sizeof (name), &fd, 1, NULL, NULL) < 0 || fd < 0)
     return runhv_error (err, "no terminal came back from the process");
   set_nonblock (fd, true);
   p->io.master = fd;

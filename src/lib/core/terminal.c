@@ -66,7 +66,7 @@ terminal_send_fd (int sock, int master, runhv_error_t *err)
   char name[64] = "/dev/pts/ptmx";
   if (ptsname_r (master, name, sizeof (name)) != 0)
     snprintf (name, sizeof (name), "/dev/ptmx");
-  if (fd_send (sock, master, name, strlen (name)) < 0)
+  if (fd_send (sock, name, strlen (name), &master, 1) < 0)
     return runhv_make_error (err, errno, "send the terminal through the console socket");
   return 0;
 }

@@ -484,17 +484,22 @@ set_nonblock (int fd, bool on)
 }
 
 int
-fd_send (int sock, int fd, const void *data, size_t len)
+fd_send (int sock, const void *data, size_t len, const int *fds, size_t nfds)
 {
   struct msghdr msg = { 0 };
   struct iovec iov;
   char dummy = 0;
   union
   {
-    char buf[CMSG_SPACE (sizeof (int))];
+    char buf[CMSG_SPACE (sizeof (int) * FD_PASS_MAX)];
     struct cmsghdr align;
   } u;
 
+  if (nfds > FD_PASS_MAX)
+    {
+      errno = EINVAL;
+      return -1;
+    }
   if (data == NULL || len == 0)
     {
       data = &dummy;
@@ -504,35 +509,41 @@ fd_send (int sock, int fd, const void *data, size_t len)
   iov.iov_len = len;
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  if (fd >= 0)
+  if (nfds > 0)
     {
       struct cmsghdr *c;
       memset (&u, 0, sizeof (u));
       msg.msg_control = u.buf;
-      msg.msg_controllen = sizeof (u.buf);
+      msg.msg_controllen = CMSG_SPACE (sizeof (int) * nfds);
       c = CMSG_FIRSTHDR (&msg);
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (sizeof (int));
-      memcpy (CMSG_DATA (c), &fd, sizeof (int));
+      c->cmsg_len = CMSG_LEN (sizeof (int) * nfds);
+      memcpy (CMSG_DATA (c), fds, sizeof (int) * nfds);
     }
   return TEMP_FAILURE_RETRY (sendmsg (sock, &msg, MSG_NOSIGNAL)) < 0 ? -1 : 0;
 }
 
-int
-fd_recv (int sock, int *fd, void *data, size_t len)
+ssize_t
+fd_recv (int sock, void *data, size_t len, int *fds, size_t max_fds, size_t *nfds, pid_t *sender)
 {
   struct msghdr msg = { 0 };
   struct iovec iov;
   char dummy;
   ssize_t n;
+  size_t got = 0;
   union
   {
-    char buf[CMSG_SPACE (sizeof (int) * 4)];
+    char buf[CMSG_SPACE (sizeof (struct ucred)) + CMSG_SPACE (sizeof (int) * FD_PASS_MAX)];
     struct cmsghdr align;
   } u;
 
-  *fd = -1;
+  for (size_t i = 0; i < max_fds; i++)
+    fds[i] = -1;
+  if (nfds != NULL)
+    *nfds = 0;
+  if (sender != NULL)
+    *sender = 0;
   if (data == NULL || len == 0)
     {
       data = &dummy;
@@ -548,20 +559,45 @@ fd_recv (int sock, int *fd, void *data, size_t len)
   if (n < 0)
     return -1;
   for (struct cmsghdr *c = CMSG_FIRSTHDR (&msg); c != NULL; c = CMSG_NXTHDR (&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      {
-        size_t nfds = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
-        int fds[4];
-        memcpy (fds, CMSG_DATA (c), nfds * sizeof (int));
-        for (size_t i = 0; i < nfds; i++)
-          {
-            if (*fd < 0)
-              *fd = fds[i];
-            else
-              close (fds[i]); /* more than we asked for: never leak */
-          }
-      }
-  return (int)n;
+    {
+      if (c->cmsg_level != SOL_SOCKET)
+        continue;
+      if (c->cmsg_type == SCM_CREDENTIALS && sender != NULL)
+        {
+          struct ucred cr;
+          memcpy (&cr, CMSG_DATA (c), sizeof (cr));
+          *sender = cr.pid;
+        }
+      else if (c->cmsg_type == SCM_RIGHTS)
+        {
+          size_t k = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+          int tmp[FD_PASS_MAX];
+          if (k > FD_PASS_MAX)
+            k = FD_PASS_MAX;
+          memcpy (tmp, CMSG_DATA (c), k * sizeof (int));
+          for (size_t i = 0; i < k; i++)
+            {
+              if (got < max_fds)
+                fds[got++] = tmp[i];
+              else
+                close (tmp[i]); /* more than we asked for: never leak */
+            }
+        }
+    }
+  if (msg.msg_flags & MSG_TRUNC)
+    {
+      /* Part of the message is lost: nothing of it is worth keeping.  */
+      for (size_t i = 0; i < got; i++)
+        {
+          close (fds[i]);
+          fds[i] = -1;
+        }
+      errno = EMSGSIZE;
+      return -1;
+    }
+  if (nfds != NULL)
+    *nfds = got;
+  return n;
 }
 
 char *

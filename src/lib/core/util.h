@@ -69,8 +69,19 @@ char *json_escape_string (const char *s);
 void close_fds_except (const int *keep, size_t n);
 int set_cloexec (int fd, bool on);
 int set_nonblock (int fd, bool on);
-int fd_send (int sock, int fd, const void *data, size_t len);
-int fd_recv (int sock, int *fd, void *data, size_t len); /* returns bytes, fd -1 when none */
+
+/* The one implementation of descriptor passing (SCM_RIGHTS).  */
+#define FD_PASS_MAX 4
+/* One message of `len` bytes with `nfds` descriptors attached (at most
+   FD_PASS_MAX).  Without data one byte goes: a stream peer sees the
+   descriptors only with a byte.  -1 with errno.  */
+int fd_send (int sock, const void *data, size_t len, const int *fds, size_t nfds);
+/* One message into data: its length (0 at EOF), or -1 with errno (EMSGSIZE
+   when it did not fit).  The descriptors that came (O_CLOEXEC) fill fds, up
+   to max_fds (the rest are -1; *nfds, when given, says how many); any more
+   are closed.  *sender, when given, is the pid in SCM_CREDENTIALS (the
+   socket has SO_PASSCRED), else 0.  */
+ssize_t fd_recv (int sock, void *data, size_t len, int *fds, size_t max_fds, size_t *nfds, pid_t *sender);
 
 /* Look a command up in PATH (from env, a NULL-terminated "K=V" vector).  */
 char *find_in_path (const char *cmd, char *const *env);

@@ -323,7 +323,7 @@ seccomp_send_listener (const struct oci_seccomp *s, pid_t pid, json_t *state, in
   if (connect (sock, (struct sockaddr *)&addr, sizeof (addr)) < 0)
     return runhv_make_error (
       err, errno, "linux.seccomp.listenerPath: connect to `%s` (is the seccomp agent listening?)", s->listener_path);
-  if (text == NULL || fd_send (sock, listener, text, strlen (text)) < 0)
+  if (text == NULL || fd_send (sock, text, strlen (text), &listener, 1) < 0)
     return runhv_make_error (err, errno, "linux.seccomp.listenerPath: send the listener to `%s`", s->listener_path);
   return 0;
 }

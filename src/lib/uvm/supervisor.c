@@ -190,35 +190,12 @@ msg_send (int fd, uint8_t type, uint32_t id, json_t *j, const int *fds, size_t n
   cleanup_free char *text = json_dumps (j, JSON_COMPACT);
   size_t len = text ? strlen (text) : 0;
   cleanup_free uint8_t *buf = NULL;
-  struct msghdr msg = { 0 };
-  struct iovec iov;
-  union
-  {
-    char b[CMSG_SPACE (sizeof (int) * 3)];
-    struct cmsghdr align;
-  } u;
   if (text == NULL || len + AGENT_PROTO_HEADER > CLIENT_MSG_MAX)
     return runhv_error (err, "supervisor protocol: message too large");
   buf = xmalloc0 (AGENT_PROTO_HEADER + len);
   frame_header_encode (buf, type, id, (uint32_t)len);
   memcpy (buf + AGENT_PROTO_HEADER, text, len);
-  iov.iov_base = buf;
-  iov.iov_len = AGENT_PROTO_HEADER + len;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (nfds > 0)
-    {
-      struct cmsghdr *c;
-      memset (&u, 0, sizeof (u));
-      msg.msg_control = u.b;
-      msg.msg_controllen = CMSG_SPACE (sizeof (int) * nfds);
-      c = CMSG_FIRSTHDR (&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (sizeof (int) * nfds);
-      memcpy (CMSG_DATA (c), fds, sizeof (int) * nfds);
-    }
-  if (TEMP_FAILURE_RETRY (sendmsg (fd, &msg, MSG_NOSIGNAL)) < 0)
+  if (fd_send (fd, buf, AGENT_PROTO_HEADER + len, fds, nfds) < 0)
     return runhv_make_error (err, errno, "supervisor protocol: send");
   return 0;
 }
@@ -228,44 +205,17 @@ static int
 msg_recv (int fd, struct frame *f, uint8_t **payload, int *fds, size_t *nfds, runhv_error_t *err)
 {
   cleanup_free uint8_t *buf = xmalloc0 (CLIENT_MSG_MAX);
-  struct msghdr msg = { 0 };
-  struct iovec iov = { .iov_base = buf, .iov_len = CLIENT_MSG_MAX };
-  union
-  {
-    char b[CMSG_SPACE (sizeof (int) * 4)];
-    struct cmsghdr align;
-  } u;
   struct frame_reader r;
   ssize_t n;
   int got;
   *payload = NULL;
-  if (nfds)
-    *nfds = 0;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.b;
-  msg.msg_controllen = sizeof (u.b);
-  n = TEMP_FAILURE_RETRY (recvmsg (fd, &msg, MSG_CMSG_CLOEXEC));
+  n = fd_recv (fd, buf, CLIENT_MSG_MAX, fds, fds ? 3 : 0, nfds, NULL);
+  if (n < 0 && errno == EMSGSIZE)
+    return runhv_error (err, "supervisor protocol: message over %u bytes", CLIENT_MSG_MAX);
   if (n < 0)
     return runhv_make_error (err, errno, "supervisor protocol: receive");
-  for (struct cmsghdr *c = CMSG_FIRSTHDR (&msg); c != NULL; c = CMSG_NXTHDR (&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      {
-        size_t k = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
-        int tmp[4];
-        memcpy (tmp, CMSG_DATA (c), k * sizeof (int));
-        for (size_t i = 0; i < k; i++)
-          {
-            if (fds && nfds && *nfds < 3)
-              fds[(*nfds)++] = tmp[i];
-            else
-              close (tmp[i]);
-          }
-      }
   if (n == 0)
     return runhv_make_error (err, EPIPE, "supervisor protocol: the peer went away");
-  if (msg.msg_flags & MSG_TRUNC)
-    return runhv_error (err, "supervisor protocol: message over %u bytes", CLIENT_MSG_MAX);
   frame_reader_init (&r);
   frame_reader_feed (&r, buf, (size_t)n);
   got = frame_reader_next (&r, f, err);
