@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "banned.h"
 
@@ -140,45 +138,4 @@ runhv_error_release (runhv_error_t *err)
   free ((*err)->msg);
   free (*err);
   *err = NULL;
-}
-
-/* Wire format: int32 status, then the message bytes (one datagram on a
-   SOCK_SEQPACKET socket).  A status of 0 and no message means success.  */
-int
-runhv_error_send (int fd, int status, const char *msg)
-{
-  char buf[4096];
-  size_t len = msg != NULL ? strlen (msg) : 0;
-  int32_t st = status;
-
-  if (len > sizeof (buf) - sizeof (st))
-    len = sizeof (buf) - sizeof (st);
-  memcpy (buf, &st, sizeof (st));
-  if (len > 0)
-    memcpy (buf + sizeof (st), msg, len);
-  if (TEMP_FAILURE_RETRY (send (fd, buf, sizeof (st) + len, MSG_NOSIGNAL)) < 0)
-    return -1;
-  return 0;
-}
-
-int
-runhv_error_recv (int fd, runhv_error_t *err)
-{
-  char buf[4096 + 1];
-  ssize_t n;
-  int32_t st;
-
-  n = TEMP_FAILURE_RETRY (recv (fd, buf, sizeof (buf) - 1, 0));
-  if (n < 0)
-    return runhv_make_error (err, errno, "read status from child");
-  if (n == 0)
-    return runhv_error (err, "child exited before reporting its status");
-  if ((size_t)n < sizeof (st))
-    return runhv_error (err, "short status message from child");
-  memcpy (&st, buf, sizeof (st));
-  buf[n] = '\0';
-  if (st == 0 && (size_t)n == sizeof (st))
-    return 0;
-  set_error (err, st, strdup (buf + sizeof (st)));
-  return -1;
 }

@@ -21,8 +21,7 @@ int runhv_error (runhv_error_t *err, const char *fmt, ...) RUNHV_PRINTF (2, 3);
 /* Prepend context at a layer boundary: "create container `x`: <old msg>".  */
 int runhv_error_wrap (runhv_error_t *err, const char *fmt, ...) RUNHV_PRINTF (2, 3);
 void runhv_error_release (runhv_error_t *err);
-/* Move an error out of a forked child: encode/decode {errno,msg} for a socket.  */
-int runhv_error_send (int fd, int status, const char *msg);
-int runhv_error_recv (int fd, runhv_error_t *err); /* 0 = peer reported success */
+/* A forked child's error reaches its parent as sync.h's SYNC_ERROR
+   (sync_fail in the child, sync_msg_error in the parent).  */
 
 #endif

@@ -66,12 +66,30 @@ sync_recv (int sock, struct sync_msg *m)
   return 0;
 }
 
+int
+sync_send_error (int sock, const runhv_error_t err)
+{
+  return sync_send (sock, SYNC_ERROR, err ? err->status : EINVAL, err ? err->msg : "unknown error", -1);
+}
+
 void
 sync_fail (int sock, runhv_error_t *err)
 {
-  sync_send (sock, SYNC_ERROR, (err && *err) ? (*err)->status : EINVAL, (err && *err) ? (*err)->msg : "unknown error",
-             -1);
+  sync_send_error (sock, err ? *err : NULL);
   _exit (1);
+}
+
+int
+sync_msg_error (struct sync_msg *m, runhv_error_t *err)
+{
+  if (m->fd >= 0)
+    close (m->fd);
+  m->fd = -1;
+  /* The message is the child's whole error, strerror included.  */
+  runhv_make_error (err, 0, "%s", m->text);
+  if (err != NULL && *err != NULL)
+    (*err)->status = m->value;
+  return -1;
 }
 
 int

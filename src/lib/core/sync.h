@@ -36,8 +36,15 @@ struct sync_msg
 int sync_send (int sock, int type, int value, const char *text, int fd);
 /* Returns 0, or -1 with errno (0 when the peer closed the socket).  */
 int sync_recv (int sock, struct sync_msg *msg);
+/* A child's error travels as SYNC_ERROR {errno, message}: these two are
+   its only encoder and decoder.  Report err (EINVAL and "unknown error"
+   when there is none); -1 with errno when the socket is gone.  */
+int sync_send_error (int sock, const runhv_error_t err);
 /* In a child: report an error and exit.  */
 void sync_fail (int sock, runhv_error_t *err) __attribute__ ((noreturn));
+/* In the parent: the error a SYNC_ERROR message carries, as the child made
+   it (its errno and message).  Closes any fd that came with it; returns -1. */
+int sync_msg_error (struct sync_msg *m, runhv_error_t *err);
 int sync_expect (int sock, int type, runhv_error_t *err);
 
 #endif

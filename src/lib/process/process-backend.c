@@ -304,10 +304,7 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
             }
           goto ready;
         case SYNC_ERROR:
-          if (m.fd >= 0)
-            close (m.fd);
-          runhv_make_error (err, 0, "%s", m.text);
-          (*err)->status = m.value;
+          sync_msg_error (&m, err);
           goto out;
         default:
           if (m.fd >= 0)
@@ -601,8 +598,7 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
         }
       else if (m.type == SYNC_ERROR)
         {
-          runhv_make_error (err, 0, "%s", m.text);
-          (*err)->status = m.value;
+          sync_msg_error (&m, err);
           goto out;
         }
       else

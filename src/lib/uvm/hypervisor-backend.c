@@ -304,9 +304,7 @@ spawn_proxy (struct uvm_proxy_args *a, struct process_handle *h, pid_t *guest_pi
   if (m.type == SYNC_ERROR)
     {
       waitpid (proxy, NULL, 0);
-      runhv_make_error (err, 0, "%s", m.text);
-      (*err)->status = m.value;
-      return -1;
+      return sync_msg_error (&m, err);
     }
   if (guest_pid)
     *guest_pid = m.value;
@@ -588,8 +586,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       }
     if (m.type == SYNC_ERROR)
       {
-        runhv_make_error (err, 0, "%s", m.text);
-        (*err)->status = m.value;
+        sync_msg_error (&m, err);
         sup_stops_itself = true;
         goto out;
       }

@@ -22,6 +22,7 @@
 
 #include "cgroup.h"
 #include "log.h"
+#include "sync.h"
 #include "util.h"
 #include "banned.h"
 
@@ -492,21 +493,16 @@ struct child_args
   const struct uvm_launch *l;
   char *const *argv;
   char *const *envp;
-  int sync;           /* go byte in; {errno, message} out on failure */
+  int sync;           /* go byte in; SYNC_ERROR out on failure */
   int src[7], dst[7]; /* fds to place */
   size_t nfds;
 };
 
 static void __attribute__ ((noreturn)) child_fail (int sync, int e, const char *what)
 {
-  char msg[512];
-  int n = snprintf (msg, sizeof (msg), "%d %s%s", e, strncmp (what, "jail: ", 6) == 0 ? "" : "jail: ", what);
-  if (n > 0)
-    {
-      if (write (sync, msg, (size_t)n) < 0)
-        _exit (125);
-    }
-  _exit (126);
+  runhv_error_t err = NULL;
+  runhv_make_error (&err, e, "%s%s", strncmp (what, "jail: ", 6) == 0 ? "" : "jail: ", what);
+  sync_fail (sync, &err);
 }
 
 static int
@@ -677,22 +673,24 @@ static void __attribute__ ((noreturn)) jail_child (struct child_args *a)
   child_fail (a->sync, errno, "exec the VMM in its jail");
 }
 
-/* EOF: the child exec'd.  Otherwise its "errno message".  */
+/* EOF: the child exec'd.  Otherwise the error it reports.  */
 static int
 child_report (int sync, bool *exec_done, runhv_error_t *err)
 {
-  char msg[512];
-  ssize_t n = read (sync, msg, sizeof (msg) - 1);
-  char *sp;
-  int e;
-  *exec_done = n == 0;
-  if (n == 0)
-    return 0;
-  if (n < 0)
-    return runhv_make_error (err, errno, "jail: read the VMM's setup status");
-  msg[n] = '\0';
-  e = (int)strtol (msg, &sp, 10);
-  return runhv_make_error (err, e, "%s", *sp ? sp + 1 : msg);
+  struct sync_msg m;
+  *exec_done = false;
+  if (sync_recv (sync, &m) < 0)
+    {
+      if (errno != 0)
+        return runhv_make_error (err, errno, "jail: read the VMM's setup status");
+      *exec_done = true;
+      return 0;
+    }
+  if (m.type == SYNC_ERROR)
+    return sync_msg_error (&m, err);
+  if (m.fd >= 0)
+    close (m.fd);
+  return 0;
 }
 
 /* --- the parent ------------------------------------------------------------ */

@@ -223,13 +223,7 @@ podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err)
   while (waitpid (p, &status, 0) < 0 && errno == EINTR)
     ;
   if (m.type == SYNC_ERROR)
-    {
-      if (m.fd >= 0)
-        close (m.fd);
-      runhv_make_error (err, 0, "%s", m.text);
-      (*err)->status = m.value;
-      return -1;
-    }
+    return sync_msg_error (&m, err);
   {
     char gw[48];
     if (m.fd < 0

@@ -163,10 +163,7 @@ supervisor_exec_main (void)
   json_t *j = exec_self_start ("runhv-vm-supervisor", UVM_SUPERVISOR_ARGV1);
 
   if (config_from_json (j, &cfg, &err) < 0)
-    {
-      sync_send (EXEC_SELF_REPORT_FD, SYNC_ERROR, EINVAL, err->msg, -1);
-      _exit (1);
-    }
+    sync_fail (EXEC_SELF_REPORT_FD, &err);
   json_decref (j);
   {
     char go = 0;

@@ -1358,7 +1358,7 @@ boot_and_create (struct sup *s)
   }
   return;
 fail:
-  sync_send (cfg->report_fd, SYNC_ERROR, err ? err->status : EINVAL, err ? err->msg : "the VM did not start", -1);
+  sync_send_error (cfg->report_fd, err);
   if (s->qemu > 0)
     {
       kill (s->qemu, SIGKILL);
