@@ -22,6 +22,7 @@
 #include "json.h"
 #include "log.h"
 #include "runtime.h"
+#include "terminal.h"
 #include "util.h"
 #include "banned.h"
 
@@ -220,12 +221,11 @@ io_prepare (struct agent *a, json_t *stdio, int proc, struct io_setup *io, runhv
 static int
 io_take_terminal (struct agent *a, struct io_setup *io, int proc, runhv_error_t *err)
 {
-  char name[128];
   int master = -1;
   if (io->tty_stream == 0)
     return 0;
-  if (fd_recv (io->sock[1], name, sizeof (name), &master, 1, NULL, NULL) < 0 || master < 0)
-    return runhv_error (err, "the runtime handed over no terminal");
+  if (terminal_receive_master (io->sock[1], &master, err) < 0)
+    return -1;
   if (stream_add (a, io->tty_stream, master, true, true, proc, err) < 0)
     {
       close (master);

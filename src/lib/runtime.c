@@ -847,21 +847,6 @@ foreground_wait (struct process_handle *h, struct relay *r, int *exit_status, ru
   return h->reap (h, exit_status, err);
 }
 
-/* For -t in the foreground without a console socket: we receive the pty
-   master ourselves over a socketpair.  */
-static int
-receive_master (int sock, runhv_error_t *err)
-{
-  char name[128];
-  int fd = -1;
-  struct pollfd p = { .fd = sock, .events = POLLIN };
-  if (poll (&p, 1, 0) <= 0)
-    return runhv_error (err, "no terminal was received from the container");
-  if (fd_recv (sock, name, sizeof (name), &fd, 1, NULL, NULL) < 0 || fd < 0)
-    return runhv_make_error (err, errno, "receive the terminal");
-  return fd;
-}
-
 int
 runtime_run (struct runtime_context *ctx, const char *id, const struct create_options *o, bool detach, bool keep,
              int *exit_status, runhv_error_t *err)
@@ -886,8 +871,7 @@ runtime_run (struct runtime_context *ctx, const char *id, const struct create_op
     goto out;
   if (!detach && c->spec->process->terminal && o->console_socket == NULL)
     {
-      r.master = receive_master (sv[1], err);
-      if (r.master < 0)
+      if (terminal_receive_master (sv[1], &r.master, err) < 0)
         goto fail_delete;
     }
   if (!detach && c->ops->attach (ctx, c, &h, err) < 0)
@@ -1014,8 +998,7 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
   c->lock_fd = -1;
   if (sv[1] >= 0)
     {
-      r.master = receive_master (sv[1], err);
-      if (r.master < 0)
+      if (terminal_receive_master (sv[1], &r.master, err) < 0)
         goto out;
     }
   if (foreground_wait (&h, &r, result, err) < 0)

@@ -591,13 +591,9 @@ task_host_pid (struct shim_task *t, pid_t *pid, runhv_error_t *err)
 static int
 receive_master (struct shim_process *p, runhv_error_t *err)
 {
-  char name[128];
-  int fd = -1;
-  struct pollfd pf = { .fd = p->io.console_sock[0], .events = POLLIN };
-  if (poll (&pf, 1, 0) <= 0 || fd_recv (p->io.console_sock[0], name, sizeof (name), &fd, 1, NULL, NULL) < 0 || fd < 0)
-    return runhv_error (err, "no terminal came back from the process");
-  set_nonblock (fd, true);
-  p->io.master = fd;
+  if (terminal_receive_master (p->io.console_sock[0], &p->io.master, err) < 0)
+    return -1;
+  set_nonblock (p->io.master, true);
   if (p->io.stdout_fd >= 0)
     set_nonblock (p->io.stdout_fd, true);
   return 0;

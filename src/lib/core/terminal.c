@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,9 @@ terminal_set_size (int fd, unsigned rows, unsigned cols)
 }
 
 int
-terminal_setup_in_container (unsigned rows, unsigned cols, bool bind_console, int *master, runhv_error_t *err)
+terminal_open_pty (int *master, int *slave, char *name, size_t name_size, runhv_error_t *err)
 {
-  cleanup_close int m = -1, slave = -1;
-  char name[64];
+  cleanup_close int m = -1;
   int unlock = 0;
 
   m = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -35,11 +35,23 @@ terminal_setup_in_container (unsigned rows, unsigned cols, bool bind_console, in
     return runhv_make_error (err, errno, "process.terminal: open /dev/ptmx (mount devpts on /dev/pts with ptmxmode)");
   if (ioctl (m, TIOCSPTLCK, &unlock) < 0)
     return runhv_make_error (err, errno, "process.terminal: unlock the pty");
-  if (ptsname_r (m, name, sizeof (name)) != 0)
+  if (ptsname_r (m, name, name_size) != 0)
     return runhv_make_error (err, errno, "process.terminal: name the pty");
-  slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (slave < 0)
+  *slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (*slave < 0)
     return runhv_make_error (err, errno, "process.terminal: open `%s`", name);
+  *master = steal_fd (&m);
+  return 0;
+}
+
+int
+terminal_setup_in_container (unsigned rows, unsigned cols, bool bind_console, int *master, runhv_error_t *err)
+{
+  cleanup_close int m = -1, slave = -1;
+  char name[64];
+
+  if (terminal_open_pty (&m, &slave, name, sizeof (name), err) < 0)
+    return -1;
   terminal_set_size (slave, rows, cols);
   if (bind_console)
     {
@@ -60,8 +72,8 @@ terminal_setup_in_container (unsigned rows, unsigned cols, bool bind_console, in
   return 0;
 }
 
-int
-terminal_send_fd (int sock, int master, runhv_error_t *err)
+static int
+send_master (int sock, int master, runhv_error_t *err)
 {
   char name[64] = "/dev/pts/ptmx";
   if (ptsname_r (master, name, sizeof (name)) != 0)
@@ -71,8 +83,8 @@ terminal_send_fd (int sock, int master, runhv_error_t *err)
   return 0;
 }
 
-int
-terminal_send_to_socket (const char *path, int master, runhv_error_t *err)
+static int
+send_master_to_path (const char *path, int master, runhv_error_t *err)
 {
   cleanup_close int sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -83,7 +95,48 @@ terminal_send_to_socket (const char *path, int master, runhv_error_t *err)
   memcpy (addr.sun_path, path, strlen (path) + 1);
   if (connect (sock, (struct sockaddr *)&addr, sizeof (addr)) < 0)
     return runhv_make_error (err, errno, "--console-socket: connect to `%s`", path);
-  return terminal_send_fd (sock, master, err);
+  return send_master (sock, master, err);
+}
+
+int
+terminal_hand_over (int receiver, const char *console_socket, int master, runhv_error_t *err)
+{
+  if (receiver >= 0)
+    return send_master (receiver, master, err);
+  if (console_socket != NULL)
+    return send_master_to_path (console_socket, master, err);
+  return runhv_error (err, "process.terminal is true but no --console-socket was given (pass one, or set terminal "
+                           "to false)");
+}
+
+int
+terminal_open_relay (int receiver, const char *console_socket, runhv_error_t *err)
+{
+  cleanup_close int master = -1, slave = -1;
+  struct terminal_saved ignored;
+  char name[64];
+
+  if (terminal_open_pty (&master, &slave, name, sizeof (name), err) < 0)
+    return -1;
+  terminal_make_raw (slave, &ignored);
+  if (terminal_hand_over (receiver, console_socket, master, err) < 0)
+    return -1;
+  return steal_fd (&slave);
+}
+
+int
+terminal_receive_master (int sock, int *master, runhv_error_t *err)
+{
+  char name[128];
+  struct pollfd p = { .fd = sock, .events = POLLIN };
+  *master = -1;
+  if (poll (&p, 1, 0) <= 0)
+    return runhv_error (err, "no terminal came back from the container process");
+  if (fd_recv (sock, name, sizeof (name), master, 1, NULL, NULL) < 0)
+    return runhv_make_error (err, errno, "receive the terminal");
+  if (*master < 0)
+    return runhv_error (err, "no terminal came back from the container process");
+  return 0;
 }
 
 int

@@ -88,18 +88,6 @@ host_root_uid (const struct oci_id_map *m, size_t n)
   return 0;
 }
 
-/* Give the container's pty master to whoever asked for it.  */
-static int
-hand_over_console (const struct create_options *o, int master, runhv_error_t *err)
-{
-  if (o->console_receiver >= 0)
-    return terminal_send_fd (o->console_receiver, master, err);
-  if (o->console_socket != NULL)
-    return terminal_send_to_socket (o->console_socket, master, err);
-  return runhv_error (err, "process.terminal is true but no --console-socket was given (pass one, or set terminal "
-                           "to false)");
-}
-
 static void
 kill_and_reap (pid_t pid)
 {
@@ -291,7 +279,7 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
                 runhv_error (err, "the container process sent no terminal");
                 goto out;
               }
-            if (hand_over_console (o, master, err) < 0)
+            if (terminal_hand_over (o->console_receiver, o->console_socket, master, err) < 0)
               goto out;
             got_console = true;
           }
@@ -591,8 +579,7 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
       else if (m.type == SYNC_CONSOLE)
         {
           cleanup_close int master = m.fd;
-          struct create_options co = { .console_socket = o->console_socket, .console_receiver = o->console_receiver };
-          if (master < 0 || hand_over_console (&co, master, err) < 0)
+          if (master < 0 || terminal_hand_over (o->console_receiver, o->console_socket, master, err) < 0)
             goto out;
           got_console = true;
         }

@@ -7,10 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "exec-self.h"
@@ -41,25 +39,8 @@ static void __attribute__ ((noreturn)) proxy_run (const struct uvm_proxy_args *a
     {
       /* Our pty: the master to whoever asked, the slave to the supervisor,
          which relays it to the guest's.  */
-      cleanup_close int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-      char name[64];
-      int unlock = 0;
-      struct termios t;
-      if (master < 0 || ioctl (master, TIOCSPTLCK, &unlock) < 0 || ptsname_r (master, name, sizeof (name)) != 0)
-        {
-          runhv_make_error (&err, errno, "open a pty");
-          sync_fail (report, &err);
-        }
-      fds[0] = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-      if (fds[0] < 0 || tcgetattr (fds[0], &t) < 0)
-        {
-          runhv_make_error (&err, errno, "open `%s`", name);
-          sync_fail (report, &err);
-        }
-      cfmakeraw (&t);
-      tcsetattr (fds[0], TCSANOW, &t);
-      if (a->console_receiver >= 0 ? terminal_send_fd (a->console_receiver, master, &err) < 0
-                                   : terminal_send_to_socket (a->console_socket, master, &err) < 0)
+      fds[0] = terminal_open_relay (a->console_receiver, a->console_socket, &err);
+      if (fds[0] < 0)
         sync_fail (report, &err);
       nfds = 1;
     }

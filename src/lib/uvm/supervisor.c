@@ -19,7 +19,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1202,34 +1201,11 @@ static int
 setup_terminal (struct sup *s, runhv_error_t *err)
 {
   const struct supervisor_config *cfg = s->cfg;
-  cleanup_close int master = -1;
-  char name[64];
-  int unlock = 0;
   s->tty = -1;
   if (!cfg->terminal)
     return 0;
-  master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0)
-    return runhv_make_error (err, errno, "process.terminal: open /dev/ptmx");
-  if (ioctl (master, TIOCSPTLCK, &unlock) < 0 || ptsname_r (master, name, sizeof (name)) != 0)
-    return runhv_make_error (err, errno, "process.terminal: set up a pty");
-  s->tty = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (s->tty < 0)
-    return runhv_make_error (err, errno, "process.terminal: open `%s`", name);
-  {
-    /* The guest's pty does the line discipline: ours passes bytes through. */
-    struct termios t;
-    if (tcgetattr (s->tty, &t) == 0)
-      {
-        cfmakeraw (&t);
-        tcsetattr (s->tty, TCSANOW, &t);
-      }
-  }
-  if (cfg->console_receiver >= 0)
-    return terminal_send_fd (cfg->console_receiver, master, err);
-  if (cfg->console_socket != NULL)
-    return terminal_send_to_socket (cfg->console_socket, master, err);
-  return runhv_error (err, "process.terminal is true but no --console-socket was given");
+  s->tty = terminal_open_relay (cfg->console_receiver, cfg->console_socket, err);
+  return s->tty < 0 ? -1 : 0;
 }
 
 static int
