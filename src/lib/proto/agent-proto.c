@@ -204,18 +204,6 @@ outq_flush (struct outq *q, int fd)
 }
 
 int
-frame_write (int fd, uint8_t type, uint32_t id, const void *payload, size_t len, runhv_error_t *err)
-{
-  uint8_t h[AGENT_PROTO_HEADER];
-  if (len > AGENT_PROTO_MAX_PAYLOAD)
-    return runhv_error (err, "agent protocol: refusing to send %zu bytes in one frame", len);
-  frame_header_encode (h, type, id, (uint32_t)len);
-  if (write_all (fd, h, sizeof (h)) < 0 || (len > 0 && write_all (fd, payload, len) < 0))
-    return runhv_make_error (err, errno, "agent protocol: write");
-  return 0;
-}
-
-int
 proto_json (const struct frame *f, json_t **out, runhv_error_t *err)
 {
   json_t *j;

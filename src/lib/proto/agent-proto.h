@@ -76,8 +76,6 @@ size_t outq_pending (const struct outq *q);
 int outq_flush (struct outq *q, int fd);
 
 void frame_header_encode (uint8_t out[AGENT_PROTO_HEADER], uint8_t type, uint32_t id, uint32_t len);
-/* Blocking write, for simple clients.  */
-int frame_write (int fd, uint8_t type, uint32_t id, const void *payload, size_t len, runhv_error_t *err);
 
 /* A JSON payload: an object, UTF-8, at most AGENT_PROTO_MAX_PAYLOAD.  */
 int proto_json (const struct frame *f, json_t **out, runhv_error_t *err);

@@ -723,22 +723,9 @@ conn_respond_status (struct ttrpc_conn *c, uint32_t stream_id, int code, const c
 }
 
 const char *
-ttrpc_call_service (const struct ttrpc_call *call)
-{
-  return call->req->service;
-}
-
-const char *
 ttrpc_call_method (const struct ttrpc_call *call)
 {
   return call->req->method;
-}
-
-const uint8_t *
-ttrpc_call_payload (const struct ttrpc_call *call, size_t *len)
-{
-  *len = call->req->payload.len;
-  return call->req->payload.data;
 }
 
 const char *
@@ -757,12 +744,6 @@ const char *
 ttrpc_call_namespace (const struct ttrpc_call *call)
 {
   return ttrpc_call_metadata (call, TTRPC_NAMESPACE_KEY);
-}
-
-int64_t
-ttrpc_call_timeout_nano (const struct ttrpc_call *call)
-{
-  return call->req->timeout_nano;
 }
 
 uint32_t

@@ -186,16 +186,12 @@ int ttrpc_listen (const char *address, int *fd, runhv_error_t *err);
 /* Connect (blocking, O_CLOEXEC) to "unix://PATH" or PATH.  */
 int ttrpc_dial (const char *address, int *fd, runhv_error_t *err);
 
-const char *ttrpc_call_service (const struct ttrpc_call *call);
 const char *ttrpc_call_method (const struct ttrpc_call *call);
-/* Raw request payload, for logging.  */
-const uint8_t *ttrpc_call_payload (const struct ttrpc_call *call, size_t *len);
 /* The first value of a metadata key (compared case-insensitively, as ttrpc
    lower-cases keys), NULL when absent.  */
 const char *ttrpc_call_metadata (const struct ttrpc_call *call, const char *key);
 /* Shorthand for the containerd namespace, NULL when absent.  */
 const char *ttrpc_call_namespace (const struct ttrpc_call *call);
-int64_t ttrpc_call_timeout_nano (const struct ttrpc_call *call);
 uint32_t ttrpc_call_stream_id (const struct ttrpc_call *call);
 /* True once the connection the call came on is gone: the answer will be
    dropped, so a deferred call can be answered (freed) right away.  */

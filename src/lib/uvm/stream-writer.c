@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,18 +93,4 @@ stream_writer_push (struct stream_writer *w, const void *data, size_t n)
   memcpy (w->buf + w->len, data, n);
   w->len += n;
   stream_writer_flush (w);
-}
-
-void
-stream_writer_drain (struct stream_writer *w)
-{
-  while (!w->broken && stream_writer_pending (w) > 0)
-    {
-      struct pollfd p = { .fd = w->wfd, .events = POLLOUT };
-      if (poll (&p, 1, -1) < 0 && errno != EINTR)
-        break;
-      if (p.revents & (POLLERR | POLLNVAL))
-        break;
-      stream_writer_flush (w);
-    }
 }

@@ -28,8 +28,5 @@ void stream_writer_push (struct stream_writer *w, const void *data, size_t n);
 /* Write what the reader takes now; false once the reader is gone.  */
 bool stream_writer_flush (struct stream_writer *w);
 size_t stream_writer_pending (const struct stream_writer *w);
-/* The last words, when nothing else needs serving: block until written or
-   the reader is gone.  */
-void stream_writer_drain (struct stream_writer *w);
 
 #endif
