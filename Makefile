@@ -78,5 +78,6 @@ fuzz: all
 	    $$(pkg-config --cflags --libs jansson libseccomp libcap) -lm \
 	    -o build-fuzz/fuzz_$$t || exit 1; \
 	  mkdir -p build-fuzz/corpus-$$t; \
-	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	  seeds=tests/fuzz/corpus/$$t; [ $$t = admission ] && seeds=tests/webhook/fixtures; \
+	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 build-fuzz/corpus-$$t $$seeds || exit 1; \
 	done
