@@ -56,25 +56,41 @@ lookup (json_t *obj, const char *key)
   return v;
 }
 
+/* The value at key, NULL when absent or null (an error then only when the
+   field is required); *present, when given, says which.  */
+static int
+lookup_field (json_t *obj, const char *where, const char *key, bool required, bool *present, json_t **out,
+              runhv_error_t *err)
+{
+  *out = lookup (obj, key);
+  if (present)
+    *present = *out != NULL;
+  if (*out == NULL && required)
+    {
+      cleanup_free char *p = jpath (where, key);
+      return runhv_error (err, "%s: missing (this field is required)", p);
+    }
+  return 0;
+}
+
+static int
+wrong_type (const char *where, const char *key, const char *expected, runhv_error_t *err)
+{
+  cleanup_free char *p = jpath (where, key);
+  return runhv_error (err, "%s: expected %s", p, expected);
+}
+
 int
 jget_string (json_t *obj, const char *where, const char *key, bool required, char **out, runhv_error_t *err)
 {
-  json_t *v = lookup (obj, key);
+  json_t *v;
   *out = NULL;
+  if (lookup_field (obj, where, key, required, NULL, &v, err) < 0)
+    return -1;
   if (v == NULL)
-    {
-      if (required)
-        {
-          cleanup_free char *p = jpath (where, key);
-          return runhv_error (err, "%s: missing (this field is required)", p);
-        }
-      return 0;
-    }
+    return 0;
   if (!json_is_string (v))
-    {
-      cleanup_free char *p = jpath (where, key);
-      return runhv_error (err, "%s: expected a string", p);
-    }
+    return wrong_type (where, key, "a string", err);
   if (memchr (json_string_value (v), '\0', json_string_length (v)) != NULL)
     {
       cleanup_free char *p = jpath (where, key);
@@ -87,16 +103,13 @@ jget_string (json_t *obj, const char *where, const char *key, bool required, cha
 int
 jget_bool (json_t *obj, const char *where, const char *key, bool *out, bool *present, runhv_error_t *err)
 {
-  json_t *v = lookup (obj, key);
-  if (present)
-    *present = v != NULL;
+  json_t *v;
+  if (lookup_field (obj, where, key, false, present, &v, err) < 0)
+    return -1;
   if (v == NULL)
     return 0;
   if (!json_is_boolean (v))
-    {
-      cleanup_free char *p = jpath (where, key);
-      return runhv_error (err, "%s: expected true or false", p);
-    }
+    return wrong_type (where, key, "true or false", err);
   *out = json_is_true (v);
   return 0;
 }
@@ -104,16 +117,13 @@ jget_bool (json_t *obj, const char *where, const char *key, bool *out, bool *pre
 int
 jget_int64 (json_t *obj, const char *where, const char *key, int64_t *out, bool *present, runhv_error_t *err)
 {
-  json_t *v = lookup (obj, key);
-  if (present)
-    *present = v != NULL;
+  json_t *v;
+  if (lookup_field (obj, where, key, false, present, &v, err) < 0)
+    return -1;
   if (v == NULL)
     return 0;
   if (!json_is_integer (v))
-    {
-      cleanup_free char *p = jpath (where, key);
-      return runhv_error (err, "%s: expected an integer", p);
-    }
+    return wrong_type (where, key, "an integer", err);
   *out = json_integer_value (v);
   return 0;
 }
@@ -121,16 +131,13 @@ jget_int64 (json_t *obj, const char *where, const char *key, int64_t *out, bool 
 int
 jget_uint64 (json_t *obj, const char *where, const char *key, uint64_t *out, bool *present, runhv_error_t *err)
 {
-  json_t *v = lookup (obj, key);
-  if (present)
-    *present = v != NULL;
+  json_t *v;
+  if (lookup_field (obj, where, key, false, present, &v, err) < 0)
+    return -1;
   if (v == NULL)
     return 0;
   if (!json_is_integer (v) || json_integer_value (v) < 0)
-    {
-      cleanup_free char *p = jpath (where, key);
-      return runhv_error (err, "%s: expected a non-negative integer", p);
-    }
+    return wrong_type (where, key, "a non-negative integer", err);
   *out = (uint64_t)json_integer_value (v);
   return 0;
 }
@@ -158,24 +165,16 @@ jget_uint32 (json_t *obj, const char *where, const char *key, uint32_t *out, boo
 int
 jget_strv (json_t *obj, const char *where, const char *key, bool required, char ***out, runhv_error_t *err)
 {
-  json_t *v = lookup (obj, key), *e;
+  json_t *v, *e;
   size_t i;
   char **r;
   *out = NULL;
+  if (lookup_field (obj, where, key, required, NULL, &v, err) < 0)
+    return -1;
   if (v == NULL)
-    {
-      if (required)
-        {
-          cleanup_free char *p = jpath (where, key);
-          return runhv_error (err, "%s: missing (this field is required)", p);
-        }
-      return 0;
-    }
+    return 0;
   if (!json_is_array (v))
-    {
-      cleanup_free char *p = jpath (where, key);
-      return runhv_error (err, "%s: expected an array of strings", p);
-    }
+    return wrong_type (where, key, "an array of strings", err);
   r = xmalloc0 ((json_array_size (v) + 1) * sizeof (char *));
   json_array_foreach (v, i, e)
   {
@@ -194,22 +193,12 @@ jget_strv (json_t *obj, const char *where, const char *key, bool required, char 
 int
 jget_object (json_t *obj, const char *where, const char *key, bool required, json_t **out, runhv_error_t *err)
 {
-  json_t *v = lookup (obj, key);
+  json_t *v;
   *out = NULL;
-  if (v == NULL)
-    {
-      if (required)
-        {
-          cleanup_free char *p = jpath (where, key);
-          return runhv_error (err, "%s: missing (this field is required)", p);
-        }
-      return 0;
-    }
-  if (!json_is_object (v))
-    {
-      cleanup_free char *p = jpath (where, key);
-      return runhv_error (err, "%s: expected an object", p);
-    }
+  if (lookup_field (obj, where, key, required, NULL, &v, err) < 0)
+    return -1;
+  if (v != NULL && !json_is_object (v))
+    return wrong_type (where, key, "an object", err);
   *out = v;
   return 0;
 }
@@ -217,22 +206,12 @@ jget_object (json_t *obj, const char *where, const char *key, bool required, jso
 int
 jget_array (json_t *obj, const char *where, const char *key, bool required, json_t **out, runhv_error_t *err)
 {
-  json_t *v = lookup (obj, key);
+  json_t *v;
   *out = NULL;
-  if (v == NULL)
-    {
-      if (required)
-        {
-          cleanup_free char *p = jpath (where, key);
-          return runhv_error (err, "%s: missing (this field is required)", p);
-        }
-      return 0;
-    }
-  if (!json_is_array (v))
-    {
-      cleanup_free char *p = jpath (where, key);
-      return runhv_error (err, "%s: expected an array", p);
-    }
+  if (lookup_field (obj, where, key, required, NULL, &v, err) < 0)
+    return -1;
+  if (v != NULL && !json_is_array (v))
+    return wrong_type (where, key, "an array", err);
   *out = v;
   return 0;
 }
