@@ -852,7 +852,7 @@ runtime_run (struct runtime_context *ctx, const char *id, const struct create_op
              int *exit_status, runhv_error_t *err)
 {
   struct create_options opts = *o;
-  int sv[2] = { -1, -1 };
+  cleanup_close_pair int sv[2] = { -1, -1 };
   struct container *c = NULL;
   struct process_handle h = { .wait_fd = -1 };
   struct relay r = { .master = -1, .stdin_open = true };
@@ -909,10 +909,6 @@ out:
   process_handle_release (&h);
   if (r.master >= 0)
     close (r.master);
-  if (sv[0] >= 0)
-    close (sv[0]);
-  if (sv[1] >= 0)
-    close (sv[1]);
   container_free (c);
   return ret;
 }
@@ -924,7 +920,7 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
   enum container_status s;
   struct process_handle h = { .wait_fd = -1 };
   struct relay r = { .master = -1, .stdin_open = true };
-  int sv[2] = { -1, -1 };
+  cleanup_close_pair int sv[2] = { -1, -1 };
   int ret = -1;
   bool detach = result == NULL || o->detach;
   struct exec_options opts = *o;
@@ -1008,10 +1004,6 @@ out:
   process_handle_release (&h);
   if (r.master >= 0)
     close (r.master);
-  if (sv[0] >= 0)
-    close (sv[0]);
-  if (sv[1] >= 0)
-    close (sv[1]);
   container_free (c);
   return ret;
 }

@@ -52,8 +52,17 @@ cleanup_strvp (char ***v)
     }
 }
 
+/* Both ends of a pipe or socketpair (int p[2]), those not -1.  */
+static inline void
+cleanup_close_pairp (int (*pair)[2])
+{
+  cleanup_closep (&(*pair)[0]);
+  cleanup_closep (&(*pair)[1]);
+}
+
 #define cleanup_free __attribute__ ((cleanup (cleanup_freep)))
 #define cleanup_close __attribute__ ((cleanup (cleanup_closep)))
+#define cleanup_close_pair __attribute__ ((cleanup (cleanup_close_pairp)))
 #define cleanup_file __attribute__ ((cleanup (cleanup_fclosep)))
 #define cleanup_dir __attribute__ ((cleanup (cleanup_closedirp)))
 #define cleanup_strv __attribute__ ((cleanup (cleanup_strvp)))

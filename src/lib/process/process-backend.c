@@ -114,6 +114,40 @@ send_listener (const struct oci_spec *spec, const struct container_state *st, bo
   return seccomp_send_listener (spec->seccomp, pid, sj, fd, err);
 }
 
+/* The socket to the forked stages: [0] ours, told each message's sender
+   (SO_PASSCRED: that is how stage 2 reports its pid as we see it), [1]
+   theirs.  */
+static int
+stage_socketpair (int sv[2], runhv_error_t *err)
+{
+  int one = 1;
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return runhv_make_error (err, errno, "socketpair");
+  setsockopt (sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof (one));
+  return 0;
+}
+
+/* Fork stage 1: 0 in the child, which has closed our end of the socket and
+   the container's lock (what it becomes outlives this command and must not
+   hold the lock); the pid in the parent, which has closed the child's end. */
+static pid_t
+fork_stage1 (int sv[2], int lock_fd, runhv_error_t *err)
+{
+  pid_t pid = fork ();
+  if (pid < 0)
+    return runhv_make_error (err, errno, "fork");
+  if (pid == 0)
+    {
+      close (sv[0]);
+      if (lock_fd >= 0)
+        close (lock_fd);
+      return 0;
+    }
+  close (sv[1]);
+  sv[1] = -1;
+  return pid;
+}
+
 static int
 process_create (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err)
 {
@@ -121,9 +155,9 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
   const struct oci_spec *spec = c->spec;
   struct cgroup_manager *cg = NULL;
   cleanup_free char *fifo = fifo_path (ctx, st->id);
-  int sv[2] = { -1, -1 };
+  cleanup_close_pair int sv[2] = { -1, -1 };
   pid_t stage1 = -1, init = -1;
-  int one = 1, ret = -1;
+  int ret = -1;
   bool got_console = !spec->process->terminal, hooks;
   struct init_config icfg;
 
@@ -173,12 +207,8 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
       runhv_make_error (err, errno, "chown `%s`", fifo);
       goto out;
     }
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-    {
-      runhv_make_error (err, errno, "socketpair");
-      goto out;
-    }
-  setsockopt (sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof (one));
+  if (stage_socketpair (sv, err) < 0)
+    goto out;
 
   icfg = (struct init_config){
     .spec = spec,
@@ -193,21 +223,11 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
     .cgroups = cg,
     .stdio = o->stdio,
   };
-  stage1 = fork ();
+  stage1 = fork_stage1 (sv, o->lock_fd, err);
   if (stage1 < 0)
-    {
-      runhv_make_error (err, errno, "fork");
-      goto out;
-    }
+    goto out;
   if (stage1 == 0)
-    {
-      close (sv[0]);
-      if (o->lock_fd >= 0)
-        close (o->lock_fd); /* the init outlives create: it must not hold the lock */
-      init_stage1 (&icfg);
-    }
-  close (sv[1]);
-  sv[1] = -1;
+    init_stage1 (&icfg);
 
   if (cgroup_enter (cg, stage1, err) < 0 || sync_send (sv[0], SYNC_GO, 0, NULL, -1) < 0)
     {
@@ -310,10 +330,6 @@ ready:
   json_object_set_new (st->backend, "cgroups", cgroup_manager_to_json (cg));
   ret = 0;
 out:
-  if (sv[0] >= 0)
-    close (sv[0]);
-  if (sv[1] >= 0)
-    close (sv[1]);
   if (ret < 0)
     {
       runhv_error_t ignored = NULL;
@@ -479,9 +495,9 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
 {
   struct container_state *st = c->state;
   struct cgroup_manager *cg = NULL;
-  int sv[2] = { -1, -1 };
+  cleanup_close_pair int sv[2] = { -1, -1 };
   pid_t stage1 = -1, child = -1;
-  int one = 1, ret = -1;
+  int ret = -1;
   struct exec_config ecfg;
   bool got_console = !o->process->terminal;
 
@@ -504,12 +520,8 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
       cgroup_manager_free (cg);
       cg = sub;
     }
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-    {
-      runhv_make_error (err, errno, "socketpair");
-      goto out;
-    }
-  setsockopt (sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof (one));
+  if (stage_socketpair (sv, err) < 0)
+    goto out;
   ecfg = (struct exec_config){
     .process = o->process,
     .spec = c->spec,
@@ -519,21 +531,11 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
     .tty = o->process->terminal,
     .stdio = o->stdio,
   };
-  stage1 = fork ();
+  stage1 = fork_stage1 (sv, c->lock_fd, err);
   if (stage1 < 0)
-    {
-      runhv_make_error (err, errno, "fork");
-      goto out;
-    }
+    goto out;
   if (stage1 == 0)
-    {
-      close (sv[0]);
-      if (c->lock_fd >= 0)
-        close (c->lock_fd);
-      exec_stage1 (&ecfg);
-    }
-  close (sv[1]);
-  sv[1] = -1;
+    exec_stage1 (&ecfg);
   if (cg != NULL && cgroup_enter (cg, stage1, err) < 0)
     {
       if (o->cgroup_subs != NULL)
@@ -605,10 +607,6 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
     goto out;
   ret = 0;
 out:
-  if (sv[0] >= 0)
-    close (sv[0]);
-  if (sv[1] >= 0)
-    close (sv[1]);
   if (ret < 0)
     {
       kill_and_reap (child);

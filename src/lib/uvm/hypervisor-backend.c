@@ -457,7 +457,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   cleanup_free char *accel = NULL, *why = NULL, *sdir = state_dir (ctx, c);
   cleanup_free char *console_log = vm_log (ctx, st->id, "console"), *vmm_log = vm_log (ctx, st->id, "vmm");
   cleanup_json json_t *gspec = NULL;
-  int sv[2] = { -1, -1 }, ret = -1;
+  cleanup_close_pair int sv[2] = { -1, -1 };
+  int ret = -1;
   pid_t sup = -1;
   bool sup_stops_itself = false;
   struct podnet net = { .tap_fd = -1 };
@@ -619,10 +620,6 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     }
   ret = 0;
 out:
-  if (sv[0] >= 0)
-    close (sv[0]);
-  if (sv[1] >= 0)
-    close (sv[1]);
   if (net.tap_fd >= 0)
     close (net.tap_fd);
   if (ret < 0 && net.ifname[0] != '\0')
