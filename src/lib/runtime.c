@@ -517,15 +517,18 @@ out:
   return ret;
 }
 
-/* Every container in the registry, each opened (and locked) in turn;
-   VMs are compute systems of their containers, not containers.  */
+/* An array of what fn appends for every container in the registry, each
+   opened (and locked) in turn; VMs are compute systems of their
+   containers, not containers.  */
 static int
-each_container (struct runtime_context *ctx, void (*fn) (struct runtime_context *, struct container *, json_t *),
-                json_t *arr, runhv_error_t *err)
+collect_containers (struct runtime_context *ctx, void (*fn) (struct runtime_context *, struct container *, json_t *),
+                    json_t **out, runhv_error_t *err)
 {
   cleanup_strv char **ids = NULL;
+  json_t *arr;
   if (state_list (ctx->root, &ids, err) < 0)
     return -1;
+  arr = json_array ();
   for (size_t i = 0; ids[i]; i++)
     {
       struct container *c = NULL;
@@ -540,6 +543,7 @@ each_container (struct runtime_context *ctx, void (*fn) (struct runtime_context 
       fn (ctx, c, arr);
       container_free (c);
     }
+  *out = arr;
   return 0;
 }
 
@@ -552,14 +556,7 @@ list_one (struct runtime_context *ctx, struct container *c, json_t *arr)
 int
 runtime_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err)
 {
-  json_t *arr = json_array ();
-  if (each_container (ctx, list_one, arr, err) < 0)
-    {
-      json_decref (arr);
-      return -1;
-    }
-  *out = arr;
-  return 0;
+  return collect_containers (ctx, list_one, out, err);
 }
 
 int
@@ -1094,12 +1091,5 @@ diag_one (struct runtime_context *ctx, struct container *c, json_t *arr)
 int
 runtime_diag_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err)
 {
-  json_t *arr = json_array ();
-  if (each_container (ctx, diag_one, arr, err) < 0)
-    {
-      json_decref (arr);
-      return -1;
-    }
-  *out = arr;
-  return 0;
+  return collect_containers (ctx, diag_one, out, err);
 }
