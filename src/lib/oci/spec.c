@@ -364,13 +364,108 @@ env_valid (const char *e)
   return eq != NULL && eq != e;
 }
 
+/* process.user: ids, umask and the supplementary groups.  */
+static int
+parse_process_user (json_t *obj, const char *where, struct oci_process *p, runhv_error_t *err)
+{
+  json_t *user = NULL, *gids = NULL, *e;
+  cleanup_free char *uwhere = jpath (where, "user");
+  size_t i;
+
+  if (jget_object (obj, where, "user", false, &user, err) < 0)
+    return -1;
+  if (jget_uint32 (user, uwhere, "uid", &p->uid, NULL, err) < 0
+      || jget_uint32 (user, uwhere, "gid", &p->gid, NULL, err) < 0
+      || jget_uint32 (user, uwhere, "umask", &p->umask, &p->has_umask, err) < 0)
+    return -1;
+  if (p->has_umask && p->umask > 0777)
+    {
+      runhv_error (err, "%s.umask: %u is not a file mode (use 0 to 511, e.g. 18 for 022)", uwhere, p->umask);
+      return -1;
+    }
+  if (jget_array (user, uwhere, "additionalGids", false, &gids, err) < 0)
+    return -1;
+  if (gids != NULL)
+    {
+      if (json_array_size (gids) > MAX_LIST)
+        {
+          runhv_error (err, "%s.additionalGids: too many entries", uwhere);
+          return -1;
+        }
+      p->additional_gids = xmalloc0 ((json_array_size (gids) + 1) * sizeof (uint32_t));
+      json_array_foreach (gids, i, e)
+      {
+        if (!json_is_integer (e) || json_integer_value (e) < 0 || json_integer_value (e) > UINT32_MAX)
+          {
+            runhv_error (err, "%s.additionalGids[%zu]: expected a gid (0 to 4294967295)", uwhere, i);
+            return -1;
+          }
+        p->additional_gids[p->n_additional_gids++] = (uint32_t)json_integer_value (e);
+      }
+    }
+  return 0;
+}
+
+/* process.rlimits: known names, soft <= hard, each resource once.  */
+static int
+parse_process_rlimits (json_t *obj, const char *where, struct oci_process *p, runhv_error_t *err)
+{
+  json_t *rl = NULL, *e;
+  size_t i;
+
+  if (jget_array (obj, where, "rlimits", false, &rl, err) < 0)
+    return -1;
+  if (rl != NULL)
+    {
+      if (json_array_size (rl) > 64)
+        {
+          runhv_error (err, "%s.rlimits: too many entries", where);
+          return -1;
+        }
+      p->rlimits = xmalloc0 ((json_array_size (rl) + 1) * sizeof (struct oci_rlimit));
+      json_array_foreach (rl, i, e)
+      {
+        cleanup_free char *w = jpath_index (where, "rlimits", i);
+        cleanup_free char *type = NULL;
+        struct oci_rlimit *r = &p->rlimits[p->n_rlimits];
+        if (!json_is_object (e))
+          {
+            runhv_error (err, "%s: expected an object", w);
+            return -1;
+          }
+        if (jget_string (e, w, "type", true, &type, err) < 0 || jget_uint64 (e, w, "soft", &r->soft, NULL, err) < 0
+            || jget_uint64 (e, w, "hard", &r->hard, NULL, err) < 0)
+          return -1;
+        r->resource = oci_rlimit_from_name (type);
+        if (r->resource < 0)
+          {
+            runhv_error (err, "%s.type: unknown rlimit `%s` (use a name like RLIMIT_NOFILE)", w, type);
+            return -1;
+          }
+        if (r->soft > r->hard)
+          {
+            runhv_error (err, "%s: soft limit %llu is above the hard limit %llu (lower soft or raise hard)", w,
+                         (unsigned long long)r->soft, (unsigned long long)r->hard);
+            return -1;
+          }
+        for (size_t k = 0; k < p->n_rlimits; k++)
+          if (p->rlimits[k].resource == r->resource)
+            {
+              runhv_error (err, "%s.type: `%s` is given twice", w, type);
+              return -1;
+            }
+        p->n_rlimits++;
+      }
+    }
+  return 0;
+}
+
 int
 oci_process_parse (json_t *obj, const char *where, struct oci_process **out, runhv_error_t *err)
 {
   struct oci_process *p = xmalloc0 (sizeof (*p));
-  json_t *user = NULL, *caps = NULL, *rl = NULL, *cs = NULL, *gids = NULL, *e;
+  json_t *caps = NULL, *cs = NULL;
   p->json = json_incref (obj);
-  cleanup_free char *uwhere = jpath (where, "user");
   cleanup_free char *cwhere = jpath (where, "capabilities");
   size_t i;
   bool have;
@@ -389,37 +484,8 @@ oci_process_parse (json_t *obj, const char *where, struct oci_process **out, run
       p->console_height = h > 0xffff ? 0xffff : h;
       p->console_width = wd > 0xffff ? 0xffff : wd;
     }
-  if (jget_object (obj, where, "user", false, &user, err) < 0)
+  if (parse_process_user (obj, where, p, err) < 0)
     goto fail;
-  if (jget_uint32 (user, uwhere, "uid", &p->uid, NULL, err) < 0
-      || jget_uint32 (user, uwhere, "gid", &p->gid, NULL, err) < 0
-      || jget_uint32 (user, uwhere, "umask", &p->umask, &p->has_umask, err) < 0)
-    goto fail;
-  if (p->has_umask && p->umask > 0777)
-    {
-      runhv_error (err, "%s.umask: %u is not a file mode (use 0 to 511, e.g. 18 for 022)", uwhere, p->umask);
-      goto fail;
-    }
-  if (jget_array (user, uwhere, "additionalGids", false, &gids, err) < 0)
-    goto fail;
-  if (gids != NULL)
-    {
-      if (json_array_size (gids) > MAX_LIST)
-        {
-          runhv_error (err, "%s.additionalGids: too many entries", uwhere);
-          goto fail;
-        }
-      p->additional_gids = xmalloc0 ((json_array_size (gids) + 1) * sizeof (uint32_t));
-      json_array_foreach (gids, i, e)
-      {
-        if (!json_is_integer (e) || json_integer_value (e) < 0 || json_integer_value (e) > UINT32_MAX)
-          {
-            runhv_error (err, "%s.additionalGids[%zu]: expected a gid (0 to 4294967295)", uwhere, i);
-            goto fail;
-          }
-        p->additional_gids[p->n_additional_gids++] = (uint32_t)json_integer_value (e);
-      }
-    }
   if (jget_strv (obj, where, "args", false, &p->args, err) < 0)
     goto fail;
   if (p->args == NULL || p->args[0] == NULL || p->args[0][0] == '\0')
@@ -459,50 +525,8 @@ oci_process_parse (json_t *obj, const char *where, struct oci_process **out, run
           || parse_cap_set (caps, cwhere, "ambient", &p->cap_ambient, err) < 0)
         goto fail;
     }
-  if (jget_array (obj, where, "rlimits", false, &rl, err) < 0)
+  if (parse_process_rlimits (obj, where, p, err) < 0)
     goto fail;
-  if (rl != NULL)
-    {
-      if (json_array_size (rl) > 64)
-        {
-          runhv_error (err, "%s.rlimits: too many entries", where);
-          goto fail;
-        }
-      p->rlimits = xmalloc0 ((json_array_size (rl) + 1) * sizeof (struct oci_rlimit));
-      json_array_foreach (rl, i, e)
-      {
-        cleanup_free char *w = jpath_index (where, "rlimits", i);
-        cleanup_free char *type = NULL;
-        struct oci_rlimit *r = &p->rlimits[p->n_rlimits];
-        if (!json_is_object (e))
-          {
-            runhv_error (err, "%s: expected an object", w);
-            goto fail;
-          }
-        if (jget_string (e, w, "type", true, &type, err) < 0 || jget_uint64 (e, w, "soft", &r->soft, NULL, err) < 0
-            || jget_uint64 (e, w, "hard", &r->hard, NULL, err) < 0)
-          goto fail;
-        r->resource = oci_rlimit_from_name (type);
-        if (r->resource < 0)
-          {
-            runhv_error (err, "%s.type: unknown rlimit `%s` (use a name like RLIMIT_NOFILE)", w, type);
-            goto fail;
-          }
-        if (r->soft > r->hard)
-          {
-            runhv_error (err, "%s: soft limit %llu is above the hard limit %llu (lower soft or raise hard)", w,
-                         (unsigned long long)r->soft, (unsigned long long)r->hard);
-            goto fail;
-          }
-        for (size_t k = 0; k < p->n_rlimits; k++)
-          if (p->rlimits[k].resource == r->resource)
-            {
-              runhv_error (err, "%s.type: `%s` is given twice", w, type);
-              goto fail;
-            }
-        p->n_rlimits++;
-      }
-    }
   if (jget_bool (obj, where, "noNewPrivileges", &p->no_new_privileges, NULL, err) < 0)
     goto fail;
   if (jget_int64 (obj, where, "oomScoreAdj", &oom, &have, err) < 0)
