@@ -732,16 +732,203 @@ oci_resources_free (struct oci_resources *r)
   free (r);
 }
 
+/* linux.resources.memory: limits in bytes, swap at least the limit. */
+static int
+parse_memory (json_t *mem, const char *where, struct oci_resources *r, runhv_error_t *err)
+{
+  cleanup_free char *mw = jpath (where, "memory");
+
+  if (mem != NULL)
+    {
+      if (jget_int64 (mem, mw, "limit", &r->memory_limit, &r->has_memory_limit, err) < 0
+          || jget_int64 (mem, mw, "reservation", &r->memory_reservation, &r->has_memory_reservation, err) < 0
+          || jget_int64 (mem, mw, "swap", &r->memory_swap, &r->has_memory_swap, err) < 0
+          || jget_uint64 (mem, mw, "swappiness", &r->memory_swappiness, &r->has_memory_swappiness, err) < 0
+          || jget_bool (mem, mw, "disableOOMKiller", &r->disable_oom_killer, NULL, err) < 0)
+        return -1;
+      if (r->has_memory_limit && (r->memory_limit < -1 || (r->memory_limit >= 0 && r->memory_limit < 4096)))
+        {
+          runhv_error (err, "%s.limit: %lld bytes is not a usable limit (use -1 for none, or at least 4096)", mw,
+                       (long long)r->memory_limit);
+          return -1;
+        }
+      if (r->has_memory_reservation && r->memory_reservation < -1)
+        {
+          runhv_error (err, "%s.reservation: %lld is negative (use -1 for none)", mw, (long long)r->memory_reservation);
+          return -1;
+        }
+      if (r->has_memory_swap && r->memory_swap < -1)
+        {
+          runhv_error (err, "%s.swap: %lld is negative (use -1 for unlimited)", mw, (long long)r->memory_swap);
+          return -1;
+        }
+      if (r->has_memory_swap && r->has_memory_limit && r->memory_swap > 0 && r->memory_limit > 0
+          && r->memory_swap < r->memory_limit)
+        {
+          runhv_error (err, "%s.swap: %lld is below the memory limit %lld (swap is memory+swap; raise it)", mw,
+                       (long long)r->memory_swap, (long long)r->memory_limit);
+          return -1;
+        }
+      if (r->has_memory_swappiness && r->memory_swappiness > 100)
+        {
+          runhv_error (err, "%s.swappiness: %llu is out of range (0 to 100)", mw,
+                       (unsigned long long)r->memory_swappiness);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+/* linux.resources.cpu: shares, CFS and realtime bandwidth, cpusets. */
+static int
+parse_cpu (json_t *cpu, const char *where, struct oci_resources *r, runhv_error_t *err)
+{
+  cleanup_free char *cw = jpath (where, "cpu");
+
+  if (cpu != NULL)
+    {
+      if (jget_uint64 (cpu, cw, "shares", &r->cpu_shares, &r->has_cpu_shares, err) < 0
+          || jget_int64 (cpu, cw, "quota", &r->cpu_quota, &r->has_cpu_quota, err) < 0
+          || jget_uint64 (cpu, cw, "period", &r->cpu_period, &r->has_cpu_period, err) < 0
+          || jget_string (cpu, cw, "cpus", false, &r->cpu_cpus, err) < 0
+          || jget_string (cpu, cw, "mems", false, &r->cpu_mems, err) < 0
+          || jget_int64 (cpu, cw, "realtimeRuntime", &r->cpu_rt_runtime, &r->has_cpu_rt_runtime, err) < 0
+          || jget_uint64 (cpu, cw, "realtimePeriod", &r->cpu_rt_period, &r->has_cpu_rt_period, err) < 0)
+        return -1;
+      if (r->has_cpu_shares && r->cpu_shares != 0 && (r->cpu_shares < 2 || r->cpu_shares > 262144))
+        {
+          runhv_error (err, "%s.shares: %llu is out of range (2 to 262144)", cw, (unsigned long long)r->cpu_shares);
+          return -1;
+        }
+      if (r->has_cpu_quota && r->cpu_quota != -1 && r->cpu_quota != 0 && r->cpu_quota < 1000)
+        {
+          runhv_error (err, "%s.quota: %lld is out of range (-1 for none, or at least 1000 microseconds)", cw,
+                       (long long)r->cpu_quota);
+          return -1;
+        }
+      if (r->has_cpu_period && r->cpu_period != 0 && (r->cpu_period < 1000 || r->cpu_period > 1000000))
+        {
+          runhv_error (err, "%s.period: %llu is out of range (1000 to 1000000 microseconds)", cw,
+                       (unsigned long long)r->cpu_period);
+          return -1;
+        }
+      if (r->cpu_cpus != NULL && !cpuset_list_valid (r->cpu_cpus))
+        {
+          runhv_error (err, "%s.cpus: `%s` is not a CPU list (use a form like \"0-3,5\")", cw, r->cpu_cpus);
+          return -1;
+        }
+      if (r->cpu_mems != NULL && !cpuset_list_valid (r->cpu_mems))
+        {
+          runhv_error (err, "%s.mems: `%s` is not a node list (use a form like \"0\")", cw, r->cpu_mems);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+/* linux.resources.blockIO: weights and per-device throttles. */
+static int
+parse_block_io (json_t *bio, const char *where, struct oci_resources *r, runhv_error_t *err)
+{
+  cleanup_free char *bw = jpath (where, "blockIO");
+
+  if (bio != NULL)
+    {
+      uint64_t w = 0;
+      if (jget_uint64 (bio, bw, "weight", &w, &r->has_blkio_weight, err) < 0)
+        return -1;
+      if (r->has_blkio_weight && w != 0 && (w < 10 || w > 1000))
+        {
+          runhv_error (err, "%s.weight: %llu is out of range (10 to 1000)", bw, (unsigned long long)w);
+          return -1;
+        }
+      r->blkio_weight = (uint16_t)w;
+      {
+        uint64_t leaf = 0;
+        if (jget_uint64 (bio, bw, "leafWeight", &leaf, NULL, err) < 0)
+          return -1;
+        if (leaf != 0)
+          {
+            runhv_error (err, "%s.leafWeight: no current kernel has leaf weights (CFQ is gone); remove it", bw);
+            return -1;
+          }
+      }
+      if (parse_weight_devices (bio, bw, r, err) < 0)
+        return -1;
+      if (parse_throttle (bio, bw, "throttleReadBpsDevice", &r->throttle_read_bps, &r->n_throttle_read_bps, err) < 0
+          || parse_throttle (bio, bw, "throttleWriteBpsDevice", &r->throttle_write_bps, &r->n_throttle_write_bps, err)
+               < 0
+          || parse_throttle (bio, bw, "throttleReadIOPSDevice", &r->throttle_read_iops, &r->n_throttle_read_iops, err)
+               < 0
+          || parse_throttle (bio, bw, "throttleWriteIOPSDevice", &r->throttle_write_iops, &r->n_throttle_write_iops,
+                             err)
+               < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* linux.resources.devices: the device cgroup's allow/deny rules. */
+static int
+parse_device_rules (json_t *dev, const char *where, struct oci_resources *r, runhv_error_t *err)
+{
+  json_t *e;
+  size_t i;
+
+  if (dev != NULL)
+    {
+      if (json_array_size (dev) > 4096)
+        {
+          runhv_error (err, "%s.devices: too many entries", where);
+          return -1;
+        }
+      r->devices = xmalloc0 ((json_array_size (dev) + 1) * sizeof (*r->devices));
+      json_array_foreach (dev, i, e)
+      {
+        cleanup_free char *w = jpath_index (where, "devices", i);
+        cleanup_free char *type = NULL, *access = NULL;
+        struct oci_device_rule *d = &r->devices[r->n_devices];
+        bool have_major = false, have_minor = false;
+        if (!json_is_object (e))
+          {
+            runhv_error (err, "%s: expected an object", w);
+            return -1;
+          }
+        if (jget_bool (e, w, "allow", &d->allow, NULL, err) < 0 || jget_string (e, w, "type", false, &type, err) < 0
+            || jget_string (e, w, "access", false, &access, err) < 0
+            || jget_int64 (e, w, "major", &d->major, &have_major, err) < 0
+            || jget_int64 (e, w, "minor", &d->minor, &have_minor, err) < 0)
+          return -1;
+        if (!have_major)
+          d->major = -1;
+        if (!have_minor)
+          d->minor = -1;
+        d->type = type == NULL ? 'a' : type[0];
+        if (type != NULL && (strlen (type) != 1 || strchr ("acb", type[0]) == NULL))
+          {
+            runhv_error (err, "%s.type: `%s` is not a device type (use a, c or b)", w, type);
+            return -1;
+          }
+        if (access == NULL)
+          access = xstrdup ("rwm");
+        if (strlen (access) > 3 || strspn (access, "rwm") != strlen (access))
+          {
+            runhv_error (err, "%s.access: `%s` is not an access mode (use letters from rwm)", w, access);
+            return -1;
+          }
+        snprintf (d->access, sizeof (d->access), "%s", access);
+        r->n_devices++;
+      }
+    }
+  return 0;
+}
+
 int
 oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out, runhv_error_t *err)
 {
   struct oci_resources *r = xmalloc0 (sizeof (*r));
-  json_t *mem = NULL, *cpu = NULL, *pids = NULL, *bio = NULL, *dev = NULL, *uni = NULL, *net = NULL, *huge = NULL, *e;
-  cleanup_free char *mw = jpath (where, "memory");
-  cleanup_free char *cw = jpath (where, "cpu");
+  json_t *mem = NULL, *cpu = NULL, *pids = NULL, *bio = NULL, *dev = NULL, *uni = NULL, *net = NULL, *huge = NULL;
   cleanup_free char *pw = jpath (where, "pids");
-  cleanup_free char *bw = jpath (where, "blockIO");
-  size_t i;
 
   if (jget_object (obj, where, "memory", false, &mem, err) < 0 || jget_object (obj, where, "cpu", false, &cpu, err) < 0
       || jget_object (obj, where, "pids", false, &pids, err) < 0
@@ -760,82 +947,10 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
   if (huge != NULL && parse_hugepages (huge, where, r, err) < 0)
     goto fail;
 
-  if (mem != NULL)
-    {
-      if (jget_int64 (mem, mw, "limit", &r->memory_limit, &r->has_memory_limit, err) < 0
-          || jget_int64 (mem, mw, "reservation", &r->memory_reservation, &r->has_memory_reservation, err) < 0
-          || jget_int64 (mem, mw, "swap", &r->memory_swap, &r->has_memory_swap, err) < 0
-          || jget_uint64 (mem, mw, "swappiness", &r->memory_swappiness, &r->has_memory_swappiness, err) < 0
-          || jget_bool (mem, mw, "disableOOMKiller", &r->disable_oom_killer, NULL, err) < 0)
-        goto fail;
-      if (r->has_memory_limit && (r->memory_limit < -1 || (r->memory_limit >= 0 && r->memory_limit < 4096)))
-        {
-          runhv_error (err, "%s.limit: %lld bytes is not a usable limit (use -1 for none, or at least 4096)", mw,
-                       (long long)r->memory_limit);
-          goto fail;
-        }
-      if (r->has_memory_reservation && r->memory_reservation < -1)
-        {
-          runhv_error (err, "%s.reservation: %lld is negative (use -1 for none)", mw, (long long)r->memory_reservation);
-          goto fail;
-        }
-      if (r->has_memory_swap && r->memory_swap < -1)
-        {
-          runhv_error (err, "%s.swap: %lld is negative (use -1 for unlimited)", mw, (long long)r->memory_swap);
-          goto fail;
-        }
-      if (r->has_memory_swap && r->has_memory_limit && r->memory_swap > 0 && r->memory_limit > 0
-          && r->memory_swap < r->memory_limit)
-        {
-          runhv_error (err, "%s.swap: %lld is below the memory limit %lld (swap is memory+swap; raise it)", mw,
-                       (long long)r->memory_swap, (long long)r->memory_limit);
-          goto fail;
-        }
-      if (r->has_memory_swappiness && r->memory_swappiness > 100)
-        {
-          runhv_error (err, "%s.swappiness: %llu is out of range (0 to 100)", mw,
-                       (unsigned long long)r->memory_swappiness);
-          goto fail;
-        }
-    }
-  if (cpu != NULL)
-    {
-      if (jget_uint64 (cpu, cw, "shares", &r->cpu_shares, &r->has_cpu_shares, err) < 0
-          || jget_int64 (cpu, cw, "quota", &r->cpu_quota, &r->has_cpu_quota, err) < 0
-          || jget_uint64 (cpu, cw, "period", &r->cpu_period, &r->has_cpu_period, err) < 0
-          || jget_string (cpu, cw, "cpus", false, &r->cpu_cpus, err) < 0
-          || jget_string (cpu, cw, "mems", false, &r->cpu_mems, err) < 0
-          || jget_int64 (cpu, cw, "realtimeRuntime", &r->cpu_rt_runtime, &r->has_cpu_rt_runtime, err) < 0
-          || jget_uint64 (cpu, cw, "realtimePeriod", &r->cpu_rt_period, &r->has_cpu_rt_period, err) < 0)
-        goto fail;
-      if (r->has_cpu_shares && r->cpu_shares != 0 && (r->cpu_shares < 2 || r->cpu_shares > 262144))
-        {
-          runhv_error (err, "%s.shares: %llu is out of range (2 to 262144)", cw, (unsigned long long)r->cpu_shares);
-          goto fail;
-        }
-      if (r->has_cpu_quota && r->cpu_quota != -1 && r->cpu_quota != 0 && r->cpu_quota < 1000)
-        {
-          runhv_error (err, "%s.quota: %lld is out of range (-1 for none, or at least 1000 microseconds)", cw,
-                       (long long)r->cpu_quota);
-          goto fail;
-        }
-      if (r->has_cpu_period && r->cpu_period != 0 && (r->cpu_period < 1000 || r->cpu_period > 1000000))
-        {
-          runhv_error (err, "%s.period: %llu is out of range (1000 to 1000000 microseconds)", cw,
-                       (unsigned long long)r->cpu_period);
-          goto fail;
-        }
-      if (r->cpu_cpus != NULL && !cpuset_list_valid (r->cpu_cpus))
-        {
-          runhv_error (err, "%s.cpus: `%s` is not a CPU list (use a form like \"0-3,5\")", cw, r->cpu_cpus);
-          goto fail;
-        }
-      if (r->cpu_mems != NULL && !cpuset_list_valid (r->cpu_mems))
-        {
-          runhv_error (err, "%s.mems: `%s` is not a node list (use a form like \"0\")", cw, r->cpu_mems);
-          goto fail;
-        }
-    }
+  if (parse_memory (mem, where, r, err) < 0)
+    goto fail;
+  if (parse_cpu (cpu, where, r, err) < 0)
+    goto fail;
   if (pids != NULL)
     {
       if (jget_int64 (pids, pw, "limit", &r->pids_limit, &r->has_pids_limit, err) < 0)
@@ -846,84 +961,10 @@ oci_resources_parse (json_t *obj, const char *where, struct oci_resources **out,
           goto fail;
         }
     }
-  if (bio != NULL)
-    {
-      uint64_t w = 0;
-      if (jget_uint64 (bio, bw, "weight", &w, &r->has_blkio_weight, err) < 0)
-        goto fail;
-      if (r->has_blkio_weight && w != 0 && (w < 10 || w > 1000))
-        {
-          runhv_error (err, "%s.weight: %llu is out of range (10 to 1000)", bw, (unsigned long long)w);
-          goto fail;
-        }
-      r->blkio_weight = (uint16_t)w;
-      {
-        uint64_t leaf = 0;
-        if (jget_uint64 (bio, bw, "leafWeight", &leaf, NULL, err) < 0)
-          goto fail;
-        if (leaf != 0)
-          {
-            runhv_error (err, "%s.leafWeight: no current kernel has leaf weights (CFQ is gone); remove it", bw);
-            goto fail;
-          }
-      }
-      if (parse_weight_devices (bio, bw, r, err) < 0)
-        goto fail;
-      if (parse_throttle (bio, bw, "throttleReadBpsDevice", &r->throttle_read_bps, &r->n_throttle_read_bps, err) < 0
-          || parse_throttle (bio, bw, "throttleWriteBpsDevice", &r->throttle_write_bps, &r->n_throttle_write_bps, err)
-               < 0
-          || parse_throttle (bio, bw, "throttleReadIOPSDevice", &r->throttle_read_iops, &r->n_throttle_read_iops, err)
-               < 0
-          || parse_throttle (bio, bw, "throttleWriteIOPSDevice", &r->throttle_write_iops, &r->n_throttle_write_iops,
-                             err)
-               < 0)
-        goto fail;
-    }
-  if (dev != NULL)
-    {
-      if (json_array_size (dev) > 4096)
-        {
-          runhv_error (err, "%s.devices: too many entries", where);
-          goto fail;
-        }
-      r->devices = xmalloc0 ((json_array_size (dev) + 1) * sizeof (*r->devices));
-      json_array_foreach (dev, i, e)
-      {
-        cleanup_free char *w = jpath_index (where, "devices", i);
-        cleanup_free char *type = NULL, *access = NULL;
-        struct oci_device_rule *d = &r->devices[r->n_devices];
-        bool have_major = false, have_minor = false;
-        if (!json_is_object (e))
-          {
-            runhv_error (err, "%s: expected an object", w);
-            goto fail;
-          }
-        if (jget_bool (e, w, "allow", &d->allow, NULL, err) < 0 || jget_string (e, w, "type", false, &type, err) < 0
-            || jget_string (e, w, "access", false, &access, err) < 0
-            || jget_int64 (e, w, "major", &d->major, &have_major, err) < 0
-            || jget_int64 (e, w, "minor", &d->minor, &have_minor, err) < 0)
-          goto fail;
-        if (!have_major)
-          d->major = -1;
-        if (!have_minor)
-          d->minor = -1;
-        d->type = type == NULL ? 'a' : type[0];
-        if (type != NULL && (strlen (type) != 1 || strchr ("acb", type[0]) == NULL))
-          {
-            runhv_error (err, "%s.type: `%s` is not a device type (use a, c or b)", w, type);
-            goto fail;
-          }
-        if (access == NULL)
-          access = xstrdup ("rwm");
-        if (strlen (access) > 3 || strspn (access, "rwm") != strlen (access))
-          {
-            runhv_error (err, "%s.access: `%s` is not an access mode (use letters from rwm)", w, access);
-            goto fail;
-          }
-        snprintf (d->access, sizeof (d->access), "%s", access);
-        r->n_devices++;
-      }
-    }
+  if (parse_block_io (bio, where, r, err) < 0)
+    goto fail;
+  if (parse_device_rules (dev, where, r, err) < 0)
+    goto fail;
   if (uni != NULL)
     {
       const char *k;
