@@ -1210,12 +1210,106 @@ seccomp_free (struct oci_seccomp *s)
   free (s);
 }
 
+/* seccomp.syscalls: each rule's names, action and argument comparisons;
+   marks s->notify when a rule sends syscalls to a listener.  */
+static int
+parse_seccomp_syscalls (json_t *sys, const char *where, struct oci_seccomp *s, runhv_error_t *err)
+{
+  json_t *e;
+  size_t i;
+
+  if (sys != NULL)
+    {
+      if (json_array_size (sys) > MAX_LIST)
+        {
+          runhv_error (err, "%s.syscalls: too many entries", where);
+          return -1;
+        }
+      s->rules = xmalloc0 ((json_array_size (sys) + 1) * sizeof (*s->rules));
+      json_array_foreach (sys, i, e)
+      {
+        cleanup_free char *w = jpath_index (where, "syscalls", i);
+        cleanup_free char *act = NULL;
+        struct oci_seccomp_rule *r = &s->rules[s->n_rules];
+        uint32_t eret = 0;
+        bool have_eret = false;
+        json_t *args = NULL, *a;
+        size_t k;
+        if (!json_is_object (e))
+          {
+            runhv_error (err, "%s: expected an object", w);
+            return -1;
+          }
+        s->n_rules++;
+        if (jget_strv (e, w, "names", true, &r->names, err) < 0 || jget_string (e, w, "action", true, &act, err) < 0
+            || jget_uint32 (e, w, "errnoRet", &eret, &have_eret, err) < 0
+            || jget_array (e, w, "args", false, &args, err) < 0)
+          return -1;
+        if (seccomp_action_from_name (act, eret, have_eret, &r->action) < 0)
+          {
+            runhv_error (err, "%s.action: unknown action `%s`", w, act);
+            return -1;
+          }
+        if (r->action == SCMP_ACT_NOTIFY)
+          {
+            s->notify = true;
+            /* runhv writes and sends the listener fd after loading the
+               filter, before any agent holds it (runc refuses write too). */
+            for (k = 0; r->names[k] != NULL; k++)
+              if (strcmp (r->names[k], "write") == 0 || strcmp (r->names[k], "sendmsg") == 0)
+                {
+                  runhv_error (err,
+                               "%s.action: SCMP_ACT_NOTIFY cannot be used for `%s`, which runhv itself calls after "
+                               "loading the filter (use another action for it)",
+                               w, r->names[k]);
+                  return -1;
+                }
+          }
+        if (args != NULL)
+          {
+            if (json_array_size (args) > 6)
+              {
+                runhv_error (err, "%s.args: a syscall has at most 6 arguments", w);
+                return -1;
+              }
+            r->args = xmalloc0 ((json_array_size (args) + 1) * sizeof (*r->args));
+            json_array_foreach (args, k, a)
+            {
+              cleanup_free char *aw = jpath_index (w, "args", k);
+              cleanup_free char *op = NULL;
+              struct oci_seccomp_arg *sa = &r->args[r->n_args];
+              uint32_t idx = 0;
+              if (jget_uint32 (a, aw, "index", &idx, NULL, err) < 0
+                  || jget_uint64 (a, aw, "value", &sa->value, NULL, err) < 0
+                  || jget_uint64 (a, aw, "valueTwo", &sa->value_two, NULL, err) < 0
+                  || jget_string (a, aw, "op", true, &op, err) < 0)
+                return -1;
+              if (idx > 5)
+                {
+                  runhv_error (err, "%s.index: %u is out of range (0 to 5)", aw, idx);
+                  return -1;
+                }
+              sa->index = idx;
+              sa->op = seccomp_op_from_name (op);
+              if (sa->op < 0)
+                {
+                  runhv_error (err, "%s.op: unknown operator `%s` (use SCMP_CMP_EQ, ...)", aw, op);
+                  return -1;
+                }
+              r->n_args++;
+            }
+          }
+      }
+    }
+  return 0;
+}
+
 static int
 parse_seccomp (json_t *obj, const char *where, struct oci_seccomp **out, runhv_error_t *err)
 {
   struct oci_seccomp *s = xmalloc0 (sizeof (*s));
   cleanup_free char *defact = NULL;
-  json_t *sys = NULL, *e;
+  json_t *sys = NULL;
   uint32_t def_errno = 0;
   bool have_def_errno = false;
   size_t i;
@@ -1273,89 +1367,8 @@ parse_seccomp (json_t *obj, const char *where, struct oci_seccomp **out, runhv_e
         runhv_error (err, "%s: unsupported flag `%s`", w, s->flags[i]);
         goto fail;
       }
-  if (sys != NULL)
-    {
-      if (json_array_size (sys) > MAX_LIST)
-        {
-          runhv_error (err, "%s.syscalls: too many entries", where);
-          goto fail;
-        }
-      s->rules = xmalloc0 ((json_array_size (sys) + 1) * sizeof (*s->rules));
-      json_array_foreach (sys, i, e)
-      {
-        cleanup_free char *w = jpath_index (where, "syscalls", i);
-        cleanup_free char *act = NULL;
-        struct oci_seccomp_rule *r = &s->rules[s->n_rules];
-        uint32_t eret = 0;
-        bool have_eret = false;
-        json_t *args = NULL, *a;
-        size_t k;
-        if (!json_is_object (e))
-          {
-            runhv_error (err, "%s: expected an object", w);
-            goto fail;
-          }
-        s->n_rules++;
-        if (jget_strv (e, w, "names", true, &r->names, err) < 0 || jget_string (e, w, "action", true, &act, err) < 0
-            || jget_uint32 (e, w, "errnoRet", &eret, &have_eret, err) < 0
-            || jget_array (e, w, "args", false, &args, err) < 0)
-          goto fail;
-        if (seccomp_action_from_name (act, eret, have_eret, &r->action) < 0)
-          {
-            runhv_error (err, "%s.action: unknown action `%s`", w, act);
-            goto fail;
-          }
-        if (r->action == SCMP_ACT_NOTIFY)
-          {
-            s->notify = true;
-            /* runhv writes and sends the listener fd after loading the
-               filter, before any agent holds it (runc refuses write too). */
-            for (k = 0; r->names[k] != NULL; k++)
-              if (strcmp (r->names[k], "write") == 0 || strcmp (r->names[k], "sendmsg") == 0)
-                {
-                  runhv_error (err,
-                               "%s.action: SCMP_ACT_NOTIFY cannot be used for `%s`, which runhv itself calls after "
-                               "loading the filter (use another action for it)",
-                               w, r->names[k]);
-                  goto fail;
-                }
-          }
-        if (args != NULL)
-          {
-            if (json_array_size (args) > 6)
-              {
-                runhv_error (err, "%s.args: a syscall has at most 6 arguments", w);
-                goto fail;
-              }
-            r->args = xmalloc0 ((json_array_size (args) + 1) * sizeof (*r->args));
-            json_array_foreach (args, k, a)
-            {
-              cleanup_free char *aw = jpath_index (w, "args", k);
-              cleanup_free char *op = NULL;
-              struct oci_seccomp_arg *sa = &r->args[r->n_args];
-              uint32_t idx = 0;
-              if (jget_uint32 (a, aw, "index", &idx, NULL, err) < 0
-                  || jget_uint64 (a, aw, "value", &sa->value, NULL, err) < 0
-                  || jget_uint64 (a, aw, "valueTwo", &sa->value_two, NULL, err) < 0
-                  || jget_string (a, aw, "op", true, &op, err) < 0)
-                goto fail;
-              if (idx > 5)
-                {
-                  runhv_error (err, "%s.index: %u is out of range (0 to 5)", aw, idx);
-                  goto fail;
-                }
-              sa->index = idx;
-              sa->op = seccomp_op_from_name (op);
-              if (sa->op < 0)
-                {
-                  runhv_error (err, "%s.op: unknown operator `%s` (use SCMP_CMP_EQ, ...)", aw, op);
-                  goto fail;
-                }
-              r->n_args++;
-            }
-          }
-      }
-    }
+  if (parse_seccomp_syscalls (sys, where, s, err) < 0)
+    goto fail;
   if (s->notify && s->listener_path == NULL)
     {
       runhv_error (err, "%s.listenerPath: SCMP_ACT_NOTIFY needs a listenerPath to send the listener fd to (add it)",
