@@ -20,8 +20,9 @@ enum
   OPT_IGNORE_PAUSED,
 };
 
-static void
-set_user (json_t *proc, const char *spec, runhv_error_t *err, int *rc)
+/* --user UID[:GID]: replaces the process's ids and its extra groups.  */
+static int
+set_user (json_t *proc, const char *spec, runhv_error_t *err)
 {
   json_t *user = json_object_get (proc, "user");
   const char *colon = strchr (spec, ':');
@@ -29,10 +30,7 @@ set_user (json_t *proc, const char *spec, runhv_error_t *err, int *rc)
   cleanup_free char *u = colon ? xstrndup (spec, (size_t)(colon - spec)) : xstrdup (spec);
   if (parse_uint64 (u, &uid) < 0 || uid > UINT32_MAX
       || (colon && (parse_uint64 (colon + 1, &gid) < 0 || gid > UINT32_MAX)))
-    {
-      *rc = runhv_error (err, "exec: --user `%s` is not UID[:GID] (numbers)", spec);
-      return;
-    }
+    return runhv_error (err, "exec: --user `%s` is not UID[:GID] (numbers)", spec);
   if (!json_is_object (user))
     {
       user = json_object ();
@@ -41,6 +39,7 @@ set_user (json_t *proc, const char *spec, runhv_error_t *err, int *rc)
   json_object_set_new (user, "uid", json_integer ((json_int_t)uid));
   json_object_set_new (user, "gid", json_integer (colon ? (json_int_t)gid : 0));
   json_object_del (user, "additionalGids");
+  return 0;
 }
 
 int
@@ -178,8 +177,7 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
     }
   if (user)
     {
-      set_user (proc, user, err, &rc);
-      if (rc < 0)
+      if (set_user (proc, user, err) < 0)
         return -1;
     }
   if (gids)
