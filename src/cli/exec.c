@@ -42,6 +42,124 @@ set_user (json_t *proc, const char *spec, runhv_error_t *err)
   return 0;
 }
 
+/* The process to run: --process FILE, or the container's own process
+   with the command line's arguments.  */
+static int
+exec_process_base (struct cli_global *g, const char *id, const char *process_file, bool tty, int argc, char **argv,
+                   json_t **out, runhv_error_t *err)
+{
+  json_t *proc = NULL;
+
+  if (process_file != NULL)
+    {
+      if (json_load_path (process_file, "--process", 4u << 20, &proc, err) < 0)
+        return -1;
+    }
+  else
+    {
+      json_t *args = json_array ();
+      if (argc - optind < 2)
+        {
+          json_decref (args);
+          return cli_usage_error (err, "exec", "give a command to run or --process FILE");
+        }
+      if (runtime_exec_template (&g->ctx, id, &proc, err) < 0)
+        {
+          json_decref (args);
+          return -1;
+        }
+      for (int i = optind + 1; i < argc; i++)
+        json_array_append_new (args, json_string (argv[i]));
+      json_object_set_new (proc, "args", args);
+      json_object_set_new (proc, "terminal", json_boolean (tty));
+    }
+  *out = proc;
+  return 0;
+}
+
+/* --env adds to the environment the process already has.  */
+static void
+append_env (json_t *proc, char **envs)
+{
+  if (envs)
+    {
+      json_t *env = json_object_get (proc, "env");
+      if (!json_is_array (env))
+        {
+          env = json_array ();
+          json_object_set_new (proc, "env", env);
+        }
+      for (size_t i = 0; envs[i]; i++)
+        json_array_append_new (env, json_string (envs[i]));
+    }
+}
+
+/* --additional-gids replaces the process's supplementary groups.  */
+static int
+set_additional_gids (json_t *proc, char **gids, runhv_error_t *err)
+{
+  if (gids)
+    {
+      json_t *u = json_object_get (proc, "user"), *a = json_array ();
+      for (size_t i = 0; gids[i]; i++)
+        {
+          uint64_t v;
+          if (parse_uint64 (gids[i], &v) < 0 || v > UINT32_MAX)
+            {
+              json_decref (a);
+              return runhv_error (err, "exec: --additional-gids `%s` is not a gid", gids[i]);
+            }
+          json_array_append_new (a, json_integer ((json_int_t)v));
+        }
+      if (!json_is_object (u))
+        {
+          u = json_pack ("{s:i,s:i}", "uid", 0, "gid", 0);
+          json_object_set_new (proc, "user", u);
+        }
+      json_object_set_new (u, "additionalGids", a);
+    }
+  return 0;
+}
+
+/* --cap adds to every set the process has (bounding, effective, permitted,
+   ambient, and inheritable for the ambient ones to hold).  */
+static void
+add_capabilities (json_t *proc, char **caps)
+{
+  if (caps)
+    {
+      json_t *cs = json_object_get (proc, "capabilities");
+      if (!json_is_object (cs))
+        {
+          cs = json_object ();
+          json_object_set_new (proc, "capabilities", cs);
+        }
+      for (const char *const *set = (const char *const[]){ "bounding", "effective", "permitted", "ambient", NULL };
+           *set; set++)
+        {
+          json_t *a = json_object_get (cs, *set);
+          if (!json_is_array (a))
+            {
+              a = json_array ();
+              json_object_set_new (cs, *set, a);
+            }
+          for (size_t i = 0; caps[i]; i++)
+            json_array_append_new (a, json_string (caps[i]));
+        }
+      /* ambient capabilities must also be inheritable */
+      {
+        json_t *inh = json_object_get (cs, "inheritable");
+        if (!json_is_array (inh))
+          {
+            inh = json_array ();
+            json_object_set_new (cs, "inheritable", inh);
+          }
+        for (size_t i = 0; caps[i]; i++)
+          json_array_append_new (inh, json_string (caps[i]));
+      }
+    }
+}
+
 int
 cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 {
@@ -137,69 +255,20 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
   if (argc - optind < 1)
     return cli_usage_error (err, "exec", "missing container id");
   id = argv[optind];
-  if (process_file != NULL)
-    {
-      if (json_load_path (process_file, "--process", 4u << 20, &proc, err) < 0)
-        return -1;
-    }
-  else
-    {
-      json_t *args = json_array ();
-      if (argc - optind < 2)
-        {
-          json_decref (args);
-          return cli_usage_error (err, "exec", "give a command to run or --process FILE");
-        }
-      if (runtime_exec_template (&g->ctx, id, &proc, err) < 0)
-        {
-          json_decref (args);
-          return -1;
-        }
-      for (int i = optind + 1; i < argc; i++)
-        json_array_append_new (args, json_string (argv[i]));
-      json_object_set_new (proc, "args", args);
-      json_object_set_new (proc, "terminal", json_boolean (tty));
-    }
+  if (exec_process_base (g, id, process_file, tty, argc, argv, &proc, err) < 0)
+    return -1;
   if (tty)
     json_object_set_new (proc, "terminal", json_true ());
   if (cwd)
     json_object_set_new (proc, "cwd", json_string (cwd));
-  if (envs)
-    {
-      json_t *env = json_object_get (proc, "env");
-      if (!json_is_array (env))
-        {
-          env = json_array ();
-          json_object_set_new (proc, "env", env);
-        }
-      for (size_t i = 0; envs[i]; i++)
-        json_array_append_new (env, json_string (envs[i]));
-    }
+  append_env (proc, envs);
   if (user)
     {
       if (set_user (proc, user, err) < 0)
         return -1;
     }
-  if (gids)
-    {
-      json_t *u = json_object_get (proc, "user"), *a = json_array ();
-      for (size_t i = 0; gids[i]; i++)
-        {
-          uint64_t v;
-          if (parse_uint64 (gids[i], &v) < 0 || v > UINT32_MAX)
-            {
-              json_decref (a);
-              return runhv_error (err, "exec: --additional-gids `%s` is not a gid", gids[i]);
-            }
-          json_array_append_new (a, json_integer ((json_int_t)v));
-        }
-      if (!json_is_object (u))
-        {
-          u = json_pack ("{s:i,s:i}", "uid", 0, "gid", 0);
-          json_object_set_new (proc, "user", u);
-        }
-      json_object_set_new (u, "additionalGids", a);
-    }
+  if (set_additional_gids (proc, gids, err) < 0)
+    return -1;
   if (nnp)
     json_object_set_new (proc, "noNewPrivileges", json_true ());
   /* Refused by the backend where the host has no such LSM.  */
@@ -207,38 +276,7 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
     json_object_set_new (proc, "selinuxLabel", json_string (label));
   if (apparmor)
     json_object_set_new (proc, "apparmorProfile", json_string (apparmor));
-  if (caps)
-    {
-      json_t *cs = json_object_get (proc, "capabilities");
-      if (!json_is_object (cs))
-        {
-          cs = json_object ();
-          json_object_set_new (proc, "capabilities", cs);
-        }
-      for (const char *const *set = (const char *const[]){ "bounding", "effective", "permitted", "ambient", NULL };
-           *set; set++)
-        {
-          json_t *a = json_object_get (cs, *set);
-          if (!json_is_array (a))
-            {
-              a = json_array ();
-              json_object_set_new (cs, *set, a);
-            }
-          for (size_t i = 0; caps[i]; i++)
-            json_array_append_new (a, json_string (caps[i]));
-        }
-      /* ambient capabilities must also be inheritable */
-      {
-        json_t *inh = json_object_get (cs, "inheritable");
-        if (!json_is_array (inh))
-          {
-            inh = json_array ();
-            json_object_set_new (cs, "inheritable", inh);
-          }
-        for (size_t i = 0; caps[i]; i++)
-          json_array_append_new (inh, json_string (caps[i]));
-      }
-    }
+  add_capabilities (proc, caps);
   if (oci_process_parse (proc, "process", &p, err) < 0)
     return -1;
   o.process = p;
