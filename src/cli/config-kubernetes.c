@@ -511,6 +511,52 @@ static const char usage[]
     "  --replicas N            webhook replicas (default 2)\n"
     "  --failure-policy P      Ignore (default) or Fail\n";
 
+/* --runtime-class must name a class this run generates: the plain
+   hypervisor one or one per --sizes entry.  */
+static int
+check_runtime_class (const char *verb, const char *runtime_class, const struct vm_size *sizes, size_t n,
+                     runhv_error_t *err)
+{
+  bool class_known = strcmp (runtime_class, RUNHV_HANDLER_HYPERVISOR) == 0;
+  for (size_t i = 0; i < n && !class_known; i++)
+    {
+      cleanup_free char *name = xasprintf ("%s-%s", RUNHV_HANDLER_HYPERVISOR, sizes[i].name);
+      class_known = strcmp (runtime_class, name) == 0;
+    }
+  if (!class_known)
+    return cli_usage_error (err, verb,
+                            "--runtime-class: `%s` is not one of the generated hypervisor classes (use "
+                            "runhv-hypervisor or runhv-hypervisor-<size> with that size in --sizes)",
+                            runtime_class);
+  return 0;
+}
+
+/* The webhook's caBundle: the --ca-file certificate in base64, or with
+   --ca-placeholder a marker for the operator to replace.  */
+static int
+read_ca_bundle (const char *verb, const char *ca_file, bool placeholder, char **out, runhv_error_t *err)
+{
+  cleanup_free char *ca_pem = NULL;
+  size_t ca_len = 0;
+  if (ca_file != NULL && placeholder)
+    return cli_usage_error (err, verb, "--ca-file and --ca-placeholder: give one");
+  if (ca_file == NULL && !placeholder)
+    return cli_usage_error (err, verb,
+                            "--ca-file: missing (the CA of the webhook's serving certificate, for caBundle; "
+                            "scripts/make-webhook-certs.sh makes one)");
+  if (ca_file != NULL)
+    {
+      if (read_file (ca_file, 1024 * 1024, &ca_pem, &ca_len, err) < 0)
+        return runhv_error_wrap (err, "--ca-file");
+      if (strstr (ca_pem, "-----BEGIN CERTIFICATE-----") == NULL)
+        return runhv_error (err, "--ca-file `%s`: no PEM certificate in it (give the CA's .pem)", ca_file);
+      *out = base64_encode (ca_pem, ca_len);
+    }
+  else
+    *out = xstrdup (CA_PLACEHOLDER);
+  return 0;
+}
+
 int
 cli_config_kubernetes (int argc, char **argv, runhv_error_t *err)
 {
@@ -561,11 +607,11 @@ cli_config_kubernetes (int argc, char **argv, runhv_error_t *err)
     .replicas = 2,
   };
   const char *ca_file = NULL, *sizes_arg = NULL, *dir = NULL;
-  cleanup_free char *node_key = NULL, *ca_pem = NULL, *ca_b64 = NULL;
+  cleanup_free char *node_key = NULL, *ca_b64 = NULL;
   cleanup_strv char **exclude = NULL;
   cleanup_free struct vm_size *sizes = NULL;
-  bool placeholder = false, class_known;
-  size_t n = 0, ca_len = 0;
+  bool placeholder = false;
+  size_t n = 0;
   int c;
 
   optind = 1;
@@ -645,34 +691,11 @@ cli_config_kubernetes (int argc, char **argv, runhv_error_t *err)
   if (sizes_arg != NULL && nodeconfig_parse_sizes (sizes_arg, &sizes, &n, err) < 0)
     return -1; /* the message already names --sizes */
   o.sizes = sizes_arg;
-  class_known = strcmp (o.runtime_class, RUNHV_HANDLER_HYPERVISOR) == 0;
-  for (size_t i = 0; i < n && !class_known; i++)
-    {
-      cleanup_free char *name = xasprintf ("%s-%s", RUNHV_HANDLER_HYPERVISOR, sizes[i].name);
-      class_known = strcmp (o.runtime_class, name) == 0;
-    }
-  if (!class_known)
-    return cli_usage_error (err, verb,
-                            "--runtime-class: `%s` is not one of the generated hypervisor classes (use "
-                            "runhv-hypervisor or runhv-hypervisor-<size> with that size in --sizes)",
-                            o.runtime_class);
-  if (ca_file != NULL && placeholder)
-    return cli_usage_error (err, verb, "--ca-file and --ca-placeholder: give one");
-  if (ca_file == NULL && !placeholder)
-    return cli_usage_error (err, verb,
-                            "--ca-file: missing (the CA of the webhook's serving certificate, for caBundle; "
-                            "scripts/make-webhook-certs.sh makes one)");
-  if (ca_file != NULL)
-    {
-      if (read_file (ca_file, 1024 * 1024, &ca_pem, &ca_len, err) < 0)
-        return runhv_error_wrap (err, "--ca-file");
-      if (strstr (ca_pem, "-----BEGIN CERTIFICATE-----") == NULL)
-        return runhv_error (err, "--ca-file `%s`: no PEM certificate in it (give the CA's .pem)", ca_file);
-      ca_b64 = base64_encode (ca_pem, ca_len);
-      o.ca_bundle = ca_b64;
-    }
-  else
-    o.ca_bundle = (char *)CA_PLACEHOLDER;
+  if (check_runtime_class (verb, o.runtime_class, sizes, n, err) < 0)
+    return -1;
+  if (read_ca_bundle (verb, ca_file, placeholder, &ca_b64, err) < 0)
+    return -1;
+  o.ca_bundle = ca_b64;
   o.exclude = exclude;
   if (dir != NULL && mkdir_p (dir, 0755, err) < 0)
     return runhv_error_wrap (err, "--output-dir");
