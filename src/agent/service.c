@@ -666,6 +666,99 @@ report_exits (struct agent *a)
     }
 }
 
+/* Frames from the host: each is handled in turn.  A bad frame is answered
+   and dropped here, never returned, so the agent serves on.  */
+static void
+serve_host_frames (struct agent *a, int port)
+{
+  runhv_error_t err = NULL;
+  uint8_t buf[65536];
+  ssize_t r = read (port, buf, sizeof (buf));
+  struct frame f;
+  int got;
+  if (r > 0)
+    frame_reader_feed (&a->in, buf, (size_t)r);
+  while ((got = frame_reader_next (&a->in, &f, &err)) == 1)
+    if (handle_frame (a, &f, &err) < 0)
+      break;
+  if (got < 0 || err != NULL)
+    {
+      /* A byte stream cannot be resynchronised after a bad
+         frame: drop what is buffered, say why, serve on.  */
+      log_error ("%s; dropping %zu buffered bytes", err->msg, a->in.len - a->in.consumed);
+      /* Tell the host at once, in this side's framing: a
+         host of another protocol version then fails its
+         call naming both versions, instead of timing out.  */
+      send_response (a, 0, proto_error (err));
+      runhv_error_release (&err);
+      frame_reader_release (&a->in);
+      frame_reader_init (&a->in);
+    }
+}
+
+/* One stream's turn: write what the host sent for it, read what it has
+   for the host (end of file becomes a CLOSE frame).  */
+static void
+pump_stream (struct agent *a, struct stream *s, short revents)
+{
+  if (revents & POLLOUT)
+    {
+      ssize_t w = write (s->fd, s->pending, s->npending);
+      if (w > 0)
+        {
+          memmove (s->pending, s->pending + w, s->npending - (size_t)w);
+          s->npending -= (size_t)w;
+          if (s->asked_xoff && s->npending < STREAM_LOW_WATER)
+            {
+              outq_push (&a->out, FRAME_XON, s->id, NULL, 0, NULL);
+              s->asked_xoff = false;
+            }
+        }
+      else if (w < 0 && errno != EAGAIN && errno != EINTR)
+        {
+          s->npending = 0;
+          s->write_closed = true;
+        }
+    }
+  if (revents & (POLLIN | POLLHUP | POLLERR))
+    {
+      uint8_t buf[65536];
+      ssize_t r = read (s->fd, buf, sizeof (buf));
+      if (r > 0)
+        outq_push (&a->out, FRAME_DATA, s->id, buf, (size_t)r, NULL);
+      else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+        {
+          s->read_open = false;
+          if (!s->to_guest)
+            {
+              outq_push (&a->out, FRAME_CLOSE, s->id, NULL, 0, NULL);
+            }
+        }
+    }
+}
+
+/* Streams whose work is done: stdin EOF once what was queued is written,
+   output once the process closed it.  */
+static void
+drop_finished_streams (struct agent *a)
+{
+  for (size_t i = 0; i < a->nstreams;)
+    {
+      struct stream *s = &a->streams[i];
+      if (s->to_guest && s->close_after_drain && s->npending == 0 && !s->from_guest)
+        {
+          stream_remove (a, s);
+          continue;
+        }
+      if (!s->read_open && !s->to_guest)
+        {
+          stream_remove (a, s);
+          continue;
+        }
+      i++;
+    }
+}
+
 int
 agent_serve (int port, runhv_error_t *err)
 {
@@ -731,30 +824,7 @@ agent_serve (int port, runhv_error_t *err)
               if (pfd[i].revents & POLLOUT)
                 outq_flush (&a->out, port);
               if (pfd[i].revents & POLLIN)
-                {
-                  uint8_t buf[65536];
-                  ssize_t r = read (port, buf, sizeof (buf));
-                  struct frame f;
-                  int got;
-                  if (r > 0)
-                    frame_reader_feed (&a->in, buf, (size_t)r);
-                  while ((got = frame_reader_next (&a->in, &f, err)) == 1)
-                    if (handle_frame (a, &f, err) < 0)
-                      break;
-                  if (got < 0 || (err && *err))
-                    {
-                      /* A byte stream cannot be resynchronised after a bad
-                         frame: drop what is buffered, say why, serve on.  */
-                      log_error ("%s; dropping %zu buffered bytes", (*err)->msg, a->in.len - a->in.consumed);
-                      /* Tell the host at once, in this side's framing: a
-                         host of another protocol version then fails its
-                         call naming both versions, instead of timing out.  */
-                      send_response (a, 0, proto_error (*err));
-                      runhv_error_release (err);
-                      frame_reader_release (&a->in);
-                      frame_reader_init (&a->in);
-                    }
-                }
+                serve_host_frames (a, port);
               /* POLLHUP: the host end is not connected; virtio-serial
                  keeps the port, so wait for it to come back.  */
               if ((pfd[i].revents & POLLHUP) && !(pfd[i].revents & POLLIN))
@@ -768,60 +838,9 @@ agent_serve (int port, runhv_error_t *err)
               reap_children (a);
             }
           else
-            {
-              struct stream *s = &a->streams[map[i]];
-              if (pfd[i].revents & POLLOUT)
-                {
-                  ssize_t w = write (s->fd, s->pending, s->npending);
-                  if (w > 0)
-                    {
-                      memmove (s->pending, s->pending + w, s->npending - (size_t)w);
-                      s->npending -= (size_t)w;
-                      if (s->asked_xoff && s->npending < STREAM_LOW_WATER)
-                        {
-                          outq_push (&a->out, FRAME_XON, s->id, NULL, 0, NULL);
-                          s->asked_xoff = false;
-                        }
-                    }
-                  else if (w < 0 && errno != EAGAIN && errno != EINTR)
-                    {
-                      s->npending = 0;
-                      s->write_closed = true;
-                    }
-                }
-              if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
-                {
-                  uint8_t buf[65536];
-                  ssize_t r = read (s->fd, buf, sizeof (buf));
-                  if (r > 0)
-                    outq_push (&a->out, FRAME_DATA, s->id, buf, (size_t)r, NULL);
-                  else if (r == 0 || (errno != EAGAIN && errno != EINTR))
-                    {
-                      s->read_open = false;
-                      if (!s->to_guest)
-                        {
-                          outq_push (&a->out, FRAME_CLOSE, s->id, NULL, 0, NULL);
-                        }
-                    }
-                }
-            }
+            pump_stream (a, &a->streams[map[i]], pfd[i].revents);
         }
-      /* stdin EOF once what was queued is written */
-      for (size_t i = 0; i < a->nstreams;)
-        {
-          struct stream *s = &a->streams[i];
-          if (s->to_guest && s->close_after_drain && s->npending == 0 && !s->from_guest)
-            {
-              stream_remove (a, s);
-              continue;
-            }
-          if (!s->read_open && !s->to_guest)
-            {
-              stream_remove (a, s);
-              continue;
-            }
-          i++;
-        }
+      drop_finished_streams (a);
       reap_children (a);
       report_exits (a);
       if (!outq_empty (&a->out))
