@@ -194,6 +194,58 @@ finish_and_exec (int sock, const struct oci_process *p, const struct oci_spec *s
   sync_fail (sock, &err);
 }
 
+/* The container's hostname, domain name and sysctls, once its own /proc
+   and namespaces are in place.  */
+static int
+set_names_and_sysctls (const struct oci_spec *s, runhv_error_t *err)
+{
+  if (s->hostname && s->hostname[0] && sethostname (s->hostname, strlen (s->hostname)) < 0)
+    {
+      runhv_make_error (err, errno, "hostname: set `%s`", s->hostname);
+      return -1;
+    }
+  if (s->domainname && s->domainname[0] && setdomainname (s->domainname, strlen (s->domainname)) < 0)
+    {
+      runhv_make_error (err, errno, "domainname: set `%s`", s->domainname);
+      return -1;
+    }
+  for (size_t i = 0; s->sysctl_keys && s->sysctl_keys[i]; i++)
+    {
+      cleanup_free char *path = xasprintf ("/proc/sys/%s", s->sysctl_keys[i]);
+      for (char *c = path + 10; *c; c++)
+        if (*c == '.')
+          *c = '/';
+      if (write_file (path, s->sysctl_values[i], strlen (s->sysctl_values[i]), err) < 0)
+        {
+          runhv_error_wrap (err, "linux.sysctl.%s", s->sysctl_keys[i]);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+/* Created: wait here until `start` opens the FIFO.  Nobody reads our
+   errors any more, so they go to the container's stderr.  The write end
+   stays open, close-on-exec, so `start` sees it close at the execve itself:
+   it returns only once the container's program runs (a signal sent before,
+   to a PID 1 still at default dispositions, would be lost).  */
+static int
+wait_for_start (int fifo, int proc_fd)
+{
+  char proc[64];
+  int w;
+  snprintf (proc, sizeof (proc), "%sself/fd/%d", proc_fd >= 0 ? "" : "/proc/", fifo);
+  w = openat (proc_fd >= 0 ? proc_fd : AT_FDCWD, proc, O_WRONLY | O_CLOEXEC);
+  if (w < 0)
+    {
+      dprintf (2, "runhv: open the exec fifo: %s\n", strerror (errno));
+      return -1;
+    }
+  if (write_all (w, "0", 1) < 0)
+    return -1;
+  return 0;
+}
+
 static void
 init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bind_fds)
 {
@@ -268,28 +320,8 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
     }
   if (mountns ? rootfs_pivot (&rctx, &err) < 0 : rootfs_chroot (&rctx, &err) < 0)
     sync_fail (sock, &err);
-  if (s->hostname && s->hostname[0] && sethostname (s->hostname, strlen (s->hostname)) < 0)
-    {
-      runhv_make_error (&err, errno, "hostname: set `%s`", s->hostname);
-      sync_fail (sock, &err);
-    }
-  if (s->domainname && s->domainname[0] && setdomainname (s->domainname, strlen (s->domainname)) < 0)
-    {
-      runhv_make_error (&err, errno, "domainname: set `%s`", s->domainname);
-      sync_fail (sock, &err);
-    }
-  for (size_t i = 0; s->sysctl_keys && s->sysctl_keys[i]; i++)
-    {
-      cleanup_free char *path = xasprintf ("/proc/sys/%s", s->sysctl_keys[i]);
-      for (char *c = path + 10; *c; c++)
-        if (*c == '.')
-          *c = '/';
-      if (write_file (path, s->sysctl_values[i], strlen (s->sysctl_values[i]), &err) < 0)
-        {
-          runhv_error_wrap (&err, "linux.sysctl.%s", s->sysctl_keys[i]);
-          sync_fail (sock, &err);
-        }
-    }
+  if (set_names_and_sysctls (s, &err) < 0)
+    sync_fail (sock, &err);
   if (p->terminal)
     {
       cleanup_close int master = -1;
@@ -329,23 +361,8 @@ init_stage2 (const struct init_config *cfg, int new_flags, int fifo_fd, int *bin
     _exit (1);
   close (sock);
 
-  /* Created: wait here until `start` opens the FIFO.  The write end stays
-     open, close-on-exec, so `start` sees it close at the execve itself:
-     it returns only once the container's program runs (a signal sent
-     before, to a PID 1 still at default dispositions, would be lost).  */
-  {
-    char proc[64];
-    int w;
-    snprintf (proc, sizeof (proc), "%sself/fd/%d", proc_fd >= 0 ? "" : "/proc/", fifo);
-    w = openat (proc_fd >= 0 ? proc_fd : AT_FDCWD, proc, O_WRONLY | O_CLOEXEC);
-    if (w < 0)
-      {
-        dprintf (2, "runhv: open the exec fifo: %s\n", strerror (errno));
-        _exit (127);
-      }
-    if (write_all (w, "0", 1) < 0)
-      _exit (127);
-  }
+  if (wait_for_start (fifo, proc_fd) < 0)
+    _exit (127);
   if (s->n_hooks[OCI_HOOK_START_CONTAINER] > 0)
     {
       cleanup_json json_t *st = oci_state_json (cfg->id, "created", host_pid, cfg->bundle, s->annotations);
