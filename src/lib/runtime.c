@@ -95,8 +95,10 @@ runtime_select_isolation (const char *flag, const struct oci_spec *spec, const s
 }
 
 static const struct backend_ops *
-backend_for (const char *isolation)
+backend_for (const struct runtime_context *ctx, const char *isolation)
 {
+  if (ctx->backend != NULL)
+    return ctx->backend;
   if (isolation != NULL && strcmp (isolation, "hypervisor") == 0)
     return &hypervisor_backend;
   return &process_backend;
@@ -128,7 +130,7 @@ container_open (struct runtime_context *ctx, const char *id, struct container **
     goto fail;
   if (c->state->config != NULL && oci_spec_parse_json (c->state->config, "state", &c->spec, err) < 0)
     goto fail;
-  c->ops = backend_for (c->state->isolation);
+  c->ops = backend_for (ctx, c->state->isolation);
   *out = c;
   return 0;
 fail:
@@ -310,7 +312,7 @@ runtime_create (struct runtime_context *ctx, const char *id, const struct create
     goto out;
   c->spec = spec;
   spec = NULL;
-  c->ops = backend_for (isolation_name (iso));
+  c->ops = backend_for (ctx, isolation_name (iso));
   c->state = xmalloc0 (sizeof (*c->state));
   c->state->id = xstrdup (id);
   c->state->type = xstrdup (COMPUTE_TYPE_CONTAINER);

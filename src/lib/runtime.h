@@ -20,6 +20,10 @@ struct runtime_context
   const char *config_path;     /* runhv.toml to use, NULL for the default lookup */
   const char *cgroup_root;     /* NULL = /sys/fs/cgroup; a fake tree in tests */
   struct runhv_config *config; /* loaded on first use */
+  /* NULL in every program.  Set, every container runs under this backend
+     whatever its isolation: the one seam through which the lifecycle's
+     unit tests drive runtime.c with a fake (tests/unit/test_runtime.c).  */
+  const struct backend_ops *backend;
 };
 
 int runtime_context_init (struct runtime_context *ctx, const char *root, runhv_error_t *err);
