@@ -239,24 +239,28 @@ read_all (int fd, void *buf, size_t len)
   return (ssize_t)got;
 }
 
+/* Room for max + 1 bytes: reading that extra byte is how a file over the
+   limit shows, while one of exactly max bytes reads whole.  */
 static int
 read_fd_all (int fd, size_t max, char **out, size_t *len)
 {
-  size_t cap = 4096, n = 0;
-  cleanup_free char *buf = xmalloc0 (cap + 1);
+  size_t cap, n = 0;
+  cleanup_free char *buf = NULL;
   if (max == 0)
     max = 64u << 20;
+  cap = max < 4096 ? max + 1 : 4096;
+  buf = xmalloc0 (cap + 1);
   for (;;)
     {
       ssize_t r;
       if (n == cap)
         {
-          if (cap >= max)
+          if (cap > max)
             {
               errno = EFBIG;
               return -1;
             }
-          cap = cap * 2 > max ? max : cap * 2;
+          cap = cap * 2 > max ? max + 1 : cap * 2;
           buf = xrealloc (buf, cap + 1);
         }
       r = read (fd, buf + n, cap - n);
