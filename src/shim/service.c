@@ -862,7 +862,6 @@ m_state (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runhv
   Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
   struct shim_task *t;
   struct shim_process *p = lookup (s, call, r->id, r->exec_id, &t);
-  (void)err;
   if (p == NULL)
     return 0;
   resp.id = p->exec_id ? p->exec_id : t->id;
@@ -971,7 +970,6 @@ m_checkpoint (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, 
 {
   (void)msg;
   (void)data;
-  (void)err;
   ttrpc_call_fail (call, TTRPC_UNIMPLEMENTED, "checkpoint is not supported by runhv");
   return 0;
 }
@@ -1088,7 +1086,6 @@ m_resize_pty (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, 
   struct shim *s = data;
   const Containerd__Task__V2__ResizePtyRequest *r = (const void *)msg;
   struct shim_process *p = lookup (s, call, r->id, r->exec_id, NULL);
-  (void)err;
   if (p == NULL)
     return 0;
   if (p->io.master < 0)
@@ -1101,7 +1098,12 @@ m_resize_pty (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, 
       ttrpc_call_fail (call, TTRPC_INVALID_ARGUMENT, "ResizePty: %ux%u is not a terminal size", r->width, r->height);
       return 0;
     }
-  terminal_set_size (p->io.master, r->height, r->width);
+  if (terminal_set_size (p->io.master, r->height, r->width) < 0)
+    {
+      runhv_make_error (err, errno, "ResizePty: set the terminal size to %ux%u", r->width, r->height);
+      fail_error (call, err);
+      return 0;
+    }
   reply (call, NULL);
   return 0;
 }
@@ -1112,7 +1114,6 @@ m_close_io (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, ru
   struct shim *s = data;
   const Containerd__Task__V2__CloseIORequest *r = (const void *)msg;
   struct shim_process *p = lookup (s, call, r->id, r->exec_id, NULL);
-  (void)err;
   if (p == NULL)
     return 0;
   if (r->stdin)
@@ -1173,7 +1174,6 @@ m_wait (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runhv_
   const Containerd__Task__V2__WaitRequest *r = (const void *)msg;
   struct shim_process *p = lookup (s, call, r->id, r->exec_id, NULL);
   struct shim_waiter *w;
-  (void)err;
   if (p == NULL)
     return 0;
   w = xmalloc0 (sizeof (*w));
@@ -1296,7 +1296,6 @@ m_connect (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, run
   const Containerd__Task__V2__ConnectRequest *r = (const void *)msg;
   Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
   struct shim_task *t = task_find (s, r->id ? r->id : "");
-  (void)err;
   resp.shim_pid = (uint32_t)getpid ();
   resp.task_pid = t && t->init ? (uint32_t)t->init->pid : 0;
   resp.version = (char *)"runhv " RUNHV_VERSION;
@@ -1309,7 +1308,6 @@ m_shutdown (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, ru
 {
   struct shim *s = data;
   const Containerd__Task__V2__ShutdownRequest *r = (const void *)msg;
-  (void)err;
   /* A pod's shim serves its other tasks on.  */
   if (s->tasks != NULL && !r->now)
     {
