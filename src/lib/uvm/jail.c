@@ -714,6 +714,40 @@ test_probe (const char **probe, runhv_error_t *err)
   return 0;
 }
 
+/* The VMM's stdout/stderr (its log), the console log, and /dev/null for
+   its stdin; the caller owns and closes them.  */
+static int
+open_vmm_outputs (const struct uvm_launch *l, int *logfd, int *confd, int *null, runhv_error_t *err)
+{
+  *logfd = open (l->vmm_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (*logfd < 0)
+    return runhv_make_error (err, errno, "open `%s`", l->vmm_log);
+  *confd = open (l->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (*confd < 0)
+    return runhv_make_error (err, errno, "open `%s`", l->console_log);
+  *null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (*null < 0)
+    return runhv_make_error (err, errno, "open /dev/null");
+  return 0;
+}
+
+/* The cloned child waits for us: put it in its cgroup, let it set up the
+   jail, and wait for its word that the VMM was exec'd.  */
+static int
+release_vmm_setup (struct cgroup_manager *cg, pid_t child, int sync_p, runhv_error_t *err)
+{
+  bool exec_done = false;
+  if (cgroup_enter (cg, child, err) < 0)
+    return -1;
+  if (write (sync_p, "g", 1) != 1)
+    return runhv_make_error (err, errno, "jail: start the VMM's setup");
+  if (child_report (sync_p, &exec_done, err) < 0)
+    return -1;
+  if (!exec_done)
+    return runhv_error (err, "jail: the VMM's setup sent an unexpected message");
+  return 0;
+}
+
 int
 uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv_error_t *err)
 {
@@ -742,15 +776,8 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
   *slash = '\0';
   root = xasprintf ("%s/jail", state);
 
-  logfd = open (l->vmm_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (logfd < 0)
-    return runhv_make_error (err, errno, "open `%s`", l->vmm_log);
-  confd = open (l->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-  if (confd < 0)
-    return runhv_make_error (err, errno, "open `%s`", l->console_log);
-  null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0)
-    return runhv_make_error (err, errno, "open /dev/null");
+  if (open_vmm_outputs (l, &logfd, &confd, &null, err) < 0)
+    return -1;
   if (share_tree (l->shared_dir, err) < 0 || mkdir_p (root, 0755, err) < 0)
     return -1;
   userns = make_userns (base, err);
@@ -839,23 +866,8 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
   alive_w = -1;
   close (sync_c);
   sync_c = -1;
-  {
-    bool exec_done = false;
-    if (cgroup_enter (cg, child, err) < 0)
-      goto fail_child;
-    if (write (sync_p, "g", 1) != 1)
-      {
-        runhv_make_error (err, errno, "jail: start the VMM's setup");
-        goto fail_child;
-      }
-    if (child_report (sync_p, &exec_done, err) < 0)
-      goto fail_child;
-    if (!exec_done)
-      {
-        runhv_error (err, "jail: the VMM's setup sent an unexpected message");
-        goto fail_child;
-      }
-  }
+  if (release_vmm_setup (cg, child, sync_p, err) < 0)
+    goto fail_child;
   cgroup_manager_free (cg);
   *pid = child;
   return 0;
