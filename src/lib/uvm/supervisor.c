@@ -1377,6 +1377,124 @@ check_winsize (struct sup *s)
     }
 }
 
+/* Frames from the agent.  Its channel closing means QEMU is going: the
+   VM is reaped and the supervisor finishes.  */
+static void
+serve_agent_input (struct sup *s)
+{
+  const struct supervisor_config *cfg = s->cfg;
+  uint8_t buf[65536];
+  ssize_t r = read (s->agent, buf, sizeof (buf));
+  struct frame f;
+  runhv_error_t err = NULL;
+  int got;
+  if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+    {
+      /* QEMU is going: its exit is reaped below.  */
+      int st = 0;
+      if (s->qemu > 0 && waitpid (s->qemu, &st, 0) == s->qemu)
+        vm_died (s, st);
+      sup_finish (s, UVM_EXIT_VM_DIED, "agent-lost");
+    }
+  if (r > 0)
+    frame_reader_feed (&s->in, buf, (size_t)r);
+  while ((got = frame_reader_next (&s->in, &f, &err)) == 1)
+    handle_agent_frame (s, &f);
+  if (got < 0)
+    {
+      log_error ("container `%s`: %s; stopping its VM", cfg->id, err->msg);
+      runhv_error_release (&err);
+      sup_finish (s, UVM_EXIT_VM_DIED, "agent-protocol-error");
+    }
+}
+
+/* Signals: SIGCHLD reaps, the rest go to the container's init in the VM
+   while it runs.  */
+static void
+forward_signals (struct sup *s)
+{
+  const struct supervisor_config *cfg = s->cfg;
+  struct signalfd_siginfo si;
+  while (read (s->sfd, &si, sizeof (si)) == sizeof (si))
+    {
+      if (si.ssi_signo == SIGCHLD)
+        reap (s);
+      else if (s->vc[0].status != SUP_STOPPED)
+        {
+          cleanup_json json_t *req
+            = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", cfg->id, "signal", (int)si.ssi_signo);
+          agent_send (s, req, -1, 0, OP_KILL, 0, NULL, false);
+        }
+    }
+}
+
+/* A runhv command or an exec'd process connects; past MAX_CLIENTS it is
+   told why it is refused.  */
+static void
+accept_client (struct sup *s)
+{
+  const struct supervisor_config *cfg = s->cfg;
+  int c = accept4 (s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  int slot = -1;
+  if (c < 0)
+    return;
+  for (int k = 0; k < s->nclients; k++)
+    if (!s->clients[k].used)
+      {
+        slot = k;
+        break;
+      }
+  if (slot < 0 && s->nclients < MAX_CLIENTS)
+    {
+      s->clients = xrealloc (s->clients, (size_t)(s->nclients + 1) * sizeof (*s->clients));
+      slot = s->nclients++;
+    }
+  if (slot < 0)
+    {
+      /* Say why rather than hang up: a silent close read as
+         "the VM is gone" once.  */
+      runhv_error_t full = NULL;
+      cleanup_json json_t *r = NULL;
+      runhv_error (&full,
+                   "the VM supervisor of `%s` serves at most %d connections (runhv commands and "
+                   "exec'd processes); wait for some to end",
+                   cfg->id, MAX_CLIENTS);
+      r = proto_error (full);
+      runhv_error_release (&full);
+      msg_send (c, FRAME_RESPONSE, 1, r, NULL, 0, NULL);
+      close (c);
+      return;
+    }
+  s->clients[slot] = (struct client){ .used = true, .fd = c };
+}
+
+/* Input for a stream (a process's stdin on the host side) goes to the
+   agent; its end becomes a CLOSE frame.  */
+static void
+read_stream_input (struct sup *s, uint32_t id)
+{
+  struct sstream *st = sstream_find (s, id);
+  uint8_t buf[65536];
+  ssize_t r;
+  if (st == NULL || st->in_fd < 0 || st->paused)
+    return;
+  r = read (st->in_fd, buf, sizeof (buf));
+  if (r > 0)
+    outq_push (&s->out, FRAME_DATA, st->id, buf, (size_t)r, NULL);
+  else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+    {
+      outq_push (&s->out, FRAME_CLOSE, st->id, NULL, 0, NULL);
+      if (st->in_fd == st->out_fd)
+        st->in_fd = -1;
+      else
+        {
+          if (st->own)
+            close (st->in_fd);
+          st->in_fd = -1;
+        }
+    }
+}
+
 void
 supervisor_main (const struct supervisor_config *cfg)
 {
@@ -1470,82 +1588,12 @@ supervisor_main (const struct supervisor_config *cfg)
               if (p[i].revents & POLLOUT)
                 outq_flush (&s->out, s->agent);
               if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
-                {
-                  uint8_t buf[65536];
-                  ssize_t r = read (s->agent, buf, sizeof (buf));
-                  struct frame f;
-                  runhv_error_t err = NULL;
-                  int got;
-                  if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
-                    {
-                      /* QEMU is going: its exit is reaped below.  */
-                      int st = 0;
-                      if (s->qemu > 0 && waitpid (s->qemu, &st, 0) == s->qemu)
-                        vm_died (s, st);
-                      sup_finish (s, UVM_EXIT_VM_DIED, "agent-lost");
-                    }
-                  if (r > 0)
-                    frame_reader_feed (&s->in, buf, (size_t)r);
-                  while ((got = frame_reader_next (&s->in, &f, &err)) == 1)
-                    handle_agent_frame (s, &f);
-                  if (got < 0)
-                    {
-                      log_error ("container `%s`: %s; stopping its VM", cfg->id, err->msg);
-                      runhv_error_release (&err);
-                      sup_finish (s, UVM_EXIT_VM_DIED, "agent-protocol-error");
-                    }
-                }
+                serve_agent_input (s);
             }
           else if (kind[i] == -2)
-            {
-              struct signalfd_siginfo si;
-              while (read (s->sfd, &si, sizeof (si)) == sizeof (si))
-                {
-                  if (si.ssi_signo == SIGCHLD)
-                    reap (s);
-                  else if (s->vc[0].status != SUP_STOPPED)
-                    {
-                      cleanup_json json_t *req
-                        = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", cfg->id, "signal", (int)si.ssi_signo);
-                      agent_send (s, req, -1, 0, OP_KILL, 0, NULL, false);
-                    }
-                }
-            }
+            forward_signals (s);
           else if (kind[i] == -3)
-            {
-              int c = accept4 (s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-              int slot = -1;
-              if (c < 0)
-                continue;
-              for (int k = 0; k < s->nclients; k++)
-                if (!s->clients[k].used)
-                  {
-                    slot = k;
-                    break;
-                  }
-              if (slot < 0 && s->nclients < MAX_CLIENTS)
-                {
-                  s->clients = xrealloc (s->clients, (size_t)(s->nclients + 1) * sizeof (*s->clients));
-                  slot = s->nclients++;
-                }
-              if (slot < 0)
-                {
-                  /* Say why rather than hang up: a silent close read as
-                     "the VM is gone" once.  */
-                  runhv_error_t full = NULL;
-                  cleanup_json json_t *r = NULL;
-                  runhv_error (&full,
-                               "the VM supervisor of `%s` serves at most %d connections (runhv commands and "
-                               "exec'd processes); wait for some to end",
-                               cfg->id, MAX_CLIENTS);
-                  r = proto_error (full);
-                  runhv_error_release (&full);
-                  msg_send (c, FRAME_RESPONSE, 1, r, NULL, 0, NULL);
-                  close (c);
-                  continue;
-                }
-              s->clients[slot] = (struct client){ .used = true, .fd = c };
-            }
+            accept_client (s);
           else if (kind[i] == KIND_STREAM_OUT)
             {
               struct sstream *st = sstream_find (s, sid[i]);
@@ -1553,28 +1601,7 @@ supervisor_main (const struct supervisor_config *cfg)
                 sstream_writable (s, st);
             }
           else if (kind[i] == KIND_STREAM)
-            {
-              struct sstream *st = sstream_find (s, sid[i]);
-              uint8_t buf[65536];
-              ssize_t r;
-              if (st == NULL || st->in_fd < 0 || st->paused)
-                continue;
-              r = read (st->in_fd, buf, sizeof (buf));
-              if (r > 0)
-                outq_push (&s->out, FRAME_DATA, st->id, buf, (size_t)r, NULL);
-              else if (r == 0 || (errno != EAGAIN && errno != EINTR))
-                {
-                  outq_push (&s->out, FRAME_CLOSE, st->id, NULL, 0, NULL);
-                  if (st->in_fd == st->out_fd)
-                    st->in_fd = -1;
-                  else
-                    {
-                      if (st->own)
-                        close (st->in_fd);
-                      st->in_fd = -1;
-                    }
-                }
-            }
+            read_stream_input (s, sid[i]);
           else if (kind[i] >= KIND_CLIENT)
             client_request (s, kind[i] - KIND_CLIENT);
         }
