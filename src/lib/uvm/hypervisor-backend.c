@@ -444,6 +444,94 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
   return ret;
 }
 
+/* What a VM cannot do for this spec, said before anything is made.  */
+static int
+check_vm_spec (const struct oci_spec *spec, const struct create_options *o, runhv_error_t *err)
+{
+  if (refuse_seccomp_notify (spec, err) < 0)
+    return -1;
+  if (spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] || spec->n_hooks[OCI_HOOK_START_CONTAINER])
+    return runhv_error (err,
+                        "hooks.%s: not supported with hypervisor isolation (they would run inside the VM, where "
+                        "their paths do not exist); remove them or use process isolation",
+                        spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] ? "createContainer" : "startContainer");
+  if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
+    return runhv_error (err, "process.terminal is true but no --console-socket was given (pass one, or set "
+                             "terminal to false)");
+  return 0;
+}
+
+/* A network namespace prepared by the caller (CNI for a CRI pod, podman):
+   the VM takes over its interface through a tap, recorded for delete.  */
+static int
+join_pod_network (const struct oci_spec *spec, struct container_state *st, struct podnet *net, char **net_cmdline,
+                  runhv_error_t *err)
+{
+  const char *netns = NULL;
+  if (oci_spec_has_namespace (spec, CLONE_NEWNET, &netns) && netns != NULL)
+    {
+      if (podnet_setup (netns, net, err) < 0)
+        return -1;
+      *net_cmdline = podnet_cmdline (net);
+      if (st->backend == NULL)
+        st->backend = json_object ();
+      json_object_set_new (
+        st->backend, "net",
+        json_pack ("{s:s,s:s,s:s,s:i}", "netns", netns, "ifname", net->ifname, "ip", net->ip, "prefix", net->prefix));
+    }
+  return 0;
+}
+
+/* The supervisor's ready report carries the VMM's pid and what it knows
+   of the VM: kept in the backend's record.  */
+static void
+record_vm_info (struct container_state *st, const struct sync_msg *m, const char *why)
+{
+  json_t *info = NULL;
+  runhv_error_t ignored = NULL;
+  if (json_load_buffer (m->text, strlen (m->text), "supervisor", &info, &ignored) < 0)
+    {
+      runhv_error_release (&ignored);
+      info = json_object ();
+    }
+  json_object_set_new (info, "pid", json_integer (m->value));
+  json_object_set_new (info, "pid_start", json_integer ((json_int_t)pid_start_time (m->value)));
+  json_object_set_new (info, "accel_reason", json_string (why));
+  if (st->backend == NULL)
+    st->backend = json_object ();
+  json_object_set_new (st->backend, "vm", info);
+}
+
+/* Host hooks see the supervisor as the container's process.  */
+static int
+run_host_create_hooks (struct container *c, pid_t sup, runhv_error_t *err)
+{
+  struct container_state *st = c->state;
+  const struct oci_spec *spec = c->spec;
+  if (spec->n_hooks[OCI_HOOK_PRESTART] || spec->n_hooks[OCI_HOOK_CREATE_RUNTIME])
+    {
+      cleanup_json json_t *sj = oci_state_json (st->id, "creating", sup, st->bundle, st->annotations);
+      cleanup_free char *text = json_dumps (sj, JSON_COMPACT);
+      if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0
+          || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* QEMU dies with its supervisor (PDEATHSIG), its mounts with the
+   supervisor's mount namespace.  One that reported the failure stops its
+   VM itself and records it (vm-stopped): give it time.  */
+static void
+stop_failed_supervisor (pid_t sup, bool stops_itself)
+{
+  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, sup, 0);
+  struct pollfd p = { .fd = pidfd, .events = POLLIN };
+  if (!stops_itself || pidfd < 0 || poll (&p, 1, 10000) <= 0)
+    kill (sup, SIGKILL);
+  waitpid (sup, NULL, 0);
+}
+
 static int
 hv_create (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err)
 {
@@ -468,16 +556,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     return -1;
   if (joined (c))
     return hv_create_joined (ctx, c, o, err);
-  if (refuse_seccomp_notify (spec, err) < 0)
+  if (check_vm_spec (spec, o, err) < 0)
     return -1;
-  if (spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] || spec->n_hooks[OCI_HOOK_START_CONTAINER])
-    return runhv_error (err,
-                        "hooks.%s: not supported with hypervisor isolation (they would run inside the VM, where "
-                        "their paths do not exist); remove them or use process isolation",
-                        spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] ? "createContainer" : "startContainer");
-  if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
-    return runhv_error (err, "process.terminal is true but no --console-socket was given (pass one, or set "
-                             "terminal to false)");
   if (runtime_config (ctx, &cfg, err) < 0 || uvm_artifacts_find (cfg, &art, err) < 0)
     return -1;
   if (uvm_sizing_compute (spec, cfg, uvm_host_cpus (), uvm_host_memory_mb (), &sz, err) < 0)
@@ -489,22 +569,8 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   gspec = guest_spec (spec, &sz, sdir, st->id, &binds, &nbinds);
   if (guest_namespaces (ctx, c, gspec, err) < 0)
     goto out;
-  {
-    /* A network namespace prepared by the caller (CNI for a CRI pod,
-       podman): the VM takes over its interface through a tap.  */
-    const char *netns = NULL;
-    if (oci_spec_has_namespace (spec, CLONE_NEWNET, &netns) && netns != NULL)
-      {
-        if (podnet_setup (netns, &net, err) < 0)
-          goto out;
-        net_cmdline = podnet_cmdline (&net);
-        if (st->backend == NULL)
-          st->backend = json_object ();
-        json_object_set_new (
-          st->backend, "net",
-          json_pack ("{s:s,s:s,s:s,s:i}", "netns", netns, "ifname", net.ifname, "ip", net.ip, "prefix", net.prefix));
-      }
-  }
+  if (join_pod_network (spec, st, &net, &net_cmdline, err) < 0)
+    goto out;
   pdir = propagate_dir (ctx, st->id);
   if (propagate_setup (pdir, err) < 0)
     goto out;
@@ -593,31 +659,10 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       }
     st->pid = sup;
     st->pid_start = pid_start_time (sup);
-    if (st->backend == NULL)
-      st->backend = json_object ();
-    {
-      json_t *info = NULL;
-      runhv_error_t ignored = NULL;
-      if (json_load_buffer (m.text, strlen (m.text), "supervisor", &info, &ignored) < 0)
-        {
-          runhv_error_release (&ignored);
-          info = json_object ();
-        }
-      json_object_set_new (info, "pid", json_integer (m.value));
-      json_object_set_new (info, "pid_start", json_integer ((json_int_t)pid_start_time (m.value)));
-      json_object_set_new (info, "accel_reason", json_string (why));
-      json_object_set_new (st->backend, "vm", info);
-    }
+    record_vm_info (st, &m, why);
   }
-  /* Host hooks see the supervisor as the container's process.  */
-  if (spec->n_hooks[OCI_HOOK_PRESTART] || spec->n_hooks[OCI_HOOK_CREATE_RUNTIME])
-    {
-      cleanup_json json_t *sj = oci_state_json (st->id, "creating", sup, st->bundle, st->annotations);
-      cleanup_free char *text = json_dumps (sj, JSON_COMPACT);
-      if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0
-          || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
-        goto out;
-    }
+  if (run_host_create_hooks (c, sup, err) < 0)
+    goto out;
   ret = 0;
 out:
   if (net.tap_fd >= 0)
@@ -632,16 +677,7 @@ out:
   if (ret < 0 && pdir != NULL)
     propagate_teardown (pdir);
   if (ret < 0 && sup > 0)
-    {
-      /* QEMU dies with its supervisor (PDEATHSIG), its mounts with the
-         supervisor's mount namespace.  One that reported the failure
-         stops its VM itself and records it (vm-stopped): give it time.  */
-      cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, sup, 0);
-      struct pollfd p = { .fd = pidfd, .events = POLLIN };
-      if (!sup_stops_itself || pidfd < 0 || poll (&p, 1, 10000) <= 0)
-        kill (sup, SIGKILL);
-      waitpid (sup, NULL, 0);
-    }
+    stop_failed_supervisor (sup, sup_stops_itself);
   binds_free (binds, nbinds);
   uvm_artifacts_release (&art);
   return ret;
