@@ -80,6 +80,14 @@ fake_set_status (const char *id, enum container_status s)
   *fake_slot (id) = s;
 }
 
+static void
+fake_forget (const char *id)
+{
+  for (size_t i = 0; i < sizeof (fake.table) / sizeof (fake.table[0]); i++)
+    if (strcmp (fake.table[i].id, id) == 0)
+      fake.table[i].id[0] = '\0';
+}
+
 static int
 probe_lock (const char *id)
 {
@@ -468,13 +476,11 @@ test_verbs_by_state (void **state)
           expect_error (ret, &err, vc->refusal);
           assert_int_equal (fake.calls[op], before);
         }
-      /* the table is small: free the slot with the container */
+      /* the fake's table is small: each case's container goes with it */
       fake_set_status (id, STATUS_STOPPED);
       if (on_record (f, id))
         assert_int_equal (runtime_delete (&f->ctx, id, true, &err), 0);
-      for (size_t k = 0; k < sizeof (fake.table) / sizeof (fake.table[0]); k++)
-        if (strcmp (fake.table[k].id, id) == 0)
-          fake.table[k].id[0] = '\0';
+      fake_forget (id);
     }
 }
 
