@@ -77,21 +77,18 @@ exec_process_base (struct cli_global *g, const char *id, const char *process_fil
   return 0;
 }
 
-/* --env adds to the environment the process already has.  */
+/* Append values to the array obj.key, made when it is not one yet.  */
 static void
-append_env (json_t *proc, char **envs)
+append_strings (json_t *obj, const char *key, char **values)
 {
-  if (envs)
+  json_t *a = json_object_get (obj, key);
+  if (!json_is_array (a))
     {
-      json_t *env = json_object_get (proc, "env");
-      if (!json_is_array (env))
-        {
-          env = json_array ();
-          json_object_set_new (proc, "env", env);
-        }
-      for (size_t i = 0; envs[i]; i++)
-        json_array_append_new (env, json_string (envs[i]));
+      a = json_array ();
+      json_object_set_new (obj, key, a);
     }
+  for (size_t i = 0; values[i]; i++)
+    json_array_append_new (a, json_string (values[i]));
 }
 
 /* --additional-gids replaces the process's supplementary groups.  */
@@ -134,29 +131,11 @@ add_capabilities (json_t *proc, char **caps)
           cs = json_object ();
           json_object_set_new (proc, "capabilities", cs);
         }
-      for (const char *const *set = (const char *const[]){ "bounding", "effective", "permitted", "ambient", NULL };
-           *set; set++)
-        {
-          json_t *a = json_object_get (cs, *set);
-          if (!json_is_array (a))
-            {
-              a = json_array ();
-              json_object_set_new (cs, *set, a);
-            }
-          for (size_t i = 0; caps[i]; i++)
-            json_array_append_new (a, json_string (caps[i]));
-        }
       /* ambient capabilities must also be inheritable */
-      {
-        json_t *inh = json_object_get (cs, "inheritable");
-        if (!json_is_array (inh))
-          {
-            inh = json_array ();
-            json_object_set_new (cs, "inheritable", inh);
-          }
-        for (size_t i = 0; caps[i]; i++)
-          json_array_append_new (inh, json_string (caps[i]));
-      }
+      for (const char *const *set
+           = (const char *const[]){ "bounding", "effective", "permitted", "ambient", "inheritable", NULL };
+           *set; set++)
+        append_strings (cs, *set, caps);
     }
 }
 
@@ -261,7 +240,8 @@ cli_exec (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
     json_object_set_new (proc, "terminal", json_true ());
   if (cwd)
     json_object_set_new (proc, "cwd", json_string (cwd));
-  append_env (proc, envs);
+  if (envs)
+    append_strings (proc, "env", envs);
   if (user)
     {
       if (set_user (proc, user, err) < 0)
