@@ -148,6 +148,123 @@ fork_stage1 (int sv[2], int lock_fd, runhv_error_t *err)
   return pid;
 }
 
+/* Create's side of the conversation with the init, message by message,
+   until it says it is ready: id maps, its pid, the prestart and
+   createRuntime hooks, a seccomp listener, the terminal.  *stage1 is -1
+   once reaped and *init set once known, for the caller to clean up.  */
+static int
+follow_init_setup (struct container *c, const struct create_options *o, int sock, pid_t *stage1, pid_t *init,
+                   runhv_error_t *err)
+{
+  struct container_state *st = c->state;
+  const struct oci_spec *spec = c->spec;
+  bool got_console = !spec->process->terminal;
+
+  for (;;)
+    {
+      struct sync_msg m;
+      if (sync_recv (sock, &m) < 0)
+        {
+          if (errno == 0)
+            runhv_error (err, "the container process exited during setup");
+          else
+            runhv_make_error (err, errno, "read from the container process");
+          return -1;
+        }
+      switch (m.type)
+        {
+        case SYNC_USERMAP:
+          if (write_id_map (*stage1, "uid_map", spec->uid_mappings, spec->n_uid_mappings, err) < 0
+              || write_id_map (*stage1, "gid_map", spec->gid_mappings, spec->n_gid_mappings, err) < 0)
+            return -1;
+          if (sync_send (sock, SYNC_USERMAP_ACK, 0, NULL, -1) < 0)
+            {
+              runhv_make_error (err, errno, "talk to the container process");
+              return -1;
+            }
+          break;
+        case SYNC_PID:
+          *init = m.sender;
+          if (*init <= 0)
+            {
+              runhv_error (err, "the container process did not say who it is");
+              return -1;
+            }
+          while (waitpid (*stage1, NULL, 0) < 0 && errno == EINTR)
+            ;
+          *stage1 = -1;
+          /* No save of its pid here (a save costs create ~0.5 ms): it
+             dies with us until it is ready (PR_SET_PDEATHSIG), and after
+             that it sits in the cgroup on record, which `delete --force`
+             empties with SIGKILL.  */
+          break;
+        case SYNC_HOOKS:
+          {
+            cleanup_json json_t *sj = oci_state_json (st->id, "creating", *init, st->bundle, st->annotations);
+            cleanup_free char *text = json_dumps (sj, JSON_COMPACT);
+            if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0
+                || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
+              return -1;
+            if (sync_send (sock, SYNC_HOOKS_ACK, *init, NULL, -1) < 0)
+              {
+                runhv_make_error (err, errno, "talk to the container process");
+                return -1;
+              }
+          }
+          break;
+        case SYNC_SECCOMP:
+          if (send_listener (spec, st, false, *init, m.fd, err) < 0)
+            return -1;
+          break;
+        case SYNC_CONSOLE:
+          {
+            cleanup_close int master = m.fd;
+            if (master < 0)
+              {
+                runhv_error (err, "the container process sent no terminal");
+                return -1;
+              }
+            if (terminal_hand_over (o->console_receiver, o->console_socket, master, err) < 0)
+              return -1;
+            got_console = true;
+          }
+          break;
+        case SYNC_READY:
+          if (!got_console)
+            {
+              runhv_error (err, "the container process did not set up its terminal");
+              return -1;
+            }
+          return 0;
+        case SYNC_ERROR:
+          sync_msg_error (&m, err);
+          return -1;
+        default:
+          if (m.fd >= 0)
+            close (m.fd);
+          runhv_error (err, "protocol error: unexpected message %d from the container process", m.type);
+          return -1;
+        }
+    }
+}
+
+/* The FIFO `start` opens to let the init exec the process.  Writable by
+   anyone (the state directory is private): the init opens it after
+   switching to process.user, as runc's does (mode 0622 there too).  chmod,
+   because mkfifo's mode goes through our umask.  */
+static int
+make_exec_fifo (const struct oci_spec *spec, const char *fifo, runhv_error_t *err)
+{
+  if (mkfifo (fifo, 0622) < 0 || chmod (fifo, 0622) < 0)
+    return runhv_make_error (err, errno, "create `%s`", fifo);
+  if (spec->n_uid_mappings > 0
+      && chown (fifo, host_root_uid (spec->uid_mappings, spec->n_uid_mappings),
+                host_root_uid (spec->gid_mappings, spec->n_gid_mappings))
+           < 0)
+    return runhv_make_error (err, errno, "chown `%s`", fifo);
+  return 0;
+}
+
 static int
 process_create (struct runtime_context *ctx, struct container *c, const struct create_options *o, runhv_error_t *err)
 {
@@ -158,7 +275,7 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
   cleanup_close_pair int sv[2] = { -1, -1 };
   pid_t stage1 = -1, init = -1;
   int ret = -1;
-  bool got_console = !spec->process->terminal, hooks;
+  bool hooks;
   struct init_config icfg;
 
   hooks = spec->n_hooks[OCI_HOOK_PRESTART] || spec->n_hooks[OCI_HOOK_CREATE_RUNTIME]
@@ -191,22 +308,8 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
     goto out;
   if (process_storage_qos (spec, st->rootfs, cg, err) < 0)
     goto out;
-  /* Writable by anyone (the state directory is private): the init opens it
-     after switching to process.user, as runc's does (mode 0622 there too).
-     chmod, because mkfifo's mode goes through our umask.  */
-  if (mkfifo (fifo, 0622) < 0 || chmod (fifo, 0622) < 0)
-    {
-      runhv_make_error (err, errno, "create `%s`", fifo);
-      goto out;
-    }
-  if (spec->n_uid_mappings > 0
-      && chown (fifo, host_root_uid (spec->uid_mappings, spec->n_uid_mappings),
-                host_root_uid (spec->gid_mappings, spec->n_gid_mappings))
-           < 0)
-    {
-      runhv_make_error (err, errno, "chown `%s`", fifo);
-      goto out;
-    }
+  if (make_exec_fifo (spec, fifo, err) < 0)
+    goto out;
   if (stage_socketpair (sv, err) < 0)
     goto out;
 
@@ -235,93 +338,8 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
         runhv_make_error (err, errno, "talk to the container process");
       goto out;
     }
-  for (;;)
-    {
-      struct sync_msg m;
-      if (sync_recv (sv[0], &m) < 0)
-        {
-          if (errno == 0)
-            runhv_error (err, "the container process exited during setup");
-          else
-            runhv_make_error (err, errno, "read from the container process");
-          goto out;
-        }
-      switch (m.type)
-        {
-        case SYNC_USERMAP:
-          if (write_id_map (stage1, "uid_map", spec->uid_mappings, spec->n_uid_mappings, err) < 0
-              || write_id_map (stage1, "gid_map", spec->gid_mappings, spec->n_gid_mappings, err) < 0)
-            goto out;
-          if (sync_send (sv[0], SYNC_USERMAP_ACK, 0, NULL, -1) < 0)
-            {
-              runhv_make_error (err, errno, "talk to the container process");
-              goto out;
-            }
-          break;
-        case SYNC_PID:
-          init = m.sender;
-          if (init <= 0)
-            {
-              runhv_error (err, "the container process did not say who it is");
-              goto out;
-            }
-          while (waitpid (stage1, NULL, 0) < 0 && errno == EINTR)
-            ;
-          stage1 = -1;
-          /* No save of its pid here (a save costs create ~0.5 ms): it
-             dies with us until it is ready (PR_SET_PDEATHSIG), and after
-             that it sits in the cgroup on record, which `delete --force`
-             empties with SIGKILL.  */
-          break;
-        case SYNC_HOOKS:
-          {
-            cleanup_json json_t *sj = oci_state_json (st->id, "creating", init, st->bundle, st->annotations);
-            cleanup_free char *text = json_dumps (sj, JSON_COMPACT);
-            if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0
-                || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
-              goto out;
-            if (sync_send (sv[0], SYNC_HOOKS_ACK, init, NULL, -1) < 0)
-              {
-                runhv_make_error (err, errno, "talk to the container process");
-                goto out;
-              }
-          }
-          break;
-        case SYNC_SECCOMP:
-          if (send_listener (spec, st, false, init, m.fd, err) < 0)
-            goto out;
-          break;
-        case SYNC_CONSOLE:
-          {
-            cleanup_close int master = m.fd;
-            if (master < 0)
-              {
-                runhv_error (err, "the container process sent no terminal");
-                goto out;
-              }
-            if (terminal_hand_over (o->console_receiver, o->console_socket, master, err) < 0)
-              goto out;
-            got_console = true;
-          }
-          break;
-        case SYNC_READY:
-          if (!got_console)
-            {
-              runhv_error (err, "the container process did not set up its terminal");
-              goto out;
-            }
-          goto ready;
-        case SYNC_ERROR:
-          sync_msg_error (&m, err);
-          goto out;
-        default:
-          if (m.fd >= 0)
-            close (m.fd);
-          runhv_error (err, "protocol error: unexpected message %d from the container process", m.type);
-          goto out;
-        }
-    }
-ready:
+  if (follow_init_setup (c, o, sv[0], &stage1, &init, err) < 0)
+    goto out;
   st->pid = init;
   st->pid_start = pid_start_time (init);
   st->cgroup_path = xstrdup (cg->h[0].path);
