@@ -21,7 +21,6 @@ struct cli_verb
 {
   const char *name;
   cli_verb_fn fn;
-  bool sealed; /* puts a process into a container: run from a sealed copy */
   const char *usage;
 };
 

@@ -12,32 +12,31 @@
 #include "cli.h"
 #include "log.h"
 #include "runhv-config.h"
-#include "sealed.h"
 #include "exec-self.h"
 #include "util.h"
 #include "banned.h"
 
 static const struct cli_verb verbs[] = {
-  { "create", cli_create, true,
+  { "create", cli_create,
     "create [--bundle DIR] [--console-socket PATH] [--pid-file PATH] [--isolation process|hypervisor] ID" },
-  { "start", cli_start, false, "start ID" },
-  { "run", cli_run, true, "run [--bundle DIR] [--detach] [--keep] [--isolation process|hypervisor] ID" },
-  { "state", cli_state, false, "state ID" },
-  { "kill", cli_kill, false, "kill [--all] ID [SIGNAL]" },
-  { "delete", cli_delete, false, "delete [--force] ID..." },
-  { "list", cli_list, false, "list [--format table|json] [--quiet]" },
-  { "exec", cli_exec, true,
+  { "start", cli_start, "start ID" },
+  { "run", cli_run, "run [--bundle DIR] [--detach] [--keep] [--isolation process|hypervisor] ID" },
+  { "state", cli_state, "state ID" },
+  { "kill", cli_kill, "kill [--all] ID [SIGNAL]" },
+  { "delete", cli_delete, "delete [--force] ID..." },
+  { "list", cli_list, "list [--format table|json] [--quiet]" },
+  { "exec", cli_exec,
     "exec [--process FILE | ID CMD...] [--tty] [--detach] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID" },
-  { "ps", cli_ps, false, "ps [--format table|json] ID [PS-ARGS...]" },
-  { "events", cli_events, false, "events [--stats] [--interval DURATION] ID" },
-  { "pause", cli_pause, false, "pause ID" },
-  { "resume", cli_resume, false, "resume ID" },
-  { "update", cli_update, false,
+  { "ps", cli_ps, "ps [--format table|json] ID [PS-ARGS...]" },
+  { "events", cli_events, "events [--stats] [--interval DURATION] ID" },
+  { "pause", cli_pause, "pause ID" },
+  { "resume", cli_resume, "resume ID" },
+  { "update", cli_update,
     "update [--resources FILE|-] [--memory N] [--cpu-quota N] ... | --isolation process|hypervisor ID" },
-  { "features", cli_features, false, "features" },
-  { "spec", cli_spec, false, "spec [--bundle DIR] [--rootless]" },
-  { "diag", cli_diag, false, "diag list [--format table|json] | events [--follow] | check" },
-  { "config", cli_config, false, "config containerd [--sizes 1vp2gb,...] [--output-dir DIR] | kubernetes ..." },
+  { "features", cli_features, "features" },
+  { "spec", cli_spec, "spec [--bundle DIR] [--rootless]" },
+  { "diag", cli_diag, "diag list [--format table|json] | events [--follow] | check" },
+  { "config", cli_config, "config containerd [--sizes 1vp2gb,...] [--output-dir DIR] | kubernetes ..." },
 };
 
 static void
@@ -206,11 +205,6 @@ main (int argc, char **argv)
   if (verb == NULL)
     {
       fprintf (stderr, "runhv: unknown command `%s` (see runhv --help)\n", argv[optind]);
-      return 1;
-    }
-  if (verb->sealed && !sealed_binary_is_sealed () && sealed_binary_reexec (argv, &err) < 0)
-    {
-      fprintf (stderr, "runhv: %s\n", err->msg);
       return 1;
     }
   if (log_init (log_path, fmt, g.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARNING, &err) < 0)

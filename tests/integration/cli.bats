@@ -221,6 +221,33 @@ J
   [[ "$output" == *"tty-ok"* ]]
 }
 
+# A process that joins the container runs from a sealed copy of runhv: what
+# the container can open through /proc/PID/exe is that copy, not the host's
+# binary.  The probe has CAP_SYS_PTRACE, which lets it past PR_SET_DUMPABLE,
+# so the sealed copy is what holds.
+@test "exec: the container cannot write runhv's binary through /proc/PID/exe (CVE-2019-5736)" {
+  cc -static -O2 -o "$BUNDLE/rootfs/exe-probe" "$RUNHV_SOURCE_DIR/tests/lib/exe-probe.c" ||
+    fail "cannot build the static probe (gcc and libc6-dev are needed)"
+  # a copy: a broken defence spoils this test's binary, not the build's
+  cp "$RUNHV" "$TEST_DIR/runhv"
+  local sum
+  sum=$(sha256sum < "$TEST_DIR/runhv")
+  config '.process.args = ["/exe-probe", "/report"]
+    | .process.capabilities |= with_entries(.value += ["CAP_SYS_PTRACE"])'
+  "$TEST_DIR/runhv" --root "$ROOT" run --detach --bundle "$BUNDLE" cve1 </dev/null >"$TEST_DIR/run.log" 2>&1 3>&- ||
+    fail "run: $(cat "$TEST_DIR/run.log")"
+  wait_for 100 grep -q '^READY' "$BUNDLE/rootfs/report" || fail "the probe did not start"
+  # each exec is one chance for the probe to catch the joining process
+  local i
+  for ((i = 0; i < 30; i++)); do
+    run "$TEST_DIR/runhv" --root "$ROOT" exec cve1 true
+    [ "$status" -eq 0 ] || fail "exec: $output"
+    grep -q '^FOREIGN' "$BUNDLE/rootfs/report" && break
+  done
+  assert_exe_unreachable "$TEST_DIR/runhv" "$BUNDLE/rootfs/report" "$sum"
+  rh delete --force cve1
+}
+
 @test "update changes cgroup limits of a running container" {
   rhd run --detach --bundle "$BUNDLE" u1
   run rh update --memory 200m --cpu-quota 20000 --cpu-period 100000 --pids-limit 50 u1

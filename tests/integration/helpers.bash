@@ -99,3 +99,19 @@ assert_no_leaks() {
   done
   return 0
 }
+
+# CVE-2019-5736 asserts on an exe-probe report (tests/lib/exe-probe.c) and on
+# the binary under test, $1: the probe caught a runtime process joining the
+# container and held its executable, that executable is not $1, no write to
+# it went through (while the process ran or after), and $1 is unchanged.
+assert_exe_unreachable() {
+  local binary=$1 report=$2 sum=$3
+  grep -q '^FOREIGN' "$report" || fail "the probe never saw a joining process: $(cat "$report")"
+  # the exploit writes once the process has gone: wait for that attempt
+  wait_for 100 grep -q '^AFTER' "$report" || fail "no write after the process exited: $(cat "$report")"
+  if grep -q 'wrote' "$report"; then fail "a write reached the executable: $(cat "$report")"; fi
+  local host
+  host=$(stat -L -c 'dev=%d ino=%i' "$binary")
+  if grep -q "^FOREIGN .* $host\$" "$report"; then fail "the container held $binary itself: $(cat "$report")"; fi
+  [ "$(sha256sum < "$binary")" = "$sum" ] || fail "$binary changed"
+}

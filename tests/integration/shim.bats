@@ -146,6 +146,35 @@ task_api() {
   task_api th "${HV[@]}"
 }
 
+# CVE-2019-5736 through the shim's Exec: the shim forks the processes that
+# join a container through the library, which runs them from a sealed copy
+# of the shim's binary.  The probe (tests/lib/exe-probe.c, with
+# CAP_SYS_PTRACE to get past PR_SET_DUMPABLE) holds the executable of every
+# runtime process it sees join and tries to write to it; the shim is a copy,
+# under a runtime name of its own, so a broken defence spoils only the copy.
+@test "Exec with process isolation: the container cannot write the shim's binary through /proc/PID/exe (CVE-2019-5736)" {
+  local dir=$CTD_DIR/cve shim=$CTD_DIR/bin/containerd-shim-runhvcve-v1 sum i
+  mkdir -p "$dir"
+  cc -static -O2 -o "$dir/exe-probe" "$RUNHV_SOURCE_DIR/tests/lib/exe-probe.c" ||
+    fail "cannot build the static probe (gcc and libc6-dev are needed)"
+  cp "$RUNHV_SHIM" "$shim"
+  sum=$(sha256sum < "$shim")
+  cd_ run -d --runtime io.containerd.runhvcve.v1 --cap-add CAP_SYS_PTRACE \
+    --mount "type=bind,src=$dir,dst=/cve,options=rbind:rw" $IMAGE cve1 /cve/exe-probe /cve/report
+  wait_for 100 grep -q '^READY' "$dir/report" || fail "the probe did not start"
+  # each Exec is one chance for the probe to catch the joining process
+  for ((i = 0; i < 30; i++)); do
+    run c task exec --exec-id x$i cve1 true
+    [ "$status" -eq 0 ] || fail "exec: $output"
+    grep -q '^FOREIGN' "$dir/report" && break
+  done
+  assert_exe_unreachable "$shim" "$dir/report" "$sum"
+  c task kill -s KILL cve1
+  wait_task cve1 STOPPED
+  remove cve1
+  assert_gone cve1
+}
+
 # A VM container's OOM is seen through the guest's cgroup while the VM lives:
 # in a pod (shim-cri.bats); a lone container's VM is gone with its init.
 @test "an OOM kill is published as /tasks/oom before the exit" {

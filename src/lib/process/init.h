@@ -40,6 +40,13 @@ struct exec_config
 
 void exec_stage1 (const struct exec_config *cfg) __attribute__ ((noreturn));
 
+/* Start stage 1 of a container's init or of an exec'd process: a fork
+   that execs a sealed copy of this binary (CVE-2019-5736), which runs
+   init_stage1 or exec_stage1 with cfg.  close_fd (or -1) is not passed on.
+   Returns the pid, with cfg->sync_fd the way to talk to it.  */
+pid_t init_spawn (const struct init_config *cfg, int close_fd, runhv_error_t *err);
+pid_t exec_spawn (const struct exec_config *cfg, int close_fd, runhv_error_t *err);
+
 /* clone(2) as fork(2) with extra flags.  */
 pid_t clone_like_fork (unsigned long flags);
 

@@ -127,27 +127,6 @@ stage_socketpair (int sv[2], runhv_error_t *err)
   return 0;
 }
 
-/* Fork stage 1: 0 in the child, which has closed our end of the socket and
-   the container's lock (what it becomes outlives this command and must not
-   hold the lock); the pid in the parent, which has closed the child's end. */
-static pid_t
-fork_stage1 (int sv[2], int lock_fd, runhv_error_t *err)
-{
-  pid_t pid = fork ();
-  if (pid < 0)
-    return runhv_make_error (err, errno, "fork");
-  if (pid == 0)
-    {
-      close (sv[0]);
-      if (lock_fd >= 0)
-        close (lock_fd);
-      return 0;
-    }
-  close (sv[1]);
-  sv[1] = -1;
-  return pid;
-}
-
 /* Create's side of the conversation with the init, message by message,
    until it says it is ready: id maps, its pid, the prestart and
    createRuntime hooks, a seccomp listener, the terminal.  *stage1 is -1
@@ -326,11 +305,12 @@ process_create (struct runtime_context *ctx, struct container *c, const struct c
     .cgroups = cg,
     .stdio = o->stdio,
   };
-  stage1 = fork_stage1 (sv, o->lock_fd, err);
+  /* the init outlives create: it must not hold the lock */
+  stage1 = init_spawn (&icfg, o->lock_fd, err);
   if (stage1 < 0)
     goto out;
-  if (stage1 == 0)
-    init_stage1 (&icfg);
+  close (sv[1]);
+  sv[1] = -1;
 
   if (cgroup_enter (cg, stage1, err) < 0 || sync_send (sv[0], SYNC_GO, 0, NULL, -1) < 0)
     {
@@ -549,11 +529,11 @@ process_exec (struct runtime_context *ctx, struct container *c, const struct exe
     .tty = o->process->terminal,
     .stdio = o->stdio,
   };
-  stage1 = fork_stage1 (sv, c->lock_fd, err);
+  stage1 = exec_spawn (&ecfg, c->lock_fd, err);
   if (stage1 < 0)
     goto out;
-  if (stage1 == 0)
-    exec_stage1 (&ecfg);
+  close (sv[1]);
+  sv[1] = -1;
   if (cg != NULL && cgroup_enter (cg, stage1, err) < 0)
     {
       if (o->cgroup_subs != NULL)

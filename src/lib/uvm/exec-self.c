@@ -7,19 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "json.h"
 #include "log.h"
 #include "proxy.h"
+#include "sealed.h"
 #include "supervisor.h"
 #include "util.h"
 #include "banned.h"
-
-#define CONFIG_MAX (16u << 20)
 
 /* fork, put fds[i] at descriptor i (fds[i] < 0: i stays closed), close
    every other descriptor, exec.  */
@@ -89,26 +86,6 @@ spawn (const char *name, const char *role, const int *fds, int nfds, runhv_error
   _exit (127);
 }
 
-static int
-config_fd (json_t *j, runhv_error_t *err)
-{
-  cleanup_free char *text = j ? json_dumps (j, JSON_COMPACT) : NULL;
-  int fd;
-  if (text == NULL)
-    return runhv_error (err, "encode a helper's configuration");
-  fd = memfd_create ("runhv-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0)
-    return runhv_make_error (err, errno, "memfd_create");
-  if (write_all (fd, text, strlen (text)) < 0
-      || fcntl (fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
-    {
-      int e = errno;
-      close (fd);
-      return runhv_make_error (err, e, "write a helper's configuration");
-    }
-  return fd;
-}
-
 pid_t
 exec_self (const char *name, const char *role, json_t *config, const int *stdio, int report, const int *extra,
            int nextra, runhv_error_t *err)
@@ -117,7 +94,7 @@ exec_self (const char *name, const char *role, json_t *config, const int *stdio,
   cleanup_close int conf = -1, devnull = -1;
   if (nextra > EXEC_SELF_MAX_EXTRA)
     return runhv_error (err, "exec_self: %d extra descriptors, at most %d", nextra, EXEC_SELF_MAX_EXTRA);
-  conf = config_fd (config, err);
+  conf = sealed_json_fd (config, err);
   if (conf < 0)
     return -1;
   if (stdio == NULL && (devnull = open ("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
@@ -131,33 +108,6 @@ exec_self (const char *name, const char *role, json_t *config, const int *stdio,
   return spawn (name, role, fds, EXEC_SELF_FIRST_EXTRA + nextra, err);
 }
 
-static json_t *
-read_config (int fd, runhv_error_t *err)
-{
-  struct stat st;
-  cleanup_free char *text = NULL;
-  json_t *j = NULL;
-  ssize_t n;
-  /* Only our own exec_self sets this up; anyone else is told.  */
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > CONFIG_MAX
-      || fcntl (fd, F_GET_SEALS) <= 0)
-    {
-      runhv_error (err, "this is runhv's internal helper mode: runhv starts it itself");
-      return NULL;
-    }
-  text = xmalloc0 ((size_t)st.st_size + 1);
-  n = pread (fd, text, (size_t)st.st_size, 0);
-  close (fd);
-  if (n != st.st_size)
-    {
-      runhv_make_error (err, n < 0 ? errno : EIO, "read a helper's configuration");
-      return NULL;
-    }
-  if (json_load_buffer (text, (size_t)n, "helper configuration", &j, err) < 0)
-    return NULL;
-  return j;
-}
-
 json_t *
 exec_self_start (const char *ident, const char *role)
 {
@@ -169,7 +119,7 @@ exec_self_start (const char *ident, const char *role)
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP)
       signal (sig, SIG_DFL);
-  j = read_config (EXEC_SELF_CONFIG_FD, &err);
+  j = sealed_json_read (EXEC_SELF_CONFIG_FD, &err);
   if (j == NULL)
     {
       fprintf (stderr, "runhv: %s: %s\n", role, err->msg);

@@ -1,0 +1,29 @@
+/* Sealed memfds: copies that nobody, not even their creator, can change.
+
+   CVE-2019-5736: a container that can reach the runtime's binary through
+   /proc/<pid>/exe of a runtime process inside it (or through a
+   #!/proc/self/exe script it makes the runtime exec) could overwrite that
+   binary on the host.  Every process the library puts into a container is
+   therefore exec'd from a sealed copy of the binary (process/init.c), so
+   what the container can reach is the copy, which refuses writes.
+
+   The same seals make a helper's configuration (JSON) something the helper
+   can trust was written by its parent and not changed since.  */
+#ifndef RUNHV_SEALED_H
+#define RUNHV_SEALED_H
+
+#include <jansson.h>
+
+#include "error.h"
+
+/* A read-only, sealed memfd copy of the running binary (close-on-exec),
+   for execveat (fd, "", argv, envp, AT_EMPTY_PATH).  */
+int sealed_binary_copy (runhv_error_t *err);
+/* j, encoded, in a sealed memfd (close-on-exec).  */
+int sealed_json_fd (json_t *j, runhv_error_t *err);
+/* The JSON in fd, a sealed memfd from sealed_json_fd; fd is closed.  A
+   descriptor that is anything else is refused (someone ran a helper mode
+   by hand).  */
+json_t *sealed_json_read (int fd, runhv_error_t *err);
+
+#endif
