@@ -1,19 +1,15 @@
 /* features and spec: what this runtime supports, and a starting config.  */
 #include <errno.h>
 #include <fcntl.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
 #include "runhv-config.h"
-#include "host.h"
-#include "security.h"
 #include "util.h"
 #include "banned.h"
 
@@ -21,26 +17,16 @@ int
 cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
 {
   cleanup_json json_t *f = json_object ();
-  json_t *lin = json_object (), *caps = json_array (), *seccomp = json_object (), *ann = json_object ();
+  json_t *lin = json_object (), *ann = json_object ();
+  struct runtime_features rf;
   /* From the parser itself, so the list cannot drift from what it accepts. */
   cleanup_strv char **mount_opts = oci_mount_option_names ();
   json_t *mo = json_array ();
   if (argc > 1)
     return cli_usage_error (err, "features", "unexpected argument `%s`", argv[1]);
+  runtime_features_get (&g->ctx, &rf);
   for (size_t i = 0; mount_opts[i]; i++)
     json_array_append_new (mo, json_string (mount_opts[i]));
-  for (int c = 0; c <= security_last_cap (); c++)
-    {
-      char *n = cap_to_name (c);
-      if (n)
-        {
-          for (char *q = n; *q; q++)
-            if (*q >= 'a' && *q <= 'z')
-              *q = (char)(*q - 'a' + 'A');
-          json_array_append_new (caps, json_string (n));
-          cap_free (n);
-        }
-    }
   json_object_set_new (f, "ociVersionMin", json_string ("1.0.0"));
   json_object_set_new (f, "ociVersionMax", json_string (OCI_VERSION));
   json_object_set_new (
@@ -49,35 +35,18 @@ cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
   json_object_set_new (f, "mountOptions", mo);
   json_object_set_new (lin, "namespaces",
                        json_pack ("[ssssssss]", "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"));
-  json_object_set_new (lin, "capabilities", caps);
+  json_object_set_new (lin, "capabilities", json_incref (rf.capabilities));
   json_object_set_new (lin, "cgroup",
                        json_pack ("{s:b,s:b,s:b,s:b}", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0));
-  json_object_set_new (seccomp, "enabled", json_true ());
-  json_object_set_new (seccomp, "actions",
-                       json_pack ("[sssssssss]", "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
-                                  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY",
-                                  "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"));
-  json_object_set_new (seccomp, "operators",
-                       json_pack ("[sssssss]", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
-                                  "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"));
-  json_object_set_new (seccomp, "archs", json_pack ("[sss]", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"));
-  json_object_set_new (lin, "seccomp", seccomp);
+  json_object_set_new (lin, "seccomp", json_incref (rf.seccomp));
   json_object_set_new (lin, "apparmor", json_pack ("{s:b}", "enabled", 0));
   json_object_set_new (lin, "selinux", json_pack ("{s:b}", "enabled", 0));
   json_object_set_new (f, "linux", lin);
   json_object_set_new (ann, "io.runhv.version", json_string (RUNHV_VERSION));
   json_object_set_new (ann, "io.runhv.isolation", json_string ("process,hypervisor"));
-  {
-    struct runhv_config *cfg = NULL;
-    struct uvm_artifacts art;
-    runhv_error_t e = NULL;
-    bool ok = runtime_config (&g->ctx, &cfg, &e) == 0 && uvm_artifacts_find (cfg, &art, &e) == 0;
-    if (ok)
-      uvm_artifacts_release (&art);
-    runhv_error_release (&e);
-    json_object_set_new (ann, "io.runhv.hypervisor.available", json_string (ok ? "true" : "false"));
-  }
+  json_object_set_new (ann, "io.runhv.hypervisor.available", json_string (rf.hypervisor_available ? "true" : "false"));
   json_object_set_new (f, "annotations", ann);
+  runtime_features_release (&rf);
   cli_print_json (f);
   return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "json.h"
 #include "runtime.h"
+#include "runtime-internal.h"
 #include "util.h"
 #include "banned.h"
 

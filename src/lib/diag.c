@@ -10,6 +10,7 @@
 
 #include "host.h"
 #include "json.h"
+#include "runtime-internal.h"
 #include "toml.h"
 #include "util.h"
 #include "banned.h"

@@ -1,6 +1,7 @@
 /* The runtime layer: ids, the registry, locking, isolation choice, hooks
    and lifecycle rules shared by every backend.  */
 #include "runtime.h"
+#include "runtime-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -629,6 +630,18 @@ void
 runtime_oom_watch_drain (int fd)
 {
   cgroup_oom_watch_drain (fd);
+}
+
+int
+runtime_host_pid (struct runtime_context *ctx, const char *id, pid_t *pid, char **isolation, runhv_error_t *err)
+{
+  struct container *c = NULL;
+  if (container_open (ctx, id, &c, err) < 0)
+    return -1;
+  *pid = c->state->pid;
+  *isolation = xstrdup (c->state->isolation);
+  container_free (c);
+  return 0;
 }
 
 int

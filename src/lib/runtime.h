@@ -10,25 +10,12 @@
 #include "backend.h"
 #include "config.h"
 #include "error.h"
+#include "runtime-context.h"
 
 #define RUNHV_DEFAULT_ROOT "/run/runhv"
 
-struct runtime_context
-{
-  char *root;                  /* --root */
-  bool systemd_cgroup;         /* --systemd-cgroup: cgroupsPath is slice:prefix:name */
-  const char *config_path;     /* runhv.toml to use, NULL for the default lookup */
-  const char *cgroup_root;     /* NULL = /sys/fs/cgroup; a fake tree in tests */
-  struct runhv_config *config; /* loaded on first use */
-  /* NULL in every program.  Set, every container runs under this backend
-     whatever its isolation: the one seam through which the lifecycle's
-     unit tests drive runtime.c with a fake (tests/unit/test_runtime.c).  */
-  const struct backend_ops *backend;
-};
-
 int runtime_context_init (struct runtime_context *ctx, const char *root, runhv_error_t *err);
 void runtime_context_release (struct runtime_context *ctx);
-int runtime_config (struct runtime_context *ctx, struct runhv_config **out, runhv_error_t *err);
 
 /* Isolation precedence: --isolation > annotation io.runhv.isolation >
    runhv.toml SandboxIsolation > process.  */
@@ -74,10 +61,22 @@ int runtime_events (struct runtime_context *ctx, const char *id, unsigned interv
 /* hcsdiag list: every compute system with type, owner, state, host pid. */
 int runtime_diag_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err);
 
-/* Open a container with its state locked; close with container_free.  */
-int container_open (struct runtime_context *ctx, const char *id, struct container **out, runhv_error_t *err);
-void container_free (struct container *c);
-int container_save (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
-enum container_status container_status (struct runtime_context *ctx, struct container *c);
+/* The host process the container's waiters watch as on record (its init;
+   for a VM container the supervisor or host proxy) and the container's
+   isolation ("process" or "hypervisor"; *isolation is the caller's).  */
+int runtime_host_pid (struct runtime_context *ctx, const char *id, pid_t *pid, char **isolation, runhv_error_t *err);
+
+/* What `features` reports of this build and host, beyond the spec's lists:
+   the capabilities libcap names up to the kernel's last one, the seccomp
+   support, and whether hypervisor isolation can start (its guest artifacts
+   are found).  Release with runtime_features_release.  */
+struct runtime_features
+{
+  json_t *capabilities; /* ["CAP_CHOWN", ...] */
+  json_t *seccomp;      /* the OCI features' linux.seccomp object */
+  bool hypervisor_available;
+};
+void runtime_features_get (struct runtime_context *ctx, struct runtime_features *out);
+void runtime_features_release (struct runtime_features *f);
 
 #endif

@@ -578,13 +578,11 @@ options_config_path (const Google__Protobuf__Any *any, char **config_path, runhv
 static int
 task_host_pid (struct shim_task *t, pid_t *pid, runhv_error_t *err)
 {
-  struct container *c = NULL;
-  if (container_open (&t->ctx, t->id, &c, err) < 0)
+  char *isolation = NULL;
+  if (runtime_host_pid (&t->ctx, t->id, pid, &isolation, err) < 0)
     return -1;
-  *pid = c->state->pid;
   free (t->isolation);
-  t->isolation = xstrdup (c->state->isolation);
-  container_free (c);
+  t->isolation = isolation;
   return 0;
 }
 

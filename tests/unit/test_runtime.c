@@ -21,6 +21,7 @@
 
 #include "json.h"
 #include "runtime.h"
+#include "runtime-internal.h"
 #include "state.h"
 #include "util.h"
 

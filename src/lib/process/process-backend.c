@@ -18,7 +18,7 @@
 #include "init.h"
 #include "json.h"
 #include "log.h"
-#include "runtime.h"
+#include "runtime-internal.h"
 #include "seccomp-filter.h"
 #include "security.h"
 #include "storage-qos.h"

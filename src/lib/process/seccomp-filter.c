@@ -327,3 +327,13 @@ seccomp_send_listener (const struct oci_seccomp *s, pid_t pid, json_t *state, in
     return runhv_make_error (err, errno, "linux.seccomp.listenerPath: send the listener to `%s`", s->listener_path);
   return 0;
 }
+
+json_t *
+seccomp_features_json (void)
+{
+  return json_pack ("{s:b, s:[sssssssss], s:[sssssss], s:[sss]}", "enabled", 1, "actions", "SCMP_ACT_ALLOW",
+                    "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                    "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP", "operators", "SCMP_CMP_EQ", "SCMP_CMP_GE",
+                    "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE", "archs",
+                    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32");
+}

@@ -20,5 +20,7 @@ int seccomp_filter_load (struct seccomp_filter *f, int *listener, runhv_error_t 
    with the container's OCI state (runc's seccomp agent protocol).  */
 int seccomp_send_listener (const struct oci_seccomp *s, pid_t pid, json_t *state, int listener, runhv_error_t *err);
 void seccomp_filter_free (struct seccomp_filter *f);
+/* The OCI features document's linux.seccomp: what a profile may use here. */
+json_t *seccomp_features_json (void);
 
 #endif

@@ -33,6 +33,24 @@ security_last_cap (void)
   return last = CAP_LAST_CAP;
 }
 
+json_t *
+security_capability_names (void)
+{
+  json_t *caps = json_array ();
+  for (int c = 0; c <= security_last_cap (); c++)
+    {
+      char *n = cap_to_name (c);
+      if (n == NULL)
+        continue;
+      for (char *q = n; *q; q++)
+        if (*q >= 'a' && *q <= 'z')
+          *q = (char)(*q - 'a' + 'A');
+      json_array_append_new (caps, json_string (n));
+      cap_free (n);
+    }
+  return caps;
+}
+
 static const char *
 rlimit_name (int resource)
 {

@@ -3,6 +3,7 @@
 #ifndef RUNHV_SECURITY_H
 #define RUNHV_SECURITY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "error.h"
@@ -24,5 +25,8 @@ int security_switch_user_and_caps (const struct oci_process *p, runhv_error_t *e
 
 /* Highest capability this kernel knows.  */
 int security_last_cap (void);
+/* ["CAP_CHOWN", ...]: every capability up to security_last_cap () that
+   libcap can name.  */
+json_t *security_capability_names (void);
 
 #endif

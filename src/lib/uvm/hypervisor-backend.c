@@ -24,7 +24,7 @@
 #include "json.h"
 #include "podnet.h"
 #include "log.h"
-#include "runtime.h"
+#include "runtime-internal.h"
 #include "proxy.h"
 #include "supervisor.h"
 #include "jail.h"

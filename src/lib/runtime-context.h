@@ -1,0 +1,24 @@
+/* The caller's choices every runtime call and every backend sees: where
+   the registry lives, how cgroups are named, which runhv.toml applies.  */
+#ifndef RUNHV_RUNTIME_CONTEXT_H
+#define RUNHV_RUNTIME_CONTEXT_H
+
+#include <stdbool.h>
+
+struct runhv_config;
+struct backend_ops;
+
+struct runtime_context
+{
+  char *root;                  /* --root */
+  bool systemd_cgroup;         /* --systemd-cgroup: cgroupsPath is slice:prefix:name */
+  const char *config_path;     /* runhv.toml to use, NULL for the default lookup */
+  const char *cgroup_root;     /* NULL = /sys/fs/cgroup; a fake tree in tests */
+  struct runhv_config *config; /* loaded on first use */
+  /* NULL in every program.  Set, every container runs under this backend
+     whatever its isolation: the one seam through which the lifecycle's
+     unit tests drive runtime.c with a fake (tests/unit/test_runtime.c).  */
+  const struct backend_ops *backend;
+};
+
+#endif
