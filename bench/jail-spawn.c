@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jail.h"
+#include "uvm/jail.h"
 
 #define QEMU "/usr/bin/qemu-system-x86_64"
-#include "util.h"
+#include "core/util.h"
 
 static double
 now_ms (void)

@@ -5,7 +5,7 @@
 #ifndef RUNHV_AGENT_H
 #define RUNHV_AGENT_H
 
-#include "error.h"
+#include "core/error.h"
 
 #define AGENT_SHARED_DIR "/run/shared"
 #define AGENT_RUNTIME_ROOT "/run/runhv"

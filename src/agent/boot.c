@@ -19,11 +19,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent-proto.h"
+#include "proto/agent-proto.h"
 #include "agent.h"
-#include "log.h"
-#include "util.h"
-#include "banned.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static int
 mount_one (const char *src, const char *dst, const char *type, unsigned long flags, const char *data,

@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "log.h"
-#include "banned.h"
+#include "core/log.h"
+#include "core/banned.h"
 
 int
 main (void)

@@ -17,14 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent-proto.h"
+#include "proto/agent-proto.h"
 #include "agent.h"
-#include "json.h"
-#include "log.h"
+#include "core/json.h"
+#include "core/log.h"
 #include "runtime.h"
-#include "terminal.h"
-#include "util.h"
-#include "banned.h"
+#include "core/terminal.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #define MAX_STREAMS (3 * MAX_PROCS + 16)
 #define MAX_PROCS 1024

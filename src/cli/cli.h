@@ -6,7 +6,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
-#include "error.h"
+#include "core/error.h"
 #include "runtime.h"
 
 struct cli_global

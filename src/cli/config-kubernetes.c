@@ -12,8 +12,8 @@
 #include "k8s/admission.h"
 #include "nodeconfig.h"
 #include "runhv-config.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* Host memory of one idle utility VM (supervisor + QEMU, PSS) as a line in
    the VM's memory size, fitted by bench/hypervisor.sh from idle VMs of two

@@ -5,8 +5,8 @@
 
 #include "cli.h"
 #include "nodeconfig.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* runhv config containerd [--sizes LIST] [--output-dir DIR]
    [--install CONFIG | --uninstall CONFIG]: the snippet on stdout (or

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 enum
 {

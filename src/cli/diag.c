@@ -8,10 +8,10 @@
 
 #include "cli.h"
 #include "diag.h"
-#include "events.h"
-#include "json.h"
-#include "util.h"
-#include "banned.h"
+#include "core/events.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* containerd's ids are 64 hex digits: shown as their first 13, like
    crictl, unless --no-trunc.  Names people chose are never cut, and a

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* Go's duration syntax as runc takes it: "5s", "500ms", "1m", "1m30s".  */
 static int

@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
-#include "util.h"
-#include "banned.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 enum
 {

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "json.h"
+#include "core/json.h"
 #include "runhv-config.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int
 cli_features (struct cli_global *g, int argc, char **argv, runhv_error_t *err)

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
-#include "util.h"
-#include "banned.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static int
 id_only (const char *verb, int argc, char **argv, const char **id, runhv_error_t *err)

@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "log.h"
+#include "core/log.h"
 #include "runhv-config.h"
-#include "exec-self.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "runtime.h"
+#include "core/banned.h"
 
 static const struct cli_verb verbs[] = {
   { "create", cli_create,
@@ -144,7 +144,7 @@ main (int argc, char **argv)
   const struct cli_verb *verb = NULL;
   int c, ret;
 
-  exec_self_dispatch (argc, argv);
+  runtime_helper_dispatch (argc, argv);
   memset (&g, 0, sizeof (g));
   opterr = 0;
   while ((c = getopt_long (argc, argv, "+vh", opts, NULL)) != -1)

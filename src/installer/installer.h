@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* The API server as a pod's service account sees it: its address from
    KUBERNETES_SERVICE_HOST/PORT, the token and the CA from the mounted

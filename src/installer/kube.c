@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "installer.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* An API server that accepts the connection and then says nothing must
    not hang the DaemonSet pod forever.  */

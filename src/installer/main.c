@@ -27,8 +27,8 @@
 #include "nodeconfig.h"
 #include "runhv-config.h"
 #include "tree.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #define NODE_DIR "/opt/runhv"
 #define CREATED_DIRS ".created-dirs"

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "tree.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #define TREE_MAX_DEPTH 32
 

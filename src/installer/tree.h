@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* Copy everything under src into the empty directory dst: modes kept,
    owner the caller, symlinks as symlinks.  */

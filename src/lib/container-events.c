@@ -7,11 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "core/json.h"
 #include "runtime.h"
 #include "runtime-internal.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* One event line as runc's types.Event encodes it: {"type","id","data"},
    data left out when there is none.  */

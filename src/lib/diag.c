@@ -8,12 +8,12 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "host.h"
-#include "json.h"
+#include "uvm/host.h"
+#include "core/json.h"
 #include "runtime-internal.h"
-#include "toml.h"
-#include "util.h"
-#include "banned.h"
+#include "core/toml.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270

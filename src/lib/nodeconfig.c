@@ -7,9 +7,9 @@
 
 #include <sys/stat.h>
 
-#include "toml.h"
-#include "util.h"
-#include "banned.h"
+#include "core/toml.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int
 nodeconfig_parse_sizes (const char *list, struct vm_size **out, size_t *n, runhv_error_t *err)

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "error.h"
+#include "core/error.h"
 
 #define RUNHV_RUNTIME_TYPE "io.containerd.runhv.v1"
 #define RUNHV_HANDLER_PROCESS "runhv-process"

@@ -1,11 +1,11 @@
 /* The parts of `runhv features` that the libraries and the host decide. */
 #include "runtime.h"
 
-#include "host.h"
+#include "uvm/host.h"
 #include "runtime-internal.h"
-#include "seccomp-filter.h"
-#include "security.h"
-#include "banned.h"
+#include "process/seccomp-filter.h"
+#include "process/security.h"
+#include "core/banned.h"
 
 void
 runtime_features_get (struct runtime_context *ctx, struct runtime_features *out)

@@ -5,18 +5,14 @@
 #ifndef RUNHV_RUNTIME_INTERNAL_H
 #define RUNHV_RUNTIME_INTERNAL_H
 
-#include "backend.h"
-#include "config.h"
-#include "error.h"
-#include "runtime-context.h"
-
-/* The runhv.toml of ctx, loaded on first use and owned by ctx.  */
-int runtime_config (struct runtime_context *ctx, struct runhv_config **out, runhv_error_t *err);
+#include "backend/backend.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "backend/runtime-context.h"
 
 /* Open a container with its state locked; close with container_free.  */
 int container_open (struct runtime_context *ctx, const char *id, struct container **out, runhv_error_t *err);
 void container_free (struct container *c);
-int container_save (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
 enum container_status container_status (struct runtime_context *ctx, struct container *c);
 
 #endif

@@ -2,6 +2,7 @@
    and lifecycle rules shared by every backend.  */
 #include "runtime.h"
 #include "runtime-internal.h"
+#include "uvm/exec-self.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,28 +20,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "events.h"
-#include "hooks.h"
-#include "json.h"
-#include "log.h"
-#include "terminal.h"
-#include "util.h"
-#include "banned.h"
-
-const char *
-container_status_name (enum container_status s)
-{
-  static const char *const names[] = { "creating", "created", "running", "paused", "stopped" };
-  return (size_t)s < sizeof (names) / sizeof (names[0]) ? names[s] : "unknown";
-}
-
-void
-process_handle_release (struct process_handle *h)
-{
-  if (h != NULL && h->release != NULL)
-    h->release (h);
-}
+#include "process/cgroup.h"
+#include "core/events.h"
+#include "oci/hooks.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/terminal.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int
 runtime_context_init (struct runtime_context *ctx, const char *root, runhv_error_t *err)
@@ -66,15 +53,6 @@ runtime_context_release (struct runtime_context *ctx)
   free (ctx->root);
   runhv_config_free (ctx->config);
   memset (ctx, 0, sizeof (*ctx));
-}
-
-int
-runtime_config (struct runtime_context *ctx, struct runhv_config **out, runhv_error_t *err)
-{
-  if (ctx->config == NULL && runhv_config_load (ctx->config_path, &ctx->config, err) < 0)
-    return -1;
-  *out = ctx->config;
-  return 0;
 }
 
 int
@@ -137,12 +115,6 @@ container_open (struct runtime_context *ctx, const char *id, struct container **
 fail:
   container_free (c);
   return -1;
-}
-
-int
-container_save (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
-{
-  return state_save (ctx->root, c->state, err);
 }
 
 enum container_status
@@ -1107,4 +1079,10 @@ int
 runtime_diag_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err)
 {
   return collect_containers (ctx, diag_one, out, err);
+}
+
+void
+runtime_helper_dispatch (int argc, char **argv)
+{
+  exec_self_dispatch (argc, argv);
 }

@@ -11,12 +11,12 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "shim.h"
 #include "shim.pb-c.h"
-#include "ttrpc.h"
-#include "util.h"
-#include "banned.h"
+#include "proto/ttrpc.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int
 shim_cmd_delete (const struct shim_flags *f, runhv_error_t *err)

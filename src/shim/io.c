@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "shim.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static const char *
 fifo_path (const char *path)

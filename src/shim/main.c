@@ -17,13 +17,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "runhv-config.h"
 #include "shim.h"
-#include "exec-self.h"
-#include "ttrpc.h"
-#include "util.h"
-#include "banned.h"
+#include "proto/ttrpc.h"
+#include "core/util.h"
+#include "runtime.h"
+#include "core/banned.h"
 
 #define MAX_POLL 256
 
@@ -233,7 +233,7 @@ main (int argc, char **argv)
   int ret;
 
   /* The VM supervisor and proxies this shim starts: exec'd, not forked. */
-  exec_self_dispatch (argc, argv);
+  runtime_helper_dispatch (argc, argv);
   log_set_ident ("containerd-shim-runhv-v1");
   if (parse_flags (argc, argv, &f, &cmd, &err) < 0)
     {

@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include "events_ttrpc.pb-c.h"
-#include "log.h"
+#include "core/log.h"
 #include "shim.h"
-#include "ttrpc.h"
-#include "util.h"
-#include "banned.h"
+#include "proto/ttrpc.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #define EVENTS_SERVICE "containerd.services.events.ttrpc.v1.Events"
 #define QUEUE_MAX 1024

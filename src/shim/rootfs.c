@@ -8,11 +8,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "shim.h"
-#include "spec.h"
-#include "util.h"
-#include "banned.h"
+#include "oci/spec.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static int
 mount_one (const Containerd__Types__Mount *cm, const char *target, runhv_error_t *err)

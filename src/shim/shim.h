@@ -11,13 +11,13 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "error.h"
+#include "core/error.h"
 #include <poll.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "mount.pb-c.h"
 #include "runtime.h"
-#include "spec.h"
+#include "oci/spec.h"
 
 struct shim_flags
 {

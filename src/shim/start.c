@@ -13,10 +13,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "core/json.h"
 #include "shim.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 char *
 shim_socket_path (const char *address, const char *ns, const char *group)

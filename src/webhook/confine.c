@@ -13,8 +13,8 @@
 #include <sys/prctl.h>
 
 #include "webhook.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static int
 drop_capabilities (bool keep_bind, runhv_error_t *err)

@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "webhook.h"
-#include "log.h"
-#include "util.h"
-#include "banned.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 struct deadline_conn
 {

@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include "webhook.h"
-#include "log.h"
+#include "core/log.h"
 #include "nodeconfig.h"
 #include "runhv-config.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #define EXIT_USAGE 2
 

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "webhook.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* Review latencies sit around 100 µs; the buckets reach 1 s for a
    starved host, where the API server's own timeout (10 s default) looms.  */

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "webhook.h"
-#include "log.h"
-#include "util.h"
-#include "banned.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 enum route
 {

@@ -9,9 +9,9 @@
 #include <time.h>
 
 #include "webhook.h"
-#include "log.h"
-#include "util.h"
-#include "banned.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* A chain longer than this is a mistake, not a certificate.  */
 #define MAX_CHAIN 16

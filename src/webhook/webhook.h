@@ -11,7 +11,7 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
-#include "error.h"
+#include "core/error.h"
 #include "k8s/admission.h"
 
 /* ---- confine.c ---- */

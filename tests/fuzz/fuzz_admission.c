@@ -10,8 +10,8 @@
 #include <jansson.h>
 
 #include "k8s/admission.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

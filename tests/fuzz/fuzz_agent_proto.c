@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent-proto.h"
-#include "stats.h"
-#include "util.h"
-#include "banned.h"
+#include "proto/agent-proto.h"
+#include "core/stats.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

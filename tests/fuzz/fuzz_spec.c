@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec.h"
-#include "util.h"
-#include "banned.h"
+#include "oci/spec.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

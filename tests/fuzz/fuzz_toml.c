@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "toml.h"
-#include "util.h"
-#include "banned.h"
+#include "core/toml.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "shim.pb-c.h"
-#include "ttrpc.h"
-#include "util.h"
-#include "banned.h"
+#include "proto/ttrpc.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

@@ -10,9 +10,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cgroup.h"
-#include "json.h"
-#include "util.h"
+#include "process/cgroup.h"
+#include "core/json.h"
+#include "core/util.h"
 
 static char *
 make_tree (void)

@@ -13,10 +13,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "hooks.h"
-#include "json.h"
-#include "spec.h"
-#include "util.h"
+#include "oci/hooks.h"
+#include "core/json.h"
+#include "oci/spec.h"
+#include "core/util.h"
 
 struct fixture
 {

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "jail.h"
-#include "util.h"
+#include "uvm/jail.h"
+#include "core/util.h"
 
 static void
 test_id_base (void **state)

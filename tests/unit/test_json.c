@@ -9,8 +9,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "json.h"
-#include "util.h"
+#include "core/json.h"
+#include "core/util.h"
 
 static json_t *
 doc (const char *text)

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent-proto.h"
-#include "util.h"
+#include "proto/agent-proto.h"
+#include "core/util.h"
 
 static void
 header (uint8_t *h, uint32_t magic, uint8_t ver, uint8_t type, uint16_t flags, uint32_t id, uint32_t len)

@@ -19,11 +19,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "json.h"
+#include "core/json.h"
 #include "runtime.h"
 #include "runtime-internal.h"
-#include "state.h"
-#include "util.h"
+#include "oci/state.h"
+#include "core/util.h"
 
 #define FAKE_PID 4242
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sizing.h"
-#include "util.h"
+#include "uvm/sizing.h"
+#include "core/util.h"
 
 static struct oci_spec *
 spec (const char *annotations, const char *resources)

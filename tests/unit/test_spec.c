@@ -11,9 +11,9 @@
 #include <linux/capability.h>
 #include <seccomp.h>
 
-#include "error.h"
-#include "spec.h"
-#include "util.h"
+#include "core/error.h"
+#include "oci/spec.h"
+#include "core/util.h"
 
 static const char *const good
   = "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\",\"readonly\":true},"

@@ -8,10 +8,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "runtime.h"
-#include "state.h"
-#include "util.h"
+#include "oci/state.h"
+#include "core/util.h"
 
 static void
 expect_bad_id (const char *id, const char *needle)

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "error.h"
-#include "toml.h"
-#include "util.h"
+#include "core/error.h"
+#include "core/toml.h"
+#include "core/util.h"
 
 static struct toml_value *
 parse_ok_len (const char *doc, size_t len)

@@ -25,8 +25,8 @@
 #include "google_rpc_status.pb-c.h"
 #include "runtimeoptions.pb-c.h"
 #include "shim.pb-c.h"
-#include "ttrpc.h"
-#include "util.h"
+#include "proto/ttrpc.h"
+#include "core/util.h"
 
 #define TASK_SERVICE "containerd.task.v2.Task"
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "util.h"
+#include "core/util.h"
 
 static void
 test_parse_int64 (void **state)

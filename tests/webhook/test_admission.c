@@ -11,8 +11,8 @@
 #include <cmocka.h>
 
 #include "k8s/admission.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static char *const excluded[] = { "legacy", NULL };
 static const struct admission_config cfg = { .runtime_class = "runhv-hypervisor", .exclude_namespaces = excluded };

@@ -1,11 +1,11 @@
-#include "error.h"
+#include "core/error.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 static char *vformat (const char *fmt, va_list ap) RUNHV_PRINTF (1, 0);
 

@@ -1,10 +1,10 @@
-#include "json.h"
+#include "core/json.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 char *
 jpath (const char *where, const char *key)

@@ -1,4 +1,4 @@
-#include "log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static int log_fd = -1;
 static enum log_format log_fmt = LOG_FORMAT_TEXT;

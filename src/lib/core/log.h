@@ -3,7 +3,7 @@
 #ifndef RUNHV_LOG_H
 #define RUNHV_LOG_H
 
-#include "error.h"
+#include "core/error.h"
 
 enum log_level
 {

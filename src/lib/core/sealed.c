@@ -1,4 +1,4 @@
-#include "sealed.h"
+#include "core/sealed.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "util.h"
-#include "banned.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #define REQUIRED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 #define JSON_MAX (16u << 20)

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* A read-only, sealed memfd copy of the running binary (close-on-exec),
    for execveat (fd, "", argv, envp, AT_EMPTY_PATH).  */

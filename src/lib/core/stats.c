@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats.h"
-#include "util.h"
-#include "banned.h"
+#include "core/stats.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* runc's JSON keys for the blkio tables, in enum order.  */
 static const char *const blkio_keys[STATS_N_BLKIO] = {

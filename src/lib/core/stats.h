@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* Bounds on what a (possibly hostile) peer may send, and what a parser
    keeps: far above any real machine or kernel.  */

@@ -1,12 +1,12 @@
-#include "sync.h"
+#include "core/sync.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 struct wire
 {

@@ -1,4 +1,4 @@
-#include "terminal.h"
+#include "core/terminal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int
 terminal_set_size (int fd, unsigned rows, unsigned cols)

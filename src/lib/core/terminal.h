@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <termios.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* A new pty from /dev/ptmx: its master and its slave (both O_CLOEXEC, the
    slave not yet anyone's controlling terminal), and the slave's name.  */

@@ -1,4 +1,4 @@
-#include "toml.h"
+#include "core/toml.h"
 
 #include <locale.h>
 #include <math.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* How a table came to exist decides what may later add to it (TOML 1.0,
    "Table" and "Array of Tables").  A table with none of these flags was

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* Bounds against hostile or mistaken input (a binary, a log file).  */
 #define TOML_MAX_INPUT (4u << 20)  /* bytes in one document */

@@ -1,4 +1,4 @@
-#include "util.h"
+#include "core/util.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 static void __attribute__ ((noreturn)) oom (void)
 {

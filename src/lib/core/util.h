@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cleanup.h"
-#include "error.h"
+#include "core/cleanup.h"
+#include "core/error.h"
 
 void *xmalloc0 (size_t size);
 void *xrealloc (void *p, size_t size);

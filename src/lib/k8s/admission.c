@@ -7,10 +7,10 @@
 
 #include <jansson.h>
 
-#include "admission.h"
-#include "json.h"
-#include "util.h"
-#include "banned.h"
+#include "k8s/admission.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static const char *const skip_names[ADMISSION_SKIP__COUNT] = {
   [ADMISSION_SKIP_NONE] = "none",

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* The API server's own limit on a request body (3 MiB): anything larger
    cannot be a review it sent.  */

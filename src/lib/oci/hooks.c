@@ -1,4 +1,4 @@
-#include "hooks.h"
+#include "oci/hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 json_t *
 oci_state_json (const char *id, const char *status, pid_t pid, const char *bundle, json_t *annotations)

@@ -6,8 +6,8 @@
 #include <jansson.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "spec.h"
+#include "core/error.h"
+#include "oci/spec.h"
 
 /* The state document the spec hands to hooks and prints for `state`.  */
 json_t *oci_state_json (const char *id, const char *status, pid_t pid, const char *bundle, json_t *annotations);

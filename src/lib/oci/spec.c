@@ -1,4 +1,4 @@
-#include "spec.h"
+#include "oci/spec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,9 +14,9 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
-#include "json.h"
-#include "util.h"
-#include "banned.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080

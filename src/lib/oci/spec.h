@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "core/error.h"
 
 #define OCI_VERSION "1.0.2"
 

@@ -1,4 +1,4 @@
-#include "state.h"
+#include "oci/state.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "util.h"
-#include "banned.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #define MAX_STATE_SIZE (32u << 20)
 

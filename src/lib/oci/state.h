@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "core/error.h"
 
 #define COMPUTE_TYPE_CONTAINER "Container"
 #define COMPUTE_TYPE_VM "VirtualMachine"

@@ -1,7 +1,7 @@
 #ifndef RUNHV_CGROUP_INTERNAL_H
 #define RUNHV_CGROUP_INTERNAL_H
 
-#include "cgroup.h"
+#include "process/cgroup.h"
 
 /* Open the container's directory in hierarchy i.  */
 int cgroup_open_dir (const struct cgroup_manager *m, size_t i, runhv_error_t *err);

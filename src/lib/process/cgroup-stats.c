@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgroup-internal.h"
-#include "util.h"
-#include "banned.h"
+#include "process/cgroup-internal.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* Control files are small; memory.stat and the blkio tables of a machine
    with many disks are the largest.  */

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgroup-internal.h"
-#include "util.h"
-#include "banned.h"
+#include "process/cgroup-internal.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static int
 copy_if_empty (const char *dir, const char *parent, const char *file, runhv_error_t *err)

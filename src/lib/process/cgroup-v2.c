@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgroup-internal.h"
-#include "util.h"
-#include "banned.h"
+#include "process/cgroup-internal.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static const char *const wanted_controllers[] = { "cpuset", "cpu", "io", "memory", "pids", "hugetlb", NULL };
 

@@ -1,4 +1,4 @@
-#include "cgroup.h"
+#include "process/cgroup.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup-internal.h"
-#include "json.h"
-#include "util.h"
-#include "banned.h"
+#include "process/cgroup-internal.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270

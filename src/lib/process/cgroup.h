@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "spec.h"
-#include "stats.h"
+#include "core/error.h"
+#include "oci/spec.h"
+#include "core/stats.h"
 
 enum cgroup_mode
 {

@@ -6,7 +6,7 @@
    CLI, the containerd shim and the guest agent, gets this without doing
    anything: the copy is dispatched by a constructor in this file, before
    the caller's main () runs.  */
-#include "init.h"
+#include "process/init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,11 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "sealed.h"
-#include "sync.h"
-#include "util.h"
-#include "banned.h"
+#include "core/json.h"
+#include "core/sealed.h"
+#include "core/sync.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* argv[1] of the sealed copy; argv[2] is its configuration's fd.  */
 #define INIT_HELPER_ARGV1 "__container-init"

@@ -1,4 +1,4 @@
-#include "init.h"
+#include "process/init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,15 +13,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "hooks.h"
-#include "json.h"
-#include "rootfs.h"
-#include "seccomp-filter.h"
-#include "security.h"
-#include "sync.h"
-#include "terminal.h"
-#include "util.h"
-#include "banned.h"
+#include "oci/hooks.h"
+#include "core/json.h"
+#include "process/rootfs.h"
+#include "process/seccomp-filter.h"
+#include "process/security.h"
+#include "core/sync.h"
+#include "core/terminal.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080

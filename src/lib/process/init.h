@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "cgroup.h"
-#include "spec.h"
+#include "process/cgroup.h"
+#include "oci/spec.h"
 
 struct init_config
 {

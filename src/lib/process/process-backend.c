@@ -13,19 +13,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "hooks.h"
-#include "init.h"
-#include "json.h"
-#include "log.h"
-#include "runtime-internal.h"
-#include "seccomp-filter.h"
-#include "security.h"
-#include "storage-qos.h"
-#include "sync.h"
-#include "terminal.h"
-#include "util.h"
-#include "banned.h"
+#include "backend/backend.h"
+#include "oci/hooks.h"
+#include "process/init.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "backend/runtime-context.h"
+#include "process/seccomp-filter.h"
+#include "process/security.h"
+#include "process/storage-qos.h"
+#include "core/sync.h"
+#include "core/terminal.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static char *
 fifo_path (struct runtime_context *ctx, const char *id)

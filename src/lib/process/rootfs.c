@@ -1,4 +1,4 @@
-#include "rootfs.h"
+#include "process/rootfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +13,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
-#include "banned.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #ifndef MS_NOSYMFOLLOW
 #define MS_NOSYMFOLLOW 256

@@ -6,9 +6,9 @@
 
 #include <stdbool.h>
 
-#include "cgroup.h"
-#include "error.h"
-#include "spec.h"
+#include "process/cgroup.h"
+#include "core/error.h"
+#include "oci/spec.h"
 
 struct rootfs_context
 {

@@ -1,4 +1,4 @@
-#include "seccomp-filter.h"
+#include "process/seccomp-filter.h"
 
 #include <errno.h>
 #include <linux/audit.h>
@@ -15,8 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 struct seccomp_filter
 {

@@ -6,8 +6,8 @@
 #include <jansson.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "spec.h"
+#include "core/error.h"
+#include "oci/spec.h"
 
 struct seccomp_filter;
 

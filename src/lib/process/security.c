@@ -1,4 +1,4 @@
-#include "security.h"
+#include "process/security.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int
 security_last_cap (void)

@@ -6,8 +6,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "error.h"
-#include "spec.h"
+#include "core/error.h"
+#include "oci/spec.h"
 
 int security_set_rlimits (const struct oci_process *p, runhv_error_t *err);
 int security_set_oom_score_adj (const struct oci_process *p, runhv_error_t *err);

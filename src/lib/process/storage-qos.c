@@ -4,7 +4,7 @@
    the container's root filesystem: blkio.throttle.* on cgroup v1, io.max
    on v2.  A rootfs on no block device (tmpfs, a network filesystem) cannot
    be throttled, and the annotation is then refused, not ignored.  */
-#include "storage-qos.h"
+#include "process/storage-qos.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,8 +15,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* For an overlay rootfs (containerd's snapshotters) the writes land on
    its upper directory: the device is that directory's.  */

@@ -2,9 +2,9 @@
 #ifndef RUNHV_PROCESS_STORAGE_QOS_H
 #define RUNHV_PROCESS_STORAGE_QOS_H
 
-#include "cgroup.h"
-#include "error.h"
-#include "spec.h"
+#include "process/cgroup.h"
+#include "core/error.h"
+#include "oci/spec.h"
 
 /* Throttle the disk under rootfs as the spec's storage QoS annotations
    say (nothing when it has none); an error when there is no such disk.  */

@@ -1,4 +1,4 @@
-#include "agent-proto.h"
+#include "proto/agent-proto.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "state.h"
-#include "util.h"
-#include "banned.h"
+#include "core/json.h"
+#include "oci/state.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static void
 put32 (uint8_t *p, uint32_t v)

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "core/error.h"
 
 #define AGENT_PROTO_MAGIC 0x52485641u /* "RHVA" */
 #define AGENT_PROTO_VERSION 2

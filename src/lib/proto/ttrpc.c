@@ -2,7 +2,7 @@
    docs/shim.md, "Protocol facts").  Written from the wire format, not from
    containerd's Go code: 10-byte big-endian headers, ttrpc.Request and
    ttrpc.Response envelopes, google.rpc.Status for errors.  */
-#include "ttrpc.h"
+#include "proto/ttrpc.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "google_rpc_status.pb-c.h"
-#include "log.h"
-#include "util.h"
-#include "banned.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* Server limits: a peer that sends faster than it reads stops being read
    once this much output waits for it; a peer that keeps this many calls

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "error.h"
+#include "core/error.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "ttrpc.pb-c.h"

@@ -1,4 +1,4 @@
-#include "exec-self.h"
+#include "uvm/exec-self.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,13 +10,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "log.h"
-#include "proxy.h"
-#include "sealed.h"
-#include "supervisor.h"
-#include "util.h"
-#include "banned.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "uvm/proxy.h"
+#include "core/sealed.h"
+#include "uvm/supervisor.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* fork, put fds[i] at descriptor i (fds[i] < 0: i stays closed), close
    every other descriptor, exec.  */

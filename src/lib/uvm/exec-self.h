@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* Descriptors of every exec'd helper: its stdio at 0-2, then these, then
    its own extras from EXEC_SELF_FIRST_EXTRA on.  */

@@ -1,4 +1,4 @@
-#include "host.h"
+#include "uvm/host.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,11 +16,11 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
-#include "json.h"
-#include "log.h"
+#include "core/json.h"
+#include "core/log.h"
 #include "runhv-config.h"
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 const char *
 uvm_default_guest_dir (void)

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "error.h"
+#include "core/config.h"
+#include "core/error.h"
 
 struct uvm_artifacts
 {

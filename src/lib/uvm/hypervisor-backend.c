@@ -18,20 +18,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "events.h"
-#include "hooks.h"
-#include "json.h"
-#include "podnet.h"
-#include "log.h"
-#include "runtime-internal.h"
-#include "proxy.h"
-#include "supervisor.h"
-#include "jail.h"
-#include "sync.h"
-#include "terminal.h"
-#include "util.h"
-#include "banned.h"
+#include "backend/backend.h"
+#include "core/events.h"
+#include "oci/hooks.h"
+#include "core/json.h"
+#include "uvm/podnet.h"
+#include "core/log.h"
+#include "backend/runtime-context.h"
+#include "uvm/proxy.h"
+#include "uvm/supervisor.h"
+#include "uvm/jail.h"
+#include "core/sync.h"
+#include "core/terminal.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static char *
 state_dir (struct runtime_context *ctx, struct container *c)

@@ -1,4 +1,4 @@
-#include "jail.h"
+#include "uvm/jail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,11 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "log.h"
-#include "sync.h"
-#include "util.h"
-#include "banned.h"
+#include "process/cgroup.h"
+#include "core/log.h"
+#include "core/sync.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000

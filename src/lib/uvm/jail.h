@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "vmm.h"
+#include "core/error.h"
+#include "uvm/vmm.h"
 
 /* Paths inside the jail that QEMU's command line refers to.  */
 #define UVM_JAIL_VMM "/vmm"

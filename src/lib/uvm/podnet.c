@@ -1,4 +1,4 @@
-#include "podnet.h"
+#include "uvm/podnet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sync.h"
-#include "util.h"
-#include "banned.h"
+#include "core/sync.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static const char *const tc_paths[] = { "/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc", NULL };
 

@@ -8,7 +8,7 @@
 
 #include <net/if.h>
 
-#include "error.h"
+#include "core/error.h"
 
 #define PODNET_TAP "tap0_runhv"
 

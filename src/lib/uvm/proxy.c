@@ -1,4 +1,4 @@
-#include "proxy.h"
+#include "uvm/proxy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,14 +11,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "exec-self.h"
-#include "json.h"
-#include "log.h"
-#include "supervisor.h"
-#include "sync.h"
-#include "terminal.h"
-#include "util.h"
-#include "banned.h"
+#include "uvm/exec-self.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "uvm/supervisor.h"
+#include "core/sync.h"
+#include "core/terminal.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* The exec'd proxy's one extra descriptor (exec-self.h has the rest).  */
 #define FD_CONSOLE EXEC_SELF_FIRST_EXTRA

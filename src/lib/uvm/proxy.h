@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "core/error.h"
 
 #define UVM_PROXY_ARGV1 "__vm-proxy"
 

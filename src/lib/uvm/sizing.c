@@ -1,4 +1,4 @@
-#include "sizing.h"
+#include "uvm/sizing.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 int
 uvm_sizing_compute (const struct oci_spec *spec, const struct runhv_config *cfg, int64_t host_cpus,

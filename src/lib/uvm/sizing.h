@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-#include "config.h"
-#include "error.h"
-#include "spec.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "oci/spec.h"
 
 #define ANN_MEMORY "io.runhv.virtualmachine.computetopology.memory.sizeinmb"
 #define ANN_CPUS "io.runhv.virtualmachine.computetopology.processor.count"

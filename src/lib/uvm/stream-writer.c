@@ -1,4 +1,4 @@
-#include "stream-writer.h"
+#include "uvm/stream-writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "banned.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 void
 stream_writer_init (struct stream_writer *w, int fd)

@@ -7,7 +7,7 @@
    CAP_DAC_READ_SEARCH).  Everything else goes: the other capabilities
    from every set, new privileges, and the system calls a relay never makes
    (exec, new namespaces, module, key, bpf, perf and ptrace calls).  */
-#include "supervisor.h"
+#include "uvm/supervisor.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -17,7 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 /* setuid/setgid only for setfsuid/setfsgid: a joined container's overlay
    is mounted with the fs ids of the VM's range (jail.c); the filter below

@@ -10,7 +10,7 @@
      4        a sealed memfd holding the configuration as JSON
      5        the pod network's tap, when there is one
      6        the socket a console master is sent on (--console-socket as an fd) */
-#include "supervisor.h"
+#include "uvm/supervisor.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,12 +19,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "exec-self.h"
-#include "json.h"
-#include "log.h"
-#include "sync.h"
-#include "util.h"
-#include "banned.h"
+#include "uvm/exec-self.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/sync.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 /* The exec'd supervisor's extra descriptors (exec-self.h has the rest).  */
 #define FD_TAP EXEC_SELF_FIRST_EXTRA

@@ -1,4 +1,4 @@
-#include "supervisor.h"
+#include "uvm/supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,17 +22,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent-proto.h"
-#include "events.h"
-#include "jail.h"
-#include "json.h"
-#include "log.h"
-#include "stream-writer.h"
-#include "sync.h"
-#include "terminal.h"
-#include "util.h"
-#include "vmm.h"
-#include "banned.h"
+#include "proto/agent-proto.h"
+#include "core/events.h"
+#include "uvm/jail.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "uvm/stream-writer.h"
+#include "core/sync.h"
+#include "core/terminal.h"
+#include "core/util.h"
+#include "uvm/vmm.h"
+#include "core/banned.h"
 
 /* Documented limits (docs/hypervisor.md), enforced with errors: clients
    are runhv commands and the host stand-ins of exec'd processes, each

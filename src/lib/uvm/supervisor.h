@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "host.h"
-#include "sizing.h"
+#include "uvm/host.h"
+#include "uvm/sizing.h"
 
 /* Exit status of a container whose VM died under it (VMM killed, guest
    kernel panic, agent lost).  */

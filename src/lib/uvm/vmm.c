@@ -1,4 +1,4 @@
-#include "vmm.h"
+#include "uvm/vmm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +11,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent-proto.h"
-#include "jail.h"
-#include "util.h"
-#include "banned.h"
+#include "proto/agent-proto.h"
+#include "uvm/jail.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 static void
 add (char ***v, const char *s)

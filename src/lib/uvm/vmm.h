@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "host.h"
+#include "core/error.h"
+#include "uvm/host.h"
 
 struct uvm_launch
 {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "core/error.h"
 
 #define RUNHV_DEFAULT_CONFIG "/etc/runhv/runhv.toml"
 

@@ -1,13 +1,13 @@
-#include "config.h"
+#include "core/config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "toml.h"
-#include "util.h"
-#include "banned.h"
+#include "core/toml.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 #define MAX_CONFIG_SIZE (1u << 20)
 

@@ -5,7 +5,7 @@
 
 #include <sys/types.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* Best effort: a failure to log never fails the operation.  */
 void events_record (const char *root, const char *type, const char *id, const char *isolation, pid_t pid,

@@ -1,4 +1,4 @@
-#include "events.h"
+#include "core/events.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
-#include "banned.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/banned.h"
 
 char *
 events_path (const char *root)

@@ -8,11 +8,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "error.h"
-#include "spec.h"
-#include "state.h"
-#include "stats.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "oci/spec.h"
+#include "oci/state.h"
+#include "core/stats.h"
 
 enum container_status
 {
@@ -129,5 +129,10 @@ extern const struct backend_ops hypervisor_backend;
 void hypervisor_forget_logs (struct runtime_context *ctx, const char *id);
 
 const char *container_status_name (enum container_status s);
+
+/* The runhv.toml of ctx, loaded on first use and owned by ctx.  */
+int runtime_config (struct runtime_context *ctx, struct runhv_config **out, runhv_error_t *err);
+/* Write the container's record (its state, with the lock held).  */
+int container_save (struct runtime_context *ctx, struct container *c, runhv_error_t *err);
 
 #endif
