@@ -188,15 +188,9 @@ verify_runs (const char *stage, runhv_error_t *err)
   ssize_t n;
   int fds[2], status;
   pid_t pid;
-  if (pipe2 (fds, O_CLOEXEC) < 0)
-    return runhv_make_error (err, errno, "pipe");
-  pid = fork ();
+  pid = fork_with_pipe (fds, err);
   if (pid < 0)
-    {
-      close (fds[0]);
-      close (fds[1]);
-      return runhv_make_error (err, errno, "fork");
-    }
+    return -1;
   if (pid == 0)
     {
       dup2 (fds[1], STDOUT_FILENO);

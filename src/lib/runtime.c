@@ -831,6 +831,16 @@ foreground_wait (struct process_handle *h, struct relay *r, int *exit_status, ru
   return h->reap (h, exit_status, err);
 }
 
+/* What a foreground run or exec holds until it returns.  */
+static void
+foreground_release (struct process_handle *h, struct relay *r, struct container *c)
+{
+  process_handle_release (h);
+  if (r->master >= 0)
+    close (r->master);
+  container_free (c);
+}
+
 int
 runtime_run (struct runtime_context *ctx, const char *id, const struct create_options *o, bool detach, bool keep,
              int *exit_status, runhv_error_t *err)
@@ -890,10 +900,7 @@ fail_delete:
       runhv_error_release (&ignored);
   }
 out:
-  process_handle_release (&h);
-  if (r.master >= 0)
-    close (r.master);
-  container_free (c);
+  foreground_release (&h, &r, c);
   return ret;
 }
 
@@ -985,10 +992,7 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
     goto out;
   ret = 0;
 out:
-  process_handle_release (&h);
-  if (r.master >= 0)
-    close (r.master);
-  container_free (c);
+  foreground_release (&h, &r, c);
   return ret;
 }
 

@@ -129,15 +129,9 @@ exec_publish (struct shim_publisher *p, struct queued_event *e, runhv_error_t *e
   int fds[2], st = 0;
   pid_t pid;
   google__protobuf__any__pack (&e->any, buf);
-  if (pipe2 (fds, O_CLOEXEC) < 0)
-    return runhv_make_error (err, errno, "pipe");
-  pid = fork ();
+  pid = fork_with_pipe (fds, err);
   if (pid < 0)
-    {
-      close (fds[0]);
-      close (fds[1]);
-      return runhv_make_error (err, errno, "fork");
-    }
+    return -1;
   if (pid == 0)
     {
       int null = open ("/dev/null", O_WRONLY | O_CLOEXEC);

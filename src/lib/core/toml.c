@@ -190,42 +190,31 @@ type_name (const struct toml_value *v)
 static size_t
 utf8_len (const unsigned char *s, size_t n, uint32_t *cp)
 {
+  /* Table 3-7, row by row: the lead bytes, the sequence's length, the
+     lead's payload bits and the range its second byte must fall in.  */
+  static const struct
+  {
+    unsigned char first, last, len, mask, lo, hi;
+  } rows[] = {
+    { 0xC2, 0xDF, 2, 0x1F, 0x80, 0xBF }, { 0xE0, 0xE0, 3, 0x0F, 0xA0, 0xBF }, { 0xE1, 0xEC, 3, 0x0F, 0x80, 0xBF },
+    { 0xED, 0xED, 3, 0x0F, 0x80, 0x9F }, { 0xEE, 0xEF, 3, 0x0F, 0x80, 0xBF }, { 0xF0, 0xF0, 4, 0x07, 0x90, 0xBF },
+    { 0xF1, 0xF3, 4, 0x07, 0x80, 0xBF }, { 0xF4, 0xF4, 4, 0x07, 0x80, 0x8F },
+  };
   unsigned char c = s[0];
-  unsigned char lo = 0x80, hi = 0xBF;
-  size_t len;
-
+  size_t r = 0, len;
   if (c < 0x80)
     {
       *cp = c;
       return 1;
     }
-  if (c >= 0xC2 && c <= 0xDF)
-    {
-      len = 2;
-      *cp = c & 0x1F;
-    }
-  else if (c >= 0xE0 && c <= 0xEF)
-    {
-      len = 3;
-      *cp = c & 0x0F;
-      if (c == 0xE0)
-        lo = 0xA0;
-      else if (c == 0xED)
-        hi = 0x9F;
-    }
-  else if (c >= 0xF0 && c <= 0xF4)
-    {
-      len = 4;
-      *cp = c & 0x07;
-      if (c == 0xF0)
-        lo = 0x90;
-      else if (c == 0xF4)
-        hi = 0x8F;
-    }
-  else
+  while (r < sizeof (rows) / sizeof (rows[0]) && !(c >= rows[r].first && c <= rows[r].last))
+    r++;
+  if (r == sizeof (rows) / sizeof (rows[0]))
     return 0;
-  if (n < len || s[1] < lo || s[1] > hi)
+  len = rows[r].len;
+  if (n < len || s[1] < rows[r].lo || s[1] > rows[r].hi)
     return 0;
+  *cp = c & rows[r].mask;
   for (size_t i = 1; i < len; i++)
     {
       if (i > 1 && (s[i] < 0x80 || s[i] > 0xBF))

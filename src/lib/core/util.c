@@ -727,3 +727,20 @@ mountinfo_next_root (char **cursor, char **root, char **point, char **fstype, ch
     }
   return false;
 }
+
+pid_t
+fork_with_pipe (int fds[2], runhv_error_t *err)
+{
+  pid_t pid;
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    return runhv_make_error (err, errno, "pipe");
+  pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (fds[0]);
+      close (fds[1]);
+      return runhv_make_error (err, e, "fork");
+    }
+  return pid;
+}

@@ -30,6 +30,11 @@ int parse_uint64 (const char *s, uint64_t *out);
 /* "512m", "1g", "1024" (bytes) as docker/podman/runc accept them.  */
 int parse_size (const char *s, int64_t *out);
 
+/* pipe2 (O_CLOEXEC), then fork: 0 in the child, its pid in the parent, -1
+   with both ends closed when either fails.  Each side closes what it does
+   not use.  */
+pid_t fork_with_pipe (int fds[2], runhv_error_t *err);
+
 ssize_t write_all (int fd, const void *buf, size_t len);
 ssize_t read_all (int fd, void *buf, size_t len);
 

@@ -257,24 +257,28 @@ ttrpc_frame_pack (uint32_t stream_id, uint8_t type, const ProtobufCMessage *msg,
   return 0;
 }
 
+/* Either message of the wire, by its descriptor; `what` names it.  */
+static int
+message_decode (const ProtobufCMessageDescriptor *d, const char *what, const uint8_t *buf, size_t len,
+                ProtobufCMessage **out, runhv_error_t *err)
+{
+  ProtobufCMessage *m = protobuf_c_message_unpack (d, NULL, len, buf);
+  if (m == NULL)
+    return runhv_make_error (err, EINVAL, "malformed ttrpc %s of %zu bytes", what, len);
+  *out = m;
+  return 0;
+}
+
 int
 ttrpc_request_decode (const uint8_t *buf, size_t len, Ttrpc__Request **out, runhv_error_t *err)
 {
-  Ttrpc__Request *r = ttrpc__request__unpack (NULL, len, buf);
-  if (r == NULL)
-    return runhv_make_error (err, EINVAL, "malformed ttrpc request of %zu bytes", len);
-  *out = r;
-  return 0;
+  return message_decode (&ttrpc__request__descriptor, "request", buf, len, (ProtobufCMessage **)out, err);
 }
 
 int
 ttrpc_response_decode (const uint8_t *buf, size_t len, Ttrpc__Response **out, runhv_error_t *err)
 {
-  Ttrpc__Response *r = ttrpc__response__unpack (NULL, len, buf);
-  if (r == NULL)
-    return runhv_make_error (err, EINVAL, "malformed ttrpc response of %zu bytes", len);
-  *out = r;
-  return 0;
+  return message_decode (&ttrpc__response__descriptor, "response", buf, len, (ProtobufCMessage **)out, err);
 }
 
 /* ---- addresses ------------------------------------------------------- */
@@ -539,22 +543,29 @@ ttrpc_server_connections (const struct ttrpc_server *s)
   return s->n_conns;
 }
 
+/* fd, close-on-exec and non-blocking, in the server's epoll set for
+   input, with `what` (a listener or a connection) as its data.  */
+static int
+watch_fd (struct ttrpc_server *s, int fd, void *what, const char *name, runhv_error_t *err)
+{
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = what };
+  if (set_cloexec (fd, true) < 0 || set_nonblock (fd, true) < 0)
+    return runhv_make_error (err, errno, "ttrpc %s fd %d", name, fd);
+  if (epoll_ctl (s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    return runhv_make_error (err, errno, "watch ttrpc %s fd %d", name, fd);
+  return 0;
+}
+
 int
 ttrpc_server_add_listener (struct ttrpc_server *s, int fd, runhv_error_t *err)
 {
-  struct ttrpc_listener *l;
-  struct epoll_event ev = { .events = EPOLLIN };
-  if (set_cloexec (fd, true) < 0 || set_nonblock (fd, true) < 0)
-    return runhv_make_error (err, errno, "ttrpc listener fd %d", fd);
-  l = xmalloc0 (sizeof (*l));
+  struct ttrpc_listener *l = xmalloc0 (sizeof (*l));
   l->kind = WATCH_LISTENER;
   l->fd = fd;
-  ev.data.ptr = l;
-  if (epoll_ctl (s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+  if (watch_fd (s, fd, l, "listener", err) < 0)
     {
-      int e = errno;
       free (l);
-      return runhv_make_error (err, e, "watch ttrpc listener fd %d", fd);
+      return -1;
     }
   l->next = s->listeners;
   s->listeners = l;
@@ -564,22 +575,17 @@ ttrpc_server_add_listener (struct ttrpc_server *s, int fd, runhv_error_t *err)
 int
 ttrpc_server_add_conn (struct ttrpc_server *s, int fd, runhv_error_t *err)
 {
-  struct ttrpc_conn *c;
-  struct epoll_event ev = { .events = EPOLLIN };
-  if (set_cloexec (fd, true) < 0 || set_nonblock (fd, true) < 0)
-    return runhv_make_error (err, errno, "ttrpc connection fd %d", fd);
-  c = xmalloc0 (sizeof (*c));
+  struct ttrpc_conn *c = xmalloc0 (sizeof (*c));
   c->kind = WATCH_CONN;
   c->fd = fd;
   c->s = s;
   c->events = EPOLLIN;
   ttrpc_reader_init (&c->reader);
-  ev.data.ptr = c;
-  if (epoll_ctl (s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+  if (watch_fd (s, fd, c, "connection", err) < 0)
     {
-      int e = errno;
+      ttrpc_reader_release (&c->reader);
       free (c);
-      return runhv_make_error (err, e, "watch ttrpc connection fd %d", fd);
+      return -1;
     }
   c->next = s->conns;
   if (s->conns != NULL)
