@@ -341,15 +341,25 @@ out:
   return ret;
 }
 
+/* Open the container (its lock held) and read its status.  */
+static int
+open_with_status (struct runtime_context *ctx, const char *id, struct container **c, enum container_status *s,
+                  runhv_error_t *err)
+{
+  if (container_open (ctx, id, c, err) < 0)
+    return -1;
+  *s = container_status (ctx, *c);
+  return 0;
+}
+
 int
 runtime_start (struct runtime_context *ctx, const char *id, runhv_error_t *err)
 {
   struct container *c = NULL;
   enum container_status s;
   int ret = -1;
-  if (container_open (ctx, id, &c, err) < 0)
+  if (open_with_status (ctx, id, &c, &s, err) < 0)
     return -1;
-  s = container_status (ctx, c);
   if (s != STATUS_CREATED)
     {
       runhv_error (err, "container `%s` is %s, not created (only a created container can be started)", id,
@@ -427,9 +437,8 @@ runtime_kill (struct runtime_context *ctx, const char *id, int sig, bool all, ru
   /* Signal 0 sends nothing and only asks whether the init is alive.  */
   if (sig < 0 || sig >= NSIG)
     return runhv_error (err, "signal %d is not valid", sig);
-  if (container_open (ctx, id, &c, err) < 0)
+  if (open_with_status (ctx, id, &c, &s, err) < 0)
     return -1;
-  s = container_status (ctx, c);
   if (s == STATUS_STOPPED || s == STATUS_CREATING)
     {
       runhv_error (err, "container `%s` is not running", id);
@@ -641,9 +650,8 @@ pause_resume (struct runtime_context *ctx, const char *id, bool pause, runhv_err
   struct container *c = NULL;
   enum container_status s;
   int ret = -1;
-  if (container_open (ctx, id, &c, err) < 0)
+  if (open_with_status (ctx, id, &c, &s, err) < 0)
     return -1;
-  s = container_status (ctx, c);
   if (pause && s != STATUS_RUNNING)
     runhv_error (err, "container `%s` is %s, not running (only a running container can be paused)", id,
                  container_status_name (s));
@@ -678,9 +686,8 @@ runtime_update (struct runtime_context *ctx, const char *id, const struct oci_re
   struct container *c = NULL;
   enum container_status s;
   int ret = -1;
-  if (container_open (ctx, id, &c, err) < 0)
+  if (open_with_status (ctx, id, &c, &s, err) < 0)
     return -1;
-  s = container_status (ctx, c);
   if (s == STATUS_STOPPED || s == STATUS_CREATING)
     {
       runhv_error (err, "container `%s` is %s: only a created, running or paused container can be updated", id,
@@ -916,9 +923,8 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
   bool detach = result == NULL || o->detach;
   struct exec_options opts = *o;
 
-  if (container_open (ctx, id, &c, err) < 0)
+  if (open_with_status (ctx, id, &c, &s, err) < 0)
     return -1;
-  s = container_status (ctx, c);
   if (s == STATUS_PAUSED && !o->ignore_paused)
     {
       /* runc's words, which callers match on */
@@ -1008,9 +1014,8 @@ runtime_convert (struct runtime_context *ctx, const char *id, const char *isolat
 
   if (isolation_from_name (isolation, "--isolation", &iso, err) < 0)
     return -1;
-  if (container_open (ctx, id, &c, err) < 0)
+  if (open_with_status (ctx, id, &c, &s, err) < 0)
     return -1;
-  s = container_status (ctx, c);
   if (s == STATUS_RUNNING || s == STATUS_PAUSED)
     {
       runhv_error (err,

@@ -583,6 +583,19 @@ lone_cr (struct parser *p)
   return perr_here (p, "carriage return without a line feed (end lines with LF or CRLF)");
 }
 
+/* At a line break: 1 after consuming one (LF or CRLF), 0 when something
+   else follows, -1 for a CR alone.  */
+static int
+line_break (struct parser *p)
+{
+  if (at_newline (p))
+    {
+      newline (p);
+      return 1;
+    }
+  return peek (p, 0) == '\r' ? lone_cr (p) : 0;
+}
+
 static int
 skip_comment (struct parser *p)
 {
@@ -611,12 +624,12 @@ skip_ws_comments_newlines (struct parser *p)
           if (skip_comment (p) < 0)
             return -1;
         }
-      else if (at_newline (p))
-        newline (p);
-      else if (peek (p, 0) == '\r')
-        return lone_cr (p);
       else
-        return 0;
+        {
+          int r = line_break (p);
+          if (r <= 0)
+            return r;
+        }
     }
 }
 
@@ -709,14 +722,15 @@ parse_escape (struct parser *p, struct sbuf *b, bool multi)
       p->pos += i;
       for (;;)
         {
+          int r;
           if (peek (p, 0) == ' ' || peek (p, 0) == '\t')
-            p->pos++;
-          else if (at_newline (p))
-            newline (p);
-          else if (peek (p, 0) == '\r')
-            return lone_cr (p);
-          else
-            return 0;
+            {
+              p->pos++;
+              continue;
+            }
+          r = line_break (p);
+          if (r <= 0)
+            return r;
         }
     }
   if (e > 0x20 && e < 0x7F)
@@ -1563,28 +1577,19 @@ toml_string (const struct toml_value *v)
 int
 toml_integer (const struct toml_value *v, int64_t *out)
 {
-  if (!toml_is (v, TOML_INTEGER))
-    return -1;
-  *out = v->i;
-  return 0;
+  return toml_is (v, TOML_INTEGER) ? (*out = v->i, 0) : -1;
 }
 
 int
 toml_bool (const struct toml_value *v, bool *out)
 {
-  if (!toml_is (v, TOML_BOOL))
-    return -1;
-  *out = v->b;
-  return 0;
+  return toml_is (v, TOML_BOOL) ? (*out = v->b, 0) : -1;
 }
 
 int
 toml_float (const struct toml_value *v, double *out)
 {
-  if (!toml_is (v, TOML_FLOAT))
-    return -1;
-  *out = v->f;
-  return 0;
+  return toml_is (v, TOML_FLOAT) ? (*out = v->f, 0) : -1;
 }
 
 unsigned

@@ -68,11 +68,19 @@ char *
 xasprintf (const char *fmt, ...)
 {
   va_list ap;
-  char *r = NULL;
+  char *r;
   va_start (ap, fmt);
+  r = xvasprintf (fmt, ap);
+  va_end (ap);
+  return r;
+}
+
+char *
+xvasprintf (const char *fmt, va_list ap)
+{
+  char *r = NULL;
   if (vasprintf (&r, fmt, ap) < 0)
     oom ();
-  va_end (ap);
   return r;
 }
 

@@ -3,6 +3,7 @@
 #ifndef RUNHV_UTIL_H
 #define RUNHV_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@ void *xrealloc (void *p, size_t size);
 char *xstrdup (const char *s);
 char *xstrndup (const char *s, size_t n);
 char *xasprintf (const char *fmt, ...) RUNHV_PRINTF (1, 2);
+char *xvasprintf (const char *fmt, va_list ap) RUNHV_PRINTF (1, 0);
 
 /* NULL-terminated string vectors.  */
 size_t strv_len (char *const *v);

@@ -301,15 +301,28 @@ unix_addr (const char *address, struct sockaddr_un *sa, const char **path, runhv
   return 0;
 }
 
+/* A stream socket for the address, resolved into sa and path.  */
+static int
+unix_socket (const char *address, struct sockaddr_un *sa, const char **path, runhv_error_t *err)
+{
+  int s;
+  if (unix_addr (address, sa, path, err) < 0)
+    return -1;
+  s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return runhv_make_error (err, errno, "socket for `%s`", *path);
+  return s;
+}
+
 int
 ttrpc_listen (const char *address, int *fd, runhv_error_t *err)
 {
   struct sockaddr_un sa;
   const char *path;
-  cleanup_close int s = -1;
+  cleanup_close int s = unix_socket (address, &sa, &path, err);
   cleanup_free char *dir = NULL;
   char *slash;
-  if (unix_addr (address, &sa, &path, err) < 0)
+  if (s < 0)
     return -1;
   dir = xstrdup (path);
   slash = strrchr (dir, '/');
@@ -319,9 +332,6 @@ ttrpc_listen (const char *address, int *fd, runhv_error_t *err)
       if (mkdir_p (dir, 0700, err) < 0)
         return -1;
     }
-  s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0)
-    return runhv_make_error (err, errno, "socket for `%s`", path);
   if (bind (s, (struct sockaddr *)&sa, sizeof (sa)) < 0)
     return runhv_make_error (err, errno, "bind `%s`", path);
   if (chmod (path, 0600) < 0 || listen (s, SOMAXCONN) < 0)
@@ -339,12 +349,9 @@ ttrpc_dial (const char *address, int *fd, runhv_error_t *err)
 {
   struct sockaddr_un sa;
   const char *path;
-  cleanup_close int s = -1;
-  if (unix_addr (address, &sa, &path, err) < 0)
-    return -1;
-  s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  cleanup_close int s = unix_socket (address, &sa, &path, err);
   if (s < 0)
-    return runhv_make_error (err, errno, "socket for `%s`", path);
+    return -1;
   while (connect (s, (struct sockaddr *)&sa, sizeof (sa)) < 0)
     if (errno != EINTR)
       return runhv_make_error (err, errno, "connect to ttrpc socket `%s`", path);
@@ -426,18 +433,27 @@ ttrpc_server_new (struct ttrpc_server **out, runhv_error_t *err)
   return 0;
 }
 
+/* Take node out of the doubly linked list that head starts (calls of a
+   connection, connections of a server).  */
+#define UNLINK(head, node)                                                                                             \
+  do                                                                                                                   \
+    {                                                                                                                  \
+      if ((node)->prev != NULL)                                                                                        \
+        (node)->prev->next = (node)->next;                                                                             \
+      else                                                                                                             \
+        (head) = (node)->next;                                                                                         \
+      if ((node)->next != NULL)                                                                                        \
+        (node)->next->prev = (node)->prev;                                                                             \
+    }                                                                                                                  \
+  while (0)
+
 static void
 call_unlink (struct ttrpc_call *call)
 {
   struct ttrpc_conn *c = call->conn;
   if (c == NULL)
     return;
-  if (call->prev != NULL)
-    call->prev->next = call->next;
-  else
-    c->calls = call->next;
-  if (call->next != NULL)
-    call->next->prev = call->prev;
+  UNLINK (c->calls, call);
   c->n_calls--;
   call->conn = NULL;
   call->prev = call->next = NULL;
@@ -545,28 +561,31 @@ ttrpc_server_connections (const struct ttrpc_server *s)
 
 /* fd, close-on-exec and non-blocking, in the server's epoll set for
    input, with `what` (a listener or a connection) as its data.  */
-static int
-watch_fd (struct ttrpc_server *s, int fd, void *what, const char *name, runhv_error_t *err)
+/* A new watch record of `size` bytes (a listener or a connection, both
+   starting with kind and fd) for fd, which is made close-on-exec and
+   non-blocking and put in the server's epoll set; NULL on error.  */
+static void *
+watch_new (struct ttrpc_server *s, int fd, size_t size, enum watch_kind kind, const char *name, runhv_error_t *err)
 {
-  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = what };
-  if (set_cloexec (fd, true) < 0 || set_nonblock (fd, true) < 0)
-    return runhv_make_error (err, errno, "ttrpc %s fd %d", name, fd);
-  if (epoll_ctl (s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-    return runhv_make_error (err, errno, "watch ttrpc %s fd %d", name, fd);
-  return 0;
+  struct ttrpc_listener *w = xmalloc0 (size);
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+  w->kind = kind;
+  w->fd = fd;
+  if (set_cloexec (fd, true) < 0 || set_nonblock (fd, true) < 0 || epoll_ctl (s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    {
+      runhv_make_error (err, errno, "watch ttrpc %s fd %d", name, fd);
+      free (w);
+      return NULL;
+    }
+  return w;
 }
 
 int
 ttrpc_server_add_listener (struct ttrpc_server *s, int fd, runhv_error_t *err)
 {
-  struct ttrpc_listener *l = xmalloc0 (sizeof (*l));
-  l->kind = WATCH_LISTENER;
-  l->fd = fd;
-  if (watch_fd (s, fd, l, "listener", err) < 0)
-    {
-      free (l);
-      return -1;
-    }
+  struct ttrpc_listener *l = watch_new (s, fd, sizeof (*l), WATCH_LISTENER, "listener", err);
+  if (l == NULL)
+    return -1;
   l->next = s->listeners;
   s->listeners = l;
   return 0;
@@ -575,18 +594,12 @@ ttrpc_server_add_listener (struct ttrpc_server *s, int fd, runhv_error_t *err)
 int
 ttrpc_server_add_conn (struct ttrpc_server *s, int fd, runhv_error_t *err)
 {
-  struct ttrpc_conn *c = xmalloc0 (sizeof (*c));
-  c->kind = WATCH_CONN;
-  c->fd = fd;
+  struct ttrpc_conn *c = watch_new (s, fd, sizeof (*c), WATCH_CONN, "connection", err);
+  if (c == NULL)
+    return -1;
   c->s = s;
   c->events = EPOLLIN;
   ttrpc_reader_init (&c->reader);
-  if (watch_fd (s, fd, c, "connection", err) < 0)
-    {
-      ttrpc_reader_release (&c->reader);
-      free (c);
-      return -1;
-    }
   c->next = s->conns;
   if (s->conns != NULL)
     s->conns->prev = c;
@@ -722,10 +735,9 @@ conn_respond_status (struct ttrpc_conn *c, uint32_t stream_id, int code, const c
   cleanup_free char *msg = NULL;
   va_list ap;
   va_start (ap, fmt);
-  if (vasprintf (&msg, fmt, ap) < 0)
-    msg = NULL;
+  msg = xvasprintf (fmt, ap);
   va_end (ap);
-  conn_respond (c, stream_id, code, msg != NULL ? msg : "out of memory", NULL, 0);
+  conn_respond (c, stream_id, code, msg, NULL, 0);
 }
 
 const char *
@@ -806,12 +818,11 @@ ttrpc_call_fail (struct ttrpc_call *call, int code, const char *fmt, ...)
   cleanup_free char *msg = NULL;
   va_list ap;
   va_start (ap, fmt);
-  if (vasprintf (&msg, fmt, ap) < 0)
-    msg = NULL;
+  msg = xvasprintf (fmt, ap);
   va_end (ap);
   if (code == TTRPC_OK)
     code = TTRPC_UNKNOWN; /* a failure never reads as success */
-  conn_respond (call->conn, call->stream_id, code, msg != NULL ? msg : "out of memory", NULL, 0);
+  conn_respond (call->conn, call->stream_id, code, msg, NULL, 0);
   call_free (call);
 }
 
@@ -1026,12 +1037,7 @@ server_reap (struct ttrpc_server *s)
       struct ttrpc_conn *next = c->next;
       if (c->dead)
         {
-          if (c->prev != NULL)
-            c->prev->next = c->next;
-          else
-            s->conns = c->next;
-          if (c->next != NULL)
-            c->next->prev = c->prev;
+          UNLINK (s->conns, c);
           s->n_conns--;
           conn_free (c);
         }
