@@ -64,8 +64,8 @@ clean:
 # Coverage-guided fuzzing with libFuzzer (clang).  FUZZ_TIME seconds each;
 # new inputs go to build-fuzz/corpus-*, never into the repository.
 FUZZ_TIME ?= 60
-FUZZ_SRC = src/lib/core/error.c src/lib/core/util.c src/lib/core/json.c src/lib/core/toml.c src/lib/oci/spec.c \
-  src/lib/oci/state.c src/lib/proto/agent-proto.c src/lib/k8s/admission.c
+FUZZ_SRC = src/lib/core/error.c src/lib/core/util.c src/lib/core/json.c src/lib/core/toml.c src/lib/core/stats.c \
+  src/lib/oci/spec.c src/lib/oci/state.c src/lib/proto/agent-proto.c src/lib/k8s/admission.c
 # the ttrpc target also needs the protocol messages protoc-c generated in $(BUILD)
 FUZZ_TTRPC = src/lib/proto/ttrpc.c src/lib/core/log.c $(BUILD)/proto/*.pb-c.c $(BUILD)/proto/google/protobuf/*.pb-c.c -I$(BUILD)/proto \
   $$(pkg-config --cflags --libs libprotobuf-c)
@@ -73,8 +73,7 @@ fuzz: all
 	mkdir -p build-fuzz
 	for t in $$(ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_||; s|\.c||'); do \
 	  clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -Isrc/lib -Isrc/lib/core -Isrc/lib/oci -Isrc/lib/process -Isrc/lib/uvm -Isrc/lib/proto -Ibuild \
-	    -Isrc/lib/k8s tests/fuzz/fuzz_$$t.c $(FUZZ_SRC) $$([ $$t = ttrpc ] && echo "$(FUZZ_TTRPC)") \
+	    -Isrc/lib -Ibuild tests/fuzz/fuzz_$$t.c $(FUZZ_SRC) $$([ $$t = ttrpc ] && echo "$(FUZZ_TTRPC)") \
 	    $$(pkg-config --cflags --libs jansson libseccomp libcap) -lm \
 	    -o build-fuzz/fuzz_$$t || exit 1; \
 	  mkdir -p build-fuzz/corpus-$$t; \
