@@ -54,6 +54,35 @@ joined (struct container *c)
   return strcmp (vm_owner (c), c->state->id) != 0;
 }
 
+/* The record of the VM the container runs in, its own or, for a pod's
+   later container, its sandbox's: a new reference to its "vm" object (NULL
+   when the VM has not reported yet) and the host pid of the container
+   that made it (its supervisor), when owner_pid is given.  */
+static int
+vm_record (struct runtime_context *ctx, struct container *c, json_t **vm, pid_t *owner_pid, runhv_error_t *err)
+{
+  struct container_state *owner = NULL;
+  const struct container_state *st = c->state;
+  if (joined (c))
+    {
+      if (state_load (ctx->root, vm_owner (c), &owner, err) < 0)
+        return runhv_error_wrap (err, "the VM of `%s`", vm_owner (c));
+      st = owner;
+    }
+  *vm = json_incref (st->backend ? json_object_get (st->backend, "vm") : NULL);
+  if (owner_pid != NULL)
+    *owner_pid = st->pid;
+  container_state_free (owner);
+  return 0;
+}
+
+/* vCPUs a VM record says its VM has (1 when it says nothing).  */
+static int64_t
+vm_cpus (json_t *vm)
+{
+  return json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
+}
+
 /* Where the supervisor of the container's VM listens.  */
 static char *
 vm_dir (struct runtime_context *ctx, struct container *c)
@@ -211,13 +240,10 @@ guest_namespaces (struct runtime_context *ctx, struct container *c, json_t *g, r
 
   if (joined (c))
     {
-      struct container_state *owner = NULL;
-      if (state_load (ctx->root, vm_owner (c), &owner, err) < 0)
-        return runhv_error_wrap (err, "join the VM of `%s`", vm_owner (c));
-      sandbox[0] = owner->pid;
-      sandbox[1] = (pid_t)json_integer_value (
-        json_object_get (owner->backend ? json_object_get (owner->backend, "vm") : NULL, "pid"));
-      container_state_free (owner);
+      cleanup_json json_t *vm = NULL;
+      if (vm_record (ctx, c, &vm, &sandbox[0], err) < 0)
+        return -1;
+      sandbox[1] = (pid_t)json_integer_value (json_object_get (vm, "pid"));
     }
   for (size_t r = 0; r < sizeof (required) / sizeof (required[0]); r++)
     {
@@ -348,7 +374,6 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
   const struct oci_spec *spec = c->spec;
   cleanup_free char *vdir = vm_dir (ctx, c), *exit_file = xasprintf ("%s/%s/exit.json", ctx->root, st->id);
   cleanup_free char *proot = NULL;
-  struct container_state *owner = NULL;
   struct uvm_sizing sz = { .cpus = 1, .cpu_quota_scale = 1.0 };
   struct uvm_bind *binds = NULL;
   size_t nbinds = 0;
@@ -372,17 +397,15 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
       json_decref (bj);
       return runhv_error (err, "process.terminal is true but no --console-socket was given");
     }
-  if (state_load (ctx->root, vm_owner (c), &owner, err) < 0)
-    {
-      json_decref (bj);
-      return runhv_error_wrap (err, "join the VM of `%s`", vm_owner (c));
-    }
   {
-    json_t *vm = owner->backend ? json_object_get (owner->backend, "vm") : NULL;
-    sz.cpus
-      = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
+    cleanup_json json_t *vm = NULL;
+    if (vm_record (ctx, c, &vm, NULL, err) < 0)
+      {
+        json_decref (bj);
+        return -1;
+      }
+    sz.cpus = vm_cpus (vm);
   }
-  container_state_free (owner);
   {
     cleanup_free char *pdir = propagate_dir (ctx, vm_owner (c));
     proot = xasprintf ("%s/%s", pdir, st->id);
@@ -778,24 +801,13 @@ hv_status (struct runtime_context *ctx, struct container *c)
 static pid_t
 hv_vmm_pid (struct runtime_context *ctx, struct container *c)
 {
-  json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
+  cleanup_json json_t *vm = NULL;
+  runhv_error_t ignored = NULL;
   pid_t pid;
-  if (joined (c))
+  if (vm_record (ctx, c, &vm, NULL, &ignored) < 0)
     {
-      /* The VMM of the VM it joined.  */
-      struct container_state *owner = NULL;
-      runhv_error_t ignored = NULL;
-      if (state_load (ctx->root, vm_owner (c), &owner, &ignored) < 0)
-        {
-          runhv_error_release (&ignored);
-          return 0;
-        }
-      vm = owner->backend ? json_object_get (owner->backend, "vm") : NULL;
-      pid = (pid_t)json_integer_value (json_object_get (vm, "pid"));
-      if (pid > 0 && !pid_alive (pid, (uint64_t)json_integer_value (json_object_get (vm, "pid_start"))))
-        pid = 0;
-      container_state_free (owner);
-      return pid;
+      runhv_error_release (&ignored);
+      return 0;
     }
   pid = (pid_t)json_integer_value (json_object_get (vm, "pid"));
   if (pid > 0 && pid_alive (pid, (uint64_t)json_integer_value (json_object_get (vm, "pid_start"))))
@@ -967,18 +979,12 @@ hv_resume (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
 static void
 vm_size (struct runtime_context *ctx, struct container *c, int64_t *memory_mb, int64_t *cpus)
 {
-  struct container_state *owner = NULL;
+  cleanup_json json_t *vm = NULL;
   runhv_error_t ignored = NULL;
-  json_t *vm = c->state->backend ? json_object_get (c->state->backend, "vm") : NULL;
-  if (joined (c))
-    {
-      if (state_load (ctx->root, vm_owner (c), &owner, &ignored) < 0)
-        runhv_error_release (&ignored);
-      vm = owner && owner->backend ? json_object_get (owner->backend, "vm") : NULL;
-    }
+  if (vm_record (ctx, c, &vm, NULL, &ignored) < 0)
+    runhv_error_release (&ignored);
   *memory_mb = json_integer_value (json_object_get (vm, "memory_mb"));
-  *cpus = json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
-  container_state_free (owner);
+  *cpus = vm_cpus (vm);
 }
 
 static int
