@@ -144,7 +144,6 @@ main (int argc, char **argv)
   const struct cli_verb *verb = NULL;
   int c, ret;
 
-  runtime_helper_dispatch (argc, argv);
   memset (&g, 0, sizeof (g));
   opterr = 0;
   while ((c = getopt_long (argc, argv, "+vh", opts, NULL)) != -1)

@@ -2,7 +2,6 @@
    and lifecycle rules shared by every backend.  */
 #include "runtime.h"
 #include "runtime-internal.h"
-#include "uvm/exec-self.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1088,10 +1087,4 @@ int
 runtime_diag_list (struct runtime_context *ctx, json_t **out, runhv_error_t *err)
 {
   return collect_containers (ctx, diag_one, out, err);
-}
-
-void
-runtime_helper_dispatch (int argc, char **argv)
-{
-  exec_self_dispatch (argc, argv);
 }

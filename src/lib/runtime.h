@@ -14,11 +14,6 @@
 
 #define RUNHV_DEFAULT_ROOT "/run/runhv"
 
-/* First thing in a program's main: when this process is one of the
-   library's exec'd helpers (a VM supervisor, a host stand-in), run that
-   role and exit; otherwise return.  */
-void runtime_helper_dispatch (int argc, char **argv);
-
 int runtime_context_init (struct runtime_context *ctx, const char *root, runhv_error_t *err);
 void runtime_context_release (struct runtime_context *ctx);
 

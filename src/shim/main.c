@@ -232,8 +232,8 @@ main (int argc, char **argv)
   runhv_error_t err = NULL;
   int ret;
 
-  /* The VM supervisor and proxies this shim starts: exec'd, not forked. */
-  runtime_helper_dispatch (argc, argv);
+  /* (The VM supervisor and proxies this shim starts are exec'd copies of
+     it, dispatched by the library before main.)  */
   log_set_ident ("containerd-shim-runhv-v1");
   if (parse_flags (argc, argv, &f, &cmd, &err) < 0)
     {

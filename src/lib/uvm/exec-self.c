@@ -128,10 +128,14 @@ exec_self_start (const char *ident, const char *role)
   return j;
 }
 
-void
+/* Before the program's main (), as the container-entry copy is dispatched
+   (process/init-spawn.c): any program that links the backend runs its
+   helper roles without having to remember to ask.  glibc passes
+   constructors main ()'s arguments.  */
+__attribute__ ((constructor)) static void
 exec_self_dispatch (int argc, char **argv)
 {
-  if (argc != 2)
+  if (argc != 2 || argv == NULL)
     return;
   if (strcmp (argv[1], UVM_SUPERVISOR_ARGV1) == 0)
     supervisor_exec_main ();

@@ -30,8 +30,7 @@ pid_t exec_self (const char *name, const char *role, json_t *config, const int *
    Anyone who runs the role by hand is told it is internal, and the
    process exits 2.  */
 json_t *exec_self_start (const char *ident, const char *role);
-/* Called first by main () of runhv and of the shim: runs a role and does
-   not return when argv names one.  */
-void exec_self_dispatch (int argc, char **argv);
+/* The roles are dispatched by a constructor in exec-self.c, before the
+   program's main (): a role runs and never returns.  */
 
 #endif
