@@ -98,20 +98,28 @@ no_vm_cgroup() {
   # its view of the shared tree is idmapped, nosuid, nodev; the root is ro
   grep -E ' /shared [^ ]*nosuid,nodev[^ ]*,idmapped' /proc/$q/mountinfo
   grep -E '^[0-9]+ [0-9]+ [^ ]+ / / ro,' /proc/$q/mountinfo
-  # its cgroup, named after the VM, with memory and pids limits
-  grep -qx "[0-9]*:memory:/runhv/runhv-vm-jq1" /proc/$q/cgroup
-  grep -qx "[0-9]*:pids:/runhv/runhv-vm-jq1" /proc/$q/cgroup
-  local mem_mb
+  # the VM's cgroup, named after it: QEMU alone in `vmm` with memory and
+  # pids limits, the supervisor and a stand-in (exec --detach) in
+  # `supervisor`
+  grep -qx "[0-9]*:memory:/runhv/runhv-vm-jq1/vmm" /proc/$q/cgroup || fail "$(cat /proc/$q/cgroup)"
+  grep -qx "[0-9]*:pids:/runhv/runhv-vm-jq1/vmm" /proc/$q/cgroup
+  local mem_mb sup standin
   mem_mb=$(sed -n 's/.*-m \([0-9]*\)M.*/\1/p' <(tr '\0' ' ' < /proc/$q/cmdline))
-  [ "$(cat /sys/fs/cgroup/memory/runhv/runhv-vm-jq1/memory.limit_in_bytes)" -eq $(((mem_mb + 384) * 1024 * 1024)) ]
-  [ "$(cat /sys/fs/cgroup/pids/runhv/runhv-vm-jq1/pids.max)" = 512 ]
-  [ "$(cat /sys/fs/cgroup/pids/runhv/runhv-vm-jq1/cgroup.procs)" = "$q" ]
+  [ "$(cat /sys/fs/cgroup/memory/runhv/runhv-vm-jq1/vmm/memory.limit_in_bytes)" -eq $(((mem_mb + 384) * 1024 * 1024)) ]
+  [ "$(cat /sys/fs/cgroup/pids/runhv/runhv-vm-jq1/vmm/pids.max)" = 512 ]
+  [ "$(cat /sys/fs/cgroup/pids/runhv/runhv-vm-jq1/vmm/cgroup.procs)" = "$q" ]
+  sup=$(rh state jq1 | jq -r .pid)
+  grep -qx "[0-9]*:memory:/runhv/runhv-vm-jq1/supervisor" /proc/$sup/cgroup || fail "supervisor: $(cat /proc/$sup/cgroup)"
+  rhd exec -d --pid-file "$TEST_DIR/standin.pid" jq1 sleep 100
+  standin=$(cat "$TEST_DIR/standin.pid")
+  grep -qx "[0-9]*:memory:/runhv/runhv-vm-jq1/supervisor" /proc/$standin/cgroup || fail "stand-in: $(cat /proc/$standin/cgroup)"
+  grep -qx "[0-9]*:pids:/runhv/runhv-vm-jq1/supervisor" /proc/$standin/cgroup
   # gone with the VM: no cgroup, no mount, no jail directory
   rh delete -f jq1
   wait_for 100 no_vm_cgroup runhv jq1 || fail "cgroup left: $(vm_cgroups runhv jq1)"
   [[ ! -e "$ROOT/jq1" ]]
-  ! grep -q "$ROOT/jq1" /proc/self/mountinfo
-  ! pgrep -f "runhv-uvm-jq1," >/dev/null
+  if grep -q "$ROOT/jq1" /proc/self/mountinfo; then fail "mount left"; fi
+  if pgrep -f "runhv-uvm-jq1," >/dev/null; then fail "QEMU left"; fi
 }
 
 @test "the VM's cgroup goes under the container's cgroupsPath parent, and goes when QEMU is killed" {
@@ -120,7 +128,7 @@ no_vm_cgroup() {
   local q
   q=$(qemu_of jq2)
   [ -n "$q" ]
-  grep -qx "[0-9]*:memory:/$CG_PARENT/runhv-vm-jq2" /proc/$q/cgroup
+  grep -qx "[0-9]*:memory:/$CG_PARENT/runhv-vm-jq2/vmm" /proc/$q/cgroup
   [ -d "/sys/fs/cgroup/pids/$CG_PARENT/runhv-vm-jq2" ]
   kill -9 "$q"
   wait_for 100 no_vm_cgroup "$CG_PARENT" jq2 || fail "cgroup left: $(vm_cgroups "$CG_PARENT" jq2)"

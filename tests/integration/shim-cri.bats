@@ -250,6 +250,82 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   done
 }
 
+# kubelet names a pod cgroup (cgroup_parent) and reads the pod's use from
+# it (ListPodSandboxStats): a VM pod's host processes, QEMU included, live
+# under it, so a busy loop in the guest shows up as the pod's CPU, as it
+# does for a runc pod.  A hostPath whose propagation is HostToContainer
+# (rslave) sees a mount the host makes after the pod started.
+@test "pod cgroup, statsp and HostToContainer propagation: the same in both isolations" {
+  local handler name pod c parent hp before after vmm d sup
+  hp=$CRI_TEST_DIR/hostpath
+  mkdir -p "$hp"
+  mount --bind "$hp" "$hp"
+  mount --make-shared "$hp"
+  for handler in runhv-process runhv-hypervisor; do
+    name=cg-${handler#runhv-}
+    parent=/runhv-cri-$name
+    pod_json "$name" --arg p "$parent" '.linux = {cgroup_parent: $p}' > "$CRI_TEST_DIR/$name.pod.json"
+    run cri runp --runtime "$handler" "$CRI_TEST_DIR/$name.pod.json"
+    [ "$status" -eq 0 ] || fail "runp $name: $output"
+    pod=$output
+    cri_container_config busy "$CRI_BUSYBOX_IMAGE" sh -c 'while :; do :; done' |
+      jq --arg hp "$hp" '.mounts = [{container_path: "/hp", host_path: $hp, propagation: "PROPAGATION_HOST_TO_CONTAINER"}]' \
+      > "$CRI_TEST_DIR/$name.c.json"
+    run cri create "$pod" "$CRI_TEST_DIR/$name.c.json" "$CRI_TEST_DIR/$name.pod.json"
+    [ "$status" -eq 0 ] || fail "$handler: create: $output"
+    c=$output
+    run cri start "$c"
+    [ "$status" -eq 0 ] || fail "$handler: start: $output"
+    if [ "$handler" = runhv-hypervisor ]; then
+      # every host process of the VM is under the pod's cgroup: QEMU in
+      # runhv-vm-ID/vmm, the supervisor in runhv-vm-ID/supervisor
+      vmm=$(vmm_of "$pod")
+      grep -qx "[0-9]*:memory:$parent/runhv-vm-$pod/vmm" /proc/$vmm/cgroup || fail "QEMU: $(cat /proc/$vmm/cgroup)"
+      d=/sys/fs/cgroup/cpuacct$parent/runhv-vm-$pod/supervisor
+      sup=$(cat "$d/cgroup.procs")
+      [ -n "$sup" ] || fail "no process in $d"
+      for p in $sup; do
+        [[ "$(ps -o args= -p "$p")" == *supervisor* || "$(ps -o args= -p "$p")" == *runhv* ]] || fail "in $d: $(ps -o args= -p "$p")"
+      done
+    fi
+    run cri statsp "$pod"
+    [ "$status" -eq 0 ] || fail "$handler: statsp: $output"
+    before=$(echo "$output" | jq -r '.stats[0].linux.cpu.usageCoreNanoSeconds.value')
+    sleep 3
+    run cri statsp "$pod"
+    [ "$status" -eq 0 ] || fail "$handler: statsp: $output"
+    after=$(echo "$output" | jq -r '.stats[0].linux.cpu.usageCoreNanoSeconds.value')
+    # a busy loop for 3 s on a 2-CPU host: well over 0.8 s of CPU
+    [ $((after - before)) -gt 800000000 ] || fail "$handler: the pod used $((after - before)) ns of CPU in 3 s of a busy loop"
+    echo "$output" | jq -e '(.stats[0].linux.memory.workingSetBytes.value | tonumber) > 0' >/dev/null ||
+      fail "$handler: memory: $output"
+    cri stop -t 1 "$c" >/dev/null
+    cri rm "$c" >/dev/null
+    # the propagation, with a waiting container
+    cri_container_config hp "$CRI_BUSYBOX_IMAGE" sleep 1000 |
+      jq --arg hp "$hp" '.mounts = [{container_path: "/hp", host_path: $hp, propagation: "PROPAGATION_HOST_TO_CONTAINER"}]' \
+      > "$CRI_TEST_DIR/$name.hp.json"
+    run cri create "$pod" "$CRI_TEST_DIR/$name.hp.json" "$CRI_TEST_DIR/$name.pod.json"
+    [ "$status" -eq 0 ] || fail "$handler: create: $output"
+    c=$output
+    cri start "$c" >/dev/null || fail "$handler: start"
+    mkdir -p "$hp/sub-$name"
+    mount -t tmpfs -o size=1m none "$hp/sub-$name"
+    echo "mounted-later" > "$hp/sub-$name/file"
+    run cri exec-sync "$c" -- cat "/hp/sub-$name/file"
+    umount "$hp/sub-$name"
+    [ "$status" -eq 0 ] || fail "$handler: a mount made after start did not reach the rslave container: $output"
+    [ "$output" = mounted-later ] || fail "$handler: $output"
+    cri stopp "$pod" >/dev/null
+    cri rmp "$pod" >/dev/null
+    # nothing left under the pod cgroup (kubelet removes the pod cgroup)
+    wait_for 100 bash -c "! compgen -G '/sys/fs/cgroup/*$parent/*/' >/dev/null" ||
+      fail "$handler: left under $parent: $(compgen -G "/sys/fs/cgroup/*$parent/*/")"
+    for d in /sys/fs/cgroup/*$parent; do rmdir "$d" || fail "$handler: $d"; done
+  done
+  umount "$hp"
+}
+
 # A VM cannot share the host's namespaces: a hostNetwork/hostIPC/hostPID pod
 # on the VM handler fails at once, naming the namespace, leaving nothing.
 @test "a VM pod asking for a host namespace is refused, naming it; process isolation runs it" {

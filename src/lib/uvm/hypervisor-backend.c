@@ -23,6 +23,7 @@
 #include "oci/hooks.h"
 #include "core/json.h"
 #include "uvm/podnet.h"
+#include "process/cgroup.h"
 #include "core/log.h"
 #include "backend/runtime-context.h"
 #include "uvm/proxy.h"
@@ -303,10 +304,34 @@ binds_free (struct uvm_bind *b, size_t n)
 
 /* ---- host proxies: a host process stands for a process in the VM ----- */
 
+/* A stand-in is one of the VM's host processes: it joins the supervisor
+   in the VM's cgroup (jail.c), under the pod's, before it does anything.  */
+static int
+enter_vm_cgroup (struct runtime_context *ctx, struct container *c, pid_t proxy, runhv_error_t *err)
+{
+  cleanup_json json_t *vm = NULL;
+  cleanup_free char *path = NULL;
+  struct cgroup_manager *cg = NULL;
+  const char *vm_cgroup;
+  int r;
+  if (vm_record (ctx, c, &vm, NULL, err) < 0)
+    return -1;
+  vm_cgroup = json_string_value (json_object_get (vm, "cgroup"));
+  if (vm_cgroup == NULL)
+    return 0; /* a VM made by a runhv that did not record it */
+  path = xasprintf ("%s/supervisor", vm_cgroup);
+  if (cgroup_manager_new (NULL, path, c->state->id, false, &cg, err) < 0)
+    return -1;
+  r = cgroup_enter (cg, proxy, err);
+  cgroup_manager_free (cg);
+  return r < 0 ? runhv_error_wrap (err, "the host stand-in into the VM's cgroup `%s`", path) : 0;
+}
+
 /* Exec a proxy (proxy.c); the handle is on it once the guest process
    exists.  */
 static int
-spawn_proxy (struct uvm_proxy_args *a, struct process_handle *h, pid_t *guest_pid, runhv_error_t *err)
+spawn_proxy (struct runtime_context *ctx, struct container *c, struct uvm_proxy_args *a, struct process_handle *h,
+             pid_t *guest_pid, runhv_error_t *err)
 {
   int sv[2];
   pid_t proxy;
@@ -318,6 +343,13 @@ spawn_proxy (struct uvm_proxy_args *a, struct process_handle *h, pid_t *guest_pi
   if (proxy < 0)
     {
       close (sv[0]);
+      return -1;
+    }
+  if (enter_vm_cgroup (ctx, c, proxy, err) < 0)
+    {
+      close (sv[0]);
+      kill (proxy, SIGKILL);
+      waitpid (proxy, NULL, 0);
       return -1;
     }
   if (sync_recv (sv[0], &m) < 0)
@@ -441,7 +473,7 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
     .console_receiver = o->console_receiver,
     .exit_file = exit_file,
   };
-  proxy = spawn_proxy (&a, NULL, &guest, err);
+  proxy = spawn_proxy (ctx, c, &a, NULL, &guest, err);
   json_decref (a.request);
   binds_free (binds, nbinds);
   if (proxy < 0)
@@ -1076,7 +1108,7 @@ hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_opt
     .console_socket = o->console_socket,
     .console_receiver = o->console_receiver,
   };
-  r = spawn_proxy (&a, h, NULL, err);
+  r = spawn_proxy (ctx, c, &a, h, NULL, err);
   json_decref (a.request);
   if (r >= 0 && o->exec_ref != NULL)
     snprintf (o->exec_ref, RUNHV_EXEC_REF_MAX, "%s", exec_id);

@@ -415,42 +415,86 @@ make_userns (int64_t base, runhv_error_t *err)
   return fd;
 }
 
-/* --- the VM's cgroup and who removes it ---------------------------------- */
+/* --- the VM's cgroups and who removes them ------------------------------- */
+
+/* The VM's cgroup holds every host process of the VM, so the pod cgroup
+   it sits under (and the RuntimeClass overhead kubelet adds to it) binds
+   them all: QEMU alone in `vmm`, with the limits sized from the VM, and
+   the supervisor with its host stand-ins in `supervisor`.  */
+struct vm_cgroups
+{
+  struct cgroup_manager *vmm, *sup;
+};
+
+static void
+vm_cgroups_free (struct vm_cgroups *c)
+{
+  cgroup_manager_free (c->vmm);
+  cgroup_manager_free (c->sup);
+  c->vmm = c->sup = NULL;
+}
+
+/* Remove what make_cgroups made, children first (before any reaper runs). */
+static void
+vm_cgroups_destroy (struct vm_cgroups *c)
+{
+  struct cgroup_manager *kids[] = { c->vmm, c->sup };
+  for (size_t k = 0; k < 2; k++)
+    if (kids[k] != NULL)
+      {
+        runhv_error_t ignored = NULL;
+        cgroup_destroy (kids[k], true, &ignored);
+        runhv_error_release (&ignored);
+      }
+  for (size_t i = 0; c->vmm != NULL && i < c->vmm->n_h; i++)
+    {
+      cleanup_free char *d = cgroup_host_dir (c->vmm, i);
+      char *slash = strrchr (d, '/');
+      if (slash != NULL)
+        {
+          *slash = '\0';
+          rmdir (d);
+        }
+    }
+}
 
 static int
-make_cgroup (const struct uvm_launch *l, struct cgroup_manager **out, runhv_error_t *err)
+make_cgroups (const struct uvm_launch *l, struct vm_cgroups *out, runhv_error_t *err)
 {
   cleanup_free char *path = uvm_jail_cgroup_path (l);
-  struct cgroup_manager *cg = NULL;
+  cleanup_free char *vmm_path = xasprintf ("%s/vmm", path), *sup_path = xasprintf ("%s/supervisor", path);
   struct oci_resources r = { 0 };
-  if (cgroup_manager_new (NULL, path, l->id, false, &cg, err) < 0)
+  if (cgroup_manager_new (NULL, vmm_path, l->id, false, &out->vmm, err) < 0)
     return -1;
+  if (cgroup_manager_new (NULL, sup_path, l->id, false, &out->sup, err) < 0)
+    {
+      vm_cgroups_free (out);
+      return -1;
+    }
   r.has_memory_limit = true;
   r.memory_limit = (l->memory_mb + UVM_JAIL_MEMORY_OVERHEAD_MB) * 1024 * 1024;
   r.memory_swap = -1;
   r.has_pids_limit = true;
   r.pids_limit = UVM_JAIL_PIDS_MAX;
-  if (cgroup_create (cg, err) < 0 || cgroup_apply (cg, &r, err) < 0)
+  if (cgroup_create (out->vmm, err) < 0 || cgroup_apply (out->vmm, &r, err) < 0 || cgroup_create (out->sup, err) < 0)
     {
-      runhv_error_t ignored = NULL;
-      cgroup_destroy (cg, true, &ignored);
-      runhv_error_release (&ignored);
-      cgroup_manager_free (cg);
-      return runhv_error_wrap (err, "jail: the VMM's cgroup `%s`", path);
+      vm_cgroups_destroy (out);
+      vm_cgroups_free (out);
+      return runhv_error_wrap (err, "jail: the VM's cgroup `%s`", path);
     }
-  *out = cg;
   return 0;
 }
 
-/* The cgroup goes when the VMM does, however the supervisor ends: a small
-   exec'd helper holds the read end of a pipe whose only writer is the
-   VMM, and removes the cgroup directories at EOF.  */
+/* The cgroups go when the VMM and the supervisor do, however either ends:
+   a small exec'd helper holds the read end of a pipe whose only writers
+   are those two, and removes the cgroup directories at EOF (children
+   first; a stand-in still running delays it, not forever).  */
 static const char reaper_script[]
   = "cat >/dev/null; n=0; for d in \"$@\"; do while [ -d \"$d\" ] && ! rmdir \"$d\" 2>/dev/null; do "
     "n=$((n+1)); [ $n -lt 600 ] || exit 1; sleep 0.05; done; done";
 
 static int
-start_reaper (struct cgroup_manager *cg, int alive_r, runhv_error_t *err)
+start_reaper (const struct vm_cgroups *cg, int alive_r, runhv_error_t *err)
 {
   cleanup_strv char **argv = xmalloc0 (sizeof (char *));
   pid_t p;
@@ -458,10 +502,25 @@ start_reaper (struct cgroup_manager *cg, int alive_r, runhv_error_t *err)
   strv_append (&argv, "-c");
   strv_append (&argv, reaper_script);
   strv_append (&argv, "runhv-jail-reaper");
-  for (size_t i = cg->n_h; i-- > 0;)
+  for (size_t i = cg->vmm->n_h; i-- > 0;)
     {
-      cleanup_free char *d = cgroup_host_dir (cg, i);
+      cleanup_free char *d = cgroup_host_dir (cg->vmm, i);
       strv_append (&argv, d);
+    }
+  for (size_t i = cg->sup->n_h; i-- > 0;)
+    {
+      cleanup_free char *d = cgroup_host_dir (cg->sup, i);
+      strv_append (&argv, d);
+    }
+  for (size_t i = cg->vmm->n_h; i-- > 0;)
+    {
+      cleanup_free char *d = cgroup_host_dir (cg->vmm, i);
+      char *slash = strrchr (d, '/');
+      if (slash != NULL)
+        {
+          *slash = '\0';
+          strv_append (&argv, d);
+        }
     }
   p = fork ();
   if (p < 0)
@@ -755,7 +814,7 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
   cleanup_free char *root = NULL;
   cleanup_close int logfd = -1, confd = -1, null = -1, userns = -1;
   cleanup_close int alive_r = -1, alive_w = -1, sync_p = -1, sync_c = -1;
-  struct cgroup_manager *cg = NULL;
+  struct vm_cgroups cg = { 0 };
   const char *probe = NULL;
   int64_t base = uvm_jail_id_base (l->id, l->jail_id_base);
   char *probe_env[4] = { NULL };
@@ -783,7 +842,7 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
   userns = make_userns (base, err);
   if (userns < 0)
     return -1;
-  if (make_cgroup (l, &cg, err) < 0)
+  if (make_cgroups (l, &cg, err) < 0)
     return -1;
   {
     int p[2], s[2];
@@ -797,11 +856,15 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
     sync_p = s[0];
     sync_c = s[1];
   }
-  if (start_reaper (cg, alive_r, err) < 0)
+  if (start_reaper (&cg, alive_r, err) < 0)
     goto fail_cgroup;
   reaper = true;
   close (alive_r);
   alive_r = -1;
+  /* The supervisor joins the VM's cgroup now that the reaper, which must
+     not be in it to remove it, runs.  */
+  if (cgroup_enter (cg.sup, getpid (), err) < 0)
+    goto fail_cgroup;
 
   a.root = root;
   a.exe = probe ? probe : l->art->qemu;
@@ -862,29 +925,26 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
       runhv_make_error (err, errno, "jail: clone the VMM into new namespaces");
       goto fail_cgroup; /* the reaper sees EOF when alive_w closes */
     }
-  close (alive_w);
+  /* Held (close-on-exec) until the supervisor exits: the reaper waits for
+     it as for QEMU.  */
   alive_w = -1;
   close (sync_c);
   sync_c = -1;
-  if (release_vmm_setup (cg, child, sync_p, err) < 0)
+  if (release_vmm_setup (cg.vmm, child, sync_p, err) < 0)
     goto fail_child;
-  cgroup_manager_free (cg);
+  vm_cgroups_free (&cg);
   *pid = child;
   return 0;
 
 fail_child:
   kill (child, SIGKILL);
   waitpid (child, NULL, 0);
-  cgroup_manager_free (cg);
+  vm_cgroups_free (&cg);
   return -1;
 fail_cgroup:
   if (!reaper)
-    {
-      runhv_error_t ignored = NULL;
-      cgroup_destroy (cg, true, &ignored);
-      runhv_error_release (&ignored);
-    }
-  cgroup_manager_free (cg);
+    vm_cgroups_destroy (&cg);
+  vm_cgroups_free (&cg);
   return -1;
 }
 

@@ -1323,10 +1323,11 @@ boot_and_create (struct sup *s)
   if (supervisor_confine (&err) < 0)
     goto fail;
   {
-    cleanup_json json_t *info
-      = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s}", "guest_pid", (int)s->vc[0].guest_pid, "accel", cfg->accel, "memory_mb",
-                   (json_int_t)cfg->sizing.memory_mb, "cpus", (json_int_t)cfg->sizing.cpus, "memory_source",
-                   cfg->sizing.memory_source, "cpus_source", cfg->sizing.cpus_source);
+    cleanup_free char *cgroup = uvm_jail_cgroup_path (&l);
+    cleanup_json json_t *info = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s,s:s}", "guest_pid", (int)s->vc[0].guest_pid,
+                                           "accel", cfg->accel, "memory_mb", (json_int_t)cfg->sizing.memory_mb, "cpus",
+                                           (json_int_t)cfg->sizing.cpus, "memory_source", cfg->sizing.memory_source,
+                                           "cpus_source", cfg->sizing.cpus_source, "cgroup", cgroup);
     cleanup_free char *text = json_dumps (info, JSON_COMPACT);
     sync_send (cfg->report_fd, SYNC_READY, s->qemu, text, -1);
     close (cfg->report_fd);

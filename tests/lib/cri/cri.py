@@ -473,6 +473,14 @@ def cmd_stats(c, a):
     dump({"stats": out})
 
 
+def cmd_statsp(c, a):
+    if a.ids:
+        out = [to_dict(c.rt("PodSandboxStats", pod_sandbox_id=i).stats) for i in a.ids]
+    else:
+        out = [to_dict(s) for s in c.rt("ListPodSandboxStats").stats]
+    dump({"stats": out})
+
+
 def cmd_update(c, a):
     res = c.api.new("LinuxContainerResources")
     for field in ("cpu_period", "cpu_quota", "cpu_shares", "memory", "cpuset_cpus", "cpuset_mems"):
@@ -580,6 +588,8 @@ def main(argv=None):
     p.add_argument("--stream", choices=["stdout", "stderr"])
     p.add_argument("id")
     p = add("stats", cmd_stats)
+    p.add_argument("ids", nargs="*")
+    p = add("statsp", cmd_statsp)
     p.add_argument("ids", nargs="*")
     p = add("update", cmd_update)
     p.add_argument("--cpu-period", type=int)
