@@ -752,3 +752,17 @@ fork_with_pipe (int fds[2], runhv_error_t *err)
     }
   return pid;
 }
+
+int
+proc_self_dir (void)
+{
+  static int fd = -1;
+  static pid_t owner;
+  if (fd >= 0 && owner == getpid ())
+    return fd;
+  if (fd >= 0)
+    close (fd); /* a forked child's copy of its parent's */
+  fd = open ("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  owner = getpid ();
+  return fd;
+}

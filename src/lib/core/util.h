@@ -50,6 +50,11 @@ bool mountinfo_next (char **cursor, char **point, char **fstype, char **super);
    full mount of it).  */
 bool mountinfo_next_root (char **cursor, char **root, char **point, char **fstype, char **super);
 int read_file_at (int dirfd, const char *name, size_t max, char **out, size_t *len, runhv_error_t *err);
+/* This process's /proc/PID directory (an O_PATH fd opened once per
+   process, -1 on failure): the VM supervisor mounts its VM's procfs over
+   /proc (for podman top), after which "/proc/self" names nothing, so code
+   it runs reads itself through this.  */
+int proc_self_dir (void);
 /* Write via O_WRONLY|O_TRUNC (cgroup files, /proc knobs).  */
 int write_file (const char *path, const char *data, size_t len, runhv_error_t *err);
 int write_file_at (int dirfd, const char *name, const char *data, size_t len, runhv_error_t *err);

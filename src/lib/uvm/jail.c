@@ -333,7 +333,7 @@ mount_shared (const char *shared, const char *root, int userns, int64_t base, ru
   t = idmap_clone (shared, userns, false, err);
   if (t < 0 || attach (t, dst, err) < 0)
     return -1;
-  if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, err) < 0)
+  if (read_file_at (proc_self_dir (), "mountinfo", 0, &buf, NULL, err) < 0)
     return -1;
   for (cursor = buf; mountinfo_next (&cursor, &point, &fstype, &super);)
     {
@@ -955,7 +955,7 @@ overlay_options_at (const char *src)
 {
   cleanup_free char *buf = NULL;
   char *cursor, *point, *fstype, *super, *found = NULL;
-  if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, NULL) < 0)
+  if (read_file_at (proc_self_dir (), "mountinfo", 0, &buf, NULL, NULL) < 0)
     return NULL;
   for (cursor = buf; mountinfo_next (&cursor, &point, &fstype, &super);)
     if (strcmp (point, src) == 0)

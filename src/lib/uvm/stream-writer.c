@@ -27,8 +27,8 @@ stream_writer_init (struct stream_writer *w, int fd)
          it (a shell's terminal): open the same pipe or tty anew.  */
       char path[64];
       int nfd;
-      snprintf (path, sizeof (path), "/proc/self/fd/%d", fd);
-      nfd = open (path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+      snprintf (path, sizeof (path), "fd/%d", fd);
+      nfd = openat (proc_self_dir (), path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
       if (nfd >= 0)
         w->wfd = nfd;
     }

@@ -1224,6 +1224,47 @@ listen_clients (struct sup *s, runhv_error_t *err)
   return 0;
 }
 
+/* podman top (psgo) lists the processes of the /proc it finds in the
+   mount namespace of the container's pid, the supervisor's: the host's
+   /proc, every process on the host.  Over it goes the procfs of QEMU's
+   pid namespace, so that a VM container's processes, as the host sees
+   them, are its VM (and `ps` arguments run ps in the guest).  A procfs
+   shows the pid namespace of the task that mounts it: a child enters
+   QEMU's, and its child, a member of it, mounts in our mount namespace
+   (a slave of the host's: nothing propagates back).  We read ourselves
+   through proc_self_dir from then on.  */
+static int
+show_vm_as_proc (struct sup *s, runhv_error_t *err)
+{
+  cleanup_free char *path = xasprintf ("/proc/%d/ns/pid", (int)s->qemu);
+  cleanup_close int pidns = open (path, O_RDONLY | O_CLOEXEC);
+  int status;
+  pid_t child;
+  if (pidns < 0)
+    return runhv_make_error (err, errno, "open the VMM's pid namespace");
+  if (proc_self_dir () < 0)
+    return runhv_make_error (err, errno, "open /proc/self");
+  child = fork ();
+  if (child < 0)
+    return runhv_make_error (err, errno, "fork");
+  if (child == 0)
+    {
+      pid_t member;
+      if (setns (pidns, CLONE_NEWPID) < 0)
+        _exit (1);
+      member = fork ();
+      if (member == 0)
+        _exit (mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ? 2 : 0);
+      if (member < 0 || waitpid (member, &status, 0) < 0 || !WIFEXITED (status))
+        _exit (3);
+      _exit (WEXITSTATUS (status));
+    }
+  if (waitpid (child, &status, 0) < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    return runhv_error (err, "mount the VM's procfs over the supervisor's /proc (step %d failed)",
+                        WIFEXITED (status) ? WEXITSTATUS (status) : -1);
+  return 0;
+}
+
 static void
 boot_and_create (struct sup *s)
 {
@@ -1283,6 +1324,8 @@ boot_and_create (struct sup *s)
     cleanup_free char *ns = xasprintf ("/proc/%d/ns/user", (int)s->qemu);
     s->vmm_userns = open (ns, O_RDONLY | O_CLOEXEC);
   }
+  if (show_vm_as_proc (s, &err) < 0)
+    goto fail;
   close (sv[1]);
   /* QEMU holds the tap now: it goes when QEMU does.  */
   if (cfg->tap_fd >= 0)
