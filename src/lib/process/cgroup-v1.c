@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "process/cgroup-internal.h"
+#include "process/cgroup-devices.h"
 #include "core/util.h"
 #include "core/banned.h"
 
@@ -314,24 +315,6 @@ format_rule (char *buf, size_t size, char type, int64_t major, int64_t minor, co
     snprintf (buf, size, "%c %s:%s %s", type, ma, mi, access);
 }
 
-/* Devices every container gets whatever its rules say, as with runc.  */
-static const struct
-{
-  char type;
-  int64_t major, minor;
-} default_allowed[] = {
-  { 'c', -1, -1 },                 /* mknod of any char device ("m" only, below) */
-  { 'b', -1, -1 },  { 'c', 1, 3 }, /* null */
-  { 'c', 1, 5 },                   /* zero */
-  { 'c', 1, 7 },                   /* full */
-  { 'c', 1, 8 },                   /* random */
-  { 'c', 1, 9 },                   /* urandom */
-  { 'c', 5, 0 },                   /* tty */
-  { 'c', 5, 1 },                   /* console */
-  { 'c', 5, 2 },                   /* ptmx */
-  { 'c', 136, -1 },                /* pts */
-};
-
 static int
 apply_devices (struct cgroup_manager *m, const struct oci_resources *r, runhv_error_t *err)
 {
@@ -344,18 +327,12 @@ apply_devices (struct cgroup_manager *m, const struct oci_resources *r, runhv_er
     return 0; /* no devices controller: nothing to restrict with */
   if (dfd < 0)
     return -1;
-  for (size_t i = 0; i < r->n_devices; i++)
+  /* The spec's rules in order, then the devices every container gets.  */
+  for (size_t i = 0; i < r->n_devices + cgroup_n_default_devices; i++)
     {
-      const struct oci_device_rule *d = &r->devices[i];
+      const struct oci_device_rule *d = i < r->n_devices ? &r->devices[i] : &cgroup_default_devices[i - r->n_devices];
       format_rule (buf, sizeof (buf), d->type, d->major, d->minor, d->access);
       if (cgroup_write (m, dfd, d->allow ? "devices.allow" : "devices.deny", buf, "linux.resources.devices", err) < 0)
-        return -1;
-    }
-  for (size_t i = 0; i < sizeof (default_allowed) / sizeof (default_allowed[0]); i++)
-    {
-      format_rule (buf, sizeof (buf), default_allowed[i].type, default_allowed[i].major, default_allowed[i].minor,
-                   default_allowed[i].major < 0 ? "m" : "rwm");
-      if (cgroup_write (m, dfd, "devices.allow", buf, "linux.resources.devices", err) < 0)
         return -1;
     }
   return 0;
