@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "process/cgroup-internal.h"
+#include "process/cgroup-devices.h"
 #include "core/util.h"
 #include "core/banned.h"
 
@@ -221,9 +222,18 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
       if (cgroup_write (m, dfd, r->unified_keys[i], r->unified_values[i], field, err) < 0)
         return -1;
     }
-  /* Device rules need an eBPF program on v2; inside the utility VM the
-     container sees only the VM's own devices, so they are not enforced.  */
-  return 0;
+  /* v2 has no devices.allow/deny files: the rules become a BPF device
+     program on the directory, or a spec's deny-all would leave a container
+     on a v2 host every host device.  (The utility VM gets no rules: host
+     device numbers mean nothing there, so uvm_guest_resources drops them.)
+     A fake tree takes no program: only the rules are checked.  */
+  if (m->fake)
+    {
+      cleanup_free struct bpf_insn *insns = NULL;
+      size_t n_insns = 0;
+      return cgroup_devices_program (r->devices, r->n_devices, &insns, &n_insns, err);
+    }
+  return cgroup_devices_apply_bpf (dfd, r->devices, r->n_devices, err);
 }
 
 int
