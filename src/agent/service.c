@@ -246,6 +246,53 @@ send_response (struct agent *a, uint32_t id, json_t *resp)
   json_decref (resp);
 }
 
+/* linux.devices name devices by number, and numbers are the kernel's: the
+   node made in the container is this VM's device of that number.  One the
+   VM's kernel has no driver for (a host disk, a GPU) would be a node that
+   fails at open; refuse it, naming it, before anything is made.  */
+static bool
+guest_has_major (const char *devices, char type, int64_t major)
+{
+  const char *section = strstr (devices, type == 'b' ? "Block devices:" : "Character devices:");
+  const char *line = section ? strchr (section, '\n') : NULL;
+  while (line != NULL && line[1] != '\0' && line[1] != '\n')
+    {
+      char *end;
+      long long m = strtoll (line + 1, &end, 10);
+      if (end != line + 1 && m == major)
+        return true;
+      line = strchr (line + 1, '\n');
+    }
+  return false;
+}
+
+static int
+check_guest_devices (json_t *spec, runhv_error_t *err)
+{
+  json_t *devs = json_object_get (json_object_get (spec, "linux"), "devices"), *d;
+  cleanup_free char *known = NULL;
+  size_t i;
+  if (json_array_size (devs) == 0)
+    return 0;
+  if (read_file ("/proc/devices", 64 << 10, &known, NULL, err) < 0)
+    return -1;
+  json_array_foreach (devs, i, d)
+  {
+    const char *type = json_string_value (json_object_get (d, "type"));
+    const char *path = json_string_value (json_object_get (d, "path"));
+    json_int_t major = json_integer_value (json_object_get (d, "major"));
+    if (type == NULL || path == NULL || type[0] == 'p')
+      continue; /* a FIFO has no driver; malformed entries fail in create */
+    if (!guest_has_major (known, type[0], major))
+      return runhv_error (err,
+                          "linux.devices `%s` (%c %lld:%lld): the VM's kernel has no such device; host devices are "
+                          "not passed into a VM (remove it, or use process isolation)",
+                          path, type[0], (long long)major,
+                          (long long)json_integer_value (json_object_get (d, "minor")));
+  }
+  return 0;
+}
+
 /* A pod's later container shares its sandbox's pid, ipc or uts namespace:
    the host names it "container:SANDBOX" (a host path means nothing here);
    this VM's own container of that id stands for it.  */
@@ -304,7 +351,7 @@ op_create (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
       json_object_set_new (spec, "root", root);
     }
   json_object_set (root, "path", json_object_get (req, "rootfs"));
-  if (resolve_pod_namespaces (a, spec, err) < 0)
+  if (resolve_pod_namespaces (a, spec, err) < 0 || check_guest_devices (spec, err) < 0)
     {
       json_decref (spec);
       proc_release (a, p);

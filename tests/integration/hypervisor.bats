@@ -262,6 +262,53 @@ wait_status() {
   assert_no_vm_leaks hostns
 }
 
+# linux.devices nodes and linux.resources.devices rules hold alike in both
+# isolations: the host's devices controller (v1 here) for a process
+# container, the guest kernel's BPF device program for a VM container.  A
+# device the VM's kernel lacks (a host disk) is refused, naming it.
+@test "linux.devices and device rules: the same in both isolations; a device the VM lacks is refused" {
+  local iso
+  config '.process.args = ["sh", "-c", "(exec 3<>/dev/fuse) 2>/dev/null && echo fuse-open || echo fuse-denied; (echo x >/dev/kmsg) 2>/dev/null && echo kmsg-open || echo kmsg-denied; echo >/dev/null && echo null-ok; ls -l /dev/fuse | cut -c1"]
+    | .linux.devices = [{path: "/dev/kmsg", type: "c", major: 1, minor: 11, fileMode: 438},
+                        {path: "/dev/fuse", type: "c", major: 10, minor: 229, fileMode: 438}]
+    | .linux.resources.devices = [{allow: false, access: "rwm"},
+                                  {allow: true, type: "c", major: 10, minor: 229, access: "rw"}]'
+  for iso in process hypervisor; do
+    run rh run --isolation=$iso --bundle "$BUNDLE" dev-$iso
+    [ "$status" -eq 0 ] || fail "$iso: $output"
+    [ "$(echo "$output" | tr '\n' ' ')" = "fuse-open kmsg-denied null-ok c " ] || fail "$iso: $output"
+  done
+  config '.linux.devices += [{path: "/dev/hostdisk", type: "b", major: 8, minor: 0}]'
+  run rhd create --isolation=hypervisor --bundle "$BUNDLE" dev-disk
+  [ "$status" -ne 0 ] || fail "a host disk was accepted in a VM"
+  [[ "$output" == *'linux.devices `/dev/hostdisk` (b 8:0): the VM'"'"'s kernel has no such device'* ]] || fail "$output"
+  [ -z "$(rh list -q)" ] || fail "left: $(rh list -q)"
+}
+
+# Mounts are made in config.json's order in both isolations: a tmpfs over
+# an earlier bind hides it, a bind under an earlier tmpfs shows.
+@test "mounts are made in config.json order, the same in both isolations" {
+  local iso want
+  mkdir -p "$TEST_DIR/hd"
+  echo from-host > "$TEST_DIR/hd/f"
+  jq --arg hd "$TEST_DIR/hd" '.process.args = ["sh", "-c", "ls /m | wc -l; cat /n/sub/f; awk \"{print \\$5}\" /proc/self/mountinfo"]
+    | .mounts += [{destination: "/m", type: "bind", source: $hd, options: ["rbind"]},
+                  {destination: "/m", type: "tmpfs", source: "tmpfs"},
+                  {destination: "/n", type: "tmpfs", source: "tmpfs"},
+                  {destination: "/n/sub", type: "bind", source: $hd, options: ["rbind", "ro"]}]' \
+    "$BUNDLE/config.json" > "$BUNDLE/c.json" && mv "$BUNDLE/c.json" "$BUNDLE/config.json"
+  want=$(jq -r '.mounts[].destination' "$BUNDLE/config.json")
+  for iso in process hypervisor; do
+    run rh run --isolation=$iso --bundle "$BUNDLE" order-$iso
+    [ "$status" -eq 0 ] || fail "$iso: $output"
+    [ "${lines[0]}" = 0 ] || fail "$iso: the bind at /m shows through the tmpfs mounted after it"
+    [ "${lines[1]}" = from-host ] || fail "$iso: ${lines[1]}"
+    # the config's mounts appear in mountinfo in the config's order
+    [ "$(printf '%s\n' "${lines[@]:2}" | grep -Fx -f <(echo "$want"))" = "$want" ] ||
+      fail "$iso: order $(printf '%s\n' "${lines[@]:2}" | grep -Fx -f <(echo "$want") | tr '\n' ' ')"
+  done
+}
+
 @test "conversion: a created container moves to a VM and back; a running one is refused" {
   rhd create --bundle "$BUNDLE" conv
   [ "$(rh state conv | jq -r .isolation)" = process ]
@@ -395,8 +442,17 @@ P
   pm run -d --name vmx --network none --annotation io.runhv.isolation=hypervisor localhost/runhv-test/busybox sleep 1000
   run pm exec vmx uname -r
   [ "$output" = "$(cat "$GUEST_DIR/kernel-release")" ]
+  # podman top: the container's processes as the host sees them are its
+  # VM (QEMU alone), never the host's; ps(1) options run ps in the guest
+  run pm top vmx pid args
+  [ "$status" -eq 0 ] || fail "top: $output"
+  [ "${#lines[@]}" -eq 2 ] || fail "podman top lists more than the VM: $output"
+  [[ "${lines[1]}" == *"/vmm -name runhv-uvm-"* ]] || fail "$output"
+  run pm top vmx -ef
+  [ "$status" -eq 0 ] || fail "top -ef: $output"
+  [[ "$output" == *"sleep 1000"* ]] || fail "top -ef: $output"
   pm rm -f -t 0 vmx
   pm system reset -f >/dev/null 2>&1 || true
   rm -rf "$pmdir"
-  ! pgrep -f "runhv-uvm-" >/dev/null
+  if pgrep -f "runhv-uvm-" >/dev/null; then fail "a VM is left"; fi
 }

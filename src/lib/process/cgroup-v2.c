@@ -224,9 +224,10 @@ cgroup_v2_apply (struct cgroup_manager *m, const struct oci_resources *r, runhv_
     }
   /* v2 has no devices.allow/deny files: the rules become a BPF device
      program on the directory, or a spec's deny-all would leave a container
-     on a v2 host every host device.  (The utility VM gets no rules: host
-     device numbers mean nothing there, so uvm_guest_resources drops them.)
-     A fake tree takes no program: only the rules are checked.  */
+     on a v2 host every host device; the utility VM's agent enforces a VM
+     container's rules the same way (device numbers are the kernel's, the
+     same in the guest).  A fake tree takes no program: only the rules are
+     checked.  */
   if (m->fake)
     {
       cleanup_free struct bpf_insn *insns = NULL;

@@ -178,7 +178,6 @@ guest_spec (const struct oci_spec *spec, const struct uvm_sizing *sz, const char
   if (json_is_object (lin))
     {
       json_t *res = uvm_guest_resources (spec, sz);
-      json_object_del (lin, "devices");
       json_object_del (lin, "cgroupsPath");
       if (res != NULL)
         json_object_set_new (lin, "resources", res);

@@ -141,9 +141,8 @@ uvm_guest_resources (const struct oci_spec *spec, const struct uvm_sizing *s)
         q = 1000;
       copy.cpu_quota = (int64_t)q;
     }
-  /* Host devices and their cgroup rules mean nothing inside the VM.  */
-  copy.n_devices = 0;
-  copy.devices = NULL;
+  /* Device rules stay: device numbers are the kernel's, the same in the
+     guest (1:3 is /dev/null there too), and the agent enforces them.  */
   copy.cpu_cpus = NULL; /* host CPU numbers; the VM has its own */
   copy.cpu_mems = NULL;
   j = oci_resources_to_json (&copy);
