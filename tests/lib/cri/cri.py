@@ -465,20 +465,20 @@ def cmd_logs(c, a):
     sys.stderr.buffer.flush()
 
 
-def cmd_stats(c, a):
-    if a.ids:
-        out = [to_dict(c.rt("ContainerStats", container_id=i).stats) for i in a.ids]
+def dump_stats(c, ids, one, id_field, listing):
+    if ids:
+        out = [to_dict(c.rt(one, **{id_field: i}).stats) for i in ids]
     else:
-        out = [to_dict(s) for s in c.rt("ListContainerStats").stats]
+        out = [to_dict(s) for s in c.rt(listing).stats]
     dump({"stats": out})
+
+
+def cmd_stats(c, a):
+    dump_stats(c, a.ids, "ContainerStats", "container_id", "ListContainerStats")
 
 
 def cmd_statsp(c, a):
-    if a.ids:
-        out = [to_dict(c.rt("PodSandboxStats", pod_sandbox_id=i).stats) for i in a.ids]
-    else:
-        out = [to_dict(s) for s in c.rt("ListPodSandboxStats").stats]
-    dump({"stats": out})
+    dump_stats(c, a.ids, "PodSandboxStats", "pod_sandbox_id", "ListPodSandboxStats")
 
 
 def cmd_update(c, a):
