@@ -287,6 +287,20 @@ wait_status() {
 
 # Mounts are made in config.json's order in both isolations: a tmpfs over
 # an earlier bind hides it, a bind under an earlier tmpfs shows.
+@test "a bind with shared propagation is refused in a VM, naming the mount; process isolation runs it" {
+  mkdir -p "$TEST_DIR/sh"
+  jq --arg d "$TEST_DIR/sh" '.process.args = ["true"]
+    | .mounts += [{destination: "/sh", type: "bind", source: $d, options: ["rbind", "rshared"]}]' \
+    "$BUNDLE/config.json" > "$BUNDLE/c.json" && mv "$BUNDLE/c.json" "$BUNDLE/config.json"
+  run rh run --isolation=hypervisor --bundle "$BUNDLE" shp
+  [ "$status" -ne 0 ] || fail "accepted"
+  [[ "$output" == *'(`/sh`): shared propagation: a mount made inside a VM cannot reach the host; use rslave or private, or process isolation'* ]] ||
+    fail "$output"
+  [ -z "$(rh list -q)" ] || fail "left: $(rh list -q)"
+  run rh run --bundle "$BUNDLE" shp-process
+  [ "$status" -eq 0 ] || fail "process: $output"
+}
+
 @test "mounts are made in config.json order, the same in both isolations" {
   local iso want
   mkdir -p "$TEST_DIR/hd"

@@ -290,6 +290,26 @@ console_owner() {
   done
 }
 
+# containerd's rootfs is a mount point of its own (the snapshot), shared
+# when the host's mounts are: the mount to make private is that one, not
+# "/" (runhv read every mount point as "/", so pivot_root failed and the
+# container's mounts reached the host through the shared snapshot).
+@test "rootfsPropagation with the rootfs a shared mount point of its own runs as under runc, and nothing reaches the host" {
+  local p
+  mount --bind "$BUNDLE/rootfs" "$BUNDLE/rootfs"
+  mount --make-shared "$BUNDLE/rootfs"
+  for p in rshared rslave private; do
+    config ".linux.rootfsPropagation = \"$p\" | .process.args = [\"awk\", \"\$5 == \\\"/\\\" { print \$7 }\", \"/proc/self/mountinfo\"]"
+    both
+    [ "$(grep -c " $BUNDLE/rootfs" /proc/self/mountinfo)" -eq 1 ] ||
+      { umount -R "$BUNDLE/rootfs"; fail "$p: mounts reached the host"; }
+    [ "$runc_rc" -eq 0 ] || { umount "$BUNDLE/rootfs"; fail "$p: runc: $runc_out"; }
+    [ "$rh_rc" -eq 0 ] || { umount "$BUNDLE/rootfs"; fail "$p: runhv: $rh_out"; }
+    [ "${rh_out//[0-9]/}" = "${runc_out//[0-9]/}" ] || { umount "$BUNDLE/rootfs"; fail "$p: runhv's root is '$rh_out', runc's '$runc_out'"; }
+  done
+  umount "$BUNDLE/rootfs"
+}
+
 # runc works in the bundle directory, so a relative bind source names a path
 # in the bundle, wherever the caller stands (runhv bound the caller's cwd:
 # from / that was the host's root).

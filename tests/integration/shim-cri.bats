@@ -326,6 +326,45 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
   umount "$hp"
 }
 
+# containerd turns a Bidirectional mount into an rshared bind and an rshared
+# rootfs: runc-style pods get both; a mount made in a VM's guest can never
+# reach the host, so a VM pod refuses it, naming the mount, not silently.
+@test "Bidirectional propagation: a process pod runs it (an rshared rootfs); a VM pod refuses it, naming the mount" {
+  local handler name pod c hp
+  hp=$CRI_TEST_DIR/bidir
+  mkdir -p "$hp"
+  mount --bind "$hp" "$hp"
+  mount --make-shared "$hp"
+  for handler in runhv-process runhv-hypervisor; do
+    name=bd-${handler#runhv-}
+    pod_json "$name" . > "$CRI_TEST_DIR/$name.pod.json"
+    run cri runp --runtime "$handler" "$CRI_TEST_DIR/$name.pod.json"
+    [ "$status" -eq 0 ] || fail "runp $name: $output"
+    pod=$output
+    cri_container_config bd "$CRI_BUSYBOX_IMAGE" sleep 1000 |
+      jq --arg hp "$hp" '.mounts = [{container_path: "/bd", host_path: $hp, propagation: "PROPAGATION_BIDIRECTIONAL"}]' \
+      > "$CRI_TEST_DIR/$name.c.json"
+    run cri create "$pod" "$CRI_TEST_DIR/$name.c.json" "$CRI_TEST_DIR/$name.pod.json"
+    [ "$status" -eq 0 ] || fail "$handler: create: $output"
+    c=$output
+    run cri start "$c"
+    if [ "$handler" = runhv-process ]; then
+      [ "$status" -eq 0 ] || fail "$handler: start: $output"
+      # the bind is shared with the host's mount (the root's propagation is
+      # runc 1.1's, checked against runc in runc-mounts.bats)
+      run cri exec-sync "$c" -- grep " /bd " /proc/self/mountinfo
+      [[ "$output" == *shared:* ]] || fail "$handler: /bd is not shared: $output"
+    else
+      [ "$status" -ne 0 ] || fail "$handler: a Bidirectional mount was accepted in a VM"
+      [[ "$output" == *'(`/bd`): shared propagation: a mount made inside a VM cannot reach the host'* ]] || fail "$output"
+    fi
+    cri rm -f "$c" >/dev/null
+    cri stopp "$pod" >/dev/null
+    cri rmp "$pod" >/dev/null
+  done
+  umount "$hp"
+}
+
 # A VM cannot share the host's namespaces: a hostNetwork/hostIPC/hostPID pod
 # on the VM handler fails at once, naming the namespace, leaving nothing.
 @test "a VM pod asking for a host namespace is refused, naming it; process isolation runs it" {

@@ -248,6 +248,30 @@ test_write_file_atomic (void **state)
   assert_int_equal (rm_rf (d.path, &err), 0);
 }
 
+/* Whole mount points, escapes decoded, the shared flag from the optional
+   fields (rootfs_prepare once read every mount point as "/").  */
+static void
+test_mountinfo_entry (void **state)
+{
+  char text[] = "36 25 0:31 / /tmp/a\\040b rw,relatime shared:7 master:1 - tmpfs tmpfs rw\n"
+                "bad line\n"
+                "40 36 8:1 /x /tmp/a\\040b/rootfs rw - ext4 /dev/sda1 rw,errors=remount-ro\n";
+  char *cursor = text;
+  struct mountinfo_entry e;
+  (void)state;
+  assert_true (mountinfo_next_entry (&cursor, &e));
+  assert_string_equal (e.point, "/tmp/a b");
+  assert_string_equal (e.root, "/");
+  assert_string_equal (e.fstype, "tmpfs");
+  assert_true (e.shared);
+  assert_true (mountinfo_next_entry (&cursor, &e));
+  assert_string_equal (e.point, "/tmp/a b/rootfs");
+  assert_string_equal (e.root, "/x");
+  assert_string_equal (e.super, "rw,errors=remount-ro");
+  assert_false (e.shared);
+  assert_false (mountinfo_next_entry (&cursor, &e));
+}
+
 int
 main (void)
 {
@@ -255,6 +279,7 @@ main (void)
     cmocka_unit_test (test_parse_int64),      cmocka_unit_test (test_parse_uint64),
     cmocka_unit_test (test_parse_size),       cmocka_unit_test (test_strv),
     cmocka_unit_test (test_read_file_limits), cmocka_unit_test (test_write_file_atomic),
+    cmocka_unit_test (test_mountinfo_entry),
   };
   return cmocka_run_group_tests_name ("util", tests, NULL, NULL);
 }

@@ -703,6 +703,19 @@ mountinfo_next (char **cursor, char **point, char **fstype, char **super)
 bool
 mountinfo_next_root (char **cursor, char **root, char **point, char **fstype, char **super)
 {
+  struct mountinfo_entry e;
+  if (!mountinfo_next_entry (cursor, &e))
+    return false;
+  *root = e.root;
+  *point = e.point;
+  *fstype = e.fstype;
+  *super = e.super;
+  return true;
+}
+
+bool
+mountinfo_next_entry (char **cursor, struct mountinfo_entry *e)
+{
   while (*cursor != NULL && **cursor != '\0')
     {
       char *line = *cursor, *f[64];
@@ -727,10 +740,14 @@ mountinfo_next_root (char **cursor, char **root, char **point, char **fstype, ch
         continue;
       mountinfo_unescape (f[3]);
       mountinfo_unescape (f[4]);
-      *root = f[3];
-      *point = f[4];
-      *fstype = f[dash + 1];
-      *super = f[dash + 3];
+      e->root = f[3];
+      e->point = f[4];
+      e->fstype = f[dash + 1];
+      e->super = f[dash + 3];
+      e->shared = false;
+      for (int i = 6; i < dash; i++)
+        if (strncmp (f[i], "shared:", 7) == 0)
+          e->shared = true;
       return true;
     }
   return false;

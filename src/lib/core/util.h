@@ -49,6 +49,14 @@ bool mountinfo_next (char **cursor, char **point, char **fstype, char **super);
 /* The same, with the root of the mount within its filesystem ("/" for a
    full mount of it).  */
 bool mountinfo_next_root (char **cursor, char **root, char **point, char **fstype, char **super);
+/* The same, whole: the fields above and whether the mount is shared (a
+   "shared:N" optional field).  */
+struct mountinfo_entry
+{
+  char *root, *point, *fstype, *super;
+  bool shared;
+};
+bool mountinfo_next_entry (char **cursor, struct mountinfo_entry *e);
 int read_file_at (int dirfd, const char *name, size_t max, char **out, size_t *len, runhv_error_t *err);
 /* This process's /proc/PID directory (an O_PATH fd opened once per
    process, -1 on failure): the VM supervisor mounts its VM's procfs over

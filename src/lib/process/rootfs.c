@@ -594,50 +594,27 @@ static int
 parent_mount (const char *path, char **point, bool *shared, runhv_error_t *err)
 {
   cleanup_free char *buf = NULL;
+  struct mountinfo_entry e;
   size_t best = 0;
   *point = NULL;
   *shared = false;
   if (read_file ("/proc/self/mountinfo", 0, &buf, NULL, err) < 0)
     return -1;
-  for (char *line = buf, *next; line && *line; line = next)
+  for (char *cursor = buf; mountinfo_next_entry (&cursor, &e);)
     {
-      char *f[7] = { NULL }, *p = line, *sep, *mp;
-      size_t n = 0, len;
-      next = strchr (line, '\n');
-      if (next)
-        *next++ = '\0';
-      /* ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER */
-      while (n < 6 && (f[n] = strsep (&p, " ")) != NULL)
-        n++;
-      sep = p ? strstr (p, " - ") : NULL;
-      if (n < 6 || p == NULL || (sep == NULL && strncmp (p, "- ", 2) != 0))
+      size_t len = strlen (e.point);
+      if (!(strcmp (e.point, "/") == 0
+            || (strncmp (path, e.point, len) == 0 && (path[len] == '/' || path[len] == '\0'))))
         continue;
-      if (sep != NULL)
-        *sep = '\0';
-      mp = f[4];
-      /* \ooo escapes (a space is \040): decode in place */
-      for (char *r = mp, *w = mp; *r; w++)
-        {
-          if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7')
-            {
-              *w = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
-              r += 4;
-            }
-          else
-            *w = *r++;
-          w[1] = '\0';
-        }
-      len = strlen (mp);
-      if (!(strcmp (mp, "/") == 0 || (strncmp (path, mp, len) == 0 && (path[len] == '/' || path[len] == '\0'))))
-        continue;
-      if (strcmp (mp, "/") == 0)
+      if (strcmp (e.point, "/") == 0)
         len = 1;
+      /* the last of equally long ones is the mount on top */
       if (len >= best)
         {
           best = len;
           free (*point);
-          *point = xstrdup (mp);
-          *shared = sep != NULL && strstr (p, "shared:") != NULL;
+          *point = xstrdup (e.point);
+          *shared = e.shared;
         }
     }
   return 0;

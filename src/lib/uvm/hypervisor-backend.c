@@ -413,21 +413,6 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
   pid_t guest = 0;
   int proxy, ret = -1;
 
-  if (spec->n_hooks[OCI_HOOK_CREATE_CONTAINER] || spec->n_hooks[OCI_HOOK_START_CONTAINER])
-    {
-      json_decref (bj);
-      return runhv_error (err, "hooks.createContainer/startContainer: not supported with hypervisor isolation");
-    }
-  if (refuse_seccomp_notify (spec, err) < 0)
-    {
-      json_decref (bj);
-      return -1;
-    }
-  if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
-    {
-      json_decref (bj);
-      return runhv_error (err, "process.terminal is true but no --console-socket was given");
-    }
   {
     cleanup_json json_t *vm = NULL;
     if (vm_record (ctx, c, &vm, NULL, err) < 0)
@@ -512,6 +497,15 @@ check_vm_spec (const struct oci_spec *spec, const struct create_options *o, runh
   if (spec->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
     return runhv_error (err, "process.terminal is true but no --console-socket was given (pass one, or set "
                              "terminal to false)");
+  /* A mount made inside the guest exists only in its kernel: a bind whose
+     propagation promises the host would see it (containerd's
+     Bidirectional) would silently not.  */
+  for (size_t i = 0; i < spec->n_mounts; i++)
+    if (spec->mounts[i].bind && (spec->mounts[i].propagation & MS_SHARED))
+      return runhv_error (err,
+                          "mounts[%zu] (`%s`): shared propagation: a mount made inside a VM cannot reach the host; "
+                          "use rslave or private, or process isolation",
+                          i, spec->mounts[i].destination);
   return 0;
 }
 
@@ -606,12 +600,10 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   struct podnet net = { .tap_fd = -1 };
   cleanup_free char *net_cmdline = NULL, *pdir = NULL;
 
-  if (refuse_preserve_fds (o->preserve_fds, err) < 0)
+  if (refuse_preserve_fds (o->preserve_fds, err) < 0 || check_vm_spec (spec, o, err) < 0)
     return -1;
   if (joined (c))
     return hv_create_joined (ctx, c, o, err);
-  if (check_vm_spec (spec, o, err) < 0)
-    return -1;
   if (runtime_config (ctx, &cfg, err) < 0 || uvm_artifacts_find (cfg, &art, err) < 0)
     return -1;
   if (uvm_sizing_compute (spec, cfg, uvm_host_cpus (), uvm_host_memory_mb (), &sz, err) < 0)
