@@ -27,6 +27,10 @@ root = tempfile.mkdtemp(prefix="runhv-bench-root-")
 confdir = tempfile.mkdtemp(prefix="runhv-bench-conf-")
 guest = os.environ.get("RUNHV_GUEST_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/guest")
 share = tempfile.mkdtemp(prefix="runhv-bench-share-")
+# The agent's protocol version (src/lib/proto/agent-proto.h): an agent
+# refuses frames of another version, and would then never power off.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../src/lib/proto/agent-proto.h")) as f:
+    PROTO_VERSION = int(next(l.split()[2] for l in f if l.startswith("#define AGENT_PROTO_VERSION ")))
 qemu = subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"], capture_output=True, text=True).stdout.strip()
 
 # Each kernel through runhv.toml, as an operator chooses it.
@@ -88,8 +92,8 @@ def bare_boot(kernel):
     t0 = time.monotonic()
     p = subprocess.Popen(args, pass_fds=[b.fileno()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     b.close()
-    hello = json.dumps({"op": "hello", "version": 1}).encode()
-    a.sendall(struct.pack(">IBBHII", 0x52485641, 1, 1, 0, 1, len(hello)) + hello)
+    hello = json.dumps({"op": "hello", "version": PROTO_VERSION}).encode()
+    a.sendall(struct.pack(">IBBHII", 0x52485641, PROTO_VERSION, 1, 0, 1, len(hello)) + hello)
     buf = b""
     while len(buf) < 16 or len(buf) < 16 + struct.unpack(">IBBHII", buf[:16])[5]:
         d = a.recv(65536)
@@ -98,7 +102,7 @@ def bare_boot(kernel):
         buf += d
     t_hello = time.monotonic() - t0
     bye = json.dumps({"op": "shutdown"}).encode()
-    a.sendall(struct.pack(">IBBHII", 0x52485641, 1, 1, 0, 2, len(bye)) + bye)
+    a.sendall(struct.pack(">IBBHII", 0x52485641, PROTO_VERSION, 1, 0, 2, len(bye)) + bye)
     p.wait()
     return t_hello, time.monotonic() - t0
 
