@@ -55,11 +55,23 @@ def rh(kernel, *args, **kw):
     return subprocess.run([runhv, "--root", root, *args], env=kernel_env(kernel), **kw)
 
 
+bundle_sleep = tempfile.mkdtemp(prefix="runhv-bench-sleep-")
+subprocess.run(["cp", "-a", bundle + "/.", bundle_sleep], check=True)
+cfg = json.load(open(bundle_sleep + "/config.json"))
+cfg["process"]["args"] = ["sleep", "100000"]
+json.dump(cfg, open(bundle_sleep + "/config.json", "w"))
+
 def vm_argv(kernel):
     """The command line runhv gives QEMU, from a live VM."""
-    rh(kernel, "run", "--detach", "--isolation=hypervisor", "--bundle", bundle, "probe", stdin=subprocess.DEVNULL,
-       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    vmm = json.loads(rh(kernel, "state", "probe", capture_output=True, check=True).stdout)["pid"]
+    # a file, not a pipe: the detached container keeps its stderr open
+    with tempfile.TemporaryFile() as err:
+        r = rh(kernel, "run", "--detach", "--isolation=hypervisor", "--bundle", bundle_sleep, "probe",
+               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        if r.returncode != 0:
+            err.seek(0)
+            sys.exit(f"bench: a VM with the {kernel} kernel did not start: {err.read().decode().strip()}")
+    # state's pid is the supervisor; QEMU is vmmPid
+    vmm = json.loads(rh(kernel, "state", "probe", capture_output=True, check=True).stdout)["vmmPid"]
     argv = [a.decode() for a in open(f"/proc/{vmm}/cmdline", "rb").read().split(b"\0")[:-1]]
     rh(kernel, "delete", "--force", "probe", check=True)
     return argv
@@ -159,19 +171,13 @@ def host_pss(container):
     return sum(pss_kib(p) for p in pids), pids
 
 
-bundle_sleep = tempfile.mkdtemp(prefix="runhv-bench-sleep-")
-subprocess.run(["cp", "-a", bundle + "/.", bundle_sleep], check=True)
-cfg = json.load(open(bundle_sleep + "/config.json"))
-cfg["process"]["args"] = ["sleep", "100000"]
-json.dump(cfg, open(bundle_sleep + "/config.json", "w"))
-
 print("\nhost memory of one idle hypervisor-isolated container (PSS, MiB), after 5 s idle")
 for k in kernels:
     rh(k, "run", "--detach", "--isolation=hypervisor", "--bundle", bundle_sleep, "idle", stdin=subprocess.DEVNULL,
        stdout=subprocess.DEVNULL, check=True)
     time.sleep(5)
     kib, pids = host_pss("idle")
-    vmm = json.loads(rh(k, "state", "idle", capture_output=True, check=True).stdout)["pid"]
+    vmm = json.loads(rh(k, "state", "idle", capture_output=True, check=True).stdout)["vmmPid"]
     argv = open(f"/proc/{vmm}/cmdline", "rb").read().split(b"\0")
     ram = int(argv[argv.index(b"-m") + 1].rstrip(b"M"))
     accel = argv[argv.index(b"-accel") + 1].decode()
