@@ -90,6 +90,13 @@ start_pod() {
 
 id_of() { cat "$CRI_TEST_DIR/$1"; }
 
+# A directory of the test's that is a shared mount of its own, as kubelet
+# makes its pods' hostPath parents: print its path.
+shared_mount_dir() {
+  local d=$CRI_TEST_DIR/$1
+  mkdir -p "$d" && mount --bind "$d" "$d" && mount --make-shared "$d" && echo "$d"
+}
+
 @test "runhv-process pod: two containers, one shim, exec, logs, stats, HTTP at the pod IP" {
   start_pod pp runhv-process
   local pod web side
@@ -257,10 +264,7 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
 # (rslave) sees a mount the host makes after the pod started.
 @test "pod cgroup, statsp and HostToContainer propagation: the same in both isolations" {
   local handler name pod c parent hp before after vmm d sup
-  hp=$CRI_TEST_DIR/hostpath
-  mkdir -p "$hp"
-  mount --bind "$hp" "$hp"
-  mount --make-shared "$hp"
+  hp=$(shared_mount_dir hostpath)
   for handler in runhv-process runhv-hypervisor; do
     name=cg-${handler#runhv-}
     parent=/runhv-cri-$name
@@ -331,10 +335,7 @@ id_of() { cat "$CRI_TEST_DIR/$1"; }
 # reach the host, so a VM pod refuses it, naming the mount, not silently.
 @test "Bidirectional propagation: a process pod runs it (an rshared rootfs); a VM pod refuses it, naming the mount" {
   local handler name pod c hp
-  hp=$CRI_TEST_DIR/bidir
-  mkdir -p "$hp"
-  mount --bind "$hp" "$hp"
-  mount --make-shared "$hp"
+  hp=$(shared_mount_dir bidir)
   for handler in runhv-process runhv-hypervisor; do
     name=bd-${handler#runhv-}
     pod_json "$name" . > "$CRI_TEST_DIR/$name.pod.json"
