@@ -434,11 +434,34 @@ vm_cgroups_free (struct vm_cgroups *c)
   c->vmm = c->sup = NULL;
 }
 
-/* Remove what make_cgroups made, children first (before any reaper runs). */
+/* Every directory of the VM's cgroups, in the order they can be removed:
+   `vmm` and `supervisor` in each hierarchy, then the VM's own.  */
+static char **
+vm_cgroup_dirs (const struct vm_cgroups *c)
+{
+  char **dirs = xmalloc0 (sizeof (char *));
+  for (size_t k = 0; k < 3; k++)
+    for (size_t i = c->vmm->n_h; i-- > 0;)
+      {
+        cleanup_free char *d = cgroup_host_dir (k == 1 ? c->sup : c->vmm, i);
+        char *slash = strrchr (d, '/');
+        if (k == 2 && slash == NULL)
+          continue;
+        if (k == 2)
+          *slash = '\0'; /* the VM's own: vmm's parent */
+        strv_append (&dirs, d);
+      }
+  return dirs;
+}
+
+/* Remove what make_cgroups made (before any reaper runs): the children
+   as cgroups (whatever is in them killed), then what is left, the VM's own
+   directories.  */
 static void
 vm_cgroups_destroy (struct vm_cgroups *c)
 {
   struct cgroup_manager *kids[] = { c->vmm, c->sup };
+  cleanup_strv char **dirs = NULL;
   for (size_t k = 0; k < 2; k++)
     if (kids[k] != NULL)
       {
@@ -446,16 +469,11 @@ vm_cgroups_destroy (struct vm_cgroups *c)
         cgroup_destroy (kids[k], true, &ignored);
         runhv_error_release (&ignored);
       }
-  for (size_t i = 0; c->vmm != NULL && i < c->vmm->n_h; i++)
-    {
-      cleanup_free char *d = cgroup_host_dir (c->vmm, i);
-      char *slash = strrchr (d, '/');
-      if (slash != NULL)
-        {
-          *slash = '\0';
-          rmdir (d);
-        }
-    }
+  if (c->vmm == NULL || c->sup == NULL)
+    return;
+  dirs = vm_cgroup_dirs (c);
+  for (size_t i = 0; dirs[i] != NULL; i++)
+    rmdir (dirs[i]); /* the children's are gone already */
 }
 
 static int
@@ -496,32 +514,15 @@ static const char reaper_script[]
 static int
 start_reaper (const struct vm_cgroups *cg, int alive_r, runhv_error_t *err)
 {
-  cleanup_strv char **argv = xmalloc0 (sizeof (char *));
+  cleanup_strv char **argv = xmalloc0 (sizeof (char *)), **dirs = NULL;
   pid_t p;
   strv_append (&argv, "/bin/sh");
   strv_append (&argv, "-c");
   strv_append (&argv, reaper_script);
   strv_append (&argv, "runhv-jail-reaper");
-  for (size_t i = cg->vmm->n_h; i-- > 0;)
-    {
-      cleanup_free char *d = cgroup_host_dir (cg->vmm, i);
-      strv_append (&argv, d);
-    }
-  for (size_t i = cg->sup->n_h; i-- > 0;)
-    {
-      cleanup_free char *d = cgroup_host_dir (cg->sup, i);
-      strv_append (&argv, d);
-    }
-  for (size_t i = cg->vmm->n_h; i-- > 0;)
-    {
-      cleanup_free char *d = cgroup_host_dir (cg->vmm, i);
-      char *slash = strrchr (d, '/');
-      if (slash != NULL)
-        {
-          *slash = '\0';
-          strv_append (&argv, d);
-        }
-    }
+  dirs = vm_cgroup_dirs (cg);
+  for (size_t i = 0; dirs[i] != NULL; i++)
+    strv_append (&argv, dirs[i]);
   p = fork ();
   if (p < 0)
     return runhv_make_error (err, errno, "jail: fork the cgroup reaper");
