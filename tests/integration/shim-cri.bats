@@ -90,6 +90,16 @@ start_pod() {
 
 id_of() { cat "$CRI_TEST_DIR/$1"; }
 
+# RunPodSandbox of $CRI_TEST_DIR/NAME.pod.json on HANDLER: its id in $pod.
+runp_on() {
+  pod=$(cri runp --runtime "$2" "$CRI_TEST_DIR/$1.pod.json" 2>&1) || fail "runp $1 on $2: $pod"
+}
+
+# CreateContainer of CONFIG in $pod, made from NAME.pod.json: its id in $c.
+create_in() {
+  c=$(cri create "$pod" "$1" "$CRI_TEST_DIR/$2.pod.json" 2>&1) || fail "create $1 in $2: $c"
+}
+
 # A directory of the test's that is a shared mount of its own, as kubelet
 # makes its pods' hostPath parents: print its path.
 shared_mount_dir() {
@@ -206,14 +216,10 @@ shared_mount_dir() {
     name=ns-${handler#runhv-}
     pod_json "$name" '.linux = {security_context: {namespace_options: {pid: "POD"}},
       sysctls: {"kernel.shm_rmid_forced": "1", "kernel.msgmax": "4096"}}' > "$CRI_TEST_DIR/$name.pod.json"
-    run cri runp --runtime "$handler" "$CRI_TEST_DIR/$name.pod.json"
-    [ "$status" -eq 0 ] || fail "runp $name: $output"
-    pod=$output
+    runp_on "$name" "$handler"
     cri_container_config app "$CRI_BUSYBOX_IMAGE" sleep 1000 |
       jq '.linux = {security_context: {namespace_options: {pid: "POD"}}}' > "$CRI_TEST_DIR/$name.app.json"
-    run cri create "$pod" "$CRI_TEST_DIR/$name.app.json" "$CRI_TEST_DIR/$name.pod.json"
-    [ "$status" -eq 0 ] || fail "$handler: create: $output"
-    c=$output
+    create_in "$CRI_TEST_DIR/$name.app.json" "$name"
     run cri start "$c"
     [ "$status" -eq 0 ] || fail "$handler: start: $output"
     run cri exec-sync "$c" -- sh -c 'tr "\0" " " </proc/1/cmdline; echo; cat /proc/sys/kernel/shm_rmid_forced /proc/sys/kernel/msgmax; hostname; ps -o comm= | grep -c sleep'
@@ -237,15 +243,11 @@ shared_mount_dir() {
   for handler in runhv-process runhv-hypervisor; do
     name=stop-${handler#runhv-}
     pod_json "$name" . > "$CRI_TEST_DIR/$name.pod.json"
-    run cri runp --runtime "$handler" "$CRI_TEST_DIR/$name.pod.json"
-    [ "$status" -eq 0 ] || fail "runp $name: $output"
-    pod=$output
+    runp_on "$name" "$handler"
     for i in $(seq 10); do
       cri_container_config "t$i" "$CRI_BUSYBOX_IMAGE" sh -c 'trap "exit 0" TERM; while :; do sleep 0.05; done' \
         > "$CRI_TEST_DIR/$name.t.json"
-      run cri create "$pod" "$CRI_TEST_DIR/$name.t.json" "$CRI_TEST_DIR/$name.pod.json"
-      [ "$status" -eq 0 ] || fail "$handler: create: $output"
-      c=$output
+      create_in "$CRI_TEST_DIR/$name.t.json" "$name"
       cri start "$c" >/dev/null || fail "$handler: start $i"
       cri stop -t 60 "$c" >/dev/null || fail "$handler: stop $i"
       code=$(cri inspect "$c" | jq -r .status.exitCode)
@@ -269,15 +271,11 @@ shared_mount_dir() {
     name=cg-${handler#runhv-}
     parent=/runhv-cri-$name
     pod_json "$name" --arg p "$parent" '.linux = {cgroup_parent: $p}' > "$CRI_TEST_DIR/$name.pod.json"
-    run cri runp --runtime "$handler" "$CRI_TEST_DIR/$name.pod.json"
-    [ "$status" -eq 0 ] || fail "runp $name: $output"
-    pod=$output
+    runp_on "$name" "$handler"
     cri_container_config busy "$CRI_BUSYBOX_IMAGE" sh -c 'while :; do :; done' |
       jq --arg hp "$hp" '.mounts = [{container_path: "/hp", host_path: $hp, propagation: "PROPAGATION_HOST_TO_CONTAINER"}]' \
       > "$CRI_TEST_DIR/$name.c.json"
-    run cri create "$pod" "$CRI_TEST_DIR/$name.c.json" "$CRI_TEST_DIR/$name.pod.json"
-    [ "$status" -eq 0 ] || fail "$handler: create: $output"
-    c=$output
+    create_in "$CRI_TEST_DIR/$name.c.json" "$name"
     run cri start "$c"
     [ "$status" -eq 0 ] || fail "$handler: start: $output"
     if [ "$handler" = runhv-hypervisor ]; then
@@ -309,9 +307,7 @@ shared_mount_dir() {
     cri_container_config hp "$CRI_BUSYBOX_IMAGE" sleep 1000 |
       jq --arg hp "$hp" '.mounts = [{container_path: "/hp", host_path: $hp, propagation: "PROPAGATION_HOST_TO_CONTAINER"}]' \
       > "$CRI_TEST_DIR/$name.hp.json"
-    run cri create "$pod" "$CRI_TEST_DIR/$name.hp.json" "$CRI_TEST_DIR/$name.pod.json"
-    [ "$status" -eq 0 ] || fail "$handler: create: $output"
-    c=$output
+    create_in "$CRI_TEST_DIR/$name.hp.json" "$name"
     cri start "$c" >/dev/null || fail "$handler: start"
     mkdir -p "$hp/sub-$name"
     mount -t tmpfs -o size=1m none "$hp/sub-$name"
@@ -339,15 +335,11 @@ shared_mount_dir() {
   for handler in runhv-process runhv-hypervisor; do
     name=bd-${handler#runhv-}
     pod_json "$name" . > "$CRI_TEST_DIR/$name.pod.json"
-    run cri runp --runtime "$handler" "$CRI_TEST_DIR/$name.pod.json"
-    [ "$status" -eq 0 ] || fail "runp $name: $output"
-    pod=$output
+    runp_on "$name" "$handler"
     cri_container_config bd "$CRI_BUSYBOX_IMAGE" sleep 1000 |
       jq --arg hp "$hp" '.mounts = [{container_path: "/bd", host_path: $hp, propagation: "PROPAGATION_BIDIRECTIONAL"}]' \
       > "$CRI_TEST_DIR/$name.c.json"
-    run cri create "$pod" "$CRI_TEST_DIR/$name.c.json" "$CRI_TEST_DIR/$name.pod.json"
-    [ "$status" -eq 0 ] || fail "$handler: create: $output"
-    c=$output
+    create_in "$CRI_TEST_DIR/$name.c.json" "$name"
     run cri start "$c"
     if [ "$handler" = runhv-process ]; then
       [ "$status" -eq 0 ] || fail "$handler: start: $output"
