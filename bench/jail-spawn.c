@@ -92,7 +92,7 @@ jail_spawn (const char *guest, int i)
                             .vmm_log = vlog,
                             .tap_fd = -1 };
     t0 = now_ms ();
-    if (uvm_jail_spawn (&l, argv, &pid, &err) < 0)
+    if (uvm_jail_spawn (&l, argv, &pid, NULL, &err) < 0)
       {
         fprintf (stderr, "jail-spawn: %s\n", err->msg);
         exit (1);

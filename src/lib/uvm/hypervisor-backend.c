@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "backend/runtime-context.h"
 #include "uvm/proxy.h"
+#include "uvm/session-channel.h"
 #include "uvm/supervisor.h"
 #include "uvm/jail.h"
 #include "core/sync.h"

@@ -809,7 +809,7 @@ release_vmm_setup (struct cgroup_manager *cg, pid_t child, int sync_p, runhv_err
 }
 
 int
-uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv_error_t *err)
+uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, int *alive_fd, runhv_error_t *err)
 {
   cleanup_free char *state = xstrdup (l->shared_dir);
   cleanup_free char *root = NULL;
@@ -864,7 +864,7 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
   alive_r = -1;
   /* The supervisor joins the VM's cgroup now that the reaper, which must
      not be in it to remove it, runs.  */
-  if (cgroup_enter (cg.sup, getpid (), err) < 0)
+  if (!l->caller_stays_out && cgroup_enter (cg.sup, getpid (), err) < 0)
     goto fail_cgroup;
 
   a.root = root;
@@ -926,15 +926,17 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv
       runhv_make_error (err, errno, "jail: clone the VMM into new namespaces");
       goto fail_cgroup; /* the reaper sees EOF when alive_w closes */
     }
-  /* Held (close-on-exec) until the supervisor exits: the reaper waits for
-     it as for QEMU.  */
-  alive_w = -1;
   close (sync_c);
   sync_c = -1;
   if (release_vmm_setup (cg.vmm, child, sync_p, err) < 0)
     goto fail_child;
   vm_cgroups_free (&cg);
   *pid = child;
+  /* Held until the caller's session ends (or, close-on-exec, until the
+     supervisor exits): the reaper waits for it as for QEMU.  */
+  if (alive_fd != NULL)
+    *alive_fd = alive_w;
+  alive_w = -1;
   return 0;
 
 fail_child:

@@ -53,8 +53,11 @@ char *uvm_jail_cgroup_path (const struct uvm_launch *l);
 
 /* Fork the jail and exec argv[0] (bound at UVM_JAIL_VMM) in it; argv
    refers to the UVM_JAIL_* paths and fds.  With $RUNHV_TEST_VMM_PROBE set
-   (see docs/hypervisor.md (Security model)) the jail execs that probe instead, same jail.  */
-int uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, runhv_error_t *err);
+   (see docs/hypervisor.md (Security model)) the jail execs that probe instead, same jail.
+   *alive_fd (when not NULL) gets the descriptor whose closing, with QEMU
+   gone, lets the jail's reaper remove the VM's cgroups; else it stays open
+   until the caller exits.  */
+int uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, int *alive_fd, runhv_error_t *err);
 
 /* Mount `src` at `dst` (under the shared tree, in the supervisor's mount
    namespace) as the running VMM must see it: idmapped into its user

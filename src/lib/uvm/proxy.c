@@ -14,6 +14,7 @@
 #include "uvm/exec-self.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "uvm/session-channel.h"
 #include "uvm/supervisor.h"
 #include "core/sync.h"
 #include "core/terminal.h"

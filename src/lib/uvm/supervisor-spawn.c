@@ -145,6 +145,8 @@ config_from_json (json_t *j, struct supervisor_config *c, runhv_error_t *err)
   c->mac = str_or_null (j, "mac");
   c->net_cmdline = str_or_null (j, "net_cmdline");
   c->report_fd = EXEC_SELF_REPORT_FD;
+  for (int k = 0; k < 3; k++)
+    c->stdio[k] = k; /* exec_self gave us the container's */
   c->debug = json_is_true (json_object_get (j, "debug"));
   c->cgroup_parent = str_or_null (j, "cgroup_parent");
   c->jail_id_base = json_integer_value (json_object_get (j, "jail_id_base"));

@@ -1,9 +1,10 @@
-/* The VM supervisor: one host process per utility VM, forked by create.
-   It is QEMU's parent, owns the agent channel, relays the container's stdio
-   and terminal, serves runhv commands on <state>/vm.sock, forwards the
-   signals it gets to the container, and exits with the container's exit
-   status, so that a caller waiting on it (podman's conmon, containerd's
-   shim, `runhv run`) sees the container's exit as with a process.  */
+/* A VM's configuration as create hands it to the host of its session
+   (session.h), and the VM supervisor: the exec'd program that hosts a
+   session for runhv's CLI and podman, one process per utility VM.  It is
+   QEMU's parent, forwards the signals it gets to the container and exits
+   with the container's exit status, so that a caller waiting on it
+   (podman's conmon, `runhv run`) sees the container's exit as with a
+   process.  containerd's shim hosts its VMs' sessions itself.  */
 #ifndef RUNHV_UVM_SUPERVISOR_H
 #define RUNHV_UVM_SUPERVISOR_H
 
@@ -51,11 +52,14 @@ struct supervisor_config
   const char *mac;         /* the pod's MAC, for the guest's NIC */
   const char *net_cmdline; /* runhv.net= for the agent */
   int report_fd;           /* SYNC_READY (value: VMM pid, text: JSON) or SYNC_ERROR */
+  int stdio[3];            /* the container's stdio as its host holds it (-1: none); a hosted session owns them */
   bool debug;
   const char *cgroup_parent; /* the VMM's parent cgroup (jail.h), NULL = /runhv */
   int64_t jail_id_base;      /* [vm] jail_id_base, 0 = default */
 };
 
+/* The exec'd supervisor's life: it hosts the VM's session (session.h)
+   and exits with the container's status.  */
 void supervisor_main (const struct supervisor_config *cfg) __attribute__ ((noreturn));
 
 /* After setup: no_new_privs, only the capabilities a running VM's host
@@ -76,17 +80,5 @@ pid_t supervisor_spawn (const struct supervisor_config *cfg, const int stdio[3],
 /* main () of runhv and of the shim call this when argv[1] is
    UVM_SUPERVISOR_ARGV1, before anything else.  */
 void supervisor_exec_main (void) __attribute__ ((noreturn));
-
-/* Client side (runhv commands, exec proxies): one request, one response.
-   fds (may be NULL) travel with the request.  */
-int uvm_client_connect (const char *state_dir, runhv_error_t *err);
-int uvm_client_call (int fd, json_t *req, const int *fds, size_t nfds, json_t **resp, runhv_error_t *err);
-/* A whole call on a fresh connection, answered within
-   UVM_REQUEST_TIMEOUT_MS or failed with ETIMEDOUT.  */
-#define UVM_REQUEST_TIMEOUT_MS 30000
-int uvm_request (const char *state_dir, json_t *req, json_t **resp, runhv_error_t *err);
-int uvm_request_timeout (const char *state_dir, json_t *req, int timeout_ms, json_t **resp, runhv_error_t *err);
-/* Wait for the next event on a connection (an exec's exit).  */
-int uvm_client_event (int fd, json_t **ev, runhv_error_t *err);
 
 #endif

@@ -163,11 +163,11 @@ uvm_vmm_argv (const struct uvm_launch *l)
 }
 
 int
-uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, runhv_error_t *err)
+uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_error_t *err)
 {
   cleanup_strv char **argv = NULL;
   if (l->shared_fs != NULL && strcmp (l->shared_fs, "9p") != 0)
     return runhv_error (err, "vm.shared_fs = \"%s\" is not supported; remove it (9p is used)", l->shared_fs);
   argv = uvm_vmm_argv (l);
-  return uvm_jail_spawn (l, argv, pid, err);
+  return uvm_jail_spawn (l, argv, pid, alive_fd, err);
 }

@@ -3,6 +3,7 @@
 #ifndef RUNHV_UVM_VMM_H
 #define RUNHV_UVM_VMM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,6 +32,9 @@ struct uvm_launch
      ids from UVM_JAIL_DEFAULT_ID_BASE.  */
   const char *cgroup_parent; /* parent cgroup path, e.g. from uvm_jail_cgroup_parent */
   int64_t jail_id_base;      /* first host id of the per-VM ranges */
+  /* The caller stays in its own cgroup rather than join the VM's (a shim
+     hosting the VM's session: containerd put it where it is).  */
+  bool caller_stays_out;
 };
 
 /* The command line (for tests and the debug log); NULL-terminated, freed
@@ -38,7 +42,8 @@ struct uvm_launch
 char **uvm_vmm_argv (const struct uvm_launch *l);
 /* Start QEMU in its jail (jail.h): its own user, pid, ipc, uts, net, mount
    and cgroup namespaces, a pivot_root'ed per-VM root, its own cgroup,
-   no_new_privs, seccomp, death with its parent.  */
-int uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, runhv_error_t *err);
+   no_new_privs, seccomp, death with its parent.  alive_fd: as
+   uvm_jail_spawn's.  */
+int uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_error_t *err);
 
 #endif
