@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/terminal.h"
 #include "core/util.h"
+#include "uvm/session.h"
 #include "core/banned.h"
 
 int
@@ -94,6 +95,24 @@ container_free (struct container *c)
   free (c);
 }
 
+/* A container's lock.  A process hosting VMs (the shim) keeps their loops
+   running while it waits: the holder may be a runhv command waiting for an
+   answer from one of those VMs, which only this process can give.  */
+static int
+lock_container (struct runtime_context *ctx, const char *id, runhv_error_t *err)
+{
+  if (!ctx->host_vms)
+    return state_lock (ctx->root, id, err);
+  for (;;)
+    {
+      int fd = state_try_lock (ctx->root, id, err);
+      if (fd >= 0 || (*err)->status != EWOULDBLOCK)
+        return fd;
+      runhv_error_release (err);
+      uvm_sessions_run (20);
+    }
+}
+
 int
 container_open (struct runtime_context *ctx, const char *id, struct container **out, runhv_error_t *err)
 {
@@ -101,7 +120,7 @@ container_open (struct runtime_context *ctx, const char *id, struct container **
   c->lock_fd = -1;
   if (state_validate_id (id, err) < 0)
     goto fail;
-  c->lock_fd = state_lock (ctx->root, id, err);
+  c->lock_fd = lock_container (ctx, id, err);
   if (c->lock_fd < 0)
     goto fail;
   if (state_load (ctx->root, id, &c->state, err) < 0)
@@ -279,7 +298,7 @@ runtime_create (struct runtime_context *ctx, const char *id, const struct create
   dir_created = true;
 
   c = xmalloc0 (sizeof (*c));
-  c->lock_fd = state_lock (ctx->root, id, err);
+  c->lock_fd = lock_container (ctx, id, err);
   if (c->lock_fd < 0)
     goto out;
   c->spec = spec;
@@ -625,6 +644,42 @@ runtime_host_pid (struct runtime_context *ctx, const char *id, pid_t *pid, char 
 }
 
 int
+runtime_process_handle (struct runtime_context *ctx, const char *id, struct process_handle *h, runhv_error_t *err)
+{
+  struct container *c = NULL;
+  int ret;
+  if (container_open (ctx, id, &c, err) < 0)
+    return -1;
+  ret = c->ops->attach (ctx, c, h, err);
+  container_free (c);
+  return ret;
+}
+
+size_t
+runtime_vms_pollfds (struct pollfd *p, size_t max)
+{
+  return uvm_sessions_pollfds (p, max);
+}
+
+void
+runtime_vms_dispatch (const struct pollfd *p, size_t n)
+{
+  uvm_sessions_dispatch (p, n);
+}
+
+bool
+runtime_vms_child_exited (pid_t pid, int wstatus)
+{
+  return uvm_sessions_child_exited (pid, wstatus);
+}
+
+void
+runtime_vms_end_all (void)
+{
+  uvm_sessions_end_all ();
+}
+
+int
 runtime_ps (struct runtime_context *ctx, const char *id, pid_t **pids, size_t *n, runhv_error_t *err)
 {
   struct container *c = NULL;
@@ -751,6 +806,19 @@ relay_copy (int from, int to, bool *open_flag)
     }
   (void)write_all (to, buf, (size_t)n);
 }
+/* What a foreground wait passes on to the process: every signal but
+   those that cannot be caught or that mean runhv itself faulted.  */
+static void
+forwarded_signals (sigset_t *mask)
+{
+  sigfillset (mask);
+  sigdelset (mask, SIGKILL);
+  sigdelset (mask, SIGSTOP);
+  sigdelset (mask, SIGSEGV);
+  sigdelset (mask, SIGBUS);
+  sigdelset (mask, SIGILL);
+  sigdelset (mask, SIGFPE);
+}
 
 /* Wait for h, forwarding the signals we get and relaying a terminal.  */
 static int
@@ -760,13 +828,7 @@ foreground_wait (struct process_handle *h, struct relay *r, int *exit_status, ru
   cleanup_close int sfd = -1;
   bool master_open = r->master >= 0;
 
-  sigfillset (&mask);
-  sigdelset (&mask, SIGKILL);
-  sigdelset (&mask, SIGSTOP);
-  sigdelset (&mask, SIGSEGV);
-  sigdelset (&mask, SIGBUS);
-  sigdelset (&mask, SIGILL);
-  sigdelset (&mask, SIGFPE);
+  forwarded_signals (&mask);
   sigprocmask (SIG_BLOCK, &mask, &old);
   sfd = signalfd (-1, &mask, SFD_CLOEXEC);
   if (sfd < 0)
@@ -921,9 +983,19 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
   int ret = -1;
   bool detach = result == NULL || o->detach;
   struct exec_options opts = *o;
+  sigset_t forwarded, saved;
 
+  /* A signal that comes while the process starts waits (blocked) and is
+     passed on once it runs, rather than end runhv and leave it behind.  */
+  forwarded_signals (&forwarded);
+  if (!detach)
+    sigprocmask (SIG_BLOCK, &forwarded, &saved);
   if (open_with_status (ctx, id, &c, &s, err) < 0)
-    return -1;
+    {
+      if (!detach)
+        sigprocmask (SIG_SETMASK, &saved, NULL);
+      return -1;
+    }
   if (s == STATUS_PAUSED && !o->ignore_paused)
     {
       /* runc's words, which callers match on */
@@ -982,6 +1054,11 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
     }
   if (detach)
     {
+      if (o->handle != NULL)
+        {
+          *o->handle = h;
+          h = (struct process_handle){ .wait_fd = -1 };
+        }
       ret = 0;
       goto out;
     }
@@ -998,6 +1075,8 @@ runtime_exec (struct runtime_context *ctx, const char *id, struct exec_options *
   ret = 0;
 out:
   foreground_release (&h, &r, c);
+  if (!detach)
+    sigprocmask (SIG_SETMASK, &saved, NULL);
   return ret;
 }
 

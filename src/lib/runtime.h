@@ -4,6 +4,7 @@
 #define RUNHV_RUNTIME_H
 
 #include <jansson.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -41,6 +42,22 @@ int runtime_exec_template (struct runtime_context *ctx, const char *id, json_t *
    VM); *out stays NULL for the others.  */
 int runtime_ps_detail (struct runtime_context *ctx, const char *id, json_t **out, runhv_error_t *err);
 int runtime_ps (struct runtime_context *ctx, const char *id, pid_t **pids, size_t *n, runhv_error_t *err);
+/* The container's own process as a handle to wait on and signal (its
+   init, a VM's supervisor, or for a VM this process hosts an fd its
+   session fires at the exit); released with process_handle_release.  */
+int runtime_process_handle (struct runtime_context *ctx, const char *id, struct process_handle *h, runhv_error_t *err);
+
+/* VMs this process hosts (runtime_context.host_vms): their event loop runs
+   in the caller's.  pollfds fills at most max and returns how many it
+   needs (max 0 sizes the array); dispatch takes the same array after
+   poll, before anything else uses the runtime.  */
+size_t runtime_vms_pollfds (struct pollfd *p, size_t max);
+void runtime_vms_dispatch (const struct pollfd *p, size_t n);
+/* A child of the caller exited (waitpid): true when it was a hosted VM's
+   VMM, which that VM's session now handles.  */
+bool runtime_vms_child_exited (pid_t pid, int wstatus);
+/* The caller is going: every VM it hosts ends.  */
+void runtime_vms_end_all (void);
 int runtime_pause (struct runtime_context *ctx, const char *id, runhv_error_t *err);
 int runtime_resume (struct runtime_context *ctx, const char *id, runhv_error_t *err);
 int runtime_update (struct runtime_context *ctx, const char *id, const struct oci_resources *r, runhv_error_t *err);

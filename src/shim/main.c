@@ -149,8 +149,8 @@ shim_serve (const struct shim_flags *f, int listen_fd, runhv_error_t *err)
   open_log (f->debug);
   /* Orphans of the containers come to us; their exits must not be lost. */
   prctl (PR_SET_CHILD_SUBREAPER, 1);
-  /* ps shows what each process of a pod is: the shim, its VM supervisor
-     (runhv-vmsup), the host stand-ins of VM processes (runhv-vmproxy).  */
+  /* ps shows what each process of a pod is: the shim (hosting a VM pod's
+     VM) and QEMU (runhv-uvm-<id>), or a process pod's containers.  */
   prctl (PR_SET_NAME, "runhv-shim", 0, 0, 0);
   signal (SIGPIPE, SIG_IGN);
   sigemptyset (&mask);
@@ -174,18 +174,27 @@ shim_serve (const struct shim_flags *f, int listen_fd, runhv_error_t *err)
 
   while (!s.quit)
     {
-      struct pollfd p[MAX_POLL];
+      /* ttrpc, signals, the relays, then the hosted VMs' sessions.  */
+      size_t nvm = runtime_vms_pollfds (NULL, 0);
+      cleanup_free struct pollfd *p = xmalloc0 ((MAX_POLL + nvm) * sizeof (*p));
       struct shim_process *who[MAX_POLL];
       size_t n;
       int timeout = shim_publisher_pending (s.pub) > 0 ? 1000 : -1;
+      /* A VM terminal's size is looked at every 250 ms (ResizePty sets
+         the host pty's, which the session passes on).  */
+      if (nvm > 0 && (timeout < 0 || timeout > 250))
+        timeout = 250;
       p[0] = (struct pollfd){ .fd = ttrpc_server_fd (s.server), .events = POLLIN };
       p[1] = (struct pollfd){ .fd = s.sigfd, .events = POLLIN };
       n = shim_relay_pollfds (&s, p + 2, who, MAX_POLL - 2);
-      if (poll (p, n + 2, timeout) < 0 && errno != EINTR)
+      nvm = runtime_vms_pollfds (p + 2 + n, nvm);
+      if (poll (p, n + 2 + nvm, timeout) < 0 && errno != EINTR)
         {
           runhv_make_error (err, errno, "poll");
           goto out;
         }
+      /* First: any runtime call below may run a session's loop itself. */
+      runtime_vms_dispatch (p + 2 + n, nvm);
       if (p[1].revents & POLLIN)
         {
           struct signalfd_siginfo si;
@@ -216,6 +225,9 @@ out:
     unlink (s.socket_path);
   free (s.socket_path);
   shim_free_tasks (&s);
+  /* A VM still hosted here ends with us (QEMU would anyway: it dies with
+     its parent), its end on record.  */
+  runtime_vms_end_all ();
   if (s.server)
     ttrpc_server_free (s.server);
   shim_publisher_free (s.pub);
@@ -232,8 +244,8 @@ main (int argc, char **argv)
   runhv_error_t err = NULL;
   int ret;
 
-  /* (The VM supervisor and proxies this shim starts are exec'd copies of
-     it, dispatched by the library before main.)  */
+  /* (The library's exec'd helpers are dispatched before main: a shim
+     hosts its VMs itself, but the binary stays one runhv can exec.)  */
   log_set_ident ("containerd-shim-runhv-v1");
   if (parse_flags (argc, argv, &f, &cmd, &err) < 0)
     {

@@ -1,10 +1,12 @@
 /* containerd.task.v2.Task, served for every task of one pod.  Each task is
    a runhv container made through the runtime library, with the isolation
-   its handler's runhv.toml (or its annotation) asks for; the shim is the
-   parent of what stands for each process on the host (the container's
-   init, a VM's supervisor, a VM process's proxy), so waitpid gives every
-   exit status, and it relays stdin and terminals between containerd's
-   FIFOs and the processes.
+   its handler's runhv.toml (or its annotation) asks for.  A process
+   container's processes are the shim's children (waitpid gives their exit
+   status); a VM pod's VM is hosted in the shim itself (its session runs in
+   the shim's loop, QEMU is the shim's child) and its processes' exits come
+   from that session, with no host process standing for them.  The shim
+   relays stdin and terminals between containerd's FIFOs and the
+   processes.
 
    One thread: calls that take long (a VM boot in Create) hold the others
    back, which containerd tolerates since it drives one task's lifecycle at
@@ -98,6 +100,7 @@ process_new (struct shim_task *t, const char *exec_id, const char *in, const cha
   p->io.stdin_fifo = p->io.stdin_pipe = p->io.stdout_fd = p->io.stderr_fd = p->io.master = -1;
   p->io.child[0] = p->io.child[1] = p->io.child[2] = -1;
   p->io.console_sock[0] = p->io.console_sock[1] = -1;
+  p->vm.wait_fd = -1;
   return p;
 }
 
@@ -135,6 +138,7 @@ process_free (struct shim_process *p)
     return;
   answer_waiters (p);
   shim_io_close (&p->io);
+  process_handle_release (&p->vm);
   oci_process_free (p->spec);
   free (p->exec_id);
   free (p->stdin_path);
@@ -232,8 +236,13 @@ shim_relay_pollfds (struct shim *s, struct pollfd *pfd, struct shim_process **wh
         }
       for (struct shim_process *p = t->init; p; p = (p == t->init ? t->execs : p->next))
         {
-          if (n + 2 > max)
+          if (n + 3 > max)
             return n;
+          if (p->in_vm && p->status != SHIM_PROC_STOPPED && p->vm.wait_fd >= 0)
+            {
+              pfd[n] = (struct pollfd){ .fd = p->vm.wait_fd, .events = POLLIN };
+              who[n++] = p;
+            }
           if (p->in_len > p->in_off && stdin_target (p) >= 0)
             {
               pfd[n] = (struct pollfd){ .fd = stdin_target (p), .events = POLLOUT };
@@ -323,6 +332,7 @@ relay_terminal (struct shim_process *p, int fd)
 }
 
 static void report_oom (struct shim *s, struct shim_task *t);
+static void vm_process_exited (struct shim *s, struct shim_process *p);
 
 void
 shim_relay_handle (struct shim *s, struct pollfd *pfd, struct shim_process **who, size_t n)
@@ -347,6 +357,8 @@ shim_relay_handle (struct shim *s, struct pollfd *pfd, struct shim_process **who
                 nanosleep (&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
             }
         }
+      else if (p->in_vm && pfd[i].fd == p->vm.wait_fd)
+        vm_process_exited (s, p);
       else if (pfd[i].fd == p->io.stdin_fifo
                || (pfd[i].fd == stdin_target (p) && (pfd[i].events & POLLOUT) && p->in_len > p->in_off))
         relay_stdin (p, pfd[i].revents, pfd[i].fd);
@@ -416,14 +428,15 @@ report_oom (struct shim *s, struct shim_task *t)
   publish (s, "/tasks/oom", "TaskOOM", &ev.base);
 }
 
+/* exit_status as a shell has it: 128+N for signal N.  */
 static void
-process_exited (struct shim *s, struct shim_process *p, int wstatus)
+process_exited (struct shim *s, struct shim_process *p, int exit_status)
 {
   Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
   Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
   p->status = SHIM_PROC_STOPPED;
-  p->exit_status = WIFEXITED (wstatus) ? WEXITSTATUS (wstatus) : 128 + WTERMSIG (wstatus);
+  p->exit_status = exit_status;
   clock_gettime (CLOCK_REALTIME, &p->exited_at);
   drain_terminal (p);
   shim_io_close (&p->io);
@@ -445,12 +458,38 @@ process_exited (struct shim *s, struct shim_process *p, int wstatus)
   answer_waiters (p);
 }
 
+static int
+exit_status_of (int wstatus)
+{
+  return WIFEXITED (wstatus) ? WEXITSTATUS (wstatus) : 128 + WTERMSIG (wstatus);
+}
+
+/* A process in a hosted VM ended: its session says with which status.  */
+static void
+vm_process_exited (struct shim *s, struct shim_process *p)
+{
+  runhv_error_t err = NULL;
+  int status = 0;
+  if (p->vm.reap (&p->vm, &status, &err) < 0)
+    {
+      if (err->status == EAGAIN)
+        {
+          runhv_error_release (&err);
+          return; /* not yet */
+        }
+      log_warning ("task %s: %s", p->task->id, err->msg);
+      runhv_error_release (&err);
+      status = 255;
+    }
+  process_exited (s, p, status);
+}
+
 static struct shim_process *
 process_by_pid (struct shim *s, pid_t pid)
 {
   for (struct shim_task *t = s->tasks; t; t = t->next)
     for (struct shim_process *p = t->init; p; p = (p == t->init ? t->execs : p->next))
-      if (p->pid == pid && p->status != SHIM_PROC_STOPPED)
+      if (!p->in_vm && p->pid == pid && p->status != SHIM_PROC_STOPPED)
         return p;
   return NULL;
 }
@@ -465,9 +504,11 @@ shim_reap (struct shim *s)
       struct shim_process *p;
       if (pid <= 0)
         return;
+      if (runtime_vms_child_exited (pid, st))
+        continue; /* a hosted VM's QEMU: its session takes it */
       p = process_by_pid (s, pid);
       if (p)
-        process_exited (s, p, st);
+        process_exited (s, p, exit_status_of (st));
       /* else an orphan of a container that re-parented to us (we are a
          subreaper): reaping it is all it needs */
     }
@@ -478,13 +519,20 @@ shim_reap (struct shim *s)
 static void
 reap_now (struct shim *s, struct shim_process *p, int timeout_ms)
 {
+  if (p->in_vm)
+    {
+      struct pollfd pf = { .fd = p->vm.wait_fd, .events = POLLIN };
+      if (p->status != SHIM_PROC_STOPPED && pf.fd >= 0 && poll (&pf, 1, 0) > 0)
+        vm_process_exited (s, p);
+      return;
+    }
   for (int waited = 0; p->status != SHIM_PROC_STOPPED && p->pid > 0; waited += 10)
     {
       int st;
       pid_t r = waitpid (p->pid, &st, WNOHANG);
       if (r == p->pid)
         {
-          process_exited (s, p, st);
+          process_exited (s, p, exit_status_of (st));
           return;
         }
       if (r < 0 || waited >= timeout_ms)
@@ -640,6 +688,8 @@ m_create (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runh
       fail_error (call, err);
       return 0;
     }
+  /* A VM made here is hosted here: no supervisor, no stand-ins.  */
+  t->ctx.host_vms = true;
   p = t->init = process_new (t, NULL, r->stdin, r->stdout, r->stderr, r->terminal);
   if (options_config_path (r->options, &t->config_path, err) < 0)
     goto fail;
@@ -659,6 +709,13 @@ m_create (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runh
     goto fail;
   if (task_host_pid (t, &p->pid, err) < 0)
     goto fail;
+  if (strcmp (t->isolation, "hypervisor") == 0)
+    {
+      if (runtime_process_handle (&t->ctx, t->id, &p->vm, err) < 0)
+        goto fail;
+      p->in_vm = true;
+      p->pid = p->vm.pid;
+    }
   shim_io_created (&p->io);
   p->status = SHIM_PROC_CREATED;
   t->next = s->tasks;
@@ -707,6 +764,9 @@ static int
 start_exec (struct shim *s, struct shim_task *t, struct shim_process *p, runhv_error_t *err)
 {
   struct exec_options o = { .process = p->spec, .console_receiver = -1, .detach = true, .exec_ref = p->exec_ref };
+  bool in_vm = strcmp (t->isolation, "hypervisor") == 0;
+  if (in_vm)
+    o.handle = &p->vm;
   if (shim_io_open (p->stdin_path, p->stdout_path, p->stderr_path, p->terminal, &p->io, err) < 0)
     return -1;
   o.console_receiver = p->terminal ? p->io.console_sock[1] : -1;
@@ -714,7 +774,14 @@ start_exec (struct shim *s, struct shim_task *t, struct shim_process *p, runhv_e
     o.stdio[i] = p->io.child[i];
   if (runtime_exec (&t->ctx, t->id, &o, NULL, err) < 0 || (p->terminal && receive_master (p, err) < 0))
     {
-      if (o.pid > 0)
+      if (in_vm && p->vm.signal != NULL)
+        {
+          runhv_error_t ignored = NULL;
+          if (p->vm.signal (&p->vm, SIGKILL, &ignored) < 0)
+            runhv_error_release (&ignored);
+          process_handle_release (&p->vm);
+        }
+      else if (o.pid > 0)
         {
           kill (o.pid, SIGKILL);
           waitpid (o.pid, NULL, 0);
@@ -722,6 +789,7 @@ start_exec (struct shim *s, struct shim_task *t, struct shim_process *p, runhv_e
       shim_io_close (&p->io);
       return -1;
     }
+  p->in_vm = in_vm;
   p->pid = o.pid;
   shim_io_created (&p->io);
   (void)s;
@@ -1010,9 +1078,10 @@ m_kill (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runhv_
       ttrpc_call_fail (call, TTRPC_FAILED_PRECONDITION, "exec `%s` has not started", p->exec_id);
       return 0;
     }
-  else if (p->exec_ref[0] != '\0' && (sig == SIGKILL || sig == SIGSTOP))
+  else if (p->exec_ref[0] != '\0' && (p->in_vm || sig == SIGKILL || sig == SIGSTOP))
     {
-      /* the proxy passes on what it can catch; not these */
+      /* in a hosted VM through its session; else the proxy passes on
+         what it can catch, but not these */
       if (runtime_kill_exec (&t->ctx, t->id, p->exec_ref, sig, err) < 0)
         {
           fail_error (call, err);

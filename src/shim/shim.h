@@ -89,7 +89,11 @@ struct shim_process
   struct shim_task *task;
   char *exec_id;
   struct oci_process *spec; /* an exec's, until Start */
-  pid_t pid;                /* the host process the shim waits for */
+  pid_t pid;                /* the host process the shim waits for (a VM's: its VMM, shown only) */
+  /* A process in a VM this shim hosts: no host process stands for it, its
+     exit is heard on vm.wait_fd.  */
+  bool in_vm;
+  struct process_handle vm;
   char exec_ref[RUNHV_EXEC_REF_MAX];
   enum shim_proc_status status;
   int exit_status;
@@ -136,7 +140,8 @@ struct shim
 int shim_service_register (struct shim *s, runhv_error_t *err);
 /* Reap exited children and settle their processes.  */
 void shim_reap (struct shim *s);
-/* Relay stdio: fill pollfds for what needs watching, then act on them. */
+/* Relay stdio and watch VM processes' exits: fill pollfds for what needs
+   watching, then act on them. */
 size_t shim_relay_pollfds (struct shim *s, struct pollfd *p, struct shim_process **who, size_t max);
 void shim_relay_handle (struct shim *s, struct pollfd *p, struct shim_process **who, size_t n);
 void shim_free_tasks (struct shim *s);

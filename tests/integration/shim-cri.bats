@@ -58,8 +58,8 @@ pod_json() {
 state_of() { cri inspect "$1" | jq -r .status.state; }
 pod_ip() { cri inspectp "$1" | jq -r .status.network.ip; }
 vmm_of() { pgrep -f "runhv-uvm-$1[, ]"; }
-# the serving shims of pod $1 (its VM supervisor and proxies are forks of
-# it, named runhv-vmsup and runhv-vmproxy)
+# the serving shims of pod $1 (runhv-shim; `shim start` runs under the
+# same command line for a moment)
 shims_of() { pgrep -f "containerd-shim-runhv-v1 .*-id $1( |$)" | xargs -r ps -o comm= -p | grep -cx runhv-shim; }
 
 # Start pod $1 with handler $2 (jq arguments after it edit the pod's
@@ -151,6 +151,26 @@ shared_mount_dir() {
   # one VMM for the whole pod
   [ "$(vmm_of "$pod" | wc -l)" -eq 1 ]
   [ -z "$(vmm_of "$web")" ]
+  # the pod's shim hosts its VM: QEMU is its child, and while an exec
+  # runs in the VM no supervisor or host stand-in is (only QEMU and the
+  # jail's cgroup reaper are the shim's children)
+  local shim vmm kids
+  shim=$(pgrep -f "containerd-shim-runhv-v1 .*-id $pod( |$)" | xargs -r ps -o pid=,comm= -p | awk '$2 == "runhv-shim" { print $1 }')
+  vmm=$(vmm_of "$pod")
+  [ "$(ps -o ppid= -p "$vmm" | tr -d ' ')" = "$shim" ] || fail "QEMU's parent is not the shim $shim: $(ps -o ppid=,args= -p "$vmm")"
+  cri exec-sync "$side" -- sleep 5 >/dev/null &
+  local bg=$!
+  wait_for 100 bash -c "'$RUNHV' --root $SHIM_ROOT exec '$side' sh -c 'ps | grep -c \"[s]leep 5\"' | grep -qx 1" ||
+    fail "the exec'd sleep never ran"
+  kids=$(ps -o comm= --ppid "$shim" | sort | tr '\n' ' ')
+  [[ "$kids" != *runhv-vmsup* && "$kids" != *runhv-vmproxy* ]] || fail "the shim's children: $kids"
+  [ "$(ps -o comm= --ppid "$shim" | grep -cv '^sh$')" -eq 1 ] || fail "the shim's children: $kids"
+  wait "$bg"
+  # the CLI reaches the VM through the shim's session: state, and an exec
+  # whose status is the process's
+  [ "$("$RUNHV" --root $SHIM_ROOT state "$side" | jq -r .status)" = running ]
+  run "$RUNHV" --root $SHIM_ROOT exec "$side" sh -c 'exit 7'
+  [ "$status" -eq 7 ]
   # both containers see the same guest kernel, not the host's
   local b1 b2
   b1=$(cri exec-sync "$web" -- cat /proc/sys/kernel/random/boot_id)
@@ -279,16 +299,14 @@ shared_mount_dir() {
     run cri start "$c"
     [ "$status" -eq 0 ] || fail "$handler: start: $output"
     if [ "$handler" = runhv-hypervisor ]; then
-      # every host process of the VM is under the pod's cgroup: QEMU in
-      # runhv-vm-ID/vmm, the supervisor in runhv-vm-ID/supervisor
+      # the VM's host process, QEMU, is under the pod's cgroup (in
+      # runhv-vm-ID/vmm); the shim that hosts it stays where containerd
+      # put it, as a runc pod's shim does
       vmm=$(vmm_of "$pod")
       grep -qx "[0-9]*:memory:$parent/runhv-vm-$pod/vmm" /proc/$vmm/cgroup || fail "QEMU: $(cat /proc/$vmm/cgroup)"
-      d=/sys/fs/cgroup/cpuacct$parent/runhv-vm-$pod/supervisor
-      sup=$(cat "$d/cgroup.procs")
-      [ -n "$sup" ] || fail "no process in $d"
-      for p in $sup; do
-        [[ "$(ps -o args= -p "$p")" == *supervisor* || "$(ps -o args= -p "$p")" == *runhv* ]] || fail "in $d: $(ps -o args= -p "$p")"
-      done
+      d=/sys/fs/cgroup/cpuacct$parent/runhv-vm-$pod
+      sup=$(find "$d" -name cgroup.procs -exec cat {} + | sort -u | tr '\n' ' ')
+      [ "$sup" = "$vmm " ] || fail "processes under $d: $sup (QEMU is $vmm)"
     fi
     run cri statsp "$pod"
     [ "$status" -eq 0 ] || fail "$handler: statsp: $output"

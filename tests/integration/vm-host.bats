@@ -273,6 +273,29 @@ kill_create_at() {
   assert_no_vm_leaks conf
 }
 
+@test "a foreground exec into a VM has no host stand-in: runhv waits itself, signals pass, the status is the process's" {
+  rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" fg
+  run rh exec fg sh -c 'echo out; exit 7'
+  [ "$status" -eq 7 ]
+  [ "$output" = out ]
+  "$RUNHV" --root "$ROOT" exec fg sleep 4242 &
+  local exe=$!
+  wait_for 100 bash -c "'$RUNHV' --root '$ROOT' exec fg sh -c 'ps | grep -c \"[s]leep 4242\"' | grep -qx 1" ||
+    fail "the exec'd sleep never ran"
+  # runhv exec has no child: no runhv-vmproxy stands for the process
+  [ -z "$(ps -o comm= --ppid "$exe")" ] || fail "runhv exec has children: $(ps -o pid=,comm= --ppid "$exe")"
+  # a signal to runhv exec reaches the process in the VM, and its status
+  # (128+15) is runhv exec's
+  kill -TERM "$exe"
+  local st=0
+  wait "$exe" || st=$?
+  [ "$st" -eq 143 ] || fail "runhv exec ended with $st, not 143"
+  wait_for 50 bash -c "'$RUNHV' --root '$ROOT' exec fg sh -c 'ps | grep -c \"[s]leep 4242\"' | grep -qx 0" ||
+    fail "the exec'd sleep outlived the signal"
+  rh delete --force fg
+  assert_no_vm_leaks fg
+}
+
 @test "the helpers' hidden roles run by hand say they are internal and do nothing" {
   for role in __vm-supervisor __vm-proxy; do
     run "$RUNHV" "$role"

@@ -67,6 +67,9 @@ struct exec_options
   /* out, when not NULL: where the VM knows the process by (at least
      RUNHV_EXEC_REF_MAX bytes), for runtime_kill_exec; "" for a host one.  */
   char *exec_ref;
+  /* out, when not NULL and detached: the process to wait on, which the
+     caller releases (process_handle_release).  */
+  struct process_handle *handle;
 };
 
 #define RUNHV_EXEC_REF_MAX 40

@@ -15,6 +15,11 @@ struct runtime_context
   const char *config_path;     /* runhv.toml to use, NULL for the default lookup */
   const char *cgroup_root;     /* NULL = /sys/fs/cgroup; a fake tree in tests */
   struct runhv_config *config; /* loaded on first use */
+  /* The caller hosts the VMs it creates (the containerd shim): each is a
+     session of this process (uvm/session.h) whose loop the caller runs
+     (runtime_vms_*), rather than an exec'd supervisor, and waits for VM
+     processes through runtime_process_handle, not host pids.  */
+  bool host_vms;
   /* NULL in every program.  Set, every container runs under this backend
      whatever its isolation: the one seam through which the lifecycle's
      unit tests drive runtime.c with a fake (tests/unit/test_runtime.c).  */

@@ -248,8 +248,8 @@ state_list (const char *root, char ***ids, runhv_error_t *err)
   return 0;
 }
 
-int
-state_lock (const char *root, const char *id, runhv_error_t *err)
+static int
+lock_dir (const char *root, const char *id, int how, runhv_error_t *err)
 {
   cleanup_free char *dir = state_dir_path (root, id);
   int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -259,11 +259,23 @@ state_lock (const char *root, const char *id, runhv_error_t *err)
         return runhv_make_error (err, ENOENT, "container `%s` does not exist (see `runhv list`)", id);
       return runhv_make_error (err, errno, "open state directory `%s`", dir);
     }
-  if (TEMP_FAILURE_RETRY (flock (fd, LOCK_EX)) < 0)
+  if (TEMP_FAILURE_RETRY (flock (fd, how)) < 0)
     {
       int e = errno;
       close (fd);
       return runhv_make_error (err, e, "lock state directory `%s`", dir);
     }
   return fd;
+}
+
+int
+state_lock (const char *root, const char *id, runhv_error_t *err)
+{
+  return lock_dir (root, id, LOCK_EX, err);
+}
+
+int
+state_try_lock (const char *root, const char *id, runhv_error_t *err)
+{
+  return lock_dir (root, id, LOCK_EX | LOCK_NB, err);
 }

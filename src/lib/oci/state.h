@@ -54,6 +54,8 @@ int state_remove (const char *root, const char *id, runhv_error_t *err);
 int state_list (const char *root, char ***ids, runhv_error_t *err);
 /* flock the state directory; returns an fd to close to release.  */
 int state_lock (const char *root, const char *id, runhv_error_t *err);
+/* The same without waiting: EWOULDBLOCK while another holds it.  */
+int state_try_lock (const char *root, const char *id, runhv_error_t *err);
 
 void container_state_free (struct container_state *st);
 json_t *container_state_to_json (const struct container_state *st);

@@ -1,6 +1,8 @@
 /* The hypervisor backend: each container in its own utility VM (the seed's
-   Hyper-V container).  The host side is the VM supervisor (supervisor.c);
-   everything here talks to it over <state>/vm.sock.  */
+   Hyper-V container).  The host side is the VM's session (session.c),
+   hosted by this process when runtime_context.host_vms says so (the shim:
+   calls go straight into it), else by an exec'd supervisor (supervisor.c)
+   that everything here talks to over <state>/vm.sock.  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,6 +30,7 @@
 #include "backend/runtime-context.h"
 #include "uvm/proxy.h"
 #include "uvm/session-channel.h"
+#include "uvm/session.h"
 #include "uvm/supervisor.h"
 #include "uvm/jail.h"
 #include "core/sync.h"
@@ -85,18 +88,19 @@ vm_cpus (json_t *vm)
   return json_integer_value (json_object_get (vm, "cpus")) > 0 ? json_integer_value (json_object_get (vm, "cpus")) : 1;
 }
 
-/* Where the supervisor of the container's VM listens.  */
+/* The state directory of the container's VM: where its session listens.  */
 static char *
 vm_dir (struct runtime_context *ctx, struct container *c)
 {
   return state_dir_path (ctx->root, vm_owner (c));
 }
 
-/* A pod's later containers bring rootfs mounts made after the supervisor
-   copied the host's mounts (containerd's snapshot, mounted by the shim at
-   create), which a private mount namespace would never see.  The sandbox's
-   state dir holds a shared mount, which the supervisor's namespace takes as
-   a slave: what is bound under it on the host appears there too.  */
+/* A pod's later containers bring rootfs mounts made after the session's
+   mount namespace copied the host's mounts (containerd's snapshot, mounted
+   by the shim at create), which a private mount namespace would never see.
+   The sandbox's state dir holds a shared mount, which the session's
+   namespace takes as a slave: what is bound under it on the host appears
+   there too.  */
 static char *
 propagate_dir (struct runtime_context *ctx, const char *vm_id)
 {
@@ -228,7 +232,7 @@ names_ns_of (const char *path, const char *type, const pid_t *pids, size_t n)
    (CNI's, podman's), which the VM's own network stands for (its interface
    moves into the VM through a tap), and, for a pod's later containers, the
    sandbox's namespaces, which containerd names by the sandbox's host pid
-   (its supervisor's, or its VMM's): they become "container:SANDBOX" and
+   (its supervisor's or its VMM's; a hosted VM's is its VMM's): they become "container:SANDBOX" and
    the agent joins that container's namespace in the guest, as runc's pod
    containers join the pause process's on the host.  */
 static int
@@ -300,6 +304,231 @@ binds_free (struct uvm_bind *b, size_t n)
       free (b[i].shared);
     }
   free (b);
+}
+
+/* ---- VMs this process hosts (runtime_context.host_vms: the shim) ----- */
+
+static pid_t hv_vmm_pid (struct runtime_context *ctx, struct container *c);
+
+/* The session of the container's VM when this process hosts it.  */
+static struct uvm_session *
+hosted_session (struct runtime_context *ctx, struct container *c)
+{
+  cleanup_free char *sdir = vm_dir (ctx, c);
+  return uvm_session_hosted (sdir);
+}
+
+/* Whether the record says a long-lived process hosts the container's VM
+   (a shim): its pid is not the VM's, and is never signalled for it.  */
+static bool
+hosted_elsewhere (struct container *c)
+{
+  json_t *b = c->state->backend;
+  return b != NULL && json_is_true (json_object_get (b, "hosted")) && c->state->pid != getpid ();
+}
+
+/* A process's stdio as its VM's session takes it: copies (the caller's
+   own for -1), or with a terminal the slave of a new pty whose master
+   goes to whoever asked.  */
+static int
+vm_stdio (bool terminal, const int stdio[3], int console_receiver, const char *console_socket, int fds[3], size_t *n,
+          runhv_error_t *err)
+{
+  if (terminal)
+    {
+      fds[0] = terminal_open_relay (console_receiver, console_socket, err);
+      *n = 1;
+      return fds[0] < 0 ? -1 : 0;
+    }
+  for (int i = 0; i < 3; i++)
+    {
+      fds[i] = fcntl (stdio[i] >= 0 ? stdio[i] : i, F_DUPFD_CLOEXEC, 3);
+      if (fds[i] < 0)
+        {
+          int e = errno;
+          for (int k = 0; k < i; k++)
+            close (fds[k]);
+          return runhv_make_error (err, e, "the container's stdio");
+        }
+    }
+  *n = 3;
+  return 0;
+}
+
+/* A VM process its caller waits on with no host process standing for it
+   (a hosted VM's, or a foreground `runhv exec`'s): where its VM's session
+   is and how the session knows it.  */
+struct vm_process
+{
+  char *sdir, *id, *exec_id;
+};
+
+static void
+vm_process_handle (struct process_handle *h, pid_t shown_pid, int wait_fd, const char *sdir, const char *id,
+                   const char *exec_id, int (*signal_fn) (struct process_handle *, int, runhv_error_t *),
+                   int (*reap_fn) (struct process_handle *, int *, runhv_error_t *),
+                   void (*release_fn) (struct process_handle *))
+{
+  struct vm_process *w = xmalloc0 (sizeof (*w));
+  w->sdir = xstrdup (sdir);
+  w->id = xstrdup (id);
+  w->exec_id = exec_id ? xstrdup (exec_id) : NULL;
+  memset (h, 0, sizeof (*h));
+  /* The host pid a caller shows for it: the VM it runs in.  */
+  h->pid = shown_pid;
+  h->wait_fd = wait_fd;
+  h->signal = signal_fn;
+  h->reap = reap_fn;
+  h->release = release_fn;
+  h->priv = w;
+}
+
+static void
+vm_process_drop (struct process_handle *h)
+{
+  struct vm_process *w = h->priv;
+  if (h->wait_fd >= 0)
+    close (h->wait_fd);
+  h->wait_fd = -1;
+  if (w == NULL)
+    return;
+  free (w->sdir);
+  free (w->id);
+  free (w->exec_id);
+  free (w);
+  h->priv = NULL;
+}
+
+static json_t *
+vm_process_kill (const struct vm_process *w, int sig)
+{
+  json_t *req = json_pack ("{s:s,s:s,s:i}", "op", "kill", "id", w->id, "signal", sig);
+  if (w->exec_id)
+    json_object_set_new (req, "exec_id", json_string (w->exec_id));
+  return req;
+}
+
+/* A hosted VM's process: an eventfd the session fires at its exit.  */
+static int
+hosted_signal (struct process_handle *h, int sig, runhv_error_t *err)
+{
+  struct vm_process *w = h->priv;
+  struct uvm_session *s = uvm_session_hosted (w->sdir);
+  json_t *req;
+  int r;
+  if (s == NULL)
+    return runhv_make_error (err, ESRCH, "the VM of `%s` is gone", w->id);
+  req = vm_process_kill (w, sig);
+  r = uvm_session_call (s, req, NULL, 0, UVM_REQUEST_TIMEOUT_MS, NULL, err);
+  json_decref (req);
+  return r;
+}
+
+static int
+hosted_reap (struct process_handle *h, int *exit_status, runhv_error_t *err)
+{
+  struct vm_process *w = h->priv;
+  struct uvm_session *s = uvm_session_hosted (w->sdir);
+  uint64_t ticks;
+  if (read (h->wait_fd, &ticks, sizeof (ticks)) < 0 && errno != EAGAIN)
+    return runhv_make_error (err, errno, "read the exit of `%s`", w->exec_id ? w->exec_id : w->id);
+  if (s == NULL)
+    {
+      *exit_status = UVM_EXIT_VM_DIED; /* its VM went, and it with it */
+      return 0;
+    }
+  if (!uvm_session_exit_status (s, w->id, w->exec_id, exit_status))
+    return runhv_make_error (err, EAGAIN, "`%s` has not exited yet", w->exec_id ? w->exec_id : w->id);
+  return 0;
+}
+
+static void
+hosted_release (struct process_handle *h)
+{
+  struct vm_process *w = h->priv;
+  struct uvm_session *s = w ? uvm_session_hosted (w->sdir) : NULL;
+  if (s != NULL)
+    uvm_session_forget (s, w->id, w->exec_id);
+  vm_process_drop (h);
+}
+
+static int
+hosted_handle (struct uvm_session *s, const char *sdir, const char *id, const char *exec_id, struct process_handle *h,
+               runhv_error_t *err)
+{
+  int fd = uvm_session_exit_fd (s, id, exec_id, err);
+  if (fd < 0)
+    return -1;
+  vm_process_handle (h, uvm_session_vmm_pid (s), fd, sdir, id, exec_id, hosted_signal, hosted_reap, hosted_release);
+  return 0;
+}
+
+/* ---- a foreground exec: its caller waits on the session's connection -- */
+
+/* `runhv exec` in the foreground needs no host pid: it holds its
+   connection to the VM's session, whose exit event it waits for, and
+   passes signals on by request.  */
+static int
+conn_signal (struct process_handle *h, int sig, runhv_error_t *err)
+{
+  json_t *resp = NULL;
+  json_t *req = vm_process_kill (h->priv, sig);
+  int r = uvm_request (((struct vm_process *)h->priv)->sdir, req, &resp, err);
+  json_decref (req);
+  json_decref (resp);
+  return r;
+}
+
+static int
+conn_reap (struct process_handle *h, int *exit_status, runhv_error_t *err)
+{
+  json_t *ev = NULL;
+  runhv_error_t lost = NULL;
+  if (uvm_client_event (h->wait_fd, &ev, &lost) < 0)
+    {
+      /* The session went before it said: its VM went, and the process
+         with it.  */
+      runhv_error_release (&lost);
+      *exit_status = UVM_EXIT_VM_DIED;
+      return 0;
+    }
+  *exit_status = (int)json_integer_value (json_object_get (ev, "status"));
+  json_decref (ev);
+  (void)err;
+  return 0;
+}
+
+static int
+exec_attached (struct runtime_context *ctx, struct container *c, const char *sdir, const char *exec_id,
+               const struct exec_options *o, struct process_handle *h, runhv_error_t *err)
+{
+  int fds[3];
+  size_t n = 0;
+  json_t *req, *resp = NULL;
+  int conn = uvm_client_connect (sdir, err), r;
+  if (conn < 0)
+    return -1;
+  if (vm_stdio (o->process->terminal, o->stdio, o->console_receiver, o->console_socket, fds, &n, err) < 0)
+    {
+      close (conn);
+      return -1;
+    }
+  req = json_pack ("{s:s,s:s,s:s,s:O,s:b}", "op", "exec", "id", c->state->id, "exec_id", exec_id, "process",
+                   o->process->json, "terminal", o->process->terminal);
+  r = uvm_client_call (conn, req, fds, n, &resp, err);
+  json_decref (req);
+  json_decref (resp);
+  /* The session holds its copies now.  */
+  for (size_t i = 0; i < n; i++)
+    close (fds[i]);
+  if (r < 0)
+    {
+      close (conn);
+      return -1;
+    }
+  vm_process_handle (h, hv_vmm_pid (ctx, c), conn, sdir, c->state->id, exec_id, conn_signal, conn_reap,
+                     vm_process_drop);
+  return 0;
 }
 
 /* ---- host proxies: a host process stands for a process in the VM ----- */
@@ -412,6 +641,7 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
   json_t *gspec, *bj = json_array ();
   struct uvm_proxy_args a;
   pid_t guest = 0;
+  struct uvm_session *hs;
   int proxy, ret = -1;
 
   {
@@ -458,7 +688,31 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
     .console_receiver = o->console_receiver,
     .exit_file = exit_file,
   };
-  proxy = spawn_proxy (ctx, c, &a, NULL, &guest, err);
+  hs = uvm_session_hosted (vdir);
+  if (ctx->host_vms && hs == NULL)
+    {
+      runhv_error (err, "the VM of `%s` is not hosted by this process (a pod's containers share its shim)",
+                   vm_owner (c));
+      proxy = -1;
+    }
+  else if (hs != NULL)
+    {
+      /* No stand-in: this process waits for it through the session.  */
+      int fds[3];
+      size_t n = 0;
+      json_t *resp = NULL;
+      proxy = -1;
+      if (vm_stdio (a.terminal, o->stdio, o->console_receiver, o->console_socket, fds, &n, err) == 0
+          && uvm_session_call (hs, a.request, fds, n, 60000, &resp, err) == 0)
+        {
+          guest = (pid_t)json_integer_value (json_object_get (resp, "pid"));
+          json_decref (resp);
+          proxy = getpid ();
+          json_object_set_new (st->backend, "hosted", json_true ());
+        }
+    }
+  else
+    proxy = spawn_proxy (ctx, c, &a, NULL, &guest, err);
   json_decref (a.request);
   binds_free (binds, nbinds);
   if (proxy < 0)
@@ -531,20 +785,14 @@ join_pod_network (const struct oci_spec *spec, struct container_state *st, struc
   return 0;
 }
 
-/* The supervisor's ready report carries the VMM's pid and what it knows
-   of the VM: kept in the backend's record.  */
+/* What the VM's host reported once it ran (the VMM's pid, the VM's size
+   and cgroup): kept in the backend's record.  */
 static void
-record_vm_info (struct container_state *st, const struct sync_msg *m, const char *why)
+record_vm_info (struct container_state *st, pid_t vmm, json_t *reported, const char *why)
 {
-  json_t *info = NULL;
-  runhv_error_t ignored = NULL;
-  if (json_load_buffer (m->text, strlen (m->text), "supervisor", &info, &ignored) < 0)
-    {
-      runhv_error_release (&ignored);
-      info = json_object ();
-    }
-  json_object_set_new (info, "pid", json_integer (m->value));
-  json_object_set_new (info, "pid_start", json_integer ((json_int_t)pid_start_time (m->value)));
+  json_t *info = json_is_object (reported) ? json_deep_copy (reported) : json_object ();
+  json_object_set_new (info, "pid", json_integer (vmm));
+  json_object_set_new (info, "pid_start", json_integer ((json_int_t)pid_start_time (vmm)));
   json_object_set_new (info, "accel_reason", json_string (why));
   if (st->backend == NULL)
     st->backend = json_object ();
@@ -579,6 +827,43 @@ stop_failed_supervisor (pid_t sup, bool stops_itself)
   if (!stops_itself || pidfd < 0 || poll (&p, 1, 10000) <= 0)
     kill (sup, SIGKILL);
   waitpid (sup, NULL, 0);
+}
+
+/* The VM's create in this process: the session boots it here and this
+   process's loop runs it from now on.  */
+static int
+create_hosted (struct runtime_context *ctx, struct container *c, struct supervisor_config *scfg,
+               const struct create_options *o, const char *why, runhv_error_t *err)
+{
+  struct container_state *st = c->state;
+  struct uvm_session *hs = NULL;
+  size_t n = 0;
+  for (int i = 0; i < 3; i++)
+    scfg->stdio[i] = -1;
+  if (!scfg->terminal && vm_stdio (false, o->stdio, -1, NULL, scfg->stdio, &n, err) < 0)
+    return -1;
+  /* On record before the VM exists: a shim killed while it boots leaves a
+     container that `delete --force` removes (QEMU dies with its parent,
+     the shared tree with its mount namespace).  */
+  st->pid = getpid ();
+  st->pid_start = pid_start_time (st->pid);
+  json_object_set_new (st->backend, "hosted", json_true ());
+  if (container_save (ctx, c, err) < 0)
+    {
+      for (int i = 0; i < 3; i++)
+        if (scfg->stdio[i] >= 0)
+          close (scfg->stdio[i]);
+      return -1;
+    }
+  if (uvm_session_open (scfg, true, &hs, err) < 0)
+    return -1;
+  record_vm_info (st, uvm_session_vmm_pid (hs), uvm_session_info (hs), why);
+  if (run_host_create_hooks (c, uvm_session_vmm_pid (hs), err) < 0)
+    {
+      uvm_session_free (hs);
+      return -1;
+    }
+  return 0;
 }
 
 static int
@@ -657,8 +942,13 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       .cgroup_parent = uvm_jail_cgroup_parent (spec->cgroups_path, ctx->systemd_cgroup),
       .jail_id_base = cfg->jail_id_base,
     };
-    /* The container's stdio is the supervisor's: a caller such as the
-       shim passes its FIFOs, others their own.  */
+    if (ctx->host_vms)
+      {
+        ret = create_hosted (ctx, c, &scfg, o, why, err);
+        goto out;
+      }
+    /* The container's stdio is the supervisor's: a caller passes its
+       FIFOs or its own.  */
     sup = supervisor_spawn (&scfg, o->stdio, err);
     if (sup < 0)
       goto out;
@@ -706,7 +996,14 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       }
     st->pid = sup;
     st->pid_start = pid_start_time (sup);
-    record_vm_info (st, &m, why);
+    {
+      json_t *reported = NULL;
+      runhv_error_t ignored = NULL;
+      if (json_load_buffer (m.text, strlen (m.text), "supervisor", &reported, &ignored) < 0)
+        runhv_error_release (&ignored);
+      record_vm_info (st, m.value, reported, why);
+      json_decref (reported);
+    }
   }
   if (run_host_create_hooks (c, sup, err) < 0)
     goto out;
@@ -737,8 +1034,12 @@ call_timeout (struct runtime_context *ctx, struct container *c, json_t *req, int
   cleanup_free char *sdir = vm_dir (ctx, c);
   json_t *r = NULL;
   int ret;
+  struct uvm_session *hs = uvm_session_hosted (sdir);
   json_object_set_new (req, "id", json_string (c->state->id));
-  ret = uvm_request_timeout (sdir, req, timeout_ms, &r, err);
+  if (hs != NULL)
+    ret = uvm_session_call (hs, req, NULL, 0, timeout_ms, &r, err);
+  else
+    ret = uvm_request_timeout (sdir, req, timeout_ms, &r, err);
   json_decref (req);
   if (resp)
     *resp = r;
@@ -770,9 +1071,28 @@ record_lost_supervisor (struct runtime_context *ctx, struct container *c, const 
   close (fd);
   c->state->has_exit_status = true;
   c->state->exit_status = st;
-  log_warning ("container `%s`: its VM supervisor was killed; exit status %d", c->state->id, st);
+  if (json_is_true (json_object_get (c->state->backend, "hosted")))
+    log_warning ("container `%s`: the shim that hosted its VM (pid %d) was killed; exit status %d", c->state->id,
+                 (int)c->state->pid, st);
+  else
+    log_warning ("container `%s`: its VM supervisor was killed; exit status %d", c->state->id, st);
   events_record (ctx->root, "vm-stopped", c->state->id, "hypervisor", c->state->pid, NULL);
   events_record (ctx->root, "container-exited", c->state->id, "hypervisor", 0, &st);
+}
+
+/* How the container ended, once the host of its VM recorded it: the
+   supervisor or a stand-in as it exits, a hosted session when the
+   container or its VM ends (its host, a shim, lives on).  */
+static bool
+exit_recorded (struct runtime_context *ctx, struct container *c)
+{
+  cleanup_free char *path = xasprintf ("%s/%s/exit.json", ctx->root, c->state->id);
+  cleanup_json json_t *j = NULL;
+  if (json_load_path (path, "exit.json", 4096, &j, NULL) < 0)
+    return false;
+  c->state->has_exit_status = true;
+  c->state->exit_status = (int)json_integer_value (json_object_get (j, "status"));
+  return true;
 }
 
 static enum container_status
@@ -782,18 +1102,13 @@ hv_status (struct runtime_context *ctx, struct container *c)
   runhv_error_t err = NULL;
   const char *s;
   enum container_status r = STATUS_STOPPED;
+  if (exit_recorded (ctx, c))
+    return STATUS_STOPPED;
   if (!pid_alive (c->state->pid, c->state->pid_start))
     {
-      /* The supervisor (or the proxy of a joined container) recorded how
-         the container ended.  */
       cleanup_free char *path = xasprintf ("%s/%s/exit.json", ctx->root, c->state->id);
-      cleanup_json json_t *j = NULL;
-      if (json_load_path (path, "exit.json", 4096, &j, NULL) == 0)
-        {
-          c->state->has_exit_status = true;
-          c->state->exit_status = (int)json_integer_value (json_object_get (j, "status"));
-        }
-      else if (!joined (c))
+      /* Not even an exit record: its host was killed outright.  */
+      if (!joined (c))
         record_lost_supervisor (ctx, c, path);
       return STATUS_STOPPED;
     }
@@ -868,12 +1183,48 @@ hypervisor_forget_logs (struct runtime_context *ctx, const char *id)
   unlink (b);
 }
 
+/* Wait up to timeout_ms for the host of the container's VM to record its
+   end (a host that lives on: a shim).  */
+static bool
+wait_exit_record (struct runtime_context *ctx, struct container *c, int timeout_ms)
+{
+  for (int waited = 0; waited < timeout_ms; waited += 50)
+    {
+      if (exit_recorded (ctx, c))
+        return true;
+      usleep (50000);
+    }
+  return exit_recorded (ctx, c);
+}
+
 static int
 destroy_joined (struct runtime_context *ctx, struct container *c)
 {
   struct container_state *st = c->state;
   runhv_error_t ignored = NULL;
-  int pidfd = pid_alive (st->pid, st->pid_start) ? (int)syscall (SYS_pidfd_open, st->pid, 0) : -1;
+  struct uvm_session *hs = hosted_session (ctx, c);
+  int pidfd = -1, status;
+  if (hs != NULL)
+    {
+      if (!uvm_session_exit_status (hs, st->id, NULL, &status))
+        {
+          if (call (ctx, c, json_pack ("{s:s,s:i}", "op", "kill", "signal", SIGKILL), NULL, &ignored) < 0)
+            runhv_error_release (&ignored);
+          uvm_session_wait (hs, st->id, NULL, 10000);
+        }
+    }
+  else if (hosted_elsewhere (c))
+    {
+      /* Its pid is its host's, which lives on: its end is on record.  */
+      if (!exit_recorded (ctx, c))
+        {
+          if (call (ctx, c, json_pack ("{s:s,s:i}", "op", "kill", "signal", SIGKILL), NULL, &ignored) < 0)
+            runhv_error_release (&ignored);
+          wait_exit_record (ctx, c, 10000);
+        }
+    }
+  else if (pid_alive (st->pid, st->pid_start))
+    pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
   if (pidfd >= 0)
     {
       struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -882,8 +1233,8 @@ destroy_joined (struct runtime_context *ctx, struct container *c)
       if (poll (&p, 1, 10000) == 0)
         syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
       close (pidfd);
+      waitpid (st->pid, NULL, WNOHANG);
     }
-  waitpid (st->pid, NULL, WNOHANG);
   /* The VM forgets it and drops its shared rootfs; a VM already gone has
      nothing left to forget.  */
   if (call (ctx, c, json_pack ("{s:s}", "op", "delete"), NULL, &ignored) < 0)
@@ -895,66 +1246,90 @@ destroy_joined (struct runtime_context *ctx, struct container *c)
   return 0;
 }
 
+static void
+podnet_release (struct container_state *st)
+{
+  json_t *net = st->backend ? json_object_get (st->backend, "net") : NULL;
+  if (net)
+    podnet_teardown (json_string_value (json_object_get (net, "netns")),
+                     json_string_value (json_object_get (net, "ifname")));
+}
+
+/* A VM another process hosts (`runhv delete --force` of a shim's pod): it
+   is asked to stop, then its VMM killed; its host is never signalled.  */
+static void
+stop_hosted_elsewhere (struct runtime_context *ctx, struct container *c)
+{
+  runhv_error_t ignored = NULL;
+  if (call_timeout (ctx, c, json_pack ("{s:s}", "op", "shutdown"), 5000, NULL, &ignored) < 0)
+    runhv_error_release (&ignored);
+  if (!wait_exit_record (ctx, c, 10000))
+    {
+      pid_t vmm = hv_vmm_pid (ctx, c);
+      log_warning ("container `%s`: its VM's host did not stop it within 10 s; killing its VMM", c->state->id);
+      if (vmm > 0)
+        kill (vmm, SIGKILL);
+      wait_exit_record (ctx, c, 5000);
+    }
+}
+
+/* The supervisor asked to stop (none when its create died while the VM
+   booted: nobody will talk to it), then killed if it does not.  */
+static void
+stop_supervisor (struct runtime_context *ctx, struct container *c)
+{
+  struct container_state *st = c->state;
+  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
+  runhv_error_t ignored = NULL;
+  int grace_ms = 10000;
+  if (st->creating)
+    grace_ms = 0;
+  else if (call_timeout (ctx, c, json_pack ("{s:s}", "op", "shutdown"), 5000, NULL, &ignored) < 0
+           && !exit_recorded (ctx, c))
+    {
+      /* A supervisor that cannot take the request will not stop by
+         itself: no grace.  (One that recorded the end is stopping
+         already, and answers no more.)  */
+      log_warning ("container `%s`: %s; killing its VM supervisor", st->id, ignored->msg);
+      grace_ms = 0;
+    }
+  runhv_error_release (&ignored);
+  if (pidfd >= 0)
+    {
+      struct pollfd p = { .fd = pidfd, .events = POLLIN };
+      if (poll (&p, 1, grace_ms) == 0)
+        {
+          if (grace_ms > 0)
+            log_warning ("container `%s`: the VM supervisor did not stop within 10 s; killing it", st->id);
+          syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+          poll (&p, 1, 5000);
+        }
+    }
+  waitpid (st->pid, NULL, WNOHANG);
+}
+
 static int
 hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err)
 {
   struct container_state *st = c->state;
   cleanup_free char *pdir = NULL;
-  int pidfd;
+  struct uvm_session *hs;
   (void)err;
   if (joined (c))
     return destroy_joined (ctx, c);
+  hs = hosted_session (ctx, c);
+  if (hs != NULL)
+    uvm_session_free (hs); /* the VM ends, its host (us) stays */
+  else if (st->pid <= 0 || !pid_alive (st->pid, st->pid_start))
+    waitpid (st->pid, NULL, WNOHANG);
+  else if (hosted_elsewhere (c))
+    stop_hosted_elsewhere (ctx, c);
+  else
+    stop_supervisor (ctx, c);
   pdir = propagate_dir (ctx, st->id);
-  if (st->pid <= 0 || !pid_alive (st->pid, st->pid_start))
-    {
-      json_t *net = st->backend ? json_object_get (st->backend, "net") : NULL;
-      waitpid (st->pid, NULL, WNOHANG);
-      remove_logs (ctx, st->id);
-      propagate_teardown (pdir);
-      if (net)
-        podnet_teardown (json_string_value (json_object_get (net, "netns")),
-                         json_string_value (json_object_get (net, "ifname")));
-      return 0;
-    }
-  pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
-  {
-    runhv_error_t ignored = NULL;
-    int grace_ms = 10000;
-    if (st->creating)
-      {
-        /* Its create died while the VM booted: nobody will talk to it.  */
-        grace_ms = 0;
-      }
-    else if (call_timeout (ctx, c, json_pack ("{s:s}", "op", "shutdown"), 5000, NULL, &ignored) < 0)
-      {
-        /* A supervisor that cannot take the request will not stop by
-           itself: no grace.  */
-        log_warning ("container `%s`: %s; killing its VM supervisor", st->id, ignored->msg);
-        runhv_error_release (&ignored);
-        grace_ms = 0;
-      }
-    if (pidfd >= 0)
-      {
-        struct pollfd p = { .fd = pidfd, .events = POLLIN };
-        if (poll (&p, 1, grace_ms) == 0)
-          {
-            if (grace_ms > 0)
-              log_warning ("container `%s`: the VM supervisor did not stop within 10 s; killing it", st->id);
-            syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-            poll (&p, 1, 5000);
-          }
-        close (pidfd);
-      }
-  }
-  waitpid (st->pid, NULL, WNOHANG);
   remove_logs (ctx, st->id);
   propagate_teardown (pdir);
-  {
-    json_t *net = st->backend ? json_object_get (st->backend, "net") : NULL;
-    if (net)
-      podnet_teardown (json_string_value (json_object_get (net, "netns")),
-                       json_string_value (json_object_get (net, "ifname")));
-  }
+  podnet_release (st);
   return 0;
 }
 
@@ -1066,7 +1441,10 @@ hv_stats (struct runtime_context *ctx, struct container *c, struct container_sta
 static int
 hv_attach (struct runtime_context *ctx, struct container *c, struct process_handle *h, runhv_error_t *err)
 {
-  (void)ctx;
+  cleanup_free char *sdir = vm_dir (ctx, c);
+  struct uvm_session *hs = uvm_session_hosted (sdir);
+  if (hs != NULL)
+    return hosted_handle (hs, sdir, c->state->id, NULL, h, err);
   /* The supervisor forwards the signals it gets and exits with the
      container's status: waiting on it is waiting on the container.  */
   return process_handle_for_child (h, c->state->pid, err);
@@ -1080,6 +1458,7 @@ hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_opt
   char exec_id[32];
   uint64_t rnd = 0;
   struct uvm_proxy_args a;
+  struct uvm_session *hs;
   int r;
 
   if (o->process->terminal && o->console_socket == NULL && o->console_receiver < 0)
@@ -1089,6 +1468,34 @@ hv_exec (struct runtime_context *ctx, struct container *c, const struct exec_opt
   if (getrandom (&rnd, sizeof (rnd), 0) < 0)
     rnd = (uint64_t)getpid () * 2654435761u;
   snprintf (exec_id, sizeof (exec_id), "exec-%016llx", (unsigned long long)rnd);
+  hs = uvm_session_hosted (sdir);
+  if (hs != NULL)
+    {
+      /* No stand-in: the caller waits for it through the session.  */
+      int fds[3];
+      size_t n = 0;
+      json_t *req;
+      if (vm_stdio (o->process->terminal, o->stdio, o->console_receiver, o->console_socket, fds, &n, err) < 0)
+        return -1;
+      req = json_pack ("{s:s,s:s,s:s,s:O,s:b}", "op", "exec", "id", c->state->id, "exec_id", exec_id, "process",
+                       o->process->json, "terminal", o->process->terminal);
+      r = uvm_session_call (hs, req, fds, n, UVM_REQUEST_TIMEOUT_MS, NULL, err);
+      json_decref (req);
+      if (r < 0 || hosted_handle (hs, sdir, c->state->id, exec_id, h, err) < 0)
+        return -1;
+      if (o->exec_ref != NULL)
+        snprintf (o->exec_ref, RUNHV_EXEC_REF_MAX, "%s", exec_id);
+      return 0;
+    }
+  if (!o->detach && o->pid_file == NULL && h != NULL)
+    {
+      /* Nobody needs a host pid for it: no stand-in.  */
+      if (exec_attached (ctx, c, sdir, exec_id, o, h, err) < 0)
+        return -1;
+      if (o->exec_ref != NULL)
+        snprintf (o->exec_ref, RUNHV_EXEC_REF_MAX, "%s", exec_id);
+      return 0;
+    }
   a = (struct uvm_proxy_args){
     .vm_dir = sdir,
     .id = c->state->id,
