@@ -296,6 +296,18 @@ kill_create_at() {
   assert_no_vm_leaks fg
 }
 
+@test "one id run three times back to back: each VM gets its cgroup, none is removed under the next" {
+  # the previous VM's cgroup reaper is still at work when the next create
+  # of the same id makes the cgroups again
+  config '.process.args = ["echo", "again"]'
+  for i in 1 2 3; do
+    run rh run --isolation=hypervisor --bundle "$BUNDLE" same
+    [ "$status" -eq 0 ] || fail "run #$i: $output"
+    [[ "$output" == *again* ]] || fail "run #$i: $output"
+  done
+  assert_no_vm_leaks same
+}
+
 @test "the helpers' hidden roles run by hand say they are internal and do nothing" {
   for role in __vm-supervisor __vm-proxy; do
     run "$RUNHV" "$role"

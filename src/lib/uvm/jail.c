@@ -489,6 +489,18 @@ make_cgroups (const struct uvm_launch *l, struct vm_cgroups *out, runhv_error_t 
       vm_cgroups_free (out);
       return -1;
     }
+  {
+    /* A container of the same id that was just deleted leaves its VM's
+       cgroups to its reaper, which removes them a moment later: made
+       again meanwhile, they would go under the new VM.  Wait for them to
+       go (a reaper gives up after 30 s; after 10 a leftover is reused).  */
+    cleanup_strv char **dirs = vm_cgroup_dirs (out);
+    size_t n = 0;
+    while (dirs[n] != NULL)
+      n++;
+    for (int waited = 0; n > 0 && waited < 10000 && access (dirs[n - 1], F_OK) == 0; waited += 20)
+      usleep (20000);
+  }
   r.has_memory_limit = true;
   r.memory_limit = (l->memory_mb + UVM_JAIL_MEMORY_OVERHEAD_MB) * 1024 * 1024;
   r.memory_swap = -1;

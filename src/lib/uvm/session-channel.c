@@ -171,4 +171,3 @@ uvm_request (const char *state_dir, json_t *req, json_t **resp, runhv_error_t *e
 {
   return uvm_request_timeout (state_dir, req, UVM_REQUEST_TIMEOUT_MS, resp, err);
 }
-

@@ -1418,10 +1418,10 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, runhv_error_t 
   s->next_sid = 16;
   {
     cleanup_free char *cgroup = uvm_jail_cgroup_path (&l);
-    s->info = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s,s:s,s:b}", "guest_pid", (int)s->vc[0].guest_pid, "accel",
-                         cfg->accel, "memory_mb", (json_int_t)cfg->sizing.memory_mb, "cpus",
-                         (json_int_t)cfg->sizing.cpus, "memory_source", cfg->sizing.memory_source, "cpus_source",
-                         cfg->sizing.cpus_source, "cgroup", cgroup, "hosted", s->hosted);
+    s->info = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s,s:s,s:b}", "guest_pid", (int)s->vc[0].guest_pid, "accel", cfg->accel,
+                         "memory_mb", (json_int_t)cfg->sizing.memory_mb, "cpus", (json_int_t)cfg->sizing.cpus,
+                         "memory_source", cfg->sizing.memory_source, "cpus_source", cfg->sizing.cpus_source, "cgroup",
+                         cgroup, "hosted", s->hosted);
   }
   s->booting = false;
   return 0;
