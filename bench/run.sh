@@ -10,7 +10,7 @@ names=("$@")
 [[ ${#names[@]} -gt 0 ]] || names=("${all[@]}")
 failed=0
 for n in "${names[@]}"; do
-  [[ -f "$here/$n.sh" ]] || { echo "bench: no benchmark \`$n\` (have: ${all[*]} hypervisor-compare)" >&2; exit 2; }
+  [[ -f "$here/$n.sh" ]] || { echo "bench: no benchmark \`$n\` (have: ${all[*]} hypervisor-compare shim-compare)" >&2; exit 2; }
   echo "=== bench/$n.sh"
   bash "$here/$n.sh" || { echo "bench/$n.sh failed" >&2; failed=1; }
 done

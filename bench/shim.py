@@ -16,7 +16,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib", "cri"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import cri  # noqa: E402
+from cri_pods import remove_pod, run_pod  # noqa: E402
 
 HANDLERS = ["runc", "runhv-process", "runhv-hypervisor", "runhv-hypervisor-generic"]
 RUNS = int(os.environ.get("RUNS", "5"))
@@ -24,41 +26,20 @@ BATCHES = [int(n) for n in os.environ.get("BATCHES", "4,8").split(",") if n]
 
 endpoint, pause, busybox, out = sys.argv[1:5]
 c = cri.Client(endpoint, 300)
-api = c.api
 counter = [0]
 lock = threading.Lock()
-
-
-def msg(type_name, **kw):
-    # Api.new's own first parameter is called name, as is the CRI's field
-    return api.cls(type_name)(**kw)
-
-
-def pod_config(name):
-    return msg("PodSandboxConfig", metadata=msg("PodSandboxMetadata", name=name, namespace="bench", uid=name + "-uid"),
-               hostname=name, log_directory="/tmp/runhv-bench-logs/" + name)
 
 
 def start_pod(handler):
     with lock:
         counter[0] += 1
         name = "b%d" % counter[0]
-    t0 = time.monotonic()
-    pcfg = pod_config(name)
-    pod = c.rt("RunPodSandbox", config=pcfg, runtime_handler=handler).pod_sandbox_id
-    ccfg = msg("ContainerConfig", metadata=msg("ContainerMetadata", name="main"),
-               image=msg("ImageSpec", image=busybox), command=["sleep", "1000"], log_path="main.log")
-    cid = c.rt("CreateContainer", pod_sandbox_id=pod, config=ccfg, sandbox_config=pcfg).container_id
-    c.rt("StartContainer", container_id=cid)
-    running = api.enum_value("ContainerState", "CONTAINER_RUNNING")
-    while c.rt("ContainerStatus", container_id=cid).status.state != running:
-        time.sleep(0.005)
-    return time.monotonic() - t0, pod
+    t, pod, _ = run_pod(c, handler, name, busybox)
+    return t, pod
 
 
 def remove(pod):
-    c.rt("StopPodSandbox", pod_sandbox_id=pod)
-    c.rt("RemovePodSandbox", pod_sandbox_id=pod)
+    remove_pod(c, pod)
 
 
 def batch(handler, n):
