@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # build-guest-kernel.sh - build runhv's lean utility-VM kernel from Debian's
-# linux-source-6.1: `make tinyconfig`, then guest/kernel.config merged on top,
-# everything built in.  The result is cached by (source package version,
-# fragment hash), so a second run copies a file and is done.
+# linux-source-6.1 with guest/kernel-patches/*.patch applied: `make
+# tinyconfig`, then guest/kernel.config merged on top, everything built in.
+# The result is cached by (source package version, fragment and patches),
+# so a second run copies a file and is done.
 #
 # Usage: build-guest-kernel.sh OUT_DIR
 #   OUT_DIR receives vmlinux (uncompressed, PVH entry), kernel-release, an
@@ -27,17 +28,20 @@ jobs=${RUNHV_JOBS:-$(nproc)}
 tarball=/usr/src/linux-source-6.1.tar.xz
 
 [[ -f $fragment ]] || die "missing $fragment"
+patches=("$here"/guest/kernel-patches/*.patch)
+[[ -f ${patches[0]} ]] || patches=()
 version=$(dpkg-query -W -f '${Version}' linux-source-6.1 2>/dev/null) ||
     die "linux-source-6.1 is not installed (apt-get install linux-source-6.1, or run scripts/install-deps.sh)"
 [[ -f $tarball ]] || die "$tarball is missing (reinstall linux-source-6.1)"
-for tool in make gcc bison flex bc perl sha256sum flock; do
+for tool in make gcc bison flex bc perl sha256sum flock patch; do
     command -v "$tool" >/dev/null 2>&1 || die "missing build tool: $tool (run scripts/install-deps.sh)"
 done
 
 # What the kernel is made of: the source, the fragment, and how this script
 # turns them into a kernel (bump build_recipe when that changes).
-build_recipe=1
-key=$( { echo "linux-source-6.1=$version recipe=$build_recipe"; cat "$fragment"; } | sha256sum | cut -c1-16)
+build_recipe=2
+patch_key=$(cat /dev/null "${patches[@]}" | sha256sum | cut -c1-8)
+key=$( { echo "linux-source-6.1=$version recipe=$build_recipe patches=$patch_key"; cat "$fragment"; } | sha256sum | cut -c1-16)
 stamp_want="lean linux-source-6.1=$version fragment=$key"
 done_dir=$cache/guest-kernel/$key
 
@@ -77,23 +81,28 @@ if [[ ${RUNHV_FORCE:-0} != 1 && -f $done_dir/vmlinux && -f $done_dir/kernel-rele
     exit 0
 fi
 
-# The source is unpacked once per package version; the object tree is kept
-# per version too, so a changed fragment rebuilds only what it touches.
-src=$cache/linux-source-$version
+# The source is unpacked and patched once per package version and patch
+# set; the object tree is kept per source tree too, so a changed fragment
+# rebuilds only what it touches.
+tree=$version-p$patch_key
+src=$cache/linux-source-$tree
 if [[ ! -f $src/.unpacked ]]; then
     log "unpacking $tarball"
     rm -rf "$src" "$src.tmp"
     mkdir -p "$src.tmp"
     tar -xf "$tarball" -C "$src.tmp" --strip-components=1
+    for p in "${patches[@]}"; do
+        patch -s -p1 -d "$src.tmp" <"$p" || die "${p#"$here"/} does not apply to linux-source-6.1 $version"
+    done
     touch "$src.tmp/.unpacked"
     mv "$src.tmp" "$src"
 fi
-obj=$cache/linux-obj-$version
+obj=$cache/linux-obj-$tree
 [[ ${RUNHV_FORCE:-0} == 1 ]] && rm -rf "$obj"
 mkdir -p "$obj"
-# Older source versions and their objects are of no further use.
+# Other source versions or patch sets and their objects are of no further use.
 find "$cache" -maxdepth 1 \( -name 'linux-source-*' -o -name 'linux-obj-*' \) \
-    ! -name "linux-source-$version" ! -name "linux-obj-$version" -exec rm -rf {} +
+    ! -name "linux-source-$tree" ! -name "linux-obj-$tree" -exec rm -rf {} +
 
 log "configuring: tinyconfig + ${fragment#"$here"/}"
 make -s -C "$src" O="$obj" tinyconfig >/dev/null

@@ -10,7 +10,7 @@ packages=(
   libmicrohttpd-dev libgnutls28-dev libcmocka-dev
   # guest kernel, initramfs and VMM
   qemu-system-x86 busybox-static xz-utils cpio kmod zstd
-  linux-source-6.1 bc bison flex libelf-dev libssl-dev
+  linux-source-6.1 bc bison flex libelf-dev libssl-dev patch
   # the peers and clients the tests drive
   containerd runc crun podman containernetworking-plugins iproute2 iptables
   bats hyperfine wrk curl gnutls-bin jq procps psmisc util-linux time strace

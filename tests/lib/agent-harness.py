@@ -36,7 +36,7 @@ class Agent:
                 break
         args = ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-nographic", "-M", "microvm,acpi=on",
                 "-accel", "tcg", "-m", "256M", "-kernel", guest + "/vmlinux", "-initrd", guest + "/initramfs.cpio",
-                "-append", f"console=ttyS0 quiet panic=-1 rdinit=/init cryptomgr.notests tsc_early_khz={khz} "
+                "-append", f"console=ttyS0 quiet panic=-1 rdinit=/init cryptomgr.notests lapic_timer_khz=1000000 tsc_early_khz={khz} "
                            "runhv.fs=9p runhv.port=org.runhv.agent.0",
                 "-serial", "file:" + work + "/console.log", "-device", "virtio-serial-device,max_ports=2",
                 "-chardev", "socket,id=agent,fd=%d" % b.fileno(),

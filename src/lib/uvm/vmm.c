@@ -86,15 +86,21 @@ uvm_vmm_argv (const struct uvm_launch *l)
      TSC with jiffies that TCG delivers late, from throwing the TSC away for
      jiffies (timers and sleeps then run coarse and late), when the host
      kernel keeps its own time with that TSC.  Under KVM the guest keeps
-     time with kvm-clock and its own watchdog is right to judge the TSC.  */
+     time with kvm-clock and its own watchdog is right to judge the TSC.
+     lapic_timer_khz (guest/kernel-patches) spares the lean kernel 100 ms of
+     local APIC timer calibration: QEMU's APIC and KVM's count at 1 GHz.
+     (Debian's generic kernel does not know it and hands it to the agent as
+     an environment variable, which the agent ignores.)  */
   {
     char tsc[64] = "";
     if (l->tsc_khz > 0)
       snprintf (tsc, sizeof (tsc), " tsc_early_khz=%ld%s", l->tsc_khz,
                 l->tsc_reliable && strcmp (l->accel, "kvm") != 0 ? " tsc=reliable" : "");
-    append = xasprintf ("console=ttyS0 %s panic=-1 rdinit=/init cryptomgr.notests%s runhv.fs=%s runhv.port=%s%s%s",
-                        l->debug ? "loglevel=7" : "quiet", tsc, "9p", AGENT_PORT_NAME,
-                        l->net_cmdline ? " runhv.net=" : "", l->net_cmdline ? l->net_cmdline : "");
+    append
+      = xasprintf ("console=ttyS0 %s panic=-1 rdinit=/init cryptomgr.notests lapic_timer_khz=1000000%s runhv.fs=%s "
+                   "runhv.port=%s%s%s",
+                   l->debug ? "loglevel=7" : "quiet", tsc, "9p", AGENT_PORT_NAME, l->net_cmdline ? " runhv.net=" : "",
+                   l->net_cmdline ? l->net_cmdline : "");
   }
   add (&v, "-append");
   add (&v, append);
