@@ -517,11 +517,13 @@ make_cgroups (const struct uvm_launch *l, struct vm_cgroups *out, runhv_error_t 
 
 /* The cgroups go when the VMM and the supervisor do, however either ends:
    a small exec'd helper holds the read end of a pipe whose only writers
-   are those two, and removes the cgroup directories at EOF (children
-   first; a stand-in still running delays it, not forever).  */
+   are those two, and removes the cgroup directories at EOF, all in one
+   rmdir (children first; a stand-in still running delays it, not
+   forever): one exec rather than one per directory, since a create of
+   the same id waits for it.  */
 static const char reaper_script[]
-  = "cat >/dev/null; n=0; for d in \"$@\"; do while [ -d \"$d\" ] && ! rmdir \"$d\" 2>/dev/null; do "
-    "n=$((n+1)); [ $n -lt 600 ] || exit 1; sleep 0.05; done; done";
+  = "cat >/dev/null; n=0; while :; do rmdir \"$@\" 2>/dev/null; left=0; for d in \"$@\"; do "
+    "[ -d \"$d\" ] && left=1; done; [ $left = 0 ] && exit 0; n=$((n+1)); [ $n -lt 600 ] || exit 1; sleep 0.05; done";
 
 static int
 start_reaper (const struct vm_cgroups *cg, int alive_r, runhv_error_t *err)
