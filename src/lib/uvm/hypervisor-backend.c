@@ -1215,8 +1215,9 @@ destroy_joined (struct runtime_context *ctx, struct container *c)
     }
   else if (hosted_elsewhere (c))
     {
-      /* Its pid is its host's, which lives on: its end is on record.  */
-      if (!exit_recorded (ctx, c))
+      /* Its pid is its host's, which lives on: its end is on record (a
+         host that died took the VM with it).  */
+      if (pid_alive (st->pid, st->pid_start) && !exit_recorded (ctx, c))
         {
           if (call (ctx, c, json_pack ("{s:s,s:i}", "op", "kill", "signal", SIGKILL), NULL, &ignored) < 0)
             runhv_error_release (&ignored);
