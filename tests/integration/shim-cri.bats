@@ -41,6 +41,8 @@ EOF
 
 teardown_file() {
   local reports rc=0
+  # containerd's log (the shims write theirs into it) outlives the run, for a failure
+  cp "$CRI_LOG" "$RUNHV_BUILD_DIR/meson-logs/shim-cri-containerd.log" 2>/dev/null || true
   cri_stop "$CRI_TEST_DIR" || rc=1
   reports=$(cat "$ASAN_DIR"/report* 2>/dev/null)
   rm -rf "$ASAN_DIR"
