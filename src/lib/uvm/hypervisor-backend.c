@@ -1224,8 +1224,10 @@ destroy_joined (struct runtime_context *ctx, struct container *c)
           wait_exit_record (ctx, c, 10000);
         }
     }
-  else if (pid_alive (st->pid, st->pid_start))
+  else if (st->pid != getpid () && pid_alive (st->pid, st->pid_start))
     pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
+  /* (Its pid ours and no session here: its VM was hosted here and has
+     ended with its sandbox, which containerd may delete first.)  */
   if (pidfd >= 0)
     {
       struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -1321,6 +1323,8 @@ hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err
   hs = hosted_session (ctx, c);
   if (hs != NULL)
     uvm_session_free (hs); /* the VM ends, its host (us) stays */
+  else if (st->pid == getpid ())
+    ; /* hosted here and already gone: never signal ourselves */
   else if (st->pid <= 0 || !pid_alive (st->pid, st->pid_start))
     waitpid (st->pid, NULL, WNOHANG);
   else if (hosted_elsewhere (c))
