@@ -369,7 +369,7 @@ op_create (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
   o.bundle = bundle;
   o.console_receiver = io.sock[0];
   memcpy (o.stdio, io.child, sizeof (o.stdio));
-  if (runtime_create (&a->ctx, id, &o, err) < 0)
+  if (runtime_create (&a->ctx, id, &o, &a->procs[p].pid, err) < 0)
     {
       /* The host's runtime says "create container `id`" itself.  */
       cleanup_free char *prefix = xasprintf ("create container `%s`: ", id);
@@ -379,13 +379,7 @@ op_create (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
     }
   if (io_take_terminal (a, &io, p, err) < 0)
     goto out_io;
-  {
-    cleanup_json json_t *st = NULL;
-    if (runtime_state (&a->ctx, id, &st, err) < 0)
-      goto out_io;
-    a->procs[p].pid = (pid_t)json_integer_value (json_object_get (st, "pid"));
-    *resp = json_pack ("{s:b,s:i}", "ok", 1, "pid", a->procs[p].pid);
-  }
+  *resp = json_pack ("{s:b,s:i}", "ok", 1, "pid", a->procs[p].pid);
   ret = 0;
 out_io:
   io_release (&io);

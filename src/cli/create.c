@@ -105,7 +105,7 @@ cli_create (struct cli_global *g, int argc, char **argv, runhv_error_t *err)
   const char *id = NULL;
   if (parse ("create", argc, argv, &o, NULL, NULL, &id, err) < 0)
     return -1;
-  if (runtime_create (&g->ctx, id, &o, err) < 0)
+  if (runtime_create (&g->ctx, id, &o, NULL, err) < 0)
     return -1;
   return 0;
 }

@@ -240,7 +240,8 @@ pod_vm (struct runtime_context *ctx, const struct oci_spec *spec, const char *fl
 }
 
 int
-runtime_create (struct runtime_context *ctx, const char *id, const struct create_options *o, runhv_error_t *err)
+runtime_create (struct runtime_context *ctx, const char *id, const struct create_options *o, pid_t *pid,
+                runhv_error_t *err)
 {
   struct runhv_config *cfg = NULL;
   struct oci_spec *spec = NULL;
@@ -346,6 +347,8 @@ runtime_create (struct runtime_context *ctx, const char *id, const struct create
       goto out;
     }
   events_record (ctx->root, "container-created", id, c->state->isolation, c->state->pid, NULL);
+  if (pid != NULL)
+    *pid = c->state->pid;
   ret = 0;
 out:
   if (ret < 0 && dir_created)
@@ -927,7 +930,7 @@ runtime_run (struct runtime_context *ctx, const char *id, const struct create_op
         return runhv_make_error (err, errno, "socketpair");
       opts.console_receiver = sv[0];
     }
-  if (runtime_create (ctx, id, &opts, err) < 0)
+  if (runtime_create (ctx, id, &opts, NULL, err) < 0)
     goto out;
   if (container_open (ctx, id, &c, err) < 0)
     goto out;
@@ -1117,7 +1120,7 @@ runtime_convert (struct runtime_context *ctx, const char *id, const char *isolat
     goto out;
   o.bundle = bundle;
   o.isolation = isolation_name (iso);
-  ret = runtime_create (ctx, id, &o, err);
+  ret = runtime_create (ctx, id, &o, NULL, err);
   if (ret == 0)
     events_record (ctx->root, "container-converted", id, isolation_name (iso), 0, NULL);
 out:

@@ -23,7 +23,9 @@ void runtime_context_release (struct runtime_context *ctx);
 int runtime_select_isolation (const char *flag, const struct oci_spec *spec, const struct runhv_config *cfg,
                               enum isolation *out, runhv_error_t *err);
 
-int runtime_create (struct runtime_context *ctx, const char *id, const struct create_options *o, runhv_error_t *err);
+/* *pid (when not NULL) gets the container's pid as `state` shows it.  */
+int runtime_create (struct runtime_context *ctx, const char *id, const struct create_options *o, pid_t *pid,
+                    runhv_error_t *err);
 int runtime_start (struct runtime_context *ctx, const char *id, runhv_error_t *err);
 /* create + start (+ wait and delete unless detach).  Foreground: signals
    are forwarded and *exit_status is the container's (128+N for signal N). */

@@ -702,7 +702,7 @@ m_create (struct ttrpc_call *call, const ProtobufCMessage *msg, void *data, runh
   o.console_receiver = r->terminal ? p->io.console_sock[1] : -1;
   for (int i = 0; i < 3; i++)
     o.stdio[i] = p->io.child[i];
-  if (runtime_create (&t->ctx, r->id, &o, err) < 0)
+  if (runtime_create (&t->ctx, r->id, &o, NULL, err) < 0)
     goto fail;
   created = true;
   if (r->terminal && receive_master (p, err) < 0)

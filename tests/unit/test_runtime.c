@@ -292,8 +292,15 @@ create (struct fixture *f, const char *id)
 {
   struct create_options o = { .bundle = f->bundle, .owner = "test", .console_receiver = -1, .stdio = { -1, -1, -1 } };
   runhv_error_t err = NULL;
-  if (runtime_create (&f->ctx, id, &o, &err) < 0)
+  cleanup_json json_t *doc = NULL;
+  pid_t pid = -1;
+  if (runtime_create (&f->ctx, id, &o, &pid, &err) < 0)
     fail_msg ("create `%s`: %s", id, err->msg);
+  /* create reports the pid that state shows (the agent answers with it) */
+  if (runtime_state (&f->ctx, id, &doc, &err) < 0)
+    fail_msg ("state `%s`: %s", id, err->msg);
+  assert_int_equal (pid, json_integer_value (json_object_get (doc, "pid")));
+  assert_true (pid > 0);
 }
 
 static const char *
@@ -514,7 +521,8 @@ test_create_failure_leaves_nothing (void **state)
   json_t *list = NULL;
 
   fake.fail_create = true;
-  expect_error (runtime_create (&f->ctx, "bad", &o, &err), &err, "create container `bad`: the fake was told to fail");
+  expect_error (runtime_create (&f->ctx, "bad", &o, NULL, &err), &err,
+                "create container `bad`: the fake was told to fail");
   assert_false (on_record (f, "bad"));
   assert_int_equal (runtime_list (&f->ctx, &list, &err), 0);
   assert_int_equal (json_array_size (list), 0);
@@ -523,13 +531,13 @@ test_create_failure_leaves_nothing (void **state)
   /* a duplicate id is refused before the backend hears of it */
   fake.fail_create = false;
   create (f, "dup");
-  expect_error (runtime_create (&f->ctx, "dup", &o, &err), &err, "already exists");
+  expect_error (runtime_create (&f->ctx, "dup", &o, NULL, &err), &err, "already exists");
   assert_int_equal (fake.calls[OP_CREATE], 2);
 
   /* so is an id that is not one, and a bundle without a rootfs */
-  expect_error (runtime_create (&f->ctx, "a/b", &o, &err), &err, "invalid character `/`");
+  expect_error (runtime_create (&f->ctx, "a/b", &o, NULL, &err), &err, "invalid character `/`");
   write_bundle (f, "missing", "");
-  expect_error (runtime_create (&f->ctx, "norootfs", &o, &err), &err, "root.path: rootfs");
+  expect_error (runtime_create (&f->ctx, "norootfs", &o, NULL, &err), &err, "root.path: rootfs");
   assert_false (on_record (f, "norootfs"));
   assert_int_equal (fake.calls[OP_CREATE], 2);
 }
