@@ -1,5 +1,6 @@
 /* What the agent does as PID 1 before it can talk to the host.  */
 #include <arpa/inet.h>
+#include <linux/fs.h>
 #include <dirent.h>
 #include <net/if.h>
 #include <net/route.h>
@@ -163,7 +164,21 @@ switch_root_to_tmpfs (runhv_error_t *err)
     runhv_error_t ignored = NULL;
     if (rm_rf ("/lib", &ignored) < 0)
       runhv_error_release (&ignored);
-    unlink ("/init");
+  }
+  /* Our own binary stays (it is in memory while we run) and becomes
+     immutable: every process put into a container runs from it, and
+     nothing may write it through /proc/PID/exe (CVE-2019-5736).  A binary
+     that cannot change needs no sealed copy per create (core/sealed.h).
+     Where the flag is refused, each spawn copies it as on the host.  */
+  {
+    cleanup_close int self = open ("/init", O_RDONLY | O_CLOEXEC);
+    int flags = 0;
+    if (self >= 0 && ioctl (self, FS_IOC_GETFLAGS, &flags) == 0)
+      {
+        flags |= FS_IMMUTABLE_FL;
+        if (ioctl (self, FS_IOC_SETFLAGS, &flags) < 0)
+          log_warning ("boot: cannot make /init immutable (each create copies it): %s", strerror (errno));
+      }
   }
   if (chdir ("/newroot") < 0 || mount (".", "/", NULL, MS_MOVE, NULL) < 0 || chroot (".") < 0 || chdir ("/") < 0)
     return runhv_make_error (err, errno, "switch the root to a tmpfs");

@@ -156,6 +156,39 @@ wait_status() {
   assert_no_vm_leaks ex
 }
 
+# CVE-2019-5736 inside the VM: each exec puts a process run from the agent's
+# binary into the container.  The agent makes that binary immutable at boot
+# (instead of a sealed copy per spawn), so what the probe holds through
+# /proc/PID/exe refuses writes, whoever still runs it.  The probe has CAP_SYS_PTRACE, which lets it
+# past PR_SET_DUMPABLE, so the binary's own protection is what holds.
+@test "exec: the container cannot write the agent's binary through /proc/PID/exe (CVE-2019-5736)" {
+  cc -static -O2 -o "$BUNDLE/rootfs/exe-probe" "$RUNHV_SOURCE_DIR/tests/lib/exe-probe.c" ||
+    fail "cannot build the static probe (gcc and libc6-dev are needed)"
+  config '.process.args = ["/exe-probe", "/report"]
+    | .process.capabilities |= with_entries(.value += ["CAP_SYS_PTRACE"])'
+  rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" vcve
+  wait_for 200 grep -q '^READY' "$BUNDLE/rootfs/report" || fail "the probe did not start"
+  local i
+  for ((i = 0; i < 30; i++)); do
+    run rhd exec vcve true
+    [ "$status" -eq 0 ] || fail "exec: $output"
+    grep -q '^FOREIGN' "$BUNDLE/rootfs/report" && break
+  done
+  grep -q '^FOREIGN' "$BUNDLE/rootfs/report" || fail "the probe never saw a joining process: $(cat "$BUNDLE/rootfs/report")"
+  wait_for 200 grep -q '^AFTER' "$BUNDLE/rootfs/report" || fail "no write after the process exited: $(cat "$BUNDLE/rootfs/report")"
+  if grep -q 'wrote' "$BUNDLE/rootfs/report"; then fail "a write reached the agent's binary: $(cat "$BUNDLE/rootfs/report")"; fi
+  # refused as immutable (EPERM), not only as the running agent's text
+  # (ETXTBSY, which kernels since 6.11 no longer give for executables)
+  if grep '^AFTER' "$BUNDLE/rootfs/report" | grep -qv 'errno=1$'; then
+    fail "the agent's binary is not immutable: $(cat "$BUNDLE/rootfs/report")"
+  fi
+  # and the VM still works: the next exec runs the unchanged agent
+  run rhd exec vcve echo still-fine
+  [ "$output" = still-fine ]
+  rh delete --force vcve
+  assert_no_vm_leaks vcve
+}
+
 @test "stdin relay and a terminal through --console-socket" {
   config '.process.args = ["sh", "-c", "read line; echo got:$line"]'
   run bash -c "echo hello-vm | '$RUNHV' --root '$ROOT' run --isolation=hypervisor --bundle '$BUNDLE' io1"

@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -15,6 +18,20 @@
 #define REQUIRED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 #define JSON_MAX (16u << 20)
 
+/* Nothing can write it: sealed, or immutable (clearing FS_IMMUTABLE_FL
+   takes CAP_LINUX_IMMUTABLE in the host's user namespace, which no
+   container gets by default, and a path to the file, which the container
+   has only through /proc/PID/exe of a non-dumpable process).  */
+static bool
+cannot_change (int fd)
+{
+  int seals = fcntl (fd, F_GET_SEALS);
+  int flags = 0;
+  if (seals >= 0 && (seals & REQUIRED_SEALS) == REQUIRED_SEALS)
+    return true;
+  return ioctl (fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL) != 0;
+}
+
 int
 sealed_binary_copy (runhv_error_t *err)
 {
@@ -25,6 +42,8 @@ sealed_binary_copy (runhv_error_t *err)
 
   if (src < 0)
     return runhv_make_error (err, errno, "open /proc/self/exe");
+  if (cannot_change (src))
+    return steal_fd (&src);
   if (fstat (src, &st) < 0)
     return runhv_make_error (err, errno, "stat /proc/self/exe");
   mfd = memfd_create ("runhv", MFD_CLOEXEC | MFD_ALLOW_SEALING);
