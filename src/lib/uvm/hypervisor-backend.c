@@ -318,13 +318,32 @@ hosted_session (struct runtime_context *ctx, struct container *c)
   return uvm_session_hosted (sdir);
 }
 
-/* Whether the record says a long-lived process hosts the container's VM
-   (a shim): its pid is not the VM's, and is never signalled for it.  */
-static bool
-hosted_elsewhere (struct container *c)
+/* Who runs a container's VM, from its record and this process's sessions.
+   Only VM_HOST_OWN's pid may be signalled for the container.  */
+enum vm_host
+{
+  VM_HOST_HERE,      /* a session of this process (a shim's pod) */
+  VM_HOST_GONE_HERE, /* this process hosted it and freed its session: it ended
+                        with its sandbox, which containerd may delete first;
+                        the recorded pid is ours */
+  VM_HOST_ELSEWHERE, /* a process that lives on (another shim); its pid is
+                        recorded, and never signalled for the VM */
+  VM_HOST_OWN,       /* its own supervisor or stand-in, whose pid is the
+                        container's */
+};
+
+static enum vm_host
+vm_host_of (struct runtime_context *ctx, struct container *c, struct uvm_session **hs)
 {
   json_t *b = c->state->backend;
-  return b != NULL && json_is_true (json_object_get (b, "hosted")) && c->state->pid != getpid ();
+  *hs = hosted_session (ctx, c);
+  if (*hs != NULL)
+    return VM_HOST_HERE;
+  if (c->state->pid == getpid ())
+    return VM_HOST_GONE_HERE;
+  if (b != NULL && json_is_true (json_object_get (b, "hosted")))
+    return VM_HOST_ELSEWHERE;
+  return VM_HOST_OWN;
 }
 
 /* A process's stdio as its VM's session takes it: copies (the caller's
@@ -642,7 +661,8 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
   struct uvm_proxy_args a;
   pid_t guest = 0;
   struct uvm_session *hs;
-  int proxy, ret = -1;
+  /* the pid on record: a stand-in's, or ours when this process hosts the VM */
+  int host_pid, ret = -1;
 
   {
     cleanup_json json_t *vm = NULL;
@@ -693,7 +713,7 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
     {
       runhv_error (err, "the VM of `%s` is not hosted by this process (a pod's containers share its shim)",
                    vm_owner (c));
-      proxy = -1;
+      host_pid = -1;
     }
   else if (hs != NULL)
     {
@@ -701,31 +721,31 @@ hv_create_joined (struct runtime_context *ctx, struct container *c, const struct
       int fds[3];
       size_t n = 0;
       json_t *resp = NULL;
-      proxy = -1;
+      host_pid = -1;
       if (vm_stdio (a.terminal, o->stdio, o->console_receiver, o->console_socket, fds, &n, err) == 0
           && uvm_session_call (hs, a.request, fds, n, 60000, &resp, err) == 0)
         {
           guest = (pid_t)json_integer_value (json_object_get (resp, "pid"));
           json_decref (resp);
-          proxy = getpid ();
+          host_pid = getpid ();
           json_object_set_new (st->backend, "hosted", json_true ());
         }
     }
   else
-    proxy = spawn_proxy (ctx, c, &a, NULL, &guest, err);
+    host_pid = spawn_proxy (ctx, c, &a, NULL, &guest, err);
   json_decref (a.request);
   binds_free (binds, nbinds);
-  if (proxy < 0)
+  if (host_pid < 0)
     {
       propagate_teardown (proot);
       return runhv_error_wrap (err, "in the VM of `%s`", vm_owner (c));
     }
-  st->pid = proxy;
-  st->pid_start = pid_start_time (proxy);
+  st->pid = host_pid;
+  st->pid_start = pid_start_time (host_pid);
   json_object_set_new (st->backend, "guest_pid", json_integer (guest));
   if (spec->n_hooks[OCI_HOOK_PRESTART] || spec->n_hooks[OCI_HOOK_CREATE_RUNTIME])
     {
-      cleanup_json json_t *sj = oci_state_json (st->id, "creating", proxy, st->bundle, st->annotations);
+      cleanup_json json_t *sj = oci_state_json (st->id, "creating", host_pid, st->bundle, st->annotations);
       cleanup_free char *text = json_dumps (sj, JSON_COMPACT);
       if (hooks_run (spec, OCI_HOOK_PRESTART, text, err) < 0
           || hooks_run (spec, OCI_HOOK_CREATE_RUNTIME, text, err) < 0)
@@ -1202,9 +1222,10 @@ destroy_joined (struct runtime_context *ctx, struct container *c)
 {
   struct container_state *st = c->state;
   runhv_error_t ignored = NULL;
-  struct uvm_session *hs = hosted_session (ctx, c);
+  struct uvm_session *hs = NULL;
+  enum vm_host host = vm_host_of (ctx, c, &hs);
   int pidfd = -1, status;
-  if (hs != NULL)
+  if (host == VM_HOST_HERE)
     {
       if (!uvm_session_exit_status (hs, st->id, NULL, &status))
         {
@@ -1213,7 +1234,7 @@ destroy_joined (struct runtime_context *ctx, struct container *c)
           uvm_session_wait (hs, st->id, NULL, 10000);
         }
     }
-  else if (hosted_elsewhere (c))
+  else if (host == VM_HOST_ELSEWHERE)
     {
       /* Its pid is its host's, which lives on: its end is on record (a
          host that died took the VM with it).  */
@@ -1224,10 +1245,8 @@ destroy_joined (struct runtime_context *ctx, struct container *c)
           wait_exit_record (ctx, c, 10000);
         }
     }
-  else if (st->pid != getpid () && pid_alive (st->pid, st->pid_start))
+  else if (host == VM_HOST_OWN && pid_alive (st->pid, st->pid_start))
     pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
-  /* (Its pid ours and no session here: its VM was hosted here and has
-     ended with its sandbox, which containerd may delete first.)  */
   if (pidfd >= 0)
     {
       struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -1316,18 +1335,19 @@ hv_destroy (struct runtime_context *ctx, struct container *c, runhv_error_t *err
 {
   struct container_state *st = c->state;
   cleanup_free char *pdir = NULL;
-  struct uvm_session *hs;
+  struct uvm_session *hs = NULL;
+  enum vm_host host;
   (void)err;
   if (joined (c))
     return destroy_joined (ctx, c);
-  hs = hosted_session (ctx, c);
-  if (hs != NULL)
+  host = vm_host_of (ctx, c, &hs);
+  if (host == VM_HOST_HERE)
     uvm_session_free (hs); /* the VM ends, its host (us) stays */
-  else if (st->pid == getpid ())
-    ; /* hosted here and already gone: never signal ourselves */
+  else if (host == VM_HOST_GONE_HERE)
+    ; /* never signal ourselves */
   else if (st->pid <= 0 || !pid_alive (st->pid, st->pid_start))
     waitpid (st->pid, NULL, WNOHANG);
-  else if (hosted_elsewhere (c))
+  else if (host == VM_HOST_ELSEWHERE)
     stop_hosted_elsewhere (ctx, c);
   else
     stop_supervisor (ctx, c);
