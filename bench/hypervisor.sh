@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hypervisor isolation start-up against its floor (a bare QEMU boot of the
 # same kernel and initramfs) and against process isolation, plus the host
-# memory of idle VM containers.  Release build; run as root.
+# memory of idle VM containers.  Release build; run as root.  BEFORE_GUEST=DIR
+# (vmlinux, initramfs.cpio, kernel-release) adds that guest as a third column.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 runhv=${RUNHV:-$src/build/src/cli/runhv}

@@ -33,10 +33,14 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../src/li
     PROTO_VERSION = int(next(l.split()[2] for l in f if l.startswith("#define AGENT_PROTO_VERSION ")))
 qemu = subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"], capture_output=True, text=True).stdout.strip()
 
-# Each kernel through runhv.toml, as an operator chooses it.
+# Each kernel through runhv.toml, as an operator chooses it.  BEFORE_GUEST
+# (a directory with vmlinux, initramfs.cpio and kernel-release, e.g. the
+# previous lean kernel with the previous agent) adds a third column, "before".
 kernels = {}
-for name, sub in (("generic", "generic"), ("lean", "")):
-    d = os.path.join(guest, sub) if sub else guest
+guests = [("generic", os.path.join(guest, "generic")), ("lean", guest)]
+if os.environ.get("BEFORE_GUEST"):
+    guests.append(("before", os.environ["BEFORE_GUEST"]))
+for name, d in guests:
     toml = os.path.join(confdir, f"runhv-{name}.toml")
     with open(toml, "w") as f:
         f.write(f'[vm]\nkernel = "{d}/vmlinux"\ninitrd = "{d}/initramfs.cpio"\n')
@@ -150,15 +154,17 @@ for i in range(runs):
 
 med = statistics.median
 fmt = lambda v: f"{med(v):7.3f} ({min(v):.3f}-{max(v):.3f})"
-g, l = kernels["generic"], kernels["lean"]
+g, l, b = kernels["generic"], kernels["lean"], kernels.get("before")
 print(f"\nstart-up, {runs} interleaved runs each: median (min-max), seconds")
-print(f"  {'':48s} {'generic ' + g['release']:>24s} {'lean ' + l['release']:>24s}  lean/generic")
+print(f"  {'':48s} {'generic ' + g['release']:>24s} {'lean ' + l['release']:>24s}"
+      + (f" {'before ' + b['release']:>24s}" if b else "") + "  lean/generic" + ("  lean/before" if b else ""))
 rows = [("(1) bare QEMU boot to the agent's answer", "hello"),
         ("(1') bare QEMU boot, answer and poweroff", "bare"),
         ("(2) runhv run --isolation=hypervisor: first line", "line"),
         ("(2') runhv run --isolation=hypervisor: exit", "run")]
 for name, key in rows:
-    print(f"  {name:48s} {fmt(g[key]):>24s} {fmt(l[key]):>24s}  {med(l[key]) / med(g[key]):.3f}")
+    print(f"  {name:48s} {fmt(g[key]):>24s} {fmt(l[key]):>24s}" + (f" {fmt(b[key]):>24s}" if b else "")
+          + f"  {med(l[key]) / med(g[key]):.3f}" + (f"        {med(l[key]) / med(b[key]):.3f}" if b else ""))
 print(f"  {'(3) runhv run (process isolation)':48s} {fmt(proc):>24s}")
 for k in kernels:
     print(f"  {k}: ratio (2')/(1') = {med(kernels[k]['run']) / med(kernels[k]['bare']):.3f} (goal <= 1.10), "
@@ -188,7 +194,7 @@ for k in kernels:
           ", ".join(f"{n} {v / 1024:.1f}" for n, v in parts.items()) +
           f"; supervisor and the rest {(kib - sum(parts.values())) / 1024:.1f}")
     rh(k, "delete", "--force", "idle", check=True)
-print(f"  lean/generic = {l['pss'] / g['pss']:.3f}")
+print(f"  lean/generic = {l['pss'] / g['pss']:.3f}" + (f", lean/before = {l['pss'] / b['pss']:.3f}" if b else ""))
 
 # The RuntimeClass overhead (src/cli/config-kubernetes.c) as a line in the
 # VM's size: idle lean VMs of 256 MiB and 1 GiB.
