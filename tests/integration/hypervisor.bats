@@ -182,6 +182,10 @@ wait_status() {
   if grep '^AFTER' "$BUNDLE/rootfs/report" | grep -qv 'errno=1$'; then
     fail "the agent's binary is not immutable: $(cat "$BUNDLE/rootfs/report")"
   fi
+  # and it is the agent's own binary, not a sealed copy made for each exec
+  if grep '^FOREIGN' "$BUNDLE/rootfs/report" | grep -q 'memfd'; then
+    fail "the exec ran from a copy of the agent: $(cat "$BUNDLE/rootfs/report")"
+  fi
   # and the VM still works: the next exec runs the unchanged agent
   run rhd exec vcve echo still-fine
   [ "$output" = still-fine ]
