@@ -53,8 +53,9 @@ teardown() { teardown_bundle; }
   # calibration: the local APIC clock event's mult is then exactly 1 GHz /
   # 16 (the APIC divisor) in ns, 2^shift / 16, where a calibrated one is
   # off by a few parts per million.  And a 3 s sleep in the guest, timed
-  # on the host between a line printed before and one after it, keeps
-  # time (TCG may stretch it, never shorten it).
+  # on the host between a line printed before and one after it, is not
+  # shorter on the host: the guest's clock does not run fast.  (TCG may
+  # stretch it by any amount on a busy host; no upper bound is asserted.)
   config '.linux.maskedPaths = [] | .process.args = ["sh", "-c",
     "grep -A8 \"Clock Event Device: lapic\" /proc/timer_list | grep -E \"mult|shift\" | head -2; echo before; sleep 3; echo after"]'
   rh run --isolation=hypervisor --bundle "$BUNDLE" ticks > "$TEST_DIR/ticks.out" &
@@ -69,7 +70,7 @@ teardown() { teardown_bundle; }
   [[ -n "$mult" && -n "$shift" ]] || fail "no lapic clock event in the guest: $(cat "$TEST_DIR/ticks.out")"
   [ "$mult" -eq $(((1 << shift) / 16)) ] || fail "lapic mult $mult (shift $shift): the APIC timer was calibrated, not given"
   local ms=$(((t1 - t0) / 1000000))
-  [ "$ms" -ge 2700 ] && [ "$ms" -le 6000 ] || fail "a 3 s sleep in the guest took $ms ms on the host"
+  [ "$ms" -ge 2700 ] || fail "a 3 s sleep in the guest took only $ms ms on the host"
 }
 
 @test "a privileged VM container builds a bridge and a veth pair on it" {
