@@ -160,14 +160,17 @@ shared_mount_dir() {
   shim=$(pgrep -f "containerd-shim-runhv-v1 .*-id $pod( |$)" | xargs -r ps -o pid=,comm= -p | awk '$2 == "runhv-shim" { print $1 }')
   vmm=$(vmm_of "$pod")
   [ "$(ps -o ppid= -p "$vmm" | tr -d ' ')" = "$shim" ] || fail "QEMU's parent is not the shim $shim: $(ps -o ppid=,args= -p "$vmm")"
-  cri exec-sync "$side" -- sleep 5 >/dev/null &
+  # an exec that runs until the test ends it, so the check below cannot
+  # come after it on a slow host
+  cri exec-sync "$side" -- sleep 4242 >/dev/null &
   local bg=$!
-  wait_for 100 bash -c "'$RUNHV' --root $SHIM_ROOT exec '$side' sh -c 'ps | grep -c \"[s]leep 5\"' | grep -qx 1" ||
+  wait_for 100 bash -c "'$RUNHV' --root $SHIM_ROOT exec '$side' sh -c 'ps | grep -c \"[s]leep 4242\"' | grep -qx 1" ||
     fail "the exec'd sleep never ran"
   kids=$(ps -o comm= --ppid "$shim" | sort | tr '\n' ' ')
   [[ "$kids" != *runhv-vmsup* && "$kids" != *runhv-vmproxy* ]] || fail "the shim's children: $kids"
   [ "$(ps -o comm= --ppid "$shim" | grep -cv '^sh$')" -eq 1 ] || fail "the shim's children: $kids"
-  wait "$bg"
+  "$RUNHV" --root $SHIM_ROOT exec "$side" sh -c 'kill $(ps | awk "/[s]leep 4242/ { print \$1 }")'
+  wait "$bg" || true # ExecSync reports the signal that ended the sleep
   # the CLI reaches the VM through the shim's session: state, and an exec
   # whose status is the process's
   [ "$("$RUNHV" --root $SHIM_ROOT state "$side" | jq -r .status)" = running ]
