@@ -33,7 +33,7 @@ cannot_change (int fd)
 }
 
 int
-sealed_binary_copy (runhv_error_t *err)
+sealed_self_binary (runhv_error_t *err)
 {
   cleanup_close int src = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   cleanup_close int mfd = -1;

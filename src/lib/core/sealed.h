@@ -16,12 +16,13 @@
 
 #include "core/error.h"
 
-/* A read-only, sealed memfd copy of the running binary (close-on-exec),
-   for execveat (fd, "", argv, envp, AT_EMPTY_PATH).  A binary that cannot
-   change already (a sealed memfd, or a file the kernel keeps immutable:
-   the utility VM's agent marks its own so at boot) is opened, not copied:
-   under TCG the copy cost each create and exec in a VM ~15 ms.  */
-int sealed_binary_copy (runhv_error_t *err);
+/* The running binary as a read-only descriptor nobody can change
+   (close-on-exec), to exec through /proc/self/fd: a sealed memfd copy, or,
+   when the binary cannot change already (a sealed memfd, or a file the
+   kernel keeps immutable: the utility VM's agent marks its own so at
+   boot), the binary itself; under TCG the copy cost each create and exec
+   in a VM ~15 ms.  */
+int sealed_self_binary (runhv_error_t *err);
 /* j, encoded, in a sealed memfd (close-on-exec).  */
 int sealed_json_fd (json_t *j, runhv_error_t *err);
 /* The JSON in fd, a sealed memfd from sealed_json_fd; fd is closed.  A

@@ -53,7 +53,7 @@ spawn (json_t *config, int sync_fd, const int *stdio, int close_fd, runhv_error_
   pid_t pid = -1;
   int r;
 
-  binary = sealed_binary_copy (err);
+  binary = sealed_self_binary (err);
   if (binary < 0)
     return -1;
   conf = sealed_json_fd (config, err);
