@@ -159,6 +159,23 @@ attached (int dfd)
   return attr.query.prog_cnt;
 }
 
+/* The id of the one program attached to the cgroup itself.  */
+static uint32_t
+attached_id (int dfd)
+{
+  union bpf_attr attr;
+  uint32_t id = 0;
+  memset (&attr, 0, sizeof (attr));
+  attr.query.target_fd = (uint32_t)dfd;
+  attr.query.attach_type = BPF_CGROUP_DEVICE;
+  attr.query.prog_ids = (uint64_t)(uintptr_t)&id;
+  attr.query.prog_cnt = 1;
+  if (syscall (SYS_bpf, BPF_PROG_QUERY, &attr, sizeof (attr)) < 0)
+    fail_msg ("BPF_PROG_QUERY: %s", strerror (errno));
+  assert_int_equal (attr.query.prog_cnt, 1);
+  return id;
+}
+
 static void
 apply (int dfd, const struct oci_device_rule *rules, size_t n)
 {
@@ -210,10 +227,48 @@ test_enforced (void **state)
   assert_int_equal (open_in (dir, "/dev/kmsg", O_RDONLY), 0);
   assert_int_equal (open_in (dir, "/dev/null", O_WRONLY), 0);
 
+  /* The same rules again (an update that leaves them) attach the program
+     already loaded: it stays, once, and still applies.  */
+  apply (dfd, later_overrides, 2);
+  assert_int_equal (attached (dfd), 1);
+  assert_int_equal (open_in (dir, "/dev/kmsg", O_WRONLY), EPERM);
+  assert_int_equal (open_in (dir, "/dev/kmsg", O_RDONLY), 0);
+
   /* No rules changes nothing, as on v1.  */
   apply (dfd, NULL, 0);
   assert_int_equal (attached (dfd), 1);
   assert_int_equal (open_in (dir, "/dev/kmsg", O_WRONLY), EPERM);
+}
+
+/* Two cgroups with the same rules share one loaded program (the verifier
+   runs once); different rules get their own.  */
+static void
+test_program_shared (void **state)
+{
+  const char *dir = *state;
+  cleanup_free char *a = xasprintf ("%s/a", dir);
+  cleanup_free char *b = xasprintf ("%s/b", dir);
+  cleanup_close int dfd_a = -1, dfd_b = -1;
+  uint32_t id_a, id_b;
+
+  assert_int_equal (mkdir (a, 0755), 0);
+  assert_int_equal (mkdir (b, 0755), 0);
+  dfd_a = open (a, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  dfd_b = open (b, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (dfd_a >= 0 && dfd_b >= 0);
+  apply (dfd_a, deny_all_but_null, 2);
+  apply (dfd_b, deny_all_but_null, 2);
+  id_a = attached_id (dfd_a);
+  id_b = attached_id (dfd_b);
+  assert_int_equal (id_a, id_b);
+  assert_int_equal (open_in (b, "/dev/kmsg", O_RDONLY), EPERM);
+  apply (dfd_b, later_overrides, 2);
+  assert_int_not_equal (attached_id (dfd_b), id_a);
+  assert_int_equal (attached_id (dfd_a), id_a);
+  assert_int_equal (open_in (a, "/dev/kmsg", O_RDONLY), EPERM);
+  assert_int_equal (open_in (b, "/dev/kmsg", O_RDONLY), 0);
+  assert_int_equal (rmdir (a), 0);
+  assert_int_equal (rmdir (b), 0);
 }
 
 int
@@ -222,6 +277,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_program),
     cmocka_unit_test_setup_teardown (test_enforced, make_cgroup, remove_cgroup),
+    cmocka_unit_test_setup_teardown (test_program_shared, make_cgroup, remove_cgroup),
   };
   return cmocka_run_group_tests_name ("cgroup_devices", tests, NULL, NULL);
 }

@@ -3,7 +3,10 @@
    container's cgroup directory.  Written by hand from struct bpf_insn: the
    program is a straight list of tests, and libbpf is not a dependency.  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +262,91 @@ load_program (const struct bpf_insn *insns, size_t n, runhv_error_t *err)
                            n, summary[0] ? summary : "no log");
 }
 
+/* Loaded programs kept by their instructions.  A VM's agent creates many
+   containers with the same rules (a pod's pause and its workloads, every
+   default spec), and under TCG the verifier takes 12-22 ms a load.  A loaded
+   program cannot change, and one program may be attached to many cgroups, so
+   an identical rule list attaches the program already loaded.  The fds are
+   close-on-exec (the bpf() default), so no container inherits one.  */
+enum
+{
+  PROGRAM_CACHE_SLOTS = 4
+};
+struct cached_program
+{
+  struct bpf_insn *insns;
+  size_t n_insns;
+  int fd;
+  uint32_t id;
+};
+static struct cached_program program_cache[PROGRAM_CACHE_SLOTS];
+static size_t program_cache_next;
+static pthread_mutex_t program_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+program_id (int fd, uint32_t *id, runhv_error_t *err)
+{
+  struct bpf_prog_info info;
+  union bpf_attr attr;
+  memset (&info, 0, sizeof (info));
+  memset (&attr, 0, sizeof (attr));
+  attr.info.bpf_fd = (uint32_t)fd;
+  attr.info.info_len = sizeof (info);
+  attr.info.info = (uint64_t)(uintptr_t)&info;
+  if (sys_bpf (BPF_OBJ_GET_INFO_BY_FD, &attr) < 0)
+    return runhv_make_error (err, errno, FIELD ": read the id of the BPF device program");
+  *id = info.id;
+  return 0;
+}
+
+/* A program for INSNS, as a new fd (the caller closes it) and its id: the
+   cached one when the same instructions were loaded before.  */
+static int
+cached_program (const struct bpf_insn *insns, size_t n, uint32_t *id, runhv_error_t *err)
+{
+  struct cached_program *slot;
+  cleanup_close int fd = -1;
+  int ret = -1;
+
+  pthread_mutex_lock (&program_cache_lock);
+  for (size_t i = 0; i < PROGRAM_CACHE_SLOTS; i++)
+    {
+      struct cached_program *c = &program_cache[i];
+      if (c->insns != NULL && c->n_insns == n && memcmp (c->insns, insns, n * sizeof (*insns)) == 0)
+        {
+          ret = fcntl (c->fd, F_DUPFD_CLOEXEC, 0);
+          if (ret < 0)
+            runhv_make_error (err, errno, FIELD ": duplicate the loaded BPF device program's descriptor");
+          *id = c->id;
+          goto out;
+        }
+    }
+  fd = load_program (insns, n, err);
+  if (fd < 0 || program_id (fd, id, err) < 0)
+    goto out;
+  slot = &program_cache[program_cache_next];
+  program_cache_next = (program_cache_next + 1) % PROGRAM_CACHE_SLOTS;
+  ret = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+  if (ret < 0)
+    {
+      runhv_make_error (err, errno, FIELD ": duplicate the loaded BPF device program's descriptor");
+      goto out;
+    }
+  if (slot->insns != NULL)
+    {
+      close (slot->fd);
+      free (slot->insns);
+    }
+  slot->insns = xmalloc0 (n * sizeof (*insns));
+  memcpy (slot->insns, insns, n * sizeof (*insns));
+  slot->n_insns = n;
+  slot->fd = steal_fd (&fd);
+  slot->id = *id;
+out:
+  pthread_mutex_unlock (&program_cache_lock);
+  return ret;
+}
+
 /* Ids of the device programs attached to the cgroup itself.  */
 static int
 query_programs (int dirfd, uint32_t **ids, uint32_t *n, runhv_error_t *err)
@@ -302,18 +390,25 @@ cgroup_devices_apply_bpf (int cgroup_dirfd, const struct oci_device_rule *rules,
   cleanup_free uint32_t *old = NULL;
   cleanup_close int prog = -1;
   size_t n_insns = 0;
-  uint32_t n_old = 0;
+  uint32_t n_old = 0, prog_id = 0;
+  bool attached = false;
   union bpf_attr attr;
 
   if (n == 0)
     return 0;
   if (cgroup_devices_program (rules, n, &insns, &n_insns, err) < 0)
     return -1;
-  prog = load_program (insns, n_insns, err);
+  prog = cached_program (insns, n_insns, &prog_id, err);
   if (prog < 0)
     return -1;
   if (query_programs (cgroup_dirfd, &old, &n_old, err) < 0)
     return -1;
+  /* The same rules again (an update that leaves them): the program is
+     attached already, and a second attach of it fails.  */
+  for (uint32_t i = 0; i < n_old; i++)
+    attached = attached || old[i] == prog_id;
+  if (attached)
+    goto detach_others;
 
   memset (&attr, 0, sizeof (attr));
   attr.target_fd = (uint32_t)cgroup_dirfd;
@@ -330,9 +425,12 @@ cgroup_devices_apply_bpf (int cgroup_dirfd, const struct oci_device_rule *rules,
     }
 
   /* The new program is in place: only now do the old ones go.  */
+detach_others:
   for (uint32_t i = 0; i < n_old; i++)
     {
       cleanup_close int fd = -1;
+      if (old[i] == prog_id)
+        continue;
       memset (&attr, 0, sizeof (attr));
       attr.prog_id = old[i];
       fd = (int)sys_bpf (BPF_PROG_GET_FD_BY_ID, &attr);
