@@ -520,9 +520,10 @@ make_cgroups (const struct uvm_launch *l, struct vm_cgroups *out, runhv_error_t 
    are those two, and removes the cgroup directories at EOF, all in one
    rmdir (children first; a stand-in still running delays it, not
    forever): one exec rather than one per directory, since a create of
-   the same id waits for it.  */
+   the same id waits for it.  The shell's own `read` waits for the EOF (a
+   `cat` was a second process of 0.3 MiB for each VM).  */
 static const char reaper_script[]
-  = "cat >/dev/null; n=0; while :; do rmdir \"$@\" 2>/dev/null; left=0; for d in \"$@\"; do "
+  = "while read -r _; do :; done; n=0; while :; do rmdir \"$@\" 2>/dev/null; left=0; for d in \"$@\"; do "
     "[ -d \"$d\" ] && left=1; done; [ $left = 0 ] && exit 0; n=$((n+1)); [ $n -lt 600 ] || exit 1; sleep 0.05; done";
 
 static int
