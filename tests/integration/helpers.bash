@@ -115,3 +115,15 @@ assert_exe_unreachable() {
   if grep -q "^FOREIGN .* $host\$" "$report"; then fail "the container held $binary itself: $(cat "$report")"; fi
   [ "$(sha256sum < "$binary")" = "$sum" ] || fail "$binary changed"
 }
+
+# The VMM $1 maps the kernel and initramfs it booted (QEMU keeps them for a
+# reset) and none of their pages are resident: the host side reclaimed them
+# once the guest was up.  Both mappings must be there, or the check would
+# pass on a QEMU that names them otherwise.
+assert_boot_images_released() {
+  local vmm=$1 found
+  found=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 }
+      /^Rss:/ && (name == "/kernel" || name == "/initrd") { n++; rss += $2 }
+      END { print n + 0, rss + 0 }' "/proc/$vmm/smaps")
+  [[ $found == "2 0" ]] || fail "the VMM $vmm's /kernel and /initrd mappings (count, resident KiB): $found, want 2 0"
+}

@@ -146,6 +146,18 @@ task_api() {
   task_api th "${HV[@]}"
 }
 
+@test "a VM the shim hosts gives back QEMU's copies of its kernel and initramfs once the guest is up" {
+  cd_ run -d --runtime io.containerd.runhv.v1 "${HV[@]}" $IMAGE hl sleep 1000
+  [ "$(task_status hl)" = RUNNING ]
+  vmm=$(pgrep -f "runhv-uvm-hl[, ]")
+  assert_boot_images_released "$vmm"
+  c task kill -s KILL hl
+  wait_task hl STOPPED
+  c task rm hl
+  c containers rm hl
+  assert_gone hl
+}
+
 # CVE-2019-5736 through the shim's Exec: the shim forks the processes that
 # join a container through the library, which runs them from a sealed copy
 # of the shim's binary.  The probe (tests/lib/exe-probe.c, with

@@ -51,6 +51,17 @@ supervisor_of() {
   assert_no_vm_leaks many
 }
 
+@test "once the guest is up, QEMU's copies of its kernel and initramfs are reclaimed; the VM runs on" {
+  rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" lean
+  vmm=$(rh state lean | jq -r .vmmPid)
+  assert_boot_images_released "$vmm"
+  run rh exec lean echo still here
+  [ "$status" -eq 0 ]
+  [ "$output" = "still here" ]
+  rh delete --force lean
+  assert_no_vm_leaks lean
+}
+
 @test "a supervisor that does not answer: state is an error, not stopped; delete refuses; delete -f cleans" {
   rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" stuck
   sup=$(supervisor_of stuck)

@@ -27,6 +27,7 @@
 #include "uvm/podnet.h"
 #include "process/cgroup.h"
 #include "core/log.h"
+#include "uvm/vmm.h"
 #include "backend/runtime-context.h"
 #include "uvm/proxy.h"
 #include "uvm/session-channel.h"
@@ -851,6 +852,19 @@ stop_failed_supervisor (pid_t sup, bool stops_itself)
 
 /* The VM's create in this process: the session boots it here and this
    process's loop runs it from now on.  */
+/* The guest is up: the pages of its kernel and initramfs QEMU still maps go
+   back to the host (vmm.c).  An optimisation only: a failure is logged.  */
+static void
+release_boot_images (pid_t vmm)
+{
+  runhv_error_t err = NULL;
+  if (vmm > 0 && uvm_vmm_release_boot_images (vmm, &err) < 0)
+    {
+      log_debug ("%s", err->msg);
+      runhv_error_release (&err);
+    }
+}
+
 static int
 create_hosted (struct runtime_context *ctx, struct container *c, struct supervisor_config *scfg,
                const struct create_options *o, const char *why, runhv_error_t *err)
@@ -878,6 +892,7 @@ create_hosted (struct runtime_context *ctx, struct container *c, struct supervis
   if (uvm_session_open (scfg, true, &hs, err) < 0)
     return -1;
   record_vm_info (st, uvm_session_vmm_pid (hs), uvm_session_info (hs), why);
+  release_boot_images (uvm_session_vmm_pid (hs));
   if (run_host_create_hooks (c, uvm_session_vmm_pid (hs), err) < 0)
     {
       uvm_session_free (hs);
@@ -1024,6 +1039,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       record_vm_info (st, m.value, reported, why);
       json_decref (reported);
     }
+    release_boot_images ((pid_t)m.value);
   }
   if (run_host_create_hooks (c, sup, err) < 0)
     goto out;

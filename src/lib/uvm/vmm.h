@@ -46,4 +46,9 @@ char **uvm_vmm_argv (const struct uvm_launch *l);
    uvm_jail_spawn's.  */
 int uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_error_t *err);
 
+/* Once the guest is up: reclaim the pages of the kernel and initramfs
+   QEMU keeps mapped (vmm.c says why).  A hint; the caller needs
+   CAP_SYS_NICE and may ignore a failure.  */
+int uvm_vmm_release_boot_images (pid_t vmm, runhv_error_t *err);
+
 #endif
