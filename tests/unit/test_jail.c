@@ -73,15 +73,16 @@ test_argv_in_jail (void **state)
       assert_null (strstr (v[i], "/run/x"));
     }
   {
-    bool kernel = false, fsdev = false, console = false, tb = false;
+    bool kernel = false, fsdev = false, console = false, tb = false, arat = false;
     for (size_t i = 0; v[i]; i++)
       {
         kernel |= strcmp (v[i], UVM_JAIL_KERNEL) == 0;
         fsdev |= strstr (v[i], "path=" UVM_JAIL_SHARED ",security_model=none") != NULL;
         console |= strstr (v[i], "fd=5,set=1") != NULL;
         tb |= strstr (v[i], "tb-size=" UVM_JAIL_TB_SIZE_MB_STR) != NULL;
+        arat |= strcmp (v[i], "qemu64,+arat") == 0 && strcmp (v[i - 1], "-cpu") == 0;
       }
-    assert_true (kernel && fsdev && console && tb);
+    assert_true (kernel && fsdev && console && tb && arat);
   }
 }
 
