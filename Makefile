@@ -65,7 +65,7 @@ clean:
 # new inputs go to build-fuzz/corpus-*, never into the repository.
 FUZZ_TIME ?= 60
 FUZZ_SRC = src/lib/core/error.c src/lib/core/util.c src/lib/core/json.c src/lib/core/toml.c src/lib/core/stats.c \
-  src/lib/oci/spec.c src/lib/oci/state.c src/lib/proto/agent-proto.c src/lib/k8s/admission.c
+  src/lib/oci/spec.c src/lib/oci/state.c src/lib/proto/agent-proto.c src/lib/k8s/admission.c src/lib/uvm/vmm-maps.c
 # the ttrpc target also needs the protocol messages protoc-c generated in $(BUILD)
 FUZZ_TTRPC = src/lib/proto/ttrpc.c src/lib/core/log.c $(BUILD)/proto/*.pb-c.c $(BUILD)/proto/google/protobuf/*.pb-c.c -I$(BUILD)/proto \
   $$(pkg-config --cflags --libs libprotobuf-c)

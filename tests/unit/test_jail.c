@@ -86,6 +86,27 @@ test_argv_in_jail (void **state)
   }
 }
 
+/* QEMU's maps name its paths: only the jail's kernel and initramfs, named
+   exactly, are taken for reclaim.  */
+static void
+test_boot_image_mapping (void **state)
+{
+  unsigned long lo = 0, hi = 0;
+  (void)state;
+  assert_true (
+    uvm_vmm_boot_image_mapping ("7f21c4200000-7f21c4c23000 rw-p 00000000 fe:00 11010559    /kernel\n", &lo, &hi));
+  assert_true (lo == 0x7f21c4200000UL && hi == 0x7f21c4c23000UL);
+  assert_true (uvm_vmm_boot_image_mapping ("1000-3000 r--p 00000000 fe:00 7 /initrd", &lo, &hi));
+  assert_true (lo == 0x1000 && hi == 0x3000);
+  assert_false (uvm_vmm_boot_image_mapping ("1000-3000 r--p 00000000 fe:00 7 /kernel x", &lo, &hi));
+  assert_false (uvm_vmm_boot_image_mapping ("1000-3000 r--p 00000000 fe:00 7 /kernel (deleted)", &lo, &hi));
+  assert_false (uvm_vmm_boot_image_mapping ("1000-3000 r--p 00000000 fe:00 7 /shared/kernel", &lo, &hi));
+  assert_false (uvm_vmm_boot_image_mapping ("3000-1000 r--p 00000000 fe:00 7 /kernel", &lo, &hi));
+  assert_false (uvm_vmm_boot_image_mapping ("1000-1000 r--p 00000000 fe:00 7 /kernel", &lo, &hi));
+  assert_false (uvm_vmm_boot_image_mapping ("1000-3000 rw-p 00000000 00:00 0", &lo, &hi));
+  assert_false (uvm_vmm_boot_image_mapping ("", &lo, &hi));
+}
+
 int
 main (void)
 {
@@ -93,6 +114,7 @@ main (void)
     cmocka_unit_test (test_id_base),
     cmocka_unit_test (test_cgroup_parent),
     cmocka_unit_test (test_argv_in_jail),
+    cmocka_unit_test (test_boot_image_mapping),
   };
   return cmocka_run_group_tests_name ("jail", tests, NULL, NULL);
 }

@@ -211,7 +211,6 @@ uvm_vmm_release_boot_images (pid_t vmm, runhv_error_t *err)
   while (n < sizeof (iov) / sizeof (iov[0]) && fgets (line, sizeof (line), maps) != NULL)
     {
       unsigned long lo, hi;
-      char name[64];
       bool whole = strchr (line, '\n') != NULL;
       /* A longer line (a long path QEMU mapped) is skipped to its end: its
          tail is not the start of a mapping.  */
@@ -220,8 +219,7 @@ uvm_vmm_release_boot_images (pid_t vmm, runhv_error_t *err)
           whole = strchr (line, '\n') != NULL;
           line[0] = '\0';
         }
-      if (sscanf (line, "%lx-%lx %*s %*s %*s %*s %63s", &lo, &hi, name) == 3 && hi > lo
-          && (strcmp (name, UVM_JAIL_KERNEL) == 0 || strcmp (name, UVM_JAIL_INITRD) == 0))
+      if (uvm_vmm_boot_image_mapping (line, &lo, &hi))
         {
           iov[n].iov_base = (void *)lo;
           iov[n].iov_len = hi - lo;

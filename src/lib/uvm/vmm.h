@@ -50,5 +50,8 @@ int uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_
    QEMU keeps mapped (vmm.c says why).  A hint; the caller needs
    CAP_SYS_NICE and may ignore a failure.  */
 int uvm_vmm_release_boot_images (pid_t vmm, runhv_error_t *err);
+/* One line of /proc/PID/maps: whether it maps the jail's kernel or
+   initramfs, and its range (vmm-maps.c).  */
+bool uvm_vmm_boot_image_mapping (const char *line, unsigned long *lo, unsigned long *hi);
 
 #endif
