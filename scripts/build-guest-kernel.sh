@@ -135,7 +135,7 @@ grep -Eq '^[[:space:]]*Xen[[:space:]]+0x[0-9a-f]+[[:space:]].*\(0x00000012\)' <<
 
 mkdir -p "$done_dir.tmp"
 # No symbols either: QEMU reads an ELF kernel's symbol table into its heap
-# and keeps it for the life of the VM (2.5 MiB of each VM's PSS here).
+# and keeps it for the life of the VM (1.4 MiB of each VM's PSS here).
 strip --strip-all -o "$done_dir.tmp/vmlinux" "$obj/vmlinux"
 make -s -C "$src" O="$obj" kernelrelease >"$done_dir.tmp/kernel-release"
 cp "$obj/.config" "$done_dir.tmp/config"

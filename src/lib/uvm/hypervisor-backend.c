@@ -850,8 +850,6 @@ stop_failed_supervisor (pid_t sup, bool stops_itself)
   waitpid (sup, NULL, 0);
 }
 
-/* The VM's create in this process: the session boots it here and this
-   process's loop runs it from now on.  */
 /* The guest is up: the pages of its kernel and initramfs QEMU still maps go
    back to the host (vmm.c).  An optimisation only: a failure is logged.  */
 static void
@@ -865,6 +863,8 @@ release_boot_images (pid_t vmm)
     }
 }
 
+/* The VM's create in this process: the session boots it here and this
+   process's loop runs it from now on.  */
 static int
 create_hosted (struct runtime_context *ctx, struct container *c, struct supervisor_config *scfg,
                const struct create_options *o, const char *why, runhv_error_t *err)
