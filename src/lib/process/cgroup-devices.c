@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -267,7 +266,8 @@ load_program (const struct bpf_insn *insns, size_t n, runhv_error_t *err)
    default spec), and under TCG the verifier takes 12-22 ms a load.  A loaded
    program cannot change, and one program may be attached to many cgroups, so
    an identical rule list attaches the program already loaded.  The fds are
-   close-on-exec (the bpf() default), so no container inherits one.  */
+   close-on-exec (the bpf() default), so no container inherits one.  No lock:
+   runhv's processes (CLI, agent, shim, supervisor) are single-threaded.  */
 enum
 {
   PROGRAM_CACHE_SLOTS = 4
@@ -281,7 +281,6 @@ struct cached_program
 };
 static struct cached_program program_cache[PROGRAM_CACHE_SLOTS];
 static size_t program_cache_next;
-static pthread_mutex_t program_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 program_id (int fd, uint32_t *id, runhv_error_t *err)
@@ -306,9 +305,8 @@ cached_program (const struct bpf_insn *insns, size_t n, uint32_t *id, runhv_erro
 {
   struct cached_program *slot;
   cleanup_close int fd = -1;
-  int ret = -1;
+  int ret;
 
-  pthread_mutex_lock (&program_cache_lock);
   for (size_t i = 0; i < PROGRAM_CACHE_SLOTS; i++)
     {
       struct cached_program *c = &program_cache[i];
@@ -316,22 +314,19 @@ cached_program (const struct bpf_insn *insns, size_t n, uint32_t *id, runhv_erro
         {
           ret = fcntl (c->fd, F_DUPFD_CLOEXEC, 0);
           if (ret < 0)
-            runhv_make_error (err, errno, FIELD ": duplicate the loaded BPF device program's descriptor");
+            return runhv_make_error (err, errno, FIELD ": duplicate the loaded BPF device program's descriptor");
           *id = c->id;
-          goto out;
+          return ret;
         }
     }
   fd = load_program (insns, n, err);
   if (fd < 0 || program_id (fd, id, err) < 0)
-    goto out;
+    return -1;
   slot = &program_cache[program_cache_next];
   program_cache_next = (program_cache_next + 1) % PROGRAM_CACHE_SLOTS;
   ret = fcntl (fd, F_DUPFD_CLOEXEC, 0);
   if (ret < 0)
-    {
-      runhv_make_error (err, errno, FIELD ": duplicate the loaded BPF device program's descriptor");
-      goto out;
-    }
+    return runhv_make_error (err, errno, FIELD ": duplicate the loaded BPF device program's descriptor");
   if (slot->insns != NULL)
     {
       close (slot->fd);
@@ -342,8 +337,6 @@ cached_program (const struct bpf_insn *insns, size_t n, uint32_t *id, runhv_erro
   slot->n_insns = n;
   slot->fd = steal_fd (&fd);
   slot->id = *id;
-out:
-  pthread_mutex_unlock (&program_cache_lock);
   return ret;
 }
 
