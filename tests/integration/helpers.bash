@@ -119,7 +119,8 @@ assert_exe_unreachable() {
 # The VMM $1 maps the kernel and initramfs it booted (QEMU keeps them for a
 # reset) and none of their pages are resident: the host side reclaimed them
 # once the guest was up.  Both mappings must be there, or the check would
-# pass on a QEMU that names them otherwise.
+# pass on a QEMU that names them otherwise.  No other VM may run from the
+# same guest files meanwhile: a page two VMMs map is not reclaimed.
 assert_boot_images_released() {
   local vmm=$1 found
   found=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 }

@@ -22,6 +22,9 @@ uvm_vmm_boot_image_mapping (const char *line, unsigned long *lo, unsigned long *
     return false;
   if (line[end] != '\0' && line[end] != '\n')
     return false;
+  /* The kernel pads with spaces; other white space is part of a path.  */
+  if ((size_t)end <= strlen (name) || line[(size_t)end - strlen (name) - 1] != ' ')
+    return false;
   if (strcmp (name, UVM_JAIL_KERNEL) != 0 && strcmp (name, UVM_JAIL_INITRD) != 0)
     return false;
   *lo = a;
