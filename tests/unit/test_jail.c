@@ -5,9 +5,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "uvm/host.h"
 #include "uvm/jail.h"
 #include "core/util.h"
 
@@ -107,14 +110,74 @@ test_boot_image_mapping (void **state)
   assert_false (uvm_vmm_boot_image_mapping ("", &lo, &hi));
 }
 
+static void
+write_text (const char *path, const char *text)
+{
+  runhv_error_t err = NULL;
+  if (write_file_atomic (path, text, strlen (text), 0600, &err) < 0)
+    fail_msg ("%s", err->msg);
+}
+
+/* The TSC rate is measured once per host boot: a cache file for this boot
+   is believed, one for another boot or with a rate no TSC has is not, and
+   a measurement is recorded with the boot it holds for.  */
+static void
+test_tsc_cache (void **state)
+{
+  char dir[] = "/tmp/runhv-tsc-XXXXXX";
+  cleanup_free char *boot_id = NULL, *path = NULL, *text = NULL;
+  bool reliable;
+  long khz;
+  (void)state;
+  assert_non_null (mkdtemp (dir));
+  path = xasprintf ("%s/tsc-khz.json", dir);
+  assert_int_equal (read_file ("/proc/sys/kernel/random/boot_id", 64, &boot_id, NULL, NULL), 0);
+  boot_id[strcspn (boot_id, "\n")] = '\0';
+
+  /* nothing cached: measured, and recorded for this boot */
+  khz = uvm_host_tsc_khz (dir, &reliable);
+  assert_true (khz >= 100000 && khz <= 100000000);
+  assert_int_equal (read_file (path, 4096, &text, NULL, NULL), 0);
+  assert_non_null (strstr (text, boot_id));
+  free (text);
+  text = NULL;
+
+  /* this boot's record is believed (no rate measured here is 1234567 kHz
+     to the kHz) */
+  {
+    cleanup_free char *doc = xasprintf ("{\"boot_id\":\"%s\",\"khz\":1234567}", boot_id);
+    write_text (path, doc);
+  }
+  assert_int_equal (uvm_host_tsc_khz (dir, &reliable), 1234567);
+
+  /* another boot's record is not, and is replaced */
+  write_text (path, "{\"boot_id\":\"00000000-0000-0000-0000-000000000000\",\"khz\":1234567}");
+  khz = uvm_host_tsc_khz (dir, &reliable);
+  assert_int_not_equal (khz, 1234567);
+  assert_int_equal (read_file (path, 4096, &text, NULL, NULL), 0);
+  assert_non_null (strstr (text, boot_id));
+
+  /* a rate no TSC has is not */
+  {
+    cleanup_free char *doc = xasprintf ("{\"boot_id\":\"%s\",\"khz\":5}", boot_id);
+    write_text (path, doc);
+  }
+  assert_int_not_equal (uvm_host_tsc_khz (dir, &reliable), 5);
+
+  /* no cache directory: measured all the same */
+  khz = uvm_host_tsc_khz (NULL, &reliable);
+  assert_true (khz >= 100000 && khz <= 100000000);
+  unlink (path);
+  rmdir (dir);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_id_base),
-    cmocka_unit_test (test_cgroup_parent),
-    cmocka_unit_test (test_argv_in_jail),
-    cmocka_unit_test (test_boot_image_mapping),
+    cmocka_unit_test (test_id_base),      cmocka_unit_test (test_cgroup_parent),
+    cmocka_unit_test (test_argv_in_jail), cmocka_unit_test (test_boot_image_mapping),
+    cmocka_unit_test (test_tsc_cache),
   };
   return cmocka_run_group_tests_name ("jail", tests, NULL, NULL);
 }

@@ -155,12 +155,18 @@ fail:
   return -1;
 }
 
-long
-uvm_host_tsc_khz (bool *reliable)
+/* A rate outside 100 MHz..100 GHz is no TSC's: a cache file with one is
+   ignored (and the guest calibrates by itself when we know none).  */
+#define TSC_KHZ_MIN 100000L
+#define TSC_KHZ_MAX 100000000L
+
+static long
+host_tsc_khz_measure (void)
 {
   /* The host kernel's own TSC rate, from a perf mmap page's conversion
-     factors; a 20 ms measurement otherwise.  Under TCG the guest reads the
-     host TSC, and microvm has no timer to calibrate it against reliably.  */
+     factors (offered only while its clocksource is the TSC); a 20 ms
+     measurement otherwise.  Under TCG the guest reads the host TSC, and
+     microvm has no timer to calibrate it against reliably.  */
   struct perf_event_attr attr;
   long pg = sysconf (_SC_PAGESIZE), khz = 0;
   int fd;
@@ -192,6 +198,44 @@ uvm_host_tsc_khz (bool *reliable)
       c1 = __rdtsc ();
       khz
         = (long)((double)(c1 - c0) * 1e6 / ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)));
+    }
+  return khz;
+}
+
+long
+uvm_host_tsc_khz (const char *cache_dir, bool *reliable)
+{
+  /* The rate holds for this host boot: one measurement per boot, not a
+     20 ms sleep before every VM (a VM host whose clocksource is kvm-clock
+     offers no perf factors).  The cache lives in /run, gone at reboot, and
+     says which boot it is for.  */
+  cleanup_free char *boot_id = read_line ("/proc/sys/kernel/random/boot_id");
+  cleanup_free char *cache = cache_dir ? xasprintf ("%s/tsc-khz.json", cache_dir) : NULL;
+  long khz = 0;
+  if (cache != NULL && boot_id != NULL)
+    {
+      cleanup_json json_t *j = NULL;
+      if (json_load_path (cache, "TSC rate cache", 4096, &j, NULL) == 0
+          && strcmp (json_string_value (json_object_get (j, "boot_id")) ?: "", boot_id) == 0)
+        {
+          json_int_t v = json_integer_value (json_object_get (j, "khz"));
+          if (v >= TSC_KHZ_MIN && v <= TSC_KHZ_MAX)
+            khz = (long)v;
+        }
+    }
+  if (khz == 0)
+    {
+      khz = host_tsc_khz_measure ();
+      if (khz < TSC_KHZ_MIN || khz > TSC_KHZ_MAX)
+        khz = 0;
+      else if (cache != NULL && boot_id != NULL)
+        {
+          cleanup_json json_t *j = json_pack ("{s:s,s:I}", "boot_id", boot_id, "khz", (json_int_t)khz);
+          cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+          mkdir_p (cache_dir, 0700, NULL);
+          if (text != NULL)
+            write_file_atomic (cache, text, strlen (text), 0600, NULL);
+        }
     }
   /* The guest may trust the TSC when the host kernel keeps its own time
      with it.  */

@@ -28,7 +28,8 @@ void uvm_artifacts_release (struct uvm_artifacts *a);
 /* The directory searched when runhv.toml names no paths.  */
 const char *uvm_default_guest_dir (void);
 
-/* The probe's verdict holds for the host, whatever runtime root asks.  */
+/* The KVM probe's verdict and the TSC rate hold for the host, whatever
+   runtime root asks.  */
 #define UVM_PROBE_CACHE_DIR "/run/runhv"
 
 /* auto|kvm|tcg → "kvm" or "tcg".  auto picks KVM only when a probe boot of
@@ -37,10 +38,11 @@ const char *uvm_default_guest_dir (void);
 int uvm_accel_resolve (const struct runhv_config *cfg, const struct uvm_artifacts *a, const char *cache_dir,
                        char **accel, char **why, runhv_error_t *err);
 
-/* The host TSC in kHz (the guest's tsc_early_khz=), 0 when unknown.
-   *reliable says the host kernel itself keeps time with the TSC (its
-   current clocksource), so the guest may trust it too.  */
-long uvm_host_tsc_khz (bool *reliable);
+/* The host TSC in kHz (the guest's tsc_early_khz=), 0 when unknown,
+   cached in cache_dir (NULL: none) for this host boot.  *reliable says the
+   host kernel itself keeps time with the TSC (its current clocksource), so
+   the guest may trust it too.  */
+long uvm_host_tsc_khz (const char *cache_dir, bool *reliable);
 int64_t uvm_host_memory_mb (void);
 int64_t uvm_host_cpus (void);
 

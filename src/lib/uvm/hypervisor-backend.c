@@ -948,7 +948,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     }
   {
     bool tsc_reliable = false;
-    long tsc_khz = uvm_host_tsc_khz (&tsc_reliable);
+    long tsc_khz = uvm_host_tsc_khz (UVM_PROBE_CACHE_DIR, &tsc_reliable);
     struct supervisor_config scfg = {
       .runtime_root = ctx->root,
       .id = st->id,
