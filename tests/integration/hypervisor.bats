@@ -303,6 +303,49 @@ wait_status() {
 # isolations: the host's devices controller (v1 here) for a process
 # container, the guest kernel's BPF device program for a VM container.  A
 # device the VM's kernel lacks (a host disk) is refused, naming it.
+# A network namespace prepared as CNI leaves one (made here, with both ends
+# of a veth inside it: no packet leaves it): the VM takes the interface over
+# through a tap, with tc redirecting between the two while the VM boots.
+# create returns only once the redirections exist; when tc fails, create
+# fails naming it, and no VM, tap or qdisc is left.
+@test "a VM in a prepared network namespace: redirected before create returns; a failing tc leaves nothing" {
+  local ns="runhv-hvnet-$$"
+  ip netns add "$ns"
+  ip -n "$ns" link add eth0 type veth peer name eth0p
+  ip -n "$ns" addr add 10.99.0.2/24 dev eth0
+  ip -n "$ns" link set eth0 up
+  config ".linux.namespaces |= map(if .type == \"network\" then .path = \"/var/run/netns/$ns\" else . end)
+    | .process.args = [\"sh\", \"-c\", \"ip -4 addr show eth0; sleep 1000\"]"
+
+  rhd create --isolation=hypervisor --bundle "$BUNDLE" hvnet1
+  # no wait: the redirections are there when create has returned
+  tc -n "$ns" filter show dev eth0 ingress | grep -q "Egress Redirect to device tap0_runhv" ||
+    { ip netns del "$ns"; fail "eth0's traffic is not redirected to the VM's tap once create returned"; }
+  tc -n "$ns" filter show dev tap0_runhv ingress | grep -q "Egress Redirect to device eth0" ||
+    { ip netns del "$ns"; fail "the tap's traffic is not redirected to eth0 once create returned"; }
+  rh start hvnet1
+  wait_for 100 bash -c "'$RUNHV' --root '$ROOT' exec hvnet1 ip -4 addr show eth0 | grep -q 10.99.0.2/24" ||
+    { ip netns del "$ns"; fail "the guest's eth0 did not take the pod's address"; }
+  rh delete --force hvnet1
+  ! ip -n "$ns" link show tap0_runhv 2>/dev/null || { ip netns del "$ns"; fail "the tap outlived the VM"; }
+  assert_no_vm_leaks hvnet1
+
+  # tc that fails, in a mount namespace of this test's own
+  printf '#!/bin/sh\nexit 2\n' > "$TEST_DIR/tc"
+  chmod +x "$TEST_DIR/tc"
+  run unshare -m sh -c "mount --bind '$TEST_DIR/tc' /usr/sbin/tc && exec '$RUNHV' --root '$ROOT' create --isolation=hypervisor --bundle '$BUNDLE' hvnet2 </dev/null"
+  local qdiscs tap
+  qdiscs=$(tc -n "$ns" qdisc show dev eth0 ingress)
+  tap=$(ip -n "$ns" link show tap0_runhv 2>&1 || true)
+  ip netns del "$ns"
+  [ "$status" -ne 0 ] || fail "create succeeded without the redirections"
+  [[ "$output" == *"pod network: \`tc qdisc add dev eth0"*"failed"* ]] || fail "$output"
+  [ -z "$qdiscs" ] || fail "a qdisc was left on eth0: $qdiscs"
+  [[ "$tap" == *"does not exist"* ]] || fail "the tap was left: $tap"
+  rm -f "$ROOT"/vm-logs/hvnet2.* # kept for a failed create's diagnosis
+  assert_no_vm_leaks hvnet2
+}
+
 @test "linux.devices and device rules: the same in both isolations; a device the VM lacks is refused" {
   local iso
   config '.process.args = ["sh", "-c", "(exec 3<>/dev/fuse) 2>/dev/null && echo fuse-open || echo fuse-denied; (echo x >/dev/kmsg) 2>/dev/null && echo kmsg-open || echo kmsg-denied; echo >/dev/null && echo null-ok; ls -l /dev/fuse | cut -c1"]

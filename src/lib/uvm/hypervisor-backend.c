@@ -867,7 +867,7 @@ release_boot_images (pid_t vmm)
    process's loop runs it from now on.  */
 static int
 create_hosted (struct runtime_context *ctx, struct container *c, struct supervisor_config *scfg,
-               const struct create_options *o, const char *why, runhv_error_t *err)
+               const struct create_options *o, struct podnet *net, const char *why, runhv_error_t *err)
 {
   struct container_state *st = c->state;
   struct uvm_session *hs = NULL;
@@ -893,7 +893,7 @@ create_hosted (struct runtime_context *ctx, struct container *c, struct supervis
     return -1;
   record_vm_info (st, uvm_session_vmm_pid (hs), uvm_session_info (hs), why);
   release_boot_images (uvm_session_vmm_pid (hs));
-  if (run_host_create_hooks (c, uvm_session_vmm_pid (hs), err) < 0)
+  if (podnet_finish (net, err) < 0 || run_host_create_hooks (c, uvm_session_vmm_pid (hs), err) < 0)
     {
       uvm_session_free (hs);
       return -1;
@@ -979,7 +979,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     };
     if (ctx->host_vms)
       {
-        ret = create_hosted (ctx, c, &scfg, o, why, err);
+        ret = create_hosted (ctx, c, &scfg, o, &net, why, err);
         goto out;
       }
     /* The container's stdio is the supervisor's: a caller passes its
@@ -1041,12 +1041,14 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     }
     release_boot_images ((pid_t)m.value);
   }
-  if (run_host_create_hooks (c, sup, err) < 0)
+  if (podnet_finish (&net, err) < 0 || run_host_create_hooks (c, sup, err) < 0)
     goto out;
   ret = 0;
 out:
   if (net.tap_fd >= 0)
     close (net.tap_fd);
+  /* the redirections' maker gone before they are undone */
+  podnet_finish (&net, NULL);
   if (ret < 0 && net.ifname[0] != '\0')
     {
       const char *netns = NULL;

@@ -175,17 +175,22 @@ static void __attribute__ ((noreturn)) setup_in_netns (const char *netns_path, i
       runhv_make_error (&err, errno, "pod network: bring `%s` up", PODNET_TAP);
       sync_fail (sock, &err);
     }
+  {
+    char text[256];
+    snprintf (text, sizeof (text), "%s %s %s %d %s %d", n.ifname, n.mac, n.ip, n.prefix, n.gateway[0] ? n.gateway : "-",
+              n.mtu);
+    if (sync_send (sock, SYNC_READY, 0, text, tap) < 0)
+      _exit (1);
+    close (tap);
+  }
+  /* The tap is all QEMU needs: the four runs of tc go on while the VM
+     boots (podnet_finish collects their outcome).  */
   if (redirect (n.ifname, PODNET_TAP, &err) < 0 || redirect (PODNET_TAP, n.ifname, &err) < 0)
     {
       unredirect (n.ifname);
       sync_fail (sock, &err);
     }
-  {
-    char text[256];
-    snprintf (text, sizeof (text), "%s %s %s %d %s %d", n.ifname, n.mac, n.ip, n.prefix, n.gateway[0] ? n.gateway : "-",
-              n.mtu);
-    sync_send (sock, SYNC_READY, 0, text, tap);
-  }
+  sync_send (sock, SYNC_READY, 0, NULL, -1);
   _exit (0);
 }
 
@@ -197,7 +202,7 @@ podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err)
   struct sync_msg m;
   int status;
   memset (out, 0, sizeof (*out));
-  out->tap_fd = -1;
+  out->tap_fd = out->setup_sock = -1;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return runhv_make_error (err, errno, "socketpair");
   p = fork ();
@@ -213,17 +218,17 @@ podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err)
       setup_in_netns (netns_path, sv[1]);
     }
   close (sv[1]);
-  if (sync_recv (sv[0], &m) < 0)
+  if (sync_recv (sv[0], &m) < 0 || m.type == SYNC_ERROR)
     {
       close (sv[0]);
-      waitpid (p, NULL, 0);
+      while (waitpid (p, &status, 0) < 0 && errno == EINTR)
+        ;
+      if (m.type == SYNC_ERROR)
+        return sync_msg_error (&m, err);
       return runhv_error (err, "pod network: the setup process died");
     }
-  close (sv[0]);
-  while (waitpid (p, &status, 0) < 0 && errno == EINTR)
-    ;
-  if (m.type == SYNC_ERROR)
-    return sync_msg_error (&m, err);
+  out->setup_pid = p;
+  out->setup_sock = sv[0];
   {
     char gw[48];
     if (m.fd < 0
@@ -232,12 +237,43 @@ podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err)
       {
         if (m.fd >= 0)
           close (m.fd);
+        podnet_finish (out, NULL);
         return runhv_error (err, "pod network: malformed setup report");
       }
     snprintf (out->gateway, sizeof (out->gateway), "%s", strcmp (gw, "-") == 0 ? "" : gw);
   }
   out->tap_fd = m.fd;
   return 0;
+}
+
+int
+podnet_finish (struct podnet *n, runhv_error_t *err)
+{
+  struct sync_msg m;
+  runhv_error_t ignored = NULL;
+  int r;
+  if (n->setup_pid <= 0)
+    return 0;
+  r = sync_recv (n->setup_sock, &m);
+  close (n->setup_sock);
+  n->setup_sock = -1;
+  while (waitpid (n->setup_pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  n->setup_pid = 0;
+  if (r == 0 && m.type == SYNC_READY && m.fd < 0)
+    return 0;
+  if (err == NULL)
+    err = &ignored;
+  if (r == 0 && m.type == SYNC_ERROR)
+    sync_msg_error (&m, err);
+  else
+    {
+      if (r == 0 && m.fd >= 0)
+        close (m.fd);
+      runhv_error (err, "pod network: the setup process died before redirecting the pod's traffic");
+    }
+  runhv_error_release (&ignored);
+  return -1;
 }
 
 void

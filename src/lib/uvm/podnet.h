@@ -7,6 +7,7 @@
 #define RUNHV_UVM_PODNET_H
 
 #include <net/if.h>
+#include <sys/types.h>
 
 #include "core/error.h"
 
@@ -21,10 +22,18 @@ struct podnet
   int prefix;
   char gateway[48]; /* "" when none */
   int mtu;
+  /* The redirections, still being made when podnet_setup returns.  */
+  pid_t setup_pid;
+  int setup_sock;
 };
 
-/* In the network namespace at netns_path.  Nothing is left on failure.  */
+/* In the network namespace at netns_path: returns with the tap (what QEMU
+   needs) while the traffic's redirections are still being made, so they
+   cost no time before the VM boots.  Nothing is left on failure.  */
 int podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err);
+/* Wait for the redirections podnet_setup began (before the pod is said to
+   be created; on any path, before podnet_teardown).  err NULL: only wait. */
+int podnet_finish (struct podnet *n, runhv_error_t *err);
 /* Undo the redirection (the tap goes with its last fd).  Tolerates a
    namespace that is already gone.  */
 void podnet_teardown (const char *netns_path, const char *ifname);
