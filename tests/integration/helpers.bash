@@ -116,15 +116,24 @@ assert_exe_unreachable() {
   [ "$(sha256sum < "$binary")" = "$sum" ] || fail "$binary changed"
 }
 
-# The VMM $1 maps the kernel and initramfs it booted (QEMU keeps them for a
-# reset) and none of their pages are resident: the host side reclaimed them
-# once the guest was up.  Both mappings must be there, or the check would
-# pass on a QEMU that names them otherwise.  No other VM may run from the
-# same guest files meanwhile: a page two VMMs map is not reclaimed.
-assert_boot_images_released() {
-  local vmm=$1 found
+# The VMM $1 gave back what it needed only to start: it maps the kernel and
+# initramfs it booted (QEMU keeps them for a reset) with none of their pages
+# resident, and under half of its own code and read-only data is (over three
+# quarters of it is, left alone: what only its start-up ran; the rest, what
+# it runs, comes back).  Both boot image mappings must be there, or the
+# check would pass on a QEMU that names them otherwise.  No other VM may run
+# meanwhile: a page two VMMs map is not reclaimed.
+assert_startup_reclaimed() {
+  local vmm=$1 found code
   found=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 }
       /^Rss:/ && (name == "/kernel" || name == "/initrd") { n++; rss += $2 }
       END { print n + 0, rss + 0 }' "/proc/$vmm/smaps")
   [[ $found == "2 0" ]] || fail "the VMM $vmm's /kernel and /initrd mappings (count, resident KiB): $found, want 2 0"
+  code=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6; perms = $2 }
+      name == "/vmm" && perms !~ /w/ && /^Size:/ { size += $2 }
+      name == "/vmm" && perms !~ /w/ && /^Private_Clean:/ { clean += $2 }
+      END { print size + 0, clean + 0 }' "/proc/$vmm/smaps")
+  read -r size clean <<<"$code"
+  [ "$size" -gt 0 ] || fail "the VMM $vmm maps no /vmm"
+  [ $((clean * 2)) -lt "$size" ] || fail "the VMM $vmm keeps $clean KiB of its $size KiB of code and read-only data"
 }

@@ -146,11 +146,11 @@ task_api() {
   task_api th "${HV[@]}"
 }
 
-@test "a VM the shim hosts gives back QEMU's copies of its kernel and initramfs once the guest is up" {
+@test "a VM the shim hosts gives back what QEMU needed only to start (boot images, start-up code) once the guest is up" {
   cd_ run -d --runtime io.containerd.runhv.v1 "${HV[@]}" $IMAGE hl sleep 1000
   [ "$(task_status hl)" = RUNNING ]
   vmm=$(pgrep -f "runhv-uvm-hl[, ]")
-  assert_boot_images_released "$vmm"
+  assert_startup_reclaimed "$vmm"
   c task kill -s KILL hl
   wait_task hl STOPPED
   c task rm hl

@@ -51,10 +51,10 @@ supervisor_of() {
   assert_no_vm_leaks many
 }
 
-@test "once the guest is up, QEMU's copies of its kernel and initramfs are reclaimed; the VM runs on" {
+@test "once the guest is up, what QEMU needed only to start (boot images, start-up code) is reclaimed; the VM runs on" {
   rhd run --detach --isolation=hypervisor --bundle "$BUNDLE" lean
   vmm=$(rh state lean | jq -r .vmmPid)
-  assert_boot_images_released "$vmm"
+  assert_startup_reclaimed "$vmm"
   run rh exec lean echo still here
   [ "$status" -eq 0 ]
   [ "$output" = "still here" ]

@@ -90,24 +90,43 @@ test_argv_in_jail (void **state)
 }
 
 /* QEMU's maps name its paths: only the jail's kernel and initramfs, named
-   exactly, are taken for reclaim.  */
+   exactly, and private read-only file mappings (its code, its libraries')
+   are taken for reclaim; nothing anonymous, shared, written or a device. */
 static void
-test_boot_image_mapping (void **state)
+test_startup_mapping (void **state)
 {
   unsigned long lo = 0, hi = 0;
   (void)state;
   assert_true (
-    uvm_vmm_boot_image_mapping ("7f21c4200000-7f21c4c23000 rw-p 00000000 fe:00 11010559    /kernel\n", &lo, &hi));
+    uvm_vmm_startup_mapping ("7f21c4200000-7f21c4c23000 rw-p 00000000 fe:00 11010559    /kernel\n", &lo, &hi));
   assert_true (lo == 0x7f21c4200000UL && hi == 0x7f21c4c23000UL);
-  assert_true (uvm_vmm_boot_image_mapping ("1000-3000 r--p 00000000 fe:00 7 /initrd", &lo, &hi));
+  assert_true (uvm_vmm_startup_mapping ("1000-3000 r--p 00000000 fe:00 7 /initrd", &lo, &hi));
   assert_true (lo == 0x1000 && hi == 0x3000);
-  assert_false (uvm_vmm_boot_image_mapping ("1000-3000 r--p 00000000 fe:00 7 /kernel x", &lo, &hi));
-  assert_false (uvm_vmm_boot_image_mapping ("1000-3000 r--p 00000000 fe:00 7 /kernel (deleted)", &lo, &hi));
-  assert_false (uvm_vmm_boot_image_mapping ("1000-3000 r--p 00000000 fe:00 7 /shared/kernel", &lo, &hi));
-  assert_false (uvm_vmm_boot_image_mapping ("3000-1000 r--p 00000000 fe:00 7 /kernel", &lo, &hi));
-  assert_false (uvm_vmm_boot_image_mapping ("1000-1000 r--p 00000000 fe:00 7 /kernel", &lo, &hi));
-  assert_false (uvm_vmm_boot_image_mapping ("1000-3000 rw-p 00000000 00:00 0", &lo, &hi));
-  assert_false (uvm_vmm_boot_image_mapping ("", &lo, &hi));
+  /* QEMU's text and read-only data, a library's */
+  assert_true (uvm_vmm_startup_mapping ("55d0a0000000-55d0a0597000 r-xp 00200000 fe:00 12 /vmm\n", &lo, &hi));
+  assert_true (lo == 0x55d0a0000000UL && hi == 0x55d0a0597000UL);
+  assert_true (
+    uvm_vmm_startup_mapping ("4000-5000 r--p 00000000 fe:00 9 /usr/lib/x86_64-linux-gnu/libglib-2.0.so.0\n", &lo, &hi));
+  /* written, shared, anonymous, a device, a memfd, a replaced file */
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 rw-p 00000000 fe:00 12 /vmm", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 r--s 00000000 fe:00 12 /vmm", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 r--p 00000000 00:00 0 /vmm", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 r--p 00000000 00:05 4 /dev/zero", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 r-xp 00000000 00:01 4 /memfd:tcg-jit", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 r-xp 00000000 fe:00 12 /vmm (deleted)", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 r--p 00000000 00:00 0 [vdso]", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 r--p 00000000 fe:00 7 /kernel x", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 rw-p 00000000 fe:00 7 /shared/kernel", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 r--p 00000000 fe:00 7\t/vmm", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("3000-1000 r--p 00000000 fe:00 7 /kernel", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-1000 r--p 00000000 fe:00 7 /kernel", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("1000-3000 rw-p 00000000 00:00 0", &lo, &hi));
+  assert_false (uvm_vmm_startup_mapping ("", &lo, &hi));
+  {
+    /* a path longer than the parser reads is not taken for a shorter one */
+    cleanup_free char *longer = xasprintf ("1000-3000 r--p 00000000 fe:00 7 /%0300d", 0);
+    assert_false (uvm_vmm_startup_mapping (longer, &lo, &hi));
+  }
 }
 
 static void
@@ -176,7 +195,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_id_base),      cmocka_unit_test (test_cgroup_parent),
-    cmocka_unit_test (test_argv_in_jail), cmocka_unit_test (test_boot_image_mapping),
+    cmocka_unit_test (test_argv_in_jail), cmocka_unit_test (test_startup_mapping),
     cmocka_unit_test (test_tsc_cache),
   };
   return cmocka_run_group_tests_name ("jail", tests, NULL, NULL);

@@ -183,46 +183,58 @@ uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_erro
   return uvm_jail_spawn (l, argv, pid, alive_fd, err);
 }
 
-/* QEMU keeps the kernel and initramfs it loaded mapped for a machine reset,
-   which -no-reboot never does (a guest's reboot ends QEMU): 7.5 MiB of page
-   cache per VM, counted in its PSS and charged to its cgroup.  Once the
-   guest runs, the host side asks the kernel to reclaim those pages
-   (MADV_PAGEOUT: a page QEMU touched again would come back from the file).
-   process_madvise needs CAP_SYS_NICE in the host's user namespace, which
-   the jailed supervisor does not have: the caller that started the VM does
-   it.  The pidfd is opened first, so the maps read are its process's or a
-   later one's, and the advice goes to it only while it lives.  Pages another
-   process maps too (another VM booted from the same files) stay; pages
-   reclaimed leave the page cache, so the next VM's boot reads its 7.5 MB
-   from the file again.  */
+/* What QEMU needed only to start stays resident in it for the VM's life:
+   the kernel and initramfs it loaded, mapped for a machine reset that
+   -no-reboot never does (a guest's reboot ends QEMU), 7.5 MiB; and the
+   pages of its own code and read-only data, and its libraries', that only
+   its start-up ran (option parsing, device and machine set-up, library
+   initialisers), 15 MiB of an idle lean VM's 20 MiB of file pages.  All of
+   it counts in the VM's PSS and is charged to its cgroup.  Once the guest
+   runs, the host side asks the kernel to reclaim them (MADV_PAGEOUT): a
+   page QEMU touches again comes back from its file, and an idle VM's come
+   back within seconds (about 4 MiB, docs/performance.md).  process_madvise
+   needs CAP_SYS_NICE in the host's user namespace, which the jailed
+   supervisor does not have: the caller that started the VM does it.  The
+   pidfd is opened first, so the maps read are its process's or a later
+   one's, and the advice goes to it only while it lives.  Pages another
+   process maps too (another VM's QEMU, libc) stay; pages reclaimed leave
+   the page cache, so the next VM's start reads them from the files again.
+   Written pages (relocated data, guest RAM) are not file pages and are
+   not asked for.  */
 int
-uvm_vmm_release_boot_images (pid_t vmm, runhv_error_t *err)
+uvm_vmm_reclaim_startup (pid_t vmm, runhv_error_t *err)
 {
   cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, vmm, 0);
   cleanup_free char *path = NULL;
   cleanup_file FILE *maps = NULL;
   cleanup_free char *line = NULL;
   size_t cap = 0;
-  struct iovec iov[4];
+  struct iovec iov[128];
   size_t n = 0;
+  bool more = true;
 
   if (pidfd < 0)
-    return runhv_make_error (err, errno, "reclaim the VM's boot images: open the VMM %d", (int)vmm);
+    return runhv_make_error (err, errno, "reclaim the VM's start-up pages: open the VMM %d", (int)vmm);
   path = xasprintf ("/proc/%d/maps", (int)vmm);
   maps = fopen (path, "re");
   if (maps == NULL)
-    return runhv_make_error (err, errno, "reclaim the VM's boot images: read %s", path);
-  while (n < sizeof (iov) / sizeof (iov[0]) && getline (&line, &cap, maps) >= 0)
+    return runhv_make_error (err, errno, "reclaim the VM's start-up pages: read %s", path);
+  while (more)
     {
       unsigned long lo, hi;
-      if (uvm_vmm_boot_image_mapping (line, &lo, &hi))
+      more = getline (&line, &cap, maps) >= 0;
+      if (more && uvm_vmm_startup_mapping (line, &lo, &hi))
         {
           iov[n].iov_base = (void *)lo;
           iov[n].iov_len = hi - lo;
           n++;
         }
+      /* A batch per call: one call takes at most UIO_MAXIOV ranges.  */
+      if ((n == sizeof (iov) / sizeof (iov[0]) || (!more && n > 0))
+          && syscall (SYS_process_madvise, pidfd, iov, n, MADV_PAGEOUT, 0) < 0)
+        return runhv_make_error (err, errno, "reclaim the VM's start-up pages: process_madvise");
+      if (n == sizeof (iov) / sizeof (iov[0]))
+        n = 0;
     }
-  if (n > 0 && syscall (SYS_process_madvise, pidfd, iov, n, MADV_PAGEOUT, 0) < 0)
-    return runhv_make_error (err, errno, "reclaim the VM's boot images: process_madvise");
   return 0;
 }

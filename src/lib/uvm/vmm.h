@@ -46,12 +46,13 @@ char **uvm_vmm_argv (const struct uvm_launch *l);
    uvm_jail_spawn's.  */
 int uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_error_t *err);
 
-/* Once the guest is up: reclaim the pages of the kernel and initramfs
-   QEMU keeps mapped (vmm.c says why).  A hint; the caller needs
-   CAP_SYS_NICE and may ignore a failure.  */
-int uvm_vmm_release_boot_images (pid_t vmm, runhv_error_t *err);
+/* Once the guest is up: reclaim the pages QEMU needed only to start, the
+   kernel and initramfs it keeps mapped and its start-up code (vmm.c says
+   why).  A hint; the caller needs CAP_SYS_NICE and may ignore a failure. */
+int uvm_vmm_reclaim_startup (pid_t vmm, runhv_error_t *err);
 /* One line of /proc/PID/maps: whether it maps the jail's kernel or
-   initramfs, and its range (vmm-maps.c).  */
-bool uvm_vmm_boot_image_mapping (const char *line, unsigned long *lo, unsigned long *hi);
+   initramfs, or a private read-only file mapping (QEMU's code, its
+   libraries'), and its range (vmm-maps.c).  */
+bool uvm_vmm_startup_mapping (const char *line, unsigned long *lo, unsigned long *hi);
 
 #endif
