@@ -36,7 +36,7 @@
 /* What the VMM's cgroup gets on top of guest memory (see docs/hypervisor.md (Security model) for
    the measurement), and its pids limit.  */
 #define UVM_JAIL_MEMORY_OVERHEAD_MB 384
-#define UVM_JAIL_TB_SIZE_MB_STR "16" /* TCG's translation cache, part of the overhead */
+#define UVM_JAIL_TB_SIZE_MB_STR "24" /* TCG's translation cache, part of the overhead */
 #define UVM_JAIL_PIDS_MAX 512
 
 /* The first host uid/gid of the VM's range.  */

@@ -62,11 +62,14 @@ uvm_vmm_argv (const struct uvm_launch *l)
   add (&v, "microvm,acpi=on");
   add (&v, "-accel");
   /* TCG's translation cache is bounded (its default may grow to 1 GiB), so
-     the jail's cgroup can hold QEMU to guest memory + a fixed overhead.  An
-     idle VM fills whatever bound it gets up to 32 MiB (docs/performance.md).
-     16 MiB saves 16 MiB of host memory per VM and did not slow a container's
-     start measurably; 8 MiB made it ~0.2 s slower (the boot retranslates).
-     A busy guest retranslates more with a smaller cache.  */
+     the jail's cgroup can hold QEMU to guest memory + a fixed overhead.  The
+     lean guest's boot alone translates 26 MiB and its first container 8 MiB
+     more; a full cache is flushed whole and everything running is
+     translated again.  With 16 MiB a flush fell in the boot and another in
+     the container's create: 24 MiB gave a first output line 0.2 s sooner and
+     a CRI pod 0.33 s sooner for 9 MiB more of an idle VM's PSS (32 MiB: 50 ms
+     more, 9 MiB more; docs/performance.md).  A busy guest retranslates more
+     with a smaller cache.  */
   add (&v, strcmp (l->accel, "kvm") == 0 ? "kvm" : "tcg,thread=multi,tb-size=" UVM_JAIL_TB_SIZE_MB_STR);
   /* Under TCG the default CPU model (qemu64) lacks ARAT, so the guest
      assumes its local APIC timer stops in deep C-states; with no broadcast
