@@ -854,10 +854,10 @@ stop_failed_supervisor (pid_t sup, bool stops_itself)
    initramfs, its start-up code) go back to the host (vmm.c).  An
    optimisation only: a failure is logged.  */
 static void
-reclaim_startup (pid_t vmm)
+reclaim_startup (pid_t vmm, const struct uvm_artifacts *art)
 {
   runhv_error_t err = NULL;
-  if (vmm > 0 && uvm_vmm_reclaim_startup (vmm, &err) < 0)
+  if (vmm > 0 && uvm_vmm_reclaim_startup (vmm, art, &err) < 0)
     {
       log_debug ("%s", err->msg);
       runhv_error_release (&err);
@@ -893,7 +893,7 @@ create_hosted (struct runtime_context *ctx, struct container *c, struct supervis
   if (uvm_session_open (scfg, true, &hs, err) < 0)
     return -1;
   record_vm_info (st, uvm_session_vmm_pid (hs), uvm_session_info (hs), why);
-  reclaim_startup (uvm_session_vmm_pid (hs));
+  reclaim_startup (uvm_session_vmm_pid (hs), scfg->art);
   if (podnet_finish (net, err) < 0 || run_host_create_hooks (c, uvm_session_vmm_pid (hs), err) < 0)
     {
       uvm_session_free (hs);
@@ -1040,7 +1040,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       record_vm_info (st, m.value, reported, why);
       json_decref (reported);
     }
-    reclaim_startup ((pid_t)m.value);
+    reclaim_startup ((pid_t)m.value, &art);
   }
   if (podnet_finish (&net, err) < 0 || run_host_create_hooks (c, sup, err) < 0)
     goto out;

@@ -201,11 +201,13 @@ uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_erro
    pidfd is opened first, so the maps read are its process's or a later
    one's, and the advice goes to it only while it lives.  Pages another
    process maps too (another VM's QEMU, libc) stay; pages reclaimed leave
-   the page cache, so the next VM's start reads them from the files again.
-   Written pages (relocated data, guest RAM) are not file pages and are
-   not asked for.  */
+   the page cache: a readahead of the files runhv knows (QEMU, the kernel,
+   the initramfs) puts them back there, shared by every VM's QEMU and
+   reclaimable, so that the next VM's start does not wait for the disk
+   (40 ms of a first output line here).  Written pages (relocated data,
+   guest RAM) are not file pages and are not asked for.  */
 int
-uvm_vmm_reclaim_startup (pid_t vmm, runhv_error_t *err)
+uvm_vmm_reclaim_startup (pid_t vmm, const struct uvm_artifacts *art, runhv_error_t *err)
 {
   cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, vmm, 0);
   cleanup_free char *path = NULL;
@@ -239,5 +241,14 @@ uvm_vmm_reclaim_startup (pid_t vmm, runhv_error_t *err)
       if (n == sizeof (iov) / sizeof (iov[0]))
         n = 0;
     }
+  {
+    const char *files[] = { art->qemu, art->kernel, art->initrd };
+    for (size_t i = 0; i < sizeof (files) / sizeof (files[0]); i++)
+      {
+        cleanup_close int fd = files[i] ? open (files[i], O_RDONLY | O_CLOEXEC) : -1;
+        if (fd >= 0)
+          (void)posix_fadvise (fd, 0, 0, POSIX_FADV_WILLNEED);
+      }
+  }
   return 0;
 }
