@@ -23,7 +23,7 @@
    sized class gets the figure for its size; the unsized class, whose VM
    follows each pod's limits, the figure for the largest VM it is meant for
    (bigger pods belong in a sized class).  */
-#define VM_OVERHEAD_BASE_MIB 75
+#define VM_OVERHEAD_BASE_MIB 69
 #define VM_OVERHEAD_PER_GIB_MIB 17
 #define VM_OVERHEAD_UNSIZED_VM_MB 2048
 /* Not measured here (an idle TCG guest says nothing about KVM): a quarter

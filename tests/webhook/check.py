@@ -112,12 +112,12 @@ def check_manifests(directory, snippet, ca_file, sizes):
             expect("overhead" not in rc, "runhv-process has a VM overhead")
         else:
             pf = rc.get("overhead", {}).get("podFixed", {})
-            # docs/kubernetes.md: 75 MiB + 17 MiB per GiB of the VM (2 GiB
+            # docs/kubernetes.md: 69 MiB + 17 MiB per GiB of the VM (2 GiB
             # for the unsized class), from bench/hypervisor.sh
             size = name[len("runhv-hypervisor-"):] if name != "runhv-hypervisor" else "1vp2gb"
             m = re.fullmatch(r"(\d+)vp(\d+)(gb|mb)", size)
             vm_mb = int(m.group(2)) * (1024 if m.group(3) == "gb" else 1)
-            want = f"{75 + (17 * vm_mb + 1023) // 1024}Mi"
+            want = f"{69 + (17 * vm_mb + 1023) // 1024}Mi"
             expect(pf.get("memory") == want and pf.get("cpu") == "250m", f"{name}: overhead {pf}, want memory {want}")
     expect(names == handlers, f"RuntimeClass handlers {names} != containerd's {handlers}")
 
