@@ -919,7 +919,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   int ret = -1;
   pid_t sup = -1;
   bool sup_stops_itself = false;
-  struct podnet net = { .tap_fd = -1 };
+  struct podnet net = { .tap_fd = -1, .setup_sock = -1 };
   cleanup_free char *net_cmdline = NULL, *pdir = NULL;
 
   if (refuse_preserve_fds (o->preserve_fds, err) < 0 || check_vm_spec (spec, o, err) < 0)

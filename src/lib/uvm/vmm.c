@@ -67,8 +67,8 @@ uvm_vmm_argv (const struct uvm_launch *l)
      more; a full cache is flushed whole and everything running is
      translated again.  With 16 MiB a flush fell in the boot and another in
      the container's create: 24 MiB gave a first output line 0.2 s sooner and
-     a CRI pod 0.33 s sooner for 9 MiB more of an idle VM's PSS (32 MiB: 50 ms
-     more, 9 MiB more; docs/performance.md).  A busy guest retranslates more
+     a CRI pod 0.33 s sooner for 9 MiB more of an idle VM's PSS (32 MiB: a
+     first line 50 ms sooner still, for 9 MiB more again; docs/hypervisor.md).  A busy guest retranslates more
      with a smaller cache.  */
   add (&v, strcmp (l->accel, "kvm") == 0 ? "kvm" : "tcg,thread=multi,tb-size=" UVM_JAIL_TB_SIZE_MB_STR);
   /* Under TCG the default CPU model (qemu64) lacks ARAT, so the guest
@@ -204,8 +204,19 @@ uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_erro
    the page cache: a readahead of the files runhv knows (QEMU, the kernel,
    the initramfs) puts them back there, shared by every VM's QEMU and
    reclaimable, so that the next VM's start does not wait for the disk
-   (40 ms of a first output line here).  Written pages (relocated data,
-   guest RAM) are not file pages and are not asked for.  */
+   (40 ms of a first output line here).  Guest RAM, TCG's code and QEMU's
+   heap are anonymous and not asked for; the written copies inside the
+   mappings asked for (the relocated data the loader made read-only, about
+   1.5 MiB) are anonymous too: the kernel keeps them where the host has no
+   swap, and would move them to swap where it has.  */
+/* Whether a maps line names path, whole, at its end.  */
+static bool
+maps_line_names (const char *line, const char *path)
+{
+  size_t len = strcspn (line, "\n"), plen = strlen (path);
+  return len > plen && line[len - plen - 1] == ' ' && strncmp (line + len - plen, path, plen) == 0;
+}
+
 int
 uvm_vmm_reclaim_startup (pid_t vmm, const struct uvm_artifacts *art, runhv_error_t *err)
 {
@@ -213,10 +224,9 @@ uvm_vmm_reclaim_startup (pid_t vmm, const struct uvm_artifacts *art, runhv_error
   cleanup_free char *path = NULL;
   cleanup_file FILE *maps = NULL;
   cleanup_free char *line = NULL;
-  size_t cap = 0;
-  struct iovec iov[128];
-  size_t n = 0;
-  bool more = true;
+  cleanup_free struct iovec *iov = NULL;
+  size_t cap = 0, n = 0, room = 0, refused = 0;
+  bool is_vmm = false;
 
   if (pidfd < 0)
     return runhv_make_error (err, errno, "reclaim the VM's start-up pages: open the VMM %d", (int)vmm);
@@ -224,22 +234,38 @@ uvm_vmm_reclaim_startup (pid_t vmm, const struct uvm_artifacts *art, runhv_error
   maps = fopen (path, "re");
   if (maps == NULL)
     return runhv_make_error (err, errno, "reclaim the VM's start-up pages: read %s", path);
-  while (more)
+  while (getline (&line, &cap, maps) >= 0)
     {
       unsigned long lo, hi;
-      more = getline (&line, &cap, maps) >= 0;
-      if (more && uvm_vmm_startup_mapping (line, &lo, &hi))
+      if (!uvm_vmm_startup_mapping (line, &lo, &hi))
+        continue;
+      is_vmm |= maps_line_names (line, UVM_JAIL_VMM);
+      if (n == room)
         {
-          iov[n].iov_base = (void *)lo;
-          iov[n].iov_len = hi - lo;
-          n++;
+          room = room ? room * 2 : 256;
+          iov = xrealloc (iov, room * sizeof (*iov));
         }
-      /* A batch per call: one call takes at most UIO_MAXIOV ranges.  */
-      if ((n == sizeof (iov) / sizeof (iov[0]) || (!more && n > 0))
-          && syscall (SYS_process_madvise, pidfd, iov, n, MADV_PAGEOUT, 0) < 0)
-        return runhv_make_error (err, errno, "reclaim the VM's start-up pages: process_madvise");
-      if (n == sizeof (iov) / sizeof (iov[0]))
-        n = 0;
+      iov[n].iov_base = (void *)lo;
+      iov[n].iov_len = hi - lo;
+      n++;
+    }
+  /* The pid was QEMU's when the caller learnt it; a process that maps no
+     /vmm is not QEMU (any more), and is left alone.  */
+  if (!is_vmm)
+    return runhv_error (err, "reclaim the VM's start-up pages: process %d is not the VMM", (int)vmm);
+  /* At most UIO_MAXIOV ranges a call.  A call stops at the first range the
+     kernel refuses (a mapping changed since the maps were read): the rest
+     of that batch then goes one range at a time.  */
+  for (size_t first = 0; first < n; first += 128)
+    {
+      size_t count = n - first < 128 ? n - first : 128, bytes = 0;
+      for (size_t i = 0; i < count; i++)
+        bytes += iov[first + i].iov_len;
+      if (syscall (SYS_process_madvise, pidfd, iov + first, count, MADV_PAGEOUT, 0) == (long)bytes)
+        continue;
+      for (size_t i = 0; i < count; i++)
+        if (syscall (SYS_process_madvise, pidfd, iov + first + i, 1, MADV_PAGEOUT, 0) < 0)
+          refused++;
     }
   {
     const char *files[] = { art->qemu, art->kernel, art->initrd };
@@ -250,5 +276,7 @@ uvm_vmm_reclaim_startup (pid_t vmm, const struct uvm_artifacts *art, runhv_error
           (void)posix_fadvise (fd, 0, 0, POSIX_FADV_WILLNEED);
       }
   }
+  if (refused > 0)
+    return runhv_error (err, "reclaim the VM's start-up pages: %zu of %zu ranges refused", refused, n);
   return 0;
 }
