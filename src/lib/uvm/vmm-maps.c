@@ -3,7 +3,7 @@
    kernel formats the lines, but the path at the end of each is whatever
    QEMU mapped: hostile input, hence a file of its own that the fuzz target
    links without the rest of the VMM code.  */
-#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,34 +12,46 @@
 #include "uvm/jail.h"
 #include "core/banned.h"
 
+static const char hex_digits[] = "0123456789abcdef";
+
+/* A hex number of the kernel's writing: only lower-case hex digits, up to
+   stop, and in range.  */
+static bool
+hex_field (const char *text, char stop, unsigned long *out)
+{
+  size_t len = strspn (text, hex_digits);
+  char *end;
+  if (len == 0 || len > 16 || text[len] != stop)
+    return false;
+  errno = 0;
+  *out = strtoul (text, &end, 16);
+  return errno == 0 && end == text + len;
+}
+
 bool
 uvm_vmm_startup_mapping (const char *line, unsigned long *lo, unsigned long *hi)
 {
-  unsigned long a, b, inode;
+  unsigned long a, b;
   char perms[8], name[256];
-  int end = 0;
+  int inode_at = 0, inode_end = 0, end = 0;
+  size_t inode_len;
   const char *rest;
-  char *stop;
-  /* "lo-hi perms offset dev inode path", the range one token of hex
-     digits as the kernel writes it; nothing may follow the path
-     ("/kernel x" is another file, "/vmm (deleted)" a replaced one), and a
-     path too long for name leaves text after it.  */
-  if (!isxdigit ((unsigned char)line[0]))
+  /* "lo-hi perms offset dev inode path" with the range and the inode as
+     the kernel writes them; nothing may follow the path ("/kernel x" is
+     another file, "/vmm (deleted)" a replaced one) but the line's end, and
+     a path too long for name leaves text after it.  */
+  if (!hex_field (line, '-', &a))
     return false;
-  a = strtoul (line, &stop, 16);
-  if (*stop != '-' || !isxdigit ((unsigned char)stop[1]))
+  rest = line + strspn (line, hex_digits) + 1;
+  if (!hex_field (rest, ' ', &b) || b <= a)
     return false;
-  b = strtoul (stop + 1, &stop, 16);
-  if (*stop != ' ' || b <= a)
+  rest += strspn (rest, hex_digits);
+  if (sscanf (rest, " %7s %*s %*s %n%*s%n %255s%n", perms, &inode_at, &inode_end, name, &end) != 2)
     return false;
-  rest = stop;
-  if (sscanf (rest, " %7s %*s %*s %lu %255s%n", perms, &inode, name, &end) != 3)
-    return false;
-  end += (int)(rest - line);
-  if (line[end] != '\0' && line[end] != '\n')
+  if (rest[end] != '\0' && !(rest[end] == '\n' && rest[end + 1] == '\0'))
     return false;
   /* The kernel pads with spaces; other white space is part of a path.  */
-  if ((size_t)end <= strlen (name) || line[(size_t)end - strlen (name) - 1] != ' ')
+  if ((size_t)end <= strlen (name) || rest[(size_t)end - strlen (name) - 1] != ' ')
     return false;
   /* The jail's kernel and initramfs, which QEMU maps writable.  */
   if (strcmp (name, UVM_JAIL_KERNEL) == 0 || strcmp (name, UVM_JAIL_INITRD) == 0)
@@ -48,11 +60,13 @@ uvm_vmm_startup_mapping (const char *line, unsigned long *lo, unsigned long *hi)
       *hi = b;
       return true;
     }
-  /* QEMU's code and read-only data and its libraries': private, never
-     written, backed by a file.  Not a device's or a memfd's (shared memory,
-     guest RAM among it), nor anything anonymous.  */
-  if (strlen (perms) != 4 || perms[1] != '-' || perms[3] != 'p' || inode == 0 || name[0] != '/'
-      || strncmp (name, "/dev/", 5) == 0 || strncmp (name, "/memfd:", 7) == 0)
+  /* QEMU's code and read-only data and its libraries': private, not
+     writable, backed by a file (a decimal inode other than 0).  Not a
+     device's or a memfd's (shared memory, guest RAM among it).  */
+  inode_len = (size_t)(inode_end - inode_at);
+  if (strlen (perms) != 4 || perms[1] != '-' || perms[3] != 'p' || inode_len == 0
+      || strspn (rest + inode_at, "0123456789") != inode_len || strspn (rest + inode_at, "0") == inode_len
+      || name[0] != '/' || strncmp (name, "/dev/", 5) == 0 || strncmp (name, "/memfd:", 7) == 0)
     return false;
   *lo = a;
   *hi = b;
