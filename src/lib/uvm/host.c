@@ -155,18 +155,45 @@ fail:
   return -1;
 }
 
+/* Verdicts that hold for this host boot (the KVM probe's, the TSC rate),
+   kept in files under /run, which a reboot empties.  A record is believed
+   only when its "key" is the caller's (the boot's id in it).  */
+static json_t *
+host_cache_load (const char *path, const char *what, const char *key)
+{
+  json_t *j = NULL;
+  if (json_load_path (path, what, 65536, &j, NULL) < 0)
+    return NULL;
+  if (strcmp (json_string_value (json_object_get (j, "key")) ?: "", key) != 0)
+    {
+      json_decref (j);
+      return NULL;
+    }
+  return j;
+}
+
+/* A hint for the next caller: a failure to write it only costs them the
+   measurement again.  */
+static void
+host_cache_store (const char *dir, const char *path, json_t *j)
+{
+  cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+  if (text == NULL)
+    return;
+  mkdir_p (dir, 0700, NULL);
+  write_file_atomic (path, text, strlen (text), 0600, NULL);
+}
+
 /* A rate outside 100 MHz..100 GHz is no TSC's: a cache file with one is
    ignored (and the guest calibrates by itself when we know none).  */
 #define TSC_KHZ_MIN 100000L
 #define TSC_KHZ_MAX 100000000L
 
-static long
-host_tsc_khz_measure (void)
+long
+uvm_host_tsc_khz_from_perf (void)
 {
   /* The host kernel's own TSC rate, from a perf mmap page's conversion
-     factors (offered only while its clocksource is the TSC); a 20 ms
-     measurement otherwise.  Under TCG the guest reads the host TSC, and
-     microvm has no timer to calibrate it against reliably.  */
+     factors, offered only while its clocksource is the TSC.  */
   struct perf_event_attr attr;
   long pg = sysconf (_SC_PAGESIZE), khz = 0;
   int fd;
@@ -187,54 +214,61 @@ host_tsc_khz_measure (void)
           munmap (p, (size_t)pg);
         }
     }
-  if (khz <= 0)
+  return khz >= TSC_KHZ_MIN && khz <= TSC_KHZ_MAX ? khz : 0;
+}
+
+/* The TSC timed over 10 ms of the monotonic clock, three times: the
+   median, so that one preemption between the clock and the TSC reads does
+   not make the rate of a whole boot's VMs.  */
+static long
+host_tsc_khz_timed (void)
+{
+  long k[3];
+  for (int i = 0; i < 3; i++)
     {
-      struct timespec t0, t1, d = { 0, 20 * 1000 * 1000 };
+      struct timespec t0, t1, d = { 0, 10 * 1000 * 1000 };
       uint64_t c0, c1;
       clock_gettime (CLOCK_MONOTONIC_RAW, &t0);
       c0 = __rdtsc ();
       nanosleep (&d, NULL);
       clock_gettime (CLOCK_MONOTONIC_RAW, &t1);
       c1 = __rdtsc ();
-      khz
+      k[i]
         = (long)((double)(c1 - c0) * 1e6 / ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)));
     }
-  return khz;
+  if (k[0] > k[1])
+    {
+      long t = k[0];
+      k[0] = k[1];
+      k[1] = t;
+    }
+  if (k[1] > k[2])
+    k[1] = k[2] > k[0] ? k[2] : k[0];
+  return k[1] >= TSC_KHZ_MIN && k[1] <= TSC_KHZ_MAX ? k[1] : 0;
 }
 
 long
 uvm_host_tsc_khz (const char *cache_dir, bool *reliable)
 {
-  /* The rate holds for this host boot: one measurement per boot, not a
-     20 ms sleep before every VM (a VM host whose clocksource is kvm-clock
-     offers no perf factors).  The cache lives in /run, gone at reboot, and
-     says which boot it is for.  */
+  /* Where the perf page gives no rate (a VM host on kvm-clock), the rate
+     is timed once per host boot, not for 30 ms before every VM.  */
+  long khz = uvm_host_tsc_khz_from_perf ();
   cleanup_free char *boot_id = read_line ("/proc/sys/kernel/random/boot_id");
   cleanup_free char *cache = cache_dir ? xasprintf ("%s/tsc-khz.json", cache_dir) : NULL;
-  long khz = 0;
-  if (cache != NULL && boot_id != NULL)
+  if (khz == 0 && cache != NULL && boot_id != NULL)
     {
-      cleanup_json json_t *j = NULL;
-      if (json_load_path (cache, "TSC rate cache", 4096, &j, NULL) == 0
-          && strcmp (json_string_value (json_object_get (j, "boot_id")) ?: "", boot_id) == 0)
-        {
-          json_int_t v = json_integer_value (json_object_get (j, "khz"));
-          if (v >= TSC_KHZ_MIN && v <= TSC_KHZ_MAX)
-            khz = (long)v;
-        }
+      cleanup_json json_t *j = host_cache_load (cache, "TSC rate cache", boot_id);
+      json_int_t v = json_integer_value (json_object_get (j, "khz"));
+      if (v >= TSC_KHZ_MIN && v <= TSC_KHZ_MAX)
+        khz = (long)v;
     }
   if (khz == 0)
     {
-      khz = host_tsc_khz_measure ();
-      if (khz < TSC_KHZ_MIN || khz > TSC_KHZ_MAX)
-        khz = 0;
-      else if (cache != NULL && boot_id != NULL)
+      khz = host_tsc_khz_timed ();
+      if (khz > 0 && cache != NULL && boot_id != NULL)
         {
-          cleanup_json json_t *j = json_pack ("{s:s,s:I}", "boot_id", boot_id, "khz", (json_int_t)khz);
-          cleanup_free char *text = json_dumps (j, JSON_COMPACT);
-          mkdir_p (cache_dir, 0700, NULL);
-          if (text != NULL)
-            write_file_atomic (cache, text, strlen (text), 0600, NULL);
+          cleanup_json json_t *j = json_pack ("{s:s,s:I}", "key", boot_id, "khz", (json_int_t)khz);
+          host_cache_store (cache_dir, cache, j);
         }
     }
   /* The guest may trust the TSC when the host kernel keeps its own time
@@ -387,9 +421,8 @@ uvm_accel_resolve (const struct runhv_config *cfg, const struct uvm_artifacts *a
     kst.st_mtime = 0;
   key = xasprintf ("%s|%s|%ld|%s", boot_id ? boot_id : "", a->kernel, (long)kst.st_mtime, a->qemu);
   {
-    cleanup_json json_t *j = NULL;
-    if (json_load_path (cache, "kvm probe cache", 65536, &j, NULL) == 0
-        && strcmp (json_string_value (json_object_get (j, "key")) ?: "", key) == 0)
+    cleanup_json json_t *j = host_cache_load (cache, "kvm probe cache", key);
+    if (j != NULL)
       {
         usable = json_is_true (json_object_get (j, "kvm"));
         *accel = xstrdup (usable ? "kvm" : "tcg");
@@ -400,12 +433,9 @@ uvm_accel_resolve (const struct runhv_config *cfg, const struct uvm_artifacts *a
   {
     cleanup_free char *reason = NULL;
     cleanup_json json_t *j = NULL;
-    cleanup_free char *text = NULL;
     usable = kvm_probe (a, &reason);
     j = json_pack ("{s:s,s:b,s:s}", "key", key, "kvm", usable, "why", reason);
-    text = json_dumps (j, JSON_COMPACT);
-    mkdir_p (cache_dir, 0700, NULL);
-    write_file_atomic (cache, text, strlen (text), 0600, NULL);
+    host_cache_store (cache_dir, cache, j);
     *accel = xstrdup (usable ? "kvm" : "tcg");
     *why = xasprintf ("auto: %s", reason);
   }

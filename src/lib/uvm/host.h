@@ -43,6 +43,9 @@ int uvm_accel_resolve (const struct runhv_config *cfg, const struct uvm_artifact
    host kernel itself keeps time with the TSC (its current clocksource), so
    the guest may trust it too.  */
 long uvm_host_tsc_khz (const char *cache_dir, bool *reliable);
+/* The host kernel's TSC rate from a perf mmap page, 0 when its clocksource
+   is not the TSC (then uvm_host_tsc_khz times it).  */
+long uvm_host_tsc_khz_from_perf (void);
 int64_t uvm_host_memory_mb (void);
 int64_t uvm_host_cpus (void);
 
