@@ -9,7 +9,10 @@ setup() {
   setup_bundle
   [[ -f "$GUEST_DIR/initramfs.cpio" ]] || fail "no guest artifacts in $GUEST_DIR: run scripts/provision-guest.sh"
 }
-teardown() { teardown_bundle; }
+teardown() {
+  [[ -z "${HVNET_NS:-}" ]] || ip netns del "$HVNET_NS" 2>/dev/null || true
+  teardown_bundle
+}
 
 # No VM, supervisor, state or log may remain of container $1.
 assert_no_vm_leaks() {
@@ -299,17 +302,15 @@ wait_status() {
   assert_no_vm_leaks hostns
 }
 
-# linux.devices nodes and linux.resources.devices rules hold alike in both
-# isolations: the host's devices controller (v1 here) for a process
-# container, the guest kernel's BPF device program for a VM container.  A
-# device the VM's kernel lacks (a host disk) is refused, naming it.
 # A network namespace prepared as CNI leaves one (made here, with both ends
 # of a veth inside it: no packet leaves it): the VM takes the interface over
 # through a tap, with tc redirecting between the two while the VM boots.
-# create returns only once the redirections exist; when tc fails, create
-# fails naming it, and no VM, tap or qdisc is left.
+# create returns only once the redirections exist; when tc fails half-way
+# (the tap's redirection, after eth0's was made), create fails naming it,
+# and no VM, tap or qdisc is left.
 @test "a VM in a prepared network namespace: redirected before create returns; a failing tc leaves nothing" {
-  local ns="runhv-hvnet-$$"
+  HVNET_NS="runhv-hvnet-$$"
+  local ns=$HVNET_NS
   ip netns add "$ns"
   ip -n "$ns" link add eth0 type veth peer name eth0p
   ip -n "$ns" addr add 10.99.0.2/24 dev eth0
@@ -318,34 +319,37 @@ wait_status() {
     | .process.args = [\"sh\", \"-c\", \"ip -4 addr show eth0; sleep 1000\"]"
 
   rhd create --isolation=hypervisor --bundle "$BUNDLE" hvnet1
-  # no wait: the redirections are there when create has returned
   tc -n "$ns" filter show dev eth0 ingress | grep -q "Egress Redirect to device tap0_runhv" ||
-    { ip netns del "$ns"; fail "eth0's traffic is not redirected to the VM's tap once create returned"; }
+    fail "eth0's traffic is not redirected to the VM's tap once create returned"
   tc -n "$ns" filter show dev tap0_runhv ingress | grep -q "Egress Redirect to device eth0" ||
-    { ip netns del "$ns"; fail "the tap's traffic is not redirected to eth0 once create returned"; }
+    fail "the tap's traffic is not redirected to eth0 once create returned"
   rh start hvnet1
   wait_for 100 bash -c "'$RUNHV' --root '$ROOT' exec hvnet1 ip -4 addr show eth0 | grep -q 10.99.0.2/24" ||
-    { ip netns del "$ns"; fail "the guest's eth0 did not take the pod's address"; }
+    fail "the guest's eth0 did not take the pod's address"
   rh delete --force hvnet1
-  ! ip -n "$ns" link show tap0_runhv 2>/dev/null || { ip netns del "$ns"; fail "the tap outlived the VM"; }
+  wait_for 100 bash -c "! ip -n '$ns' link show tap0_runhv 2>/dev/null" || fail "the tap outlived the VM"
   assert_no_vm_leaks hvnet1
 
-  # tc that fails, in a mount namespace of this test's own
-  printf '#!/bin/sh\nexit 2\n' > "$TEST_DIR/tc"
+  # tc failing for the tap's redirection only, in a mount namespace of this
+  # test's own: eth0's qdisc and filter are made, and must be undone
+  cp "$(command -v tc)" "$TEST_DIR/tc.real"
+  printf '#!/bin/sh\ncase "$*" in *tap0_runhv*) exit 2 ;; esac\nexec %s "$@"\n' "$TEST_DIR/tc.real" > "$TEST_DIR/tc"
   chmod +x "$TEST_DIR/tc"
   run unshare -m sh -c "mount --bind '$TEST_DIR/tc' /usr/sbin/tc && exec '$RUNHV' --root '$ROOT' create --isolation=hypervisor --bundle '$BUNDLE' hvnet2 </dev/null"
-  local qdiscs tap
-  qdiscs=$(tc -n "$ns" qdisc show dev eth0 ingress)
-  tap=$(ip -n "$ns" link show tap0_runhv 2>&1 || true)
-  ip netns del "$ns"
   [ "$status" -ne 0 ] || fail "create succeeded without the redirections"
-  [[ "$output" == *"pod network: \`tc qdisc add dev eth0"*"failed"* ]] || fail "$output"
-  [ -z "$qdiscs" ] || fail "a qdisc was left on eth0: $qdiscs"
-  [[ "$tap" == *"does not exist"* ]] || fail "the tap was left: $tap"
+  [[ "$output" == *"pod network: \`tc filter add dev eth0\` failed"* ]] || fail "$output"
+  [ -z "$(tc -n "$ns" qdisc show dev eth0 ingress)" ] || fail "a qdisc was left on eth0: $(tc -n "$ns" qdisc show dev eth0 ingress)"
+  # QEMU, which holds the tap, dies with the VM's supervisor, just after it
+  wait_for 100 bash -c "! ip -n '$ns' link show tap0_runhv 2>/dev/null" || fail "the tap was left"
+  wait_for 100 bash -c "! pgrep -f 'runhv-uvm-hvnet2[, ]'" || fail "the VMM of hvnet2 was left"
   rm -f "$ROOT"/vm-logs/hvnet2.* # kept for a failed create's diagnosis
   assert_no_vm_leaks hvnet2
 }
 
+# linux.devices nodes and linux.resources.devices rules hold alike in both
+# isolations: the host's devices controller (v1 here) for a process
+# container, the guest kernel's BPF device program for a VM container.  A
+# device the VM's kernel lacks (a host disk) is refused, naming it.
 @test "linux.devices and device rules: the same in both isolations; a device the VM lacks is refused" {
   local iso
   config '.process.args = ["sh", "-c", "(exec 3<>/dev/fuse) 2>/dev/null && echo fuse-open || echo fuse-denied; (echo x >/dev/kmsg) 2>/dev/null && echo kmsg-open || echo kmsg-denied; echo >/dev/null && echo null-ok; ls -l /dev/fuse | cut -c1"]

@@ -29,7 +29,7 @@ run_tc (char *const argv[], runhv_error_t *err)
   const char *tc = NULL;
   pid_t p;
   int status;
-  for (size_t i = 0; tc_paths[i]; i++)
+  for (size_t i = 0; tc == NULL && tc_paths[i]; i++)
     if (access (tc_paths[i], X_OK) == 0)
       tc = tc_paths[i];
   if (tc == NULL)
