@@ -9,11 +9,14 @@
 #include <net/if_arp.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,13 +201,14 @@ int
 podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err)
 {
   int sv[2];
-  pid_t p;
+  pid_t p, parent;
   struct sync_msg m;
   int status;
   memset (out, 0, sizeof (*out));
   out->tap_fd = out->setup_sock = -1;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return runhv_make_error (err, errno, "socketpair");
+  parent = getpid ();
   p = fork ();
   if (p < 0)
     {
@@ -214,8 +218,16 @@ podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err)
     }
   if (p == 0)
     {
-      close (sv[0]);
-      setup_in_netns (netns_path, sv[1]);
+      /* It runs while the VM boots: it dies with its caller, and keeps
+         none of the caller's descriptors (stdio, the container's lock, a
+         shim's sockets) but its report socket, as fd 3.  */
+      int null = open ("/dev/null", O_RDWR | O_CLOEXEC), sock = fcntl (sv[1], F_DUPFD_CLOEXEC, 10);
+      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+      if (getppid () != parent || null < 0 || sock < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0
+          || dup3 (sock, 3, O_CLOEXEC) < 0)
+        _exit (1);
+      syscall (SYS_close_range, 4, ~0U, 0);
+      setup_in_netns (netns_path, 3);
     }
   close (sv[1]);
   if (sync_recv (sv[0], &m) < 0 || m.type == SYNC_ERROR)
