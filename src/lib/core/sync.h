@@ -22,6 +22,7 @@ enum sync_type
   SYNC_READY,       /* stage 2 → parent: created, waiting for start */
   SYNC_ERROR,       /* any → parent: {errno, message}, then exit */
   SYNC_SECCOMP,     /* stage 2 or exec → parent: the seccomp notify listener */
+  SYNC_BOOTED,      /* VM supervisor → runtime: the guest answered (value: QEMU's pid); a report follows */
 };
 
 struct sync_msg

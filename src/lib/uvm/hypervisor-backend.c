@@ -850,7 +850,8 @@ stop_failed_supervisor (pid_t sup, bool stops_itself)
   waitpid (sup, NULL, 0);
 }
 
-/* The guest is up: the pages QEMU needed only to start (its kernel and
+/* The guest is up (the supervisor says so while the guest creates the
+   container): the pages QEMU needed only to start (its kernel and
    initramfs, its start-up code) go back to the host (vmm.c).  An
    optimisation only: a failure is logged.  */
 static void
@@ -893,7 +894,6 @@ create_hosted (struct runtime_context *ctx, struct container *c, struct supervis
   if (uvm_session_open (scfg, true, &hs, err) < 0)
     return -1;
   record_vm_info (st, uvm_session_vmm_pid (hs), uvm_session_info (hs), why);
-  reclaim_startup (uvm_session_vmm_pid (hs), scfg->art);
   if (podnet_finish (net, err) < 0 || run_host_create_hooks (c, uvm_session_vmm_pid (hs), err) < 0)
     {
       uvm_session_free (hs);
@@ -1013,17 +1013,27 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     struct pollfd p = { .fd = sv[0], .events = POLLIN };
     struct sync_msg m;
     int64_t timeout = (cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 30000) + 90000;
-    if (poll (&p, 1, (int)timeout) <= 0)
+    /* SYNC_BOOTED comes first, while the guest creates the container; then
+       SYNC_READY or SYNC_ERROR.  */
+    do
       {
-        runhv_error (err, "the VM supervisor did not report within %lld s (see `%s`)", (long long)timeout / 1000,
-                     console_log);
-        goto out;
+        if (poll (&p, 1, (int)timeout) <= 0)
+          {
+            runhv_error (err, "the VM supervisor did not report within %lld s (see `%s`)", (long long)timeout / 1000,
+                         console_log);
+            goto out;
+          }
+        if (sync_recv (sv[0], &m) < 0)
+          {
+            runhv_error (err, "the VM supervisor died while starting the VM (see `%s`)", vmm_log);
+            goto out;
+          }
+        if (m.type == SYNC_BOOTED && m.fd >= 0)
+          close (m.fd);
+        if (m.type == SYNC_BOOTED)
+          reclaim_startup ((pid_t)m.value, &art);
       }
-    if (sync_recv (sv[0], &m) < 0)
-      {
-        runhv_error (err, "the VM supervisor died while starting the VM (see `%s`)", vmm_log);
-        goto out;
-      }
+    while (m.type == SYNC_BOOTED);
     if (m.type == SYNC_ERROR)
       {
         sync_msg_error (&m, err);
@@ -1040,7 +1050,6 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       record_vm_info (st, m.value, reported, why);
       json_decref (reported);
     }
-    reclaim_startup ((pid_t)m.value, &art);
   }
   if (podnet_finish (&net, err) < 0 || run_host_create_hooks (c, sup, err) < 0)
     goto out;

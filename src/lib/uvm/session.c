@@ -1173,14 +1173,22 @@ client_request (struct uvm_session *s, int ci)
 
 /* ---- boot ------------------------------------------------------------- */
 
-/* A synchronous call during boot, before the loop runs.  */
+/* A synchronous call during boot, before the loop runs: sent, then waited
+   for (the host may do its own work in between).  */
 static int
-agent_call (struct uvm_session *s, json_t *req, long timeout_ms, json_t **resp, runhv_error_t *err)
+agent_call_send (struct uvm_session *s, json_t *req, uint32_t *rid, runhv_error_t *err)
 {
-  uint32_t rid = ++s->next_rid;
-  long deadline = ms_now () + timeout_ms;
-  if (outq_push_json (&s->out, FRAME_REQUEST, rid, req, err) < 0)
+  *rid = ++s->next_rid;
+  if (outq_push_json (&s->out, FRAME_REQUEST, *rid, req, err) < 0)
     return -1;
+  outq_flush (&s->out, s->agent);
+  return 0;
+}
+
+static int
+agent_call_wait (struct uvm_session *s, uint32_t rid, long timeout_ms, json_t **resp, runhv_error_t *err)
+{
+  long deadline = ms_now () + timeout_ms;
   for (;;)
     {
       /* create waiting for our report is the second: it hangs up if it is
@@ -1235,6 +1243,15 @@ agent_call (struct uvm_session *s, json_t *req, long timeout_ms, json_t **resp, 
             return -1;
         }
     }
+}
+
+static int
+agent_call (struct uvm_session *s, json_t *req, long timeout_ms, json_t **resp, runhv_error_t *err)
+{
+  uint32_t rid;
+  if (agent_call_send (s, req, &rid, err) < 0)
+    return -1;
+  return agent_call_wait (s, rid, timeout_ms, resp, err);
 }
 
 /* The shared tree: the rootfs and every bind source, bound where QEMU
@@ -1308,6 +1325,25 @@ listen_clients (struct uvm_session *s, runhv_error_t *err)
   if (bind (s->listen_fd, (struct sockaddr *)&addr, sizeof (addr)) < 0 || listen (s->listen_fd, 16) < 0)
     return runhv_make_error (err, errno, "listen on `%s/vm.sock`", s->state_dir);
   return 0;
+}
+
+/* The guest answered and creates its container: the host's own work for
+   this VM goes on meanwhile, on another host CPU.  What QEMU needed only
+   to start (vmm.c) can go now: a hosted session's process asks for it
+   itself; a supervisor, which may not (CAP_SYS_NICE), tells the runtime
+   that started it.  That is an optimisation only: a failure is logged.  */
+static int
+vm_booted (struct uvm_session *s, const struct supervisor_config *cfg, runhv_error_t *err)
+{
+  runhv_error_t ignored = NULL;
+  if (!s->hosted)
+    sync_send (s->report_fd, SYNC_BOOTED, (int)s->qemu, NULL, -1);
+  else if (uvm_vmm_reclaim_startup (s->qemu, cfg->art, &ignored) < 0)
+    {
+      log_debug ("%s", ignored->msg);
+      runhv_error_release (&ignored);
+    }
+  return cfg->on_booted != NULL ? cfg->on_booted (s->qemu, err) : 0;
 }
 
 static int
@@ -1399,9 +1435,12 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, runhv_error_t 
       stdio = json_pack ("{s:i}", "terminal", STREAM_STDIN);
     else
       stdio = json_pack ("{s:i,s:i,s:i}", "stdin", STREAM_STDIN, "stdout", STREAM_STDOUT, "stderr", STREAM_STDERR);
+    uint32_t rid;
     create = json_pack ("{s:s,s:s,s:O,s:s,s:o}", "op", "create", "id", cfg->id, "spec", cfg->guest_spec, "rootfs",
                         guest_root, "stdio", stdio);
-    if (agent_call (s, create, 60000, &resp, err) < 0)
+    if (agent_call_send (s, create, &rid, err) < 0)
+      return -1;
+    if (vm_booted (s, cfg, err) < 0 || agent_call_wait (s, rid, 60000, &resp, err) < 0)
       return -1;
     s->vc[0].guest_pid = (pid_t)json_integer_value (json_object_get (resp, "pid"));
   }

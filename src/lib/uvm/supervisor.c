@@ -68,6 +68,16 @@ show_vm_as_proc (pid_t qemu, runhv_error_t *err)
   return 0;
 }
 
+/* While the guest creates the container: nothing here needs the host's
+   /proc or more than the kept capabilities from then on.  */
+static int
+confine_booted (pid_t vmm, runhv_error_t *err)
+{
+  if (show_vm_as_proc (vmm, err) < 0)
+    return -1;
+  return supervisor_confine (err);
+}
+
 static void __attribute__ ((noreturn)) fail_boot (const struct supervisor_config *cfg, runhv_error_t *err)
 {
   sync_send_error (cfg->report_fd, *err);
@@ -110,14 +120,12 @@ supervisor_main (const struct supervisor_config *cfg)
   sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   signal (SIGPIPE, SIG_IGN);
 
-  if (uvm_session_open (cfg, false, &s, &err) < 0)
-    fail_boot (cfg, &err);
-  if (show_vm_as_proc (uvm_session_vmm_pid (s), &err) < 0 || supervisor_confine (&err) < 0)
-    {
-      sync_send_error (cfg->report_fd, err);
-      uvm_session_free (s);
-      _exit (1);
-    }
+  {
+    struct supervisor_config booting = *cfg;
+    booting.on_booted = confine_booted;
+    if (uvm_session_open (&booting, false, &s, &err) < 0)
+      fail_boot (cfg, &err);
+  }
   {
     cleanup_free char *text = json_dumps (uvm_session_info (s), JSON_COMPACT);
     sync_send (cfg->report_fd, SYNC_READY, uvm_session_vmm_pid (s), text, -1);
