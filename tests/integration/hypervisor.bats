@@ -333,11 +333,16 @@ wait_status() {
   # tc failing for the tap's redirection only, in a mount namespace of this
   # test's own: eth0's qdisc and filter are made, and must be undone
   cp "$(command -v tc)" "$TEST_DIR/tc.real"
-  printf '#!/bin/sh\ncase "$*" in *tap0_runhv*) exit 2 ;; esac\nexec %s "$@"\n' "$TEST_DIR/tc.real" > "$TEST_DIR/tc"
+  # It also notes who ran it: the pod network's setup is an exec'd helper
+  # with /dev/null for stdio, not a fork of its caller.
+  printf '#!/bin/sh\necho "$*|$(tr "\\0" " " </proc/$PPID/cmdline)|$(readlink /proc/$PPID/fd/0 /proc/$PPID/fd/1 /proc/$PPID/fd/2 | tr "\\n" " ")" >>%s\ncase "$*" in *tap0_runhv*) exit 2 ;; esac\nexec %s "$@"\n' \
+    "$TEST_DIR/tc.log" "$TEST_DIR/tc.real" > "$TEST_DIR/tc"
   chmod +x "$TEST_DIR/tc"
   run unshare -m sh -c "mount --bind '$TEST_DIR/tc' /usr/sbin/tc && exec '$RUNHV' --root '$ROOT' create --isolation=hypervisor --bundle '$BUNDLE' hvnet2 </dev/null"
   [ "$status" -ne 0 ] || fail "create succeeded without the redirections"
   [[ "$output" == *"pod network: \`tc filter add dev eth0\` failed"* ]] || fail "$output"
+  grep -q '^filter add dev eth0 .*|runhv-podnet __vm-podnet |/dev/null /dev/null /dev/null $' "$TEST_DIR/tc.log" ||
+    fail "the redirections were not made by the exec'd setup helper: $(cat "$TEST_DIR/tc.log")"
   [ -z "$(tc -n "$ns" qdisc show dev eth0 ingress)" ] || fail "a qdisc was left on eth0: $(tc -n "$ns" qdisc show dev eth0 ingress)"
   # QEMU, which holds the tap, dies with the VM's supervisor, just after it
   wait_for 100 bash -c "! ip -n '$ns' link show tap0_runhv 2>/dev/null" || fail "the tap was left"

@@ -332,7 +332,7 @@ kill_create_at() {
 }
 
 @test "the helpers' hidden roles run by hand say they are internal and do nothing" {
-  for role in __vm-supervisor __vm-proxy; do
+  for role in __vm-supervisor __vm-proxy __vm-podnet; do
     run "$RUNHV" "$role"
     [ "$status" -eq 2 ]
     [ "$output" = "runhv: $role: this is runhv's internal helper mode: runhv starts it itself" ]

@@ -12,6 +12,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "uvm/podnet.h"
 #include "uvm/proxy.h"
 #include "core/sealed.h"
 #include "uvm/supervisor.h"
@@ -141,4 +142,6 @@ exec_self_dispatch (int argc, char **argv)
     supervisor_exec_main ();
   if (strcmp (argv[1], UVM_PROXY_ARGV1) == 0)
     uvm_proxy_exec_main ();
+  if (strcmp (argv[1], UVM_PODNET_ARGV1) == 0)
+    podnet_exec_main ();
 }

@@ -20,40 +20,56 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/json.h"
 #include "core/sync.h"
 #include "core/util.h"
+#include "uvm/exec-self.h"
 #include "core/banned.h"
 
 static const char *const tc_paths[] = { "/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc", NULL };
 
+/* tc in the network namespace nsfd (-1: ours).  Between fork and exec the
+   child only enters the namespace and sets up its stdio.  */
 static int
-run_tc (char *const argv[], runhv_error_t *err)
+run_tc_in (int nsfd, char *const argv[], runhv_error_t *err)
 {
   const char *tc = NULL;
+  int null, status;
   pid_t p;
-  int status;
   for (size_t i = 0; tc == NULL && tc_paths[i]; i++)
     if (access (tc_paths[i], X_OK) == 0)
       tc = tc_paths[i];
   if (tc == NULL)
     return runhv_error (err, "pod network: tc (iproute2) is not installed (apt-get install iproute2)");
+  null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0)
+    return runhv_make_error (err, errno, "open /dev/null");
   p = fork ();
   if (p < 0)
-    return runhv_make_error (err, errno, "fork");
+    {
+      close (null);
+      return runhv_make_error (err, errno, "fork");
+    }
   if (p == 0)
     {
-      int null = open ("/dev/null", O_RDWR);
-      dup2 (null, 0);
-      dup2 (null, 1);
+      if ((nsfd >= 0 && setns (nsfd, CLONE_NEWNET) < 0) || dup2 (null, 0) < 0 || dup2 (null, 1) < 0)
+        _exit (127);
       execv (tc, argv);
       _exit (127);
     }
+  close (null);
   while (waitpid (p, &status, 0) < 0 && errno == EINTR)
     ;
   if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
     return runhv_error (err, "pod network: `tc %s %s %s %s` failed (does this kernel have act_mirred and cls_u32?)",
                         argv[1], argv[2], argv[3], argv[4]);
   return 0;
+}
+
+static int
+run_tc (char *const argv[], runhv_error_t *err)
+{
+  return run_tc_in (-1, argv, err);
 }
 
 /* Redirect everything arriving on `from` out of `to`.  u32 matching any
@@ -77,11 +93,11 @@ redirect (const char *from, const char *to, runhv_error_t *err)
 }
 
 static void
-unredirect (const char *dev)
+unredirect (int nsfd, const char *dev)
 {
   char *del[] = { (char *)"tc", (char *)"qdisc", (char *)"del", (char *)"dev", (char *)dev, (char *)"ingress", NULL };
   runhv_error_t ignored = NULL;
-  if (run_tc (del, &ignored) < 0)
+  if (run_tc_in (nsfd, del, &ignored) < 0)
     runhv_error_release (&ignored);
 }
 
@@ -110,7 +126,7 @@ default_gateway (char *out, size_t size)
   return 0;
 }
 
-/* In a child in the pod's namespace: find the pod's interface, make the tap
+/* In the exec'd helper, in the pod's namespace: find the pod's interface, make the tap
    and the redirections, and send back what the guest must take over.  */
 static void __attribute__ ((noreturn)) setup_in_netns (const char *netns_path, int sock)
 {
@@ -190,44 +206,50 @@ static void __attribute__ ((noreturn)) setup_in_netns (const char *netns_path, i
      boots (podnet_finish collects their outcome).  */
   if (redirect (n.ifname, PODNET_TAP, &err) < 0 || redirect (PODNET_TAP, n.ifname, &err) < 0)
     {
-      unredirect (n.ifname);
+      unredirect (-1, n.ifname);
       sync_fail (sock, &err);
     }
   sync_send (sock, SYNC_READY, 0, NULL, -1);
   _exit (0);
 }
 
+/* The exec'd helper (exec-self.h): it dies with its caller, which waits
+   for it, and has only its report socket.  */
+void
+podnet_exec_main (void)
+{
+  cleanup_json json_t *config = exec_self_start ("runhv-podnet", UVM_PODNET_ARGV1);
+  const char *netns = json_string_value (json_object_get (config, "netns"));
+  pid_t parent = (pid_t)json_integer_value (json_object_get (config, "parent"));
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (netns == NULL || parent <= 0 || getppid () != parent)
+    _exit (1);
+  setup_in_netns (netns, EXEC_SELF_REPORT_FD);
+}
+
 int
 podnet_setup (const char *netns_path, struct podnet *out, runhv_error_t *err)
 {
   int sv[2];
-  pid_t p, parent;
+  pid_t p;
   struct sync_msg m;
   int status;
   memset (out, 0, sizeof (*out));
   out->tap_fd = out->setup_sock = -1;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return runhv_make_error (err, errno, "socketpair");
-  parent = getpid ();
-  p = fork ();
+  {
+    /* It runs while the VM boots, in the pod's network namespace: an
+       exec'd helper with nothing of its caller's (stdio, the container's
+       lock, a shim's sockets) but its report socket.  */
+    cleanup_json json_t *config = json_pack ("{s:s,s:i}", "netns", netns_path, "parent", (int)getpid ());
+    p = exec_self ("runhv-podnet", UVM_PODNET_ARGV1, config, NULL, sv[1], NULL, 0, err);
+  }
   if (p < 0)
     {
       close (sv[0]);
       close (sv[1]);
-      return runhv_make_error (err, errno, "fork");
-    }
-  if (p == 0)
-    {
-      /* It runs while the VM boots: it dies with its caller, and keeps
-         none of the caller's descriptors (stdio, the container's lock, a
-         shim's sockets) but its report socket, as fd 3.  */
-      int null = open ("/dev/null", O_RDWR | O_CLOEXEC), sock = fcntl (sv[1], F_DUPFD_CLOEXEC, 10);
-      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-      if (getppid () != parent || null < 0 || sock < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0
-          || dup3 (sock, 3, O_CLOEXEC) < 0)
-        _exit (1);
-      syscall (SYS_close_range, 4, ~0U, 0);
-      setup_in_netns (netns_path, 3);
+      return -1;
     }
   close (sv[1]);
   if (sync_recv (sv[0], &m) < 0 || m.type == SYNC_ERROR)
@@ -291,21 +313,11 @@ podnet_finish (struct podnet *n, runhv_error_t *err)
 void
 podnet_teardown (const char *netns_path, const char *ifname)
 {
-  pid_t p;
-  if (access (netns_path, F_OK) < 0)
+  cleanup_close int nsfd = open (netns_path, O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0)
     return; /* CNI removed it, and everything in it */
-  p = fork ();
-  if (p == 0)
-    {
-      int nsfd = open (netns_path, O_RDONLY | O_CLOEXEC);
-      if (nsfd < 0 || setns (nsfd, CLONE_NEWNET) < 0)
-        _exit (1);
-      unredirect (ifname);
-      unredirect (PODNET_TAP);
-      _exit (0);
-    }
-  if (p > 0)
-    waitpid (p, NULL, 0);
+  unredirect (nsfd, ifname);
+  unredirect (nsfd, PODNET_TAP);
 }
 
 char *

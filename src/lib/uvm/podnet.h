@@ -39,5 +39,8 @@ int podnet_finish (struct podnet *n, runhv_error_t *err);
 void podnet_teardown (const char *netns_path, const char *ifname);
 /* "ip/prefix,gw,mac,mtu" for the agent's command line.  */
 char *podnet_cmdline (const struct podnet *n);
+/* The setup helper's hidden role (exec-self.h).  */
+#define UVM_PODNET_ARGV1 "__vm-podnet"
+void podnet_exec_main (void) __attribute__ ((noreturn));
 
 #endif
