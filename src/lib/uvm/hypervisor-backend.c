@@ -839,15 +839,23 @@ run_host_create_hooks (struct container *c, pid_t sup, runhv_error_t *err)
 
 /* QEMU dies with its supervisor (PDEATHSIG), its mounts with the
    supervisor's mount namespace.  One that reported the failure stops its
-   VM itself and records it (vm-stopped): give it time.  */
+   VM itself and records it (vm-stopped): give it time.  When QEMU's pid is
+   known (vmm_pidfd), create returns only once QEMU is gone too, and with
+   it the pod's tap.  */
 static void
-stop_failed_supervisor (pid_t sup, bool stops_itself)
+stop_failed_supervisor (pid_t sup, bool stops_itself, int vmm_pidfd)
 {
   cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, sup, 0);
   struct pollfd p = { .fd = pidfd, .events = POLLIN };
   if (!stops_itself || pidfd < 0 || poll (&p, 1, 10000) <= 0)
     kill (sup, SIGKILL);
   waitpid (sup, NULL, 0);
+  if (vmm_pidfd >= 0)
+    {
+      struct pollfd q = { .fd = vmm_pidfd, .events = POLLIN };
+      if (poll (&q, 1, 10000) <= 0)
+        log_warning ("the VMM outlived its supervisor by 10 s");
+    }
 }
 
 /* The guest is up (the supervisor says so while the guest creates the
@@ -916,6 +924,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   cleanup_free char *console_log = vm_log (ctx, st->id, "console"), *vmm_log = vm_log (ctx, st->id, "vmm");
   cleanup_json json_t *gspec = NULL;
   cleanup_close_pair int sv[2] = { -1, -1 };
+  cleanup_close int vmm_pidfd = -1;
   int ret = -1;
   pid_t sup = -1;
   bool sup_stops_itself = false;
@@ -1030,6 +1039,11 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
           }
         if (m.type == SYNC_BOOTED && m.fd >= 0)
           close (m.fd);
+        /* Opened as soon as the pid is known: should QEMU be gone and
+           reaped already, the open fails, and a pid is used again only
+           once the pid space wrapped.  */
+        if ((m.type == SYNC_BOOTED || m.type == SYNC_READY) && vmm_pidfd < 0 && m.value > 0)
+          vmm_pidfd = (int)syscall (SYS_pidfd_open, (pid_t)m.value, 0);
         if (m.type == SYNC_BOOTED)
           reclaim_startup ((pid_t)m.value, &art);
       }
@@ -1069,7 +1083,7 @@ out:
   if (ret < 0 && pdir != NULL)
     propagate_teardown (pdir);
   if (ret < 0 && sup > 0)
-    stop_failed_supervisor (sup, sup_stops_itself);
+    stop_failed_supervisor (sup, sup_stops_itself, vmm_pidfd);
   binds_free (binds, nbinds);
   uvm_artifacts_release (&art);
   return ret;
