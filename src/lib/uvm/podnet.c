@@ -29,7 +29,9 @@
 static const char *const tc_paths[] = { "/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc", NULL };
 
 /* tc in the network namespace nsfd (-1: ours).  Between fork and exec the
-   child only enters the namespace and sets up its stdio.  */
+   child only enters the namespace, puts /dev/null on its stdio (the
+   failure is reported here, naming the command) and closes every other
+   descriptor of its caller's.  */
 static int
 run_tc_in (int nsfd, char *const argv[], runhv_error_t *err)
 {
@@ -52,8 +54,10 @@ run_tc_in (int nsfd, char *const argv[], runhv_error_t *err)
     }
   if (p == 0)
     {
-      if ((nsfd >= 0 && setns (nsfd, CLONE_NEWNET) < 0) || dup2 (null, 0) < 0 || dup2 (null, 1) < 0)
+      if ((nsfd >= 0 && setns (nsfd, CLONE_NEWNET) < 0) || dup2 (null, 0) < 0 || dup2 (null, 1) < 0
+          || dup2 (null, 2) < 0)
         _exit (127);
+      syscall (SYS_close_range, 3, ~0U, 0);
       execv (tc, argv);
       _exit (127);
     }
