@@ -564,6 +564,18 @@ qemu_wait (struct uvm_session *s, bool block, int *wstatus)
   return true;
 }
 
+/* One read of the agent's channel into its frame reader.  False when the
+   channel is closed or failed: QEMU, which holds the other end, is going.  */
+static bool
+agent_read (struct uvm_session *s)
+{
+  uint8_t buf[65536];
+  ssize_t n = read (s->agent, buf, sizeof (buf));
+  if (n > 0)
+    frame_reader_feed (&s->in, buf, (size_t)n);
+  return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
 /* The agent writes the guest's data back through the shared filesystems
    and says `synced`: QEMU is then killed at once.  The guest has no disk
    of its own, and its poweroff would be 40 ms of emulated shutdown under
@@ -606,15 +618,10 @@ stop_vmm (struct uvm_session *s, int *qstatus)
         outq_flush (&s->out, s->agent);
       if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
         {
-          uint8_t buf[65536];
-          ssize_t n = read (s->agent, buf, sizeof (buf));
           struct frame f;
           runhv_error_t ignored = NULL;
           int got;
-          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-            listening = false;
-          if (n > 0)
-            frame_reader_feed (&s->in, buf, (size_t)n);
+          listening = agent_read (s);
           while (listening && (got = frame_reader_next (&s->in, &f, &ignored)) != 0)
             {
               cleanup_json json_t *resp = NULL;
@@ -1256,11 +1263,9 @@ agent_call_wait (struct uvm_session *s, uint32_t rid, long timeout_ms, json_t **
         outq_flush (&s->out, s->agent);
       if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
         {
-          uint8_t buf[65536];
-          ssize_t n = read (s->agent, buf, sizeof (buf));
           struct frame f;
           int got;
-          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+          if (!agent_read (s))
             {
               /* QEMU is gone: it held the other end.  */
               int st;
@@ -1273,8 +1278,6 @@ agent_call_wait (struct uvm_session *s, uint32_t rid, long timeout_ms, json_t **
                 }
               return runhv_error (err, "the VMM closed the agent channel during boot (see `%s`)", s->console_log);
             }
-          if (n > 0)
-            frame_reader_feed (&s->in, buf, (size_t)n);
           while ((got = frame_reader_next (&s->in, &f, err)) == 1)
             {
               if (f.type == FRAME_RESPONSE && f.id == rid)
@@ -1667,12 +1670,10 @@ check_winsize (struct uvm_session *s)
 static void
 serve_agent_input (struct uvm_session *s)
 {
-  uint8_t buf[65536];
-  ssize_t r = read (s->agent, buf, sizeof (buf));
   struct frame f;
   runhv_error_t err = NULL;
   int got;
-  if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+  if (!agent_read (s))
     {
       int st = 0;
       if (qemu_wait (s, true, &st))
@@ -1681,8 +1682,6 @@ serve_agent_input (struct uvm_session *s)
         uvm_session_end (s, UVM_EXIT_VM_DIED, "agent-lost");
       return;
     }
-  if (r > 0)
-    frame_reader_feed (&s->in, buf, (size_t)r);
   while (!s->ended && (got = frame_reader_next (&s->in, &f, &err)) == 1)
     handle_agent_frame (s, &f);
   if (!s->ended && got < 0)
