@@ -754,9 +754,9 @@ fail:
     }
   fail_error (call, err);
   task_free (t);
-  /* whatever create forked and then gave up on */
-  while (waitpid (-1, NULL, WNOHANG) > 0)
-    ;
+  /* whatever create forked and then gave up on, through the one reaper
+     that hands a hosted VM's QEMU to its session */
+  shim_reap (s);
   return 0;
 }
 

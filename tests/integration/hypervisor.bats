@@ -333,16 +333,30 @@ wait_status() {
   # tc failing for the tap's redirection only, in a mount namespace of this
   # test's own: eth0's qdisc and filter are made, and must be undone
   cp "$(command -v tc)" "$TEST_DIR/tc.real"
-  # It also notes who ran it: the pod network's setup is an exec'd helper
-  # with /dev/null for stdio, not a fork of its caller.
-  printf '#!/bin/sh\necho "$*|$(tr "\\0" " " </proc/$PPID/cmdline)|$(readlink /proc/$PPID/fd/0 /proc/$PPID/fd/1 /proc/$PPID/fd/2 | tr "\\n" " ")" >>%s\ncase "$*" in *tap0_runhv*) exit 2 ;; esac\nexec %s "$@"\n' \
-    "$TEST_DIR/tc.log" "$TEST_DIR/tc.real" > "$TEST_DIR/tc"
+  # It also notes who ran it and what it holds: the pod network's setup is
+  # an exec'd helper, and tc gets /dev/null for stdio and nothing else of
+  # its caller's.  Its descriptors are read first thing, by a command
+  # substitution: besides them the shell holds its script and that pipe.
+  cat >"$TEST_DIR/tc" <<EOF
+#!/bin/sh
+fds=\$(ls -l /proc/\$\$/fd | awk '/ -> / {print "fd", \$(NF-2), \$NF}')
+echo "call \$*|\$(tr '\\0' ' ' </proc/\$PPID/cmdline)" >>"$TEST_DIR/tc.log"
+echo "\$fds" >>"$TEST_DIR/tc.log"
+case "\$*" in *tap0_runhv*) exit 2 ;; esac
+exec "$TEST_DIR/tc.real" "\$@"
+EOF
   chmod +x "$TEST_DIR/tc"
   run unshare -m sh -c "mount --bind '$TEST_DIR/tc' /usr/sbin/tc && exec '$RUNHV' --root '$ROOT' create --isolation=hypervisor --bundle '$BUNDLE' hvnet2 </dev/null"
   [ "$status" -ne 0 ] || fail "create succeeded without the redirections"
   [[ "$output" == *"pod network: \`tc filter add dev eth0\` failed"* ]] || fail "$output"
-  grep -q '^filter add dev eth0 .*|runhv-podnet __vm-podnet |/dev/null /dev/null /dev/null $' "$TEST_DIR/tc.log" ||
+  grep -q '^call filter add dev eth0 .*|runhv-podnet __vm-podnet $' "$TEST_DIR/tc.log" ||
     fail "the redirections were not made by the exec'd setup helper: $(cat "$TEST_DIR/tc.log")"
+  # every tc, the setup's and the clean-up's: fds 0-2 /dev/null, no other but the script's and the pipe's
+  run awk '/^fd / { if (($2 <= 2 && $3 != "/dev/null") || ($2 > 2 && $3 != "/usr/sbin/tc" && $3 !~ /^pipe:/)) print "tc holds fd " $2 " -> " $3 }' "$TEST_DIR/tc.log"
+  [ -z "$output" ] || fail "$output"
+  [ "$(grep -c '^fd [0-9]* pipe:' "$TEST_DIR/tc.log")" -eq "$(grep -c '^call ' "$TEST_DIR/tc.log")" ] ||
+    fail "not one pipe per tc: $(cat "$TEST_DIR/tc.log")"
+  [ "$(grep -c '^call ' "$TEST_DIR/tc.log")" -ge 2 ] || fail "tc ran $(grep -c '^call ' "$TEST_DIR/tc.log") times"
   [ -z "$(tc -n "$ns" qdisc show dev eth0 ingress)" ] || fail "a qdisc was left on eth0: $(tc -n "$ns" qdisc show dev eth0 ingress)"
   # QEMU, which holds the tap, died with the VM's supervisor before create returned
   ! pgrep -f 'runhv-uvm-hvnet2[, ]' || fail "the VMM of hvnet2 outlived the failed create"

@@ -407,6 +407,14 @@ rm_rf (const char *path, runhv_error_t *err)
   return 0;
 }
 
+int64_t
+monotonic_ms (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 uint64_t
 pid_start_time (pid_t pid)
 {

@@ -79,6 +79,8 @@ uint64_t pid_start_time (pid_t pid);
 bool pid_alive (pid_t pid, uint64_t start_time);
 
 void format_rfc3339_now (char *buf, size_t size);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines.  */
+int64_t monotonic_ms (void);
 /* A quoted, escaped JSON string literal; caller frees.  */
 char *json_escape_string (const char *s);
 

@@ -1,5 +1,6 @@
-/* Helpers that outlive their caller (the VM supervisor, the host stand-in
-   of a process in a VM) are the caller's own binary exec'd with a hidden
+/* Helpers (the VM supervisor and the host stand-in of a process in a VM,
+   which outlive their caller; a VM pod's network setup, which runs while
+   its caller boots the VM) are the caller's own binary exec'd with a hidden
    role argument: a fresh address space, a clean environment and exactly
    the descriptors given, never a fork of library code that keeps its
    caller's memory, threads, locks and sockets.  Their configuration travels

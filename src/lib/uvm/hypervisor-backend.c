@@ -863,10 +863,10 @@ stop_failed_supervisor (pid_t sup, bool stops_itself, int vmm_pidfd)
    initramfs, its start-up code) go back to the host (vmm.c).  An
    optimisation only: a failure is logged.  */
 static void
-reclaim_startup (pid_t vmm, const struct uvm_artifacts *art)
+reclaim_startup (pid_t vmm, int pidfd, const struct uvm_artifacts *art)
 {
   runhv_error_t err = NULL;
-  if (vmm > 0 && uvm_vmm_reclaim_startup (vmm, art, &err) < 0)
+  if (vmm > 0 && uvm_vmm_reclaim_startup (vmm, pidfd, art, &err) < 0)
     {
       log_debug ("%s", err->msg);
       runhv_error_release (&err);
@@ -899,7 +899,7 @@ create_hosted (struct runtime_context *ctx, struct container *c, struct supervis
           close (scfg->stdio[i]);
       return -1;
     }
-  if (uvm_session_open (scfg, true, &hs, err) < 0)
+  if (uvm_session_open (scfg, true, NULL, &hs, err) < 0)
     return -1;
   record_vm_info (st, uvm_session_vmm_pid (hs), uvm_session_info (hs), why);
   if (podnet_finish (net, err) < 0 || run_host_create_hooks (c, uvm_session_vmm_pid (hs), err) < 0)
@@ -1022,11 +1022,13 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
     struct pollfd p = { .fd = sv[0], .events = POLLIN };
     struct sync_msg m;
     int64_t timeout = (cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 30000) + 90000;
-    /* SYNC_BOOTED comes first, while the guest creates the container; then
-       SYNC_READY or SYNC_ERROR.  */
+    int64_t deadline = monotonic_ms () + timeout;
+    /* SYNC_BOOTED comes first, with a pidfd of QEMU's, while the guest
+       creates the container; then SYNC_READY or SYNC_ERROR.  */
     do
       {
-        if (poll (&p, 1, (int)timeout) <= 0)
+        int64_t left = deadline - monotonic_ms ();
+        if (left <= 0 || poll (&p, 1, (int)left) <= 0)
           {
             runhv_error (err, "the VM supervisor did not report within %lld s (see `%s`)", (long long)timeout / 1000,
                          console_log);
@@ -1037,15 +1039,13 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
             runhv_error (err, "the VM supervisor died while starting the VM (see `%s`)", vmm_log);
             goto out;
           }
-        if (m.type == SYNC_BOOTED && m.fd >= 0)
-          close (m.fd);
-        /* Opened as soon as the pid is known: should QEMU be gone and
-           reaped already, the open fails, and a pid is used again only
-           once the pid space wrapped.  */
-        if ((m.type == SYNC_BOOTED || m.type == SYNC_READY) && vmm_pidfd < 0 && m.value > 0)
-          vmm_pidfd = (int)syscall (SYS_pidfd_open, (pid_t)m.value, 0);
         if (m.type == SYNC_BOOTED)
-          reclaim_startup ((pid_t)m.value, &art);
+          {
+            if (vmm_pidfd >= 0)
+              close (vmm_pidfd);
+            vmm_pidfd = m.fd;
+            reclaim_startup ((pid_t)m.value, vmm_pidfd, &art);
+          }
       }
     while (m.type == SYNC_BOOTED);
     if (m.type == SYNC_ERROR)

@@ -36,8 +36,8 @@ static int
 run_tc_in (int nsfd, char *const argv[], runhv_error_t *err)
 {
   const char *tc = NULL;
-  int null, status;
-  pid_t p;
+  int null, status = 0;
+  pid_t p, r;
   for (size_t i = 0; tc == NULL && tc_paths[i]; i++)
     if (access (tc_paths[i], X_OK) == 0)
       tc = tc_paths[i];
@@ -62,9 +62,9 @@ run_tc_in (int nsfd, char *const argv[], runhv_error_t *err)
       _exit (127);
     }
   close (null);
-  while (waitpid (p, &status, 0) < 0 && errno == EINTR)
+  while ((r = waitpid (p, &status, 0)) < 0 && errno == EINTR)
     ;
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+  if (r != p || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
     return runhv_error (err, "pod network: `tc %s %s %s %s` failed (does this kernel have act_mirred and cls_u32?)",
                         argv[1], argv[2], argv[3], argv[4]);
   return 0;

@@ -168,14 +168,6 @@ struct uvm_session
 
 static struct uvm_session *hosted_sessions;
 
-static long
-ms_now (void)
-{
-  struct timespec t;
-  clock_gettime (CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static const char *
 status_name (enum sup_status s)
 {
@@ -585,7 +577,7 @@ agent_read (struct uvm_session *s)
 static void
 stop_vmm (struct uvm_session *s, int *qstatus)
 {
-  long deadline = ms_now () + 5000;
+  long deadline = monotonic_ms () + 5000;
   cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, s->qemu, 0);
   cleanup_json json_t *req = json_pack ("{s:s}", "op", "shutdown");
   bool listening = s->agent >= 0, synced = false;
@@ -599,15 +591,26 @@ stop_vmm (struct uvm_session *s, int *qstatus)
       else
         outq_flush (&s->out, s->agent);
     }
-  while (!qemu_wait (s, false, qstatus))
+  for (;;)
     {
-      long left = deadline - ms_now ();
+      long left = deadline - monotonic_ms ();
       struct pollfd p[2]
         = { { .fd = listening ? s->agent : -1, .events = POLLIN | (outq_empty (&s->out) ? 0 : POLLOUT) },
             { .fd = pidfd, .events = POLLIN } };
+      errno = 0;
+      if (qemu_wait (s, false, qstatus))
+        return;
+      /* Reaped behind our back (a host's waitpid (-1)): it is gone.  */
+      if (errno == ECHILD)
+        return;
       if (synced || left <= 0)
         {
-          kill (s->qemu, SIGKILL);
+          /* By the pidfd where there is one: the pid may be another
+             process's by now if someone else reaped QEMU.  */
+          if (pidfd >= 0)
+            syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+          else
+            kill (s->qemu, SIGKILL);
           qemu_wait (s, true, qstatus);
           return;
         }
@@ -1241,14 +1244,14 @@ agent_call_send (struct uvm_session *s, json_t *req, uint32_t *rid, runhv_error_
 static int
 agent_call_wait (struct uvm_session *s, uint32_t rid, long timeout_ms, json_t **resp, runhv_error_t *err)
 {
-  long deadline = ms_now () + timeout_ms;
+  long deadline = monotonic_ms () + timeout_ms;
   for (;;)
     {
       /* create waiting for our report is the second: it hangs up if it is
          killed, and then this VM is nobody's (runtime_create).  */
       struct pollfd p[2] = { { .fd = s->agent, .events = POLLIN | (outq_empty (&s->out) ? 0 : POLLOUT) },
                              { .fd = s->booting ? s->report_fd : -1, .events = 0 } };
-      long left = deadline - ms_now ();
+      long left = deadline - monotonic_ms ();
       if (left <= 0)
         return runhv_error (err, "the utility VM's agent did not answer within %ld s (see the guest console log `%s`)",
                             timeout_ms / 1000, s->console_log);
@@ -1287,6 +1290,11 @@ agent_call_wait (struct uvm_session *s, uint32_t rid, long timeout_ms, json_t **
                   return proto_check_response (*resp, err);
                 }
               handle_agent_frame (s, &f);
+              /* A frame that ended the session (the VM's own container
+                 said to have exited, from a hostile guest) ends the boot. */
+              if (s->ended)
+                return runhv_error (err, "the utility VM's agent ended the VM before it answered (see `%s`)",
+                                    s->console_log);
             }
           if (got < 0)
             return -1;
@@ -1382,21 +1390,27 @@ listen_clients (struct uvm_session *s, runhv_error_t *err)
    itself; a supervisor, which may not (CAP_SYS_NICE), tells the runtime
    that started it.  That is an optimisation only: a failure is logged.  */
 static int
-vm_booted (struct uvm_session *s, const struct supervisor_config *cfg, runhv_error_t *err)
+vm_booted (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_booted_fn on_booted,
+           runhv_error_t *err)
 {
   runhv_error_t ignored = NULL;
   if (!s->hosted)
-    sync_send (s->report_fd, SYNC_BOOTED, (int)s->qemu, NULL, -1);
-  else if (uvm_vmm_reclaim_startup (s->qemu, cfg->art, &ignored) < 0)
+    {
+      /* QEMU is our child and not reaped: this pidfd is surely its, and
+         the runtime holds QEMU by it, never by a pid that may be reused.  */
+      cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, s->qemu, 0);
+      sync_send (s->report_fd, SYNC_BOOTED, (int)s->qemu, NULL, pidfd);
+    }
+  else if (uvm_vmm_reclaim_startup (s->qemu, -1, cfg->art, &ignored) < 0)
     {
       log_debug ("%s", ignored->msg);
       runhv_error_release (&ignored);
     }
-  return cfg->on_booted != NULL ? cfg->on_booted (s->qemu, err) : 0;
+  return on_booted != NULL ? on_booted (s->qemu, err) : 0;
 }
 
 static int
-boot (struct uvm_session *s, const struct supervisor_config *cfg, runhv_error_t *err)
+boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_booted_fn on_booted, runhv_error_t *err)
 {
   int sv[2];
   cleanup_free char *shared = xasprintf ("%s/shared", cfg->state_dir);
@@ -1489,7 +1503,7 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, runhv_error_t 
                         guest_root, "stdio", stdio);
     if (agent_call_send (s, create, &rid, err) < 0)
       return -1;
-    if (vm_booted (s, cfg, err) < 0 || agent_call_wait (s, rid, 60000, &resp, err) < 0)
+    if (vm_booted (s, cfg, on_booted, err) < 0 || agent_call_wait (s, rid, 60000, &resp, err) < 0)
       return -1;
     s->vc[0].guest_pid = (pid_t)json_integer_value (json_object_get (resp, "pid"));
   }
@@ -1540,7 +1554,8 @@ boot_failed (struct uvm_session *s, runhv_error_t reason)
 }
 
 int
-uvm_session_open (const struct supervisor_config *cfg, bool hosted, struct uvm_session **out, runhv_error_t *err)
+uvm_session_open (const struct supervisor_config *cfg, bool hosted, uvm_session_booted_fn on_booted,
+                  struct uvm_session **out, runhv_error_t *err)
 {
   struct uvm_session *s = xmalloc0 (sizeof (*s));
   s->hosted = hosted;
@@ -1557,7 +1572,7 @@ uvm_session_open (const struct supervisor_config *cfg, bool hosted, struct uvm_s
   watch_add (s, cfg->id, NULL);
   frame_reader_init (&s->in);
   outq_init (&s->out);
-  if (boot (s, cfg, err) < 0)
+  if (boot (s, cfg, on_booted, err) < 0)
     {
       boot_failed (s, *err);
       if (hosted)
@@ -1853,11 +1868,11 @@ pump (struct uvm_session *s, long timeout_ms)
 int
 uvm_session_wait (struct uvm_session *s, const char *id, const char *exec_id, int timeout_ms)
 {
-  long deadline = ms_now () + timeout_ms;
+  long deadline = monotonic_ms () + timeout_ms;
   int status = 0;
   while (!uvm_session_exit_status (s, id, exec_id, &status) && !s->ended)
     {
-      long left = deadline - ms_now ();
+      long left = deadline - monotonic_ms ();
       if (left <= 0 || pump (s, left) < 0)
         {
           s->pn = 0;
@@ -1872,7 +1887,7 @@ int
 uvm_session_call (struct uvm_session *s, json_t *req, const int *fds, size_t nfds, int timeout_ms, json_t **resp,
                   runhv_error_t *err)
 {
-  long deadline = ms_now () + timeout_ms;
+  long deadline = monotonic_ms () + timeout_ms;
   int owned[3] = { -1, -1, -1 };
   json_t *r;
   if (nfds > 3)
@@ -1885,7 +1900,7 @@ uvm_session_call (struct uvm_session *s, json_t *req, const int *fds, size_t nfd
   handle_request (s, LOCAL_CLIENT, s->local_rid, req, owned, nfds);
   while (s->local_resp == NULL)
     {
-      long left = deadline - ms_now ();
+      long left = deadline - monotonic_ms ();
       if (s->ended)
         return runhv_make_error (err, ESRCH, "the VM of `%s` stopped", s->id);
       if (left <= 0)

@@ -26,12 +26,18 @@
 
 struct uvm_session;
 
+/* Called once the guest answered, while it creates the container (the
+   supervisor confines itself then).  */
+typedef int (*uvm_session_booted_fn) (pid_t vmm, runhv_error_t *err);
+
 /* Boot the VM and create its container (not started).  hosted: the
    session lives in the calling process, which keeps its own mount
    namespace, cgroup, signals and privileges; else the caller is the
    exec'd supervisor, which the session takes over (its mount namespace
-   becomes the VM's).  On failure nothing the session made is left.  */
-int uvm_session_open (const struct supervisor_config *cfg, bool hosted, struct uvm_session **out, runhv_error_t *err);
+   becomes the VM's).  on_booted may be NULL.  On failure nothing the
+   session made is left.  */
+int uvm_session_open (const struct supervisor_config *cfg, bool hosted, uvm_session_booted_fn on_booted,
+                      struct uvm_session **out, runhv_error_t *err);
 /* After uvm_session_end (or a failed open), and at once for a hosted one:
    what is left goes (the VM is ended first if it still runs).  */
 void uvm_session_free (struct uvm_session *s);

@@ -120,12 +120,8 @@ supervisor_main (const struct supervisor_config *cfg)
   sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   signal (SIGPIPE, SIG_IGN);
 
-  {
-    struct supervisor_config booting = *cfg;
-    booting.on_booted = confine_booted;
-    if (uvm_session_open (&booting, false, &s, &err) < 0)
-      fail_boot (cfg, &err);
-  }
+  if (uvm_session_open (cfg, false, confine_booted, &s, &err) < 0)
+    fail_boot (cfg, &err);
   {
     cleanup_free char *text = json_dumps (uvm_session_info (s), JSON_COMPACT);
     sync_send (cfg->report_fd, SYNC_READY, uvm_session_vmm_pid (s), text, -1);

@@ -51,14 +51,12 @@ struct supervisor_config
   int tap_fd;              /* the pod network's tap, or -1 */
   const char *mac;         /* the pod's MAC, for the guest's NIC */
   const char *net_cmdline; /* runhv.net= for the agent */
-  int report_fd; /* SYNC_BOOTED (value: VMM pid), then SYNC_READY (value: VMM pid, text: JSON) or SYNC_ERROR */
+  int report_fd; /* SYNC_BOOTED (value: VMM pid, fd: its pidfd), then SYNC_READY (value: VMM pid, text: JSON) or
+                    SYNC_ERROR */
   int stdio[3];  /* the container's stdio as its host holds it (-1: none); a hosted session owns them */
   bool debug;
   const char *cgroup_parent; /* the VMM's parent cgroup (jail.h), NULL = /runhv */
   int64_t jail_id_base;      /* [vm] jail_id_base, 0 = default */
-  /* Called once the guest answered, while it creates the container (the
-     supervisor confines itself then); NULL = nothing.  */
-  int (*on_booted) (pid_t vmm, runhv_error_t *err);
 };
 
 /* The exec'd supervisor's life: it hosts the VM's session (session.h)

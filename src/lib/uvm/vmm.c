@@ -218,9 +218,10 @@ maps_line_names (const char *line, const char *path)
 }
 
 int
-uvm_vmm_reclaim_startup (pid_t vmm, const struct uvm_artifacts *art, runhv_error_t *err)
+uvm_vmm_reclaim_startup (pid_t vmm, int vmm_pidfd, const struct uvm_artifacts *art, runhv_error_t *err)
 {
-  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, vmm, 0);
+  cleanup_close int opened = vmm_pidfd < 0 ? (int)syscall (SYS_pidfd_open, vmm, 0) : -1;
+  int pidfd = vmm_pidfd < 0 ? opened : vmm_pidfd;
   cleanup_free char *path = NULL;
   cleanup_file FILE *maps = NULL;
   cleanup_free char *line = NULL;

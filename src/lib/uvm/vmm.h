@@ -49,9 +49,10 @@ int uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_
 /* Once the guest is up: reclaim the pages QEMU needed only to start, the
    kernel and initramfs it keeps mapped and its start-up code (vmm.c says
    why), and read QEMU's, the kernel's and the initramfs' files (art) back
-   into the page cache.  A hint; the caller needs CAP_SYS_NICE and may
-   ignore a failure.  */
-int uvm_vmm_reclaim_startup (pid_t vmm, const struct uvm_artifacts *art, runhv_error_t *err);
+   into the page cache.  pidfd: QEMU's, opened while it surely was (by its
+   parent, before reaping it), or -1 to open one by pid.  A hint; the
+   caller needs CAP_SYS_NICE and may ignore a failure.  */
+int uvm_vmm_reclaim_startup (pid_t vmm, int pidfd, const struct uvm_artifacts *art, runhv_error_t *err);
 /* One line of /proc/PID/maps: whether it maps the jail's kernel or
    initramfs, or a private read-only file mapping (QEMU's code, its
    libraries'), and its range (vmm-maps.c).  */
