@@ -253,8 +253,8 @@ uvm_host_tsc_khz (const char *cache_dir, bool *reliable)
   /* Where the perf page gives no rate (a VM host on kvm-clock), the rate
      is timed once per host boot, not for 30 ms before every VM.  */
   long khz = uvm_host_tsc_khz_from_perf ();
-  cleanup_free char *boot_id = read_line ("/proc/sys/kernel/random/boot_id");
-  cleanup_free char *cache = cache_dir ? xasprintf ("%s/tsc-khz.json", cache_dir) : NULL;
+  cleanup_free char *boot_id = khz == 0 ? read_line ("/proc/sys/kernel/random/boot_id") : NULL;
+  cleanup_free char *cache = khz == 0 && cache_dir ? xasprintf ("%s/tsc-khz.json", cache_dir) : NULL;
   if (khz == 0 && cache != NULL && boot_id != NULL)
     {
       cleanup_json json_t *j = host_cache_load (cache, "TSC rate cache", boot_id);

@@ -68,8 +68,9 @@ uvm_vmm_argv (const struct uvm_launch *l)
      translated again.  With 16 MiB a flush fell in the boot and another in
      the container's create: 24 MiB gave a first output line 0.2 s sooner and
      a CRI pod 0.33 s sooner for 9 MiB more of an idle VM's PSS (32 MiB: a
-     first line 50 ms sooner still, for 9 MiB more again; docs/hypervisor.md).  A busy guest retranslates more
-     with a smaller cache.  */
+     first line 50 ms sooner still, for 9 MiB more again;
+     docs/hypervisor.md).  A busy guest retranslates more with a smaller
+     cache.  */
   add (&v, strcmp (l->accel, "kvm") == 0 ? "kvm" : "tcg,thread=multi,tb-size=" UVM_JAIL_TB_SIZE_MB_STR);
   /* Under TCG the default CPU model (qemu64) lacks ARAT, so the guest
      assumes its local APIC timer stops in deep C-states; with no broadcast
@@ -197,9 +198,10 @@ uvm_vmm_spawn (const struct uvm_launch *l, pid_t *pid, int *alive_fd, runhv_erro
    page QEMU touches again comes back from its file, and an idle VM's come
    back within seconds (about 4 MiB, docs/performance.md).  process_madvise
    needs CAP_SYS_NICE in the host's user namespace, which the jailed
-   supervisor does not have: the caller that started the VM does it.  The
-   pidfd is opened first, so the maps read are its process's or a later
-   one's, and the advice goes to it only while it lives.  Pages another
+   supervisor does not have: the caller that started the VM does it,
+   through a pidfd QEMU's parent opened before it could have reaped QEMU
+   (or, without one, opened here before the maps are read): the advice goes
+   to QEMU only, and only while it lives.  Pages another
    process maps too (another VM's QEMU, libc) stay; pages reclaimed leave
    the page cache: a readahead of the files runhv knows (QEMU, the kernel,
    the initramfs) puts them back there, shared by every VM's QEMU and
