@@ -5,6 +5,10 @@
 #ifndef RUNHV_AGENT_H
 #define RUNHV_AGENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
 #include "core/error.h"
 
 #define AGENT_SHARED_DIR "/run/shared"
@@ -15,13 +19,20 @@ struct agent_boot
   char fs[16];    /* 9p | virtiofs | none */
   char port[128]; /* virtio-serial port name */
   char net[256];  /* ip=ADDR/PREFIX,gw=...,mac=... from the host, or empty */
+  bool share_mounted;
 };
 
-/* PID 1 duties: mounts, modules, the shared filesystem; returns the fd of
-   the host channel.  */
+/* PID 1 duties: mounts, modules, the network; returns the fd of the host
+   channel.  */
 int agent_boot (struct agent_boot *b, runhv_error_t *err);
+/* The rest of the boot, at the host's hello, which a VM template leaves
+   to each VM made from it (uvm/template.h): seed (when seed_len > 0) the
+   guest's crng afresh, set its clock (now, when not NULL), mount the
+   shared filesystem (once).  */
+int agent_finish_boot (struct agent_boot *b, const unsigned char *seed, size_t seed_len, const struct timespec *now,
+                       runhv_error_t *err);
 /* Serve the host until it asks for shutdown.  */
-int agent_serve (int port_fd, runhv_error_t *err);
+int agent_serve (struct agent_boot *b, int port_fd, runhv_error_t *err);
 void agent_poweroff (void) __attribute__ ((noreturn));
 
 #endif

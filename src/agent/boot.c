@@ -9,6 +9,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <linux/random.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +322,46 @@ agent_boot (struct agent_boot *b, runhv_error_t *err)
   if (access ("/sys/kernel/security", F_OK) == 0
       && mount ("securityfs", "/sys/kernel/security", "securityfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     log_info ("securityfs: %s (LSM labels will be refused)", strerror (errno));
+  mkdir (AGENT_RUNTIME_ROOT, 0700);
+  if (configure_network (b->net, err) < 0)
+    return -1;
+  return open_port (b->port, err);
+}
+
+/* Fresh entropy from the host into the input pool, credited, and the crng
+   reseeded from it at once: a VM loaded from a template starts with the
+   template's crng state, which every VM of that template shares.  */
+static int
+reseed_crng (const unsigned char *seed, size_t len, runhv_error_t *err)
+{
+  struct
+  {
+    int entropy_count;
+    int buf_size;
+    unsigned char buf[64];
+  } info;
+  cleanup_close int fd = open ("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  if (len > sizeof (info.buf))
+    return runhv_error (err, "hello: a seed of %zu bytes is too long", len);
+  info.entropy_count = (int)(len * 8);
+  info.buf_size = (int)len;
+  memcpy (info.buf, seed, len);
+  if (fd < 0 || ioctl (fd, RNDADDENTROPY, &info) < 0 || ioctl (fd, RNDRESEEDCRNG) < 0)
+    return runhv_make_error (err, errno, "hello: reseed the guest's crng");
+  explicit_bzero (&info, sizeof (info));
+  return 0;
+}
+
+int
+agent_finish_boot (struct agent_boot *b, const unsigned char *seed, size_t seed_len, const struct timespec *now,
+                   runhv_error_t *err)
+{
+  if (seed_len > 0 && reseed_crng (seed, seed_len, err) < 0)
+    return -1;
+  if (now != NULL && clock_settime (CLOCK_REALTIME, now) < 0)
+    return runhv_make_error (err, errno, "hello: set the guest's clock");
+  if (b->share_mounted)
+    return 0;
   if (strcmp (b->fs, "9p") == 0)
     {
       if (mount_one ("rootfs", AGENT_SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap", err)
@@ -331,10 +373,8 @@ agent_boot (struct agent_boot *b, runhv_error_t *err)
       if (mount_one ("rootfs", AGENT_SHARED_DIR, "virtiofs", 0, NULL, err) < 0)
         return -1;
     }
-  mkdir (AGENT_RUNTIME_ROOT, 0700);
-  if (configure_network (b->net, err) < 0)
-    return -1;
-  return open_port (b->port, err);
+  b->share_mounted = true;
+  return 0;
 }
 
 void

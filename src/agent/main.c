@@ -9,7 +9,7 @@
 int
 main (void)
 {
-  struct agent_boot b;
+  struct agent_boot b = { .share_mounted = false };
   runhv_error_t err = NULL;
   int port;
 
@@ -26,7 +26,7 @@ main (void)
       log_error ("boot: %s", err->msg);
       agent_poweroff ();
     }
-  if (agent_serve (port, &err) < 0)
+  if (agent_serve (&b, port, &err) < 0)
     log_error ("%s", err->msg);
   agent_poweroff ();
 }

@@ -64,6 +64,8 @@ struct proc
 struct agent
 {
   struct runtime_context ctx;
+  struct agent_boot *boot;
+  bool hello_done; /* a VM's own hello: it is no template any more */
   int port;
   struct frame_reader in;
   struct outq out;
@@ -325,6 +327,48 @@ resolve_pod_namespaces (struct agent *a, json_t *spec, runhv_error_t *err)
   return 0;
 }
 
+/* hello: a template's (answer, and do nothing that is a VM's own: the
+   guest stands here in every VM made from it), or a VM's, which finishes
+   the boot with its entropy, time and shared filesystem first.  The boot
+   id, which the kernel makes at its first read, is read only then, so
+   each VM of a template gets its own.  */
+static int
+op_hello (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
+{
+  struct utsname u;
+  cleanup_free char *boot_id = NULL;
+  unsigned char seed[AGENT_HELLO_SEED_BYTES];
+  size_t seed_len = 0;
+  struct timespec now, *nowp = NULL;
+  json_t *rt = json_object_get (req, "realtime");
+
+  if (json_is_true (json_object_get (req, "template")))
+    {
+      if (a->hello_done)
+        return runhv_error (err, "hello: this VM has booted for its host; it cannot become a template");
+      *resp = json_pack ("{s:b,s:i}", "ok", 1, "version", AGENT_PROTO_VERSION);
+      return 0;
+    }
+  if (json_object_get (req, "seed") != NULL)
+    seed_len = proto_hello_seed (req, seed);
+  if (rt != NULL)
+    {
+      now.tv_sec = (time_t)json_integer_value (json_array_get (rt, 0));
+      now.tv_nsec = (long)json_integer_value (json_array_get (rt, 1));
+      nowp = &now;
+    }
+  if (agent_finish_boot (a->boot, seed, seed_len, nowp, err) < 0)
+    return -1;
+  explicit_bzero (seed, sizeof (seed));
+  a->hello_done = true;
+  uname (&u);
+  if (read_file ("/proc/sys/kernel/random/boot_id", 64, &boot_id, NULL, NULL) == 0)
+    boot_id[strcspn (boot_id, "\n")] = '\0';
+  *resp = json_pack ("{s:b,s:i,s:s,s:s,s:i}", "ok", 1, "version", AGENT_PROTO_VERSION, "kernel", u.release, "boot_id",
+                     boot_id ? boot_id : "", "cpus", (int)sysconf (_SC_NPROCESSORS_ONLN));
+  return 0;
+}
+
 static int
 op_create (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
 {
@@ -479,15 +523,7 @@ handle_request (struct agent *a, uint32_t rid, json_t *req)
   switch (op)
     {
     case OP_HELLO:
-      {
-        struct utsname u;
-        cleanup_free char *boot_id = NULL;
-        uname (&u);
-        if (read_file ("/proc/sys/kernel/random/boot_id", 64, &boot_id, NULL, NULL) == 0)
-          boot_id[strcspn (boot_id, "\n")] = '\0';
-        resp = json_pack ("{s:b,s:i,s:s,s:s,s:i}", "ok", 1, "version", AGENT_PROTO_VERSION, "kernel", u.release,
-                          "boot_id", boot_id ? boot_id : "", "cpus", (int)sysconf (_SC_NPROCESSORS_ONLN));
-      }
+      r = op_hello (a, req, &resp, &err);
       break;
     case OP_CREATE:
       r = op_create (a, req, &resp, &err);
@@ -806,9 +842,10 @@ drop_finished_streams (struct agent *a)
 }
 
 int
-agent_serve (int port, runhv_error_t *err)
+agent_serve (struct agent_boot *b, int port, runhv_error_t *err)
 {
   struct agent *a = xmalloc0 (sizeof (*a));
+  a->boot = b;
   cleanup_close int sfd = -1;
   sigset_t mask;
   int ret = -1;

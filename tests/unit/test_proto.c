@@ -145,6 +145,38 @@ test_requests (void **state)
                       "\"stdout\":4}}",
                       "terminal replaces");
   expect_bad_request ("{\"op\":\"resize\",\"stream\":1,\"rows\":70000,\"cols\":1}", "`rows`");
+  /* hello's VM template fields (hypervisor.md, VM templates) */
+  expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"template\":\"yes\"}", "`template` must be true or false");
+  expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"seed\":\"00ff\"}", "`seed` must be 64");
+  expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"seed\":"
+                      "\"00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\"}",
+                      "lower-case hex");
+  expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"realtime\":[1,1000000000]}", "`realtime`");
+  expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"realtime\":[-1,0]}", "`realtime`");
+  expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"realtime\":5}", "`realtime`");
+  expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"template\":true,\"realtime\":[1,0]}",
+                      "carries no seed or time");
+}
+
+static void
+test_hello_seed (void **state)
+{
+  unsigned char seed[AGENT_HELLO_SEED_BYTES];
+  json_t *j = json_pack ("{s:s,s:i,s:s,s:[i,i]}", "op", "hello", "version", AGENT_PROTO_VERSION, "seed",
+                         "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "realtime", 7, 9);
+  enum agent_op op;
+  runhv_error_t err = NULL;
+  (void)state;
+  assert_int_equal (proto_validate_request (j, &op, &err), 0);
+  assert_int_equal (op, OP_HELLO);
+  assert_int_equal (proto_hello_seed (j, seed), AGENT_HELLO_SEED_BYTES);
+  for (int i = 0; i < AGENT_HELLO_SEED_BYTES; i++)
+    assert_int_equal (seed[i], i);
+  json_decref (j);
+  j = json_pack ("{s:s,s:i,s:b}", "op", "hello", "version", AGENT_PROTO_VERSION, "template", 1);
+  assert_int_equal (proto_validate_request (j, &op, &err), 0);
+  assert_int_equal (proto_hello_seed (j, seed), 0);
+  json_decref (j);
 }
 
 static void
@@ -176,6 +208,7 @@ main (void)
     cmocka_unit_test (test_framing_rejects),
     cmocka_unit_test (test_framing_roundtrip),
     cmocka_unit_test (test_requests),
+    cmocka_unit_test (test_hello_seed),
     cmocka_unit_test (test_responses_and_events),
   };
   return cmocka_run_group_tests_name ("proto", tests, NULL, NULL);

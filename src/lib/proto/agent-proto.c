@@ -292,6 +292,57 @@ check_stdio (json_t *req, runhv_error_t *err)
   return 0;
 }
 
+static int
+hex_value (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+size_t
+proto_hello_seed (json_t *req, unsigned char out[AGENT_HELLO_SEED_BYTES])
+{
+  const char *hex = json_string_value (json_object_get (req, "seed"));
+  if (hex == NULL || strlen (hex) != 2 * AGENT_HELLO_SEED_BYTES)
+    return 0;
+  for (size_t i = 0; i < AGENT_HELLO_SEED_BYTES; i++)
+    {
+      int hi = hex_value (hex[2 * i]), lo = hex_value (hex[2 * i + 1]);
+      if (hi < 0 || lo < 0)
+        return 0;
+      out[i] = (unsigned char)(hi << 4 | lo);
+    }
+  return AGENT_HELLO_SEED_BYTES;
+}
+
+/* hello: version; template (bool); seed (64 lower-case hex digits);
+   realtime ([seconds, nanoseconds] since the epoch).  */
+static int
+check_hello (json_t *req, runhv_error_t *err)
+{
+  json_t *t = json_object_get (req, "template"), *rt = json_object_get (req, "realtime");
+  unsigned char seed[AGENT_HELLO_SEED_BYTES];
+  if (need_uint (req, "version", true, 1, 255, err) < 0)
+    return -1;
+  if (t != NULL && !json_is_boolean (t))
+    return runhv_error (err, "agent protocol: `template` must be true or false");
+  if (json_object_get (req, "seed") != NULL && proto_hello_seed (req, seed) != AGENT_HELLO_SEED_BYTES)
+    return runhv_error (err, "agent protocol: `seed` must be %d lower-case hex digits", 2 * AGENT_HELLO_SEED_BYTES);
+  if (rt != NULL
+      && (!json_is_array (rt) || json_array_size (rt) != 2 || !json_is_integer (json_array_get (rt, 0))
+          || !json_is_integer (json_array_get (rt, 1)) || json_integer_value (json_array_get (rt, 0)) < 0
+          || json_integer_value (json_array_get (rt, 0)) > (json_int_t)1 << 40
+          || json_integer_value (json_array_get (rt, 1)) < 0
+          || json_integer_value (json_array_get (rt, 1)) > 999999999))
+    return runhv_error (err, "agent protocol: `realtime` must be [seconds, nanoseconds] since the epoch");
+  if (json_is_true (t) && (json_object_get (req, "seed") != NULL || rt != NULL))
+    return runhv_error (err, "agent protocol: a template's hello carries no seed or time (they are each VM's own)");
+  return 0;
+}
+
 int
 proto_validate_request (json_t *req, enum agent_op *op, runhv_error_t *err)
 {
@@ -310,7 +361,7 @@ proto_validate_request (json_t *req, enum agent_op *op, runhv_error_t *err)
   switch (*op)
     {
     case OP_HELLO:
-      return need_uint (req, "version", true, 1, 255, err);
+      return check_hello (req, err);
     case OP_CREATE:
       {
         json_t *rootfs = json_object_get (req, "rootfs");

@@ -14,7 +14,7 @@
 #include "core/error.h"
 
 #define AGENT_PROTO_MAGIC 0x52485641u /* "RHVA" */
-#define AGENT_PROTO_VERSION 2
+#define AGENT_PROTO_VERSION 3
 #define AGENT_PROTO_HEADER 16
 #define AGENT_PROTO_MAX_PAYLOAD (1u << 20)
 #define AGENT_PORT_NAME "org.runhv.agent.0"
@@ -99,6 +99,9 @@ enum agent_op
   OP_SHUTDOWN,
 };
 int proto_validate_request (json_t *req, enum agent_op *op, runhv_error_t *err);
+/* hello's `seed` (validated), decoded into out: its length, 0 if none.  */
+#define AGENT_HELLO_SEED_BYTES 32
+size_t proto_hello_seed (json_t *req, unsigned char out[AGENT_HELLO_SEED_BYTES]);
 const char *proto_op_name (enum agent_op op);
 int proto_validate_event (json_t *ev, runhv_error_t *err);
 
