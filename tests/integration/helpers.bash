@@ -137,3 +137,13 @@ assert_startup_reclaimed() {
   [ "$size" -gt 0 ] || fail "the VMM $vmm maps no /vmm"
   [ $((rss * 2)) -lt "$size" ] || fail "the VMM $vmm keeps $rss KiB of its $size KiB of code and read-only data"
 }
+
+# No VM, supervisor, state or log may remain of container $1.
+assert_no_vm_leaks() {
+  local id=$1
+  ! pgrep -f "runhv-uvm-$id[, ]" >/dev/null || fail "a VMM of $id is still running"
+  [[ ! -e "$ROOT/$id" ]] || fail "state directory $ROOT/$id left behind"
+  [[ ! -e "$ROOT/vm-logs/$id.console.log" ]] || fail "console log of $id left behind"
+  ! grep -q "$ROOT/$id" /proc/self/mountinfo || fail "a mount of $id left behind"
+  assert_no_leaks "$id"
+}

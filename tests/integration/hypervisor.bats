@@ -14,16 +14,6 @@ teardown() {
   teardown_bundle
 }
 
-# No VM, supervisor, state or log may remain of container $1.
-assert_no_vm_leaks() {
-  local id=$1
-  ! pgrep -f "runhv-uvm-$id[, ]" >/dev/null || fail "a VMM of $id is still running"
-  [[ ! -e "$ROOT/$id" ]] || fail "state directory $ROOT/$id left behind"
-  [[ ! -e "$ROOT/vm-logs/$id.console.log" ]] || fail "console log of $id left behind"
-  ! grep -q "$ROOT/$id" /proc/self/mountinfo || fail "a mount of $id left behind"
-  assert_no_leaks "$id"
-}
-
 wait_status() {
   wait_for 200 bash -c "[ \"\$('$RUNHV' --root '$ROOT' state $1 2>/dev/null | jq -r .status)\" = $2 ]"
 }

@@ -14,15 +14,6 @@ teardown() {
   teardown_bundle
 }
 
-assert_no_vm_leaks() {
-  local id=$1
-  ! pgrep -f "runhv-uvm-$id[, ]" >/dev/null || fail "a VMM of $id is still running"
-  [[ ! -e "$ROOT/$id" ]] || fail "state directory $ROOT/$id left behind"
-  [[ ! -e "$ROOT/vm-logs/$id.console.log" ]] || fail "console log of $id left behind"
-  ! grep -q "$ROOT/$id" /proc/self/mountinfo || fail "a mount of $id left behind"
-  assert_no_leaks "$id"
-}
-
 # The VM supervisor of container $1: the VMM's parent, named runhv-vmsup.
 supervisor_of() {
   local vmm ppid
