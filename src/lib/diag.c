@@ -1,5 +1,6 @@
 #include "diag.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "uvm/host.h"
+#include "uvm/template.h"
 #include "core/json.h"
 #include "runtime-internal.h"
 #include "core/toml.h"
@@ -74,6 +76,23 @@ check_hypervisor (struct checker *c, struct runtime_context *ctx, struct runhv_c
       cleanup_free char *w = xasprintf ("accelerator: %s (%s)", accel, why);
       check (c, true, w, NULL);
     }
+  {
+    size_t n = 0;
+    cleanup_dir DIR *d = opendir (UVM_TEMPLATE_DIR);
+    struct dirent *de;
+    cleanup_free char *w = NULL;
+    while (d != NULL && (de = readdir (d)) != NULL)
+      {
+        size_t len = strlen (de->d_name);
+        if (len > 6 && strcmp (de->d_name + len - 6, ".state") == 0)
+          n++;
+      }
+    if (cfg->vm_template)
+      w = xasprintf ("VM templates: on, %zu kept in %s (a VM with a network device boots)", n, UVM_TEMPLATE_DIR);
+    else
+      w = xasprintf ("VM templates: off ([vm] template = false): every VM boots");
+    check (c, true, w, NULL);
+  }
   uvm_artifacts_release (&art);
 }
 

@@ -87,6 +87,25 @@ test_argv_in_jail (void **state)
       }
     assert_true (kernel && fsdev && console && tb && arat);
   }
+  /* A VM from a template loads it from the jail's fd; a template's maker
+     gets a monitor on its own.  Neither appears otherwise.  */
+  for (size_t i = 0; v[i]; i++)
+    assert_true (strcmp (v[i], "-incoming") != 0 && strcmp (v[i], "-mon") != 0);
+  {
+    cleanup_strv char **r = NULL;
+    bool incoming = false, mon = false;
+    l.restore = true;
+    l.restore_fd = 11;
+    l.qmp = true;
+    l.qmp_fd = 12;
+    r = uvm_vmm_argv (&l);
+    for (size_t i = 1; r[i]; i++)
+      {
+        incoming |= strcmp (r[i - 1], "-incoming") == 0 && strcmp (r[i], "fd:7") == 0;
+        mon |= strcmp (r[i - 1], "-chardev") == 0 && strcmp (r[i], "socket,id=qmp,fd=8") == 0;
+      }
+    assert_true (incoming && mon);
+  }
 }
 
 /* QEMU's maps name its paths: only the jail's kernel and initramfs, named

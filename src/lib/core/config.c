@@ -54,6 +54,7 @@ config_defaults (void)
   c->accelerator = xstrdup ("auto");
   c->shared_fs = xstrdup ("9p");
   c->boot_timeout_ms = 30000;
+  c->vm_template = true;
   return c;
 }
 
@@ -108,8 +109,8 @@ static const char *const top_keys[] = { "SandboxIsolation",
                                         "DebugType",
                                         "vm",
                                         NULL };
-static const char *const vm_keys[]
-  = { "kernel", "initrd", "qemu", "accelerator", "shared_fs", "virtiofsd", "boot_timeout_ms", "jail_id_base", NULL };
+static const char *const vm_keys[] = { "kernel",    "initrd",          "qemu",         "accelerator", "shared_fs",
+                                       "virtiofsd", "boot_timeout_ms", "jail_id_base", "template",    NULL };
 
 static int
 check_keys (const struct toml_value *t, const char *const *known, const char *what, const char *table,
@@ -128,7 +129,7 @@ check_keys (const struct toml_value *t, const char *const *known, const char *wh
           return runhv_error (err,
                               "%s:%u:%u: unknown key `%s%s%s` (known: SandboxIsolation, VmMemorySizeInMb, "
                               "VmProcessorCount, ScaleCPULimitsToSandbox, Debug, and [vm] kernel, initrd, qemu, "
-                              "accelerator, shared_fs, virtiofsd, boot_timeout_ms, jail_id_base)",
+                              "accelerator, shared_fs, virtiofsd, boot_timeout_ms, jail_id_base, template)",
                               what, toml_line (v), toml_column (v), table ? table : "", table ? "." : "", k);
         }
     }
@@ -184,7 +185,8 @@ runhv_config_parse (const char *buf, size_t len, const char *what, struct runhv_
           || get_string (vm, what, "virtiofsd", &c->virtiofsd, err) < 0
           || get_int (vm, what, "boot_timeout_ms", 1000, 600000, &c->boot_timeout_ms, err) < 0
           /* per-VM ranges of 65536 ids, 4096 slots above it (jail.h) */
-          || get_int (vm, what, "jail_id_base", 65536, 4294967295LL - 4096LL * 65536LL, &c->jail_id_base, err) < 0)
+          || get_int (vm, what, "jail_id_base", 65536, 4294967295LL - 4096LL * 65536LL, &c->jail_id_base, err) < 0
+          || get_bool (vm, what, "template", &c->vm_template, err) < 0)
         goto out;
       if (strcmp (c->accelerator, "auto") != 0 && strcmp (c->accelerator, "kvm") != 0
           && strcmp (c->accelerator, "tcg") != 0)

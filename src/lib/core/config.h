@@ -34,6 +34,7 @@ struct runhv_config
   char *virtiofsd;
   int64_t boot_timeout_ms;
   int64_t jail_id_base; /* first host uid/gid of the VMMs' ranges, 0 = default */
+  bool vm_template;     /* [vm] template: VMs start from a saved VM (uvm/template.h) */
 };
 
 /* path NULL: $RUNHV_CONFIG, else /etc/runhv/runhv.toml when it exists, else

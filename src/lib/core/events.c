@@ -21,6 +21,13 @@ void
 events_record (const char *root, const char *type, const char *id, const char *isolation, pid_t pid,
                const int *exit_status)
 {
+  events_record_boot (root, type, id, isolation, pid, exit_status, NULL);
+}
+
+void
+events_record_boot (const char *root, const char *type, const char *id, const char *isolation, pid_t pid,
+                    const int *exit_status, const char *boot)
+{
   cleanup_free char *path = events_path (root);
   cleanup_free char *line = NULL;
   cleanup_close int fd = -1;
@@ -36,6 +43,8 @@ events_record (const char *root, const char *type, const char *id, const char *i
     json_object_set_new (j, "pid", json_integer (pid));
   if (exit_status)
     json_object_set_new (j, "exitStatus", json_integer (*exit_status));
+  if (boot)
+    json_object_set_new (j, "boot", json_string (boot));
   text = json_dumps (j, JSON_COMPACT);
   json_decref (j);
   if (text == NULL)

@@ -10,6 +10,9 @@
 /* Best effort: a failure to log never fails the operation.  */
 void events_record (const char *root, const char *type, const char *id, const char *isolation, pid_t pid,
                     const int *exit_status);
+/* The same with how a VM started: "template" or "cold" (vm-started).  */
+void events_record_boot (const char *root, const char *type, const char *id, const char *isolation, pid_t pid,
+                         const int *exit_status, const char *boot);
 char *events_path (const char *root);
 
 #endif

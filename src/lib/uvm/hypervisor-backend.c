@@ -986,6 +986,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       .debug = cfg->debug || log_get_level () >= LOG_LEVEL_DEBUG,
       .cgroup_parent = uvm_jail_cgroup_parent (spec->cgroups_path, ctx->systemd_cgroup),
       .jail_id_base = cfg->jail_id_base,
+      .template = cfg->vm_template,
     };
     if (ctx->host_vms)
       {

@@ -568,8 +568,8 @@ struct child_args
   const struct uvm_launch *l;
   char *const *argv;
   char *const *envp;
-  int sync;           /* go byte in; SYNC_ERROR out on failure */
-  int src[7], dst[7]; /* fds to place */
+  int sync;                                                 /* go byte in; SYNC_ERROR out on failure */
+  int src[UVM_JAIL_LAST_FD + 1], dst[UVM_JAIL_LAST_FD + 1]; /* fds to place */
   size_t nfds;
 };
 
@@ -681,7 +681,7 @@ load_seccomp (void)
 static void __attribute__ ((noreturn)) jail_child (struct child_args *a)
 {
   char go;
-  int hi[7];
+  int hi[UVM_JAIL_LAST_FD + 1];
   /* Still host root, in new pid/mount/ipc/uts/net namespaces owned by the
      host's user namespace (the VMM gets no capability over them).  */
   if (read (a->sync, &go, 1) != 1)
@@ -722,7 +722,7 @@ static void __attribute__ ((noreturn)) jail_child (struct child_args *a)
   for (size_t i = 0; i < a->nfds; i++)
     if (dup2 (hi[i], a->dst[i]) < 0)
       child_fail (a->sync, errno, "place an fd for the VMM");
-  syscall (SYS_close_range, UVM_JAIL_ALIVE_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+  syscall (SYS_close_range, UVM_JAIL_LAST_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
   {
     sigset_t none;
     sigemptyset (&none);
@@ -899,8 +899,24 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, int *
   else
     a.envp = qemu_env;
   {
-    int src[] = { null, logfd, logfd, l->agent_fd, l->tap_fd, confd, alive_w };
-    int dst[] = { 0, 1, 2, UVM_JAIL_AGENT_FD, UVM_JAIL_TAP_FD, UVM_JAIL_CONSOLE_FD, UVM_JAIL_ALIVE_FD };
+    int src[] = { null,
+                  logfd,
+                  logfd,
+                  l->agent_fd,
+                  l->tap_fd,
+                  confd,
+                  alive_w,
+                  l->restore ? l->restore_fd : -1,
+                  l->qmp ? l->qmp_fd : -1 };
+    int dst[] = { 0,
+                  1,
+                  2,
+                  UVM_JAIL_AGENT_FD,
+                  UVM_JAIL_TAP_FD,
+                  UVM_JAIL_CONSOLE_FD,
+                  UVM_JAIL_ALIVE_FD,
+                  UVM_JAIL_RESTORE_FD,
+                  UVM_JAIL_QMP_FD };
     for (size_t i = 0; i < sizeof (src) / sizeof (src[0]); i++)
       if (src[i] >= 0)
         {

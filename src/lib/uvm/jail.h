@@ -25,7 +25,10 @@
 #define UVM_JAIL_AGENT_FD 3
 #define UVM_JAIL_TAP_FD 4
 #define UVM_JAIL_CONSOLE_FD 5
-#define UVM_JAIL_ALIVE_FD 6 /* held until the VMM exits: its cgroup goes then */
+#define UVM_JAIL_ALIVE_FD 6   /* held until the VMM exits: its cgroup goes then */
+#define UVM_JAIL_RESTORE_FD 7 /* a template's migration stream (template.h) */
+#define UVM_JAIL_QMP_FD 8     /* a template's maker's QMP monitor */
+#define UVM_JAIL_LAST_FD UVM_JAIL_QMP_FD
 
 /* Host ids: VM ranges start at base (default below), each 65536 ids wide, at
    slot hash(id) mod UVM_JAIL_SLOTS.  */

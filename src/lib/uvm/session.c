@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,6 +31,7 @@
 #include "oci/state.h"
 #include "uvm/session-channel.h"
 #include "uvm/stream-writer.h"
+#include "uvm/template.h"
 #include "core/sync.h"
 #include "core/terminal.h"
 #include "core/util.h"
@@ -125,6 +127,7 @@ struct uvm_session
   struct uvm_session *next; /* the hosted sessions of this process */
   bool hosted;
   char *runtime_root, *id, *state_dir, *console_log, *vmm_log;
+  char *boot_why; /* why the VM booted rather than start from a template, or how its template came */
   int64_t jail_id_base;
   int report_fd; /* the supervisor's caller, while it boots: -1 when hosted */
   int agent;
@@ -1241,6 +1244,25 @@ agent_call_send (struct uvm_session *s, json_t *req, uint32_t *rid, runhv_error_
   return 0;
 }
 
+/* The last line QEMU wrote to its log (what it said as it failed), or
+   NULL.  */
+static char *
+last_line_of (const char *path)
+{
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  char *end, *start;
+  if (path == NULL || read_file (path, 1 << 16, &buf, &len, NULL) < 0 || len == 0)
+    return NULL;
+  end = buf + len;
+  while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
+    end--;
+  *end = '\0';
+  start = strrchr (buf, '\n');
+  start = start ? start + 1 : buf;
+  return *start ? xstrdup (start) : NULL;
+}
+
 static int
 agent_call_wait (struct uvm_session *s, uint32_t rid, long timeout_ms, json_t **resp, runhv_error_t *err)
 {
@@ -1275,9 +1297,11 @@ agent_call_wait (struct uvm_session *s, uint32_t rid, long timeout_ms, json_t **
               if (qemu_wait (s, true, &st))
                 {
                   s->qemu = 0;
-                  return runhv_error (err, "the VMM exited during boot (%s %d; see `%s` and `%s`)",
+                  cleanup_free char *said = last_line_of (s->vmm_log);
+                  return runhv_error (err, "the VMM exited during boot (%s %d%s%.200s; see `%s` and `%s`)",
                                       WIFSIGNALED (st) ? "signal" : "status",
-                                      WIFSIGNALED (st) ? WTERMSIG (st) : WEXITSTATUS (st), s->vmm_log, s->console_log);
+                                      WIFSIGNALED (st) ? WTERMSIG (st) : WEXITSTATUS (st), said ? ": " : "",
+                                      said ? said : "", s->vmm_log, s->console_log);
                 }
               return runhv_error (err, "the VMM closed the agent channel during boot (see `%s`)", s->console_log);
             }
@@ -1409,6 +1433,58 @@ vm_booted (struct uvm_session *s, const struct supervisor_config *cfg, uvm_sessi
   return on_booted != NULL ? on_booted (s->qemu, err) : 0;
 }
 
+/* Start from a VM template where this VM can (template.h), making it
+   first when there is none; else boot, and say why in the VM's info.  A
+   template that cannot be made is no reason to fail a VM: it boots.  */
+static int
+choose_template (struct uvm_session *s, const struct supervisor_config *cfg, struct uvm_launch *l, int *restore_fd)
+{
+  const char *unusable = cfg->template ? uvm_template_unusable (l) : "[vm] template = false";
+  runhv_error_t terr = NULL;
+  bool made = false;
+  if (unusable != NULL)
+    {
+      s->boot_why = xstrdup (unusable);
+      return 0;
+    }
+  *restore_fd = uvm_template_open (l, UVM_TEMPLATE_DIR, cfg->boot_timeout_ms, &made, &terr);
+  if (*restore_fd < 0)
+    {
+      log_warning ("container `%s`: its VM boots without a template: %s", cfg->id, terr->msg);
+      s->boot_why = xasprintf ("no template: %s", terr->msg);
+      runhv_error_release (&terr);
+      return 0;
+    }
+  if (made)
+    s->boot_why = xstrdup ("its template was made for it");
+  l->restore = true;
+  l->restore_fd = *restore_fd;
+  return 0;
+}
+
+/* The VM's hello: the rest of its boot is its own (agent_finish_boot):
+   fresh entropy for its crng, which a VM from a template shares with the
+   template until then, and the host's time, where the template's clock
+   stopped.  */
+static json_t *
+vm_hello (void)
+{
+  unsigned char seed[AGENT_HELLO_SEED_BYTES];
+  char hex[2 * AGENT_HELLO_SEED_BYTES + 1];
+  struct timespec now;
+  json_t *hello;
+  if (getrandom (seed, sizeof (seed), 0) != (ssize_t)sizeof (seed))
+    return NULL;
+  for (size_t i = 0; i < sizeof (seed); i++)
+    snprintf (hex + 2 * i, 3, "%02x", seed[i]);
+  clock_gettime (CLOCK_REALTIME, &now);
+  hello = json_pack ("{s:s,s:i,s:s,s:[I,I]}", "op", "hello", "version", AGENT_PROTO_VERSION, "seed", hex, "realtime",
+                     (json_int_t)now.tv_sec, (json_int_t)now.tv_nsec);
+  explicit_bzero (seed, sizeof (seed));
+  explicit_bzero (hex, sizeof (hex));
+  return hello;
+}
+
 static int
 boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_booted_fn on_booted, runhv_error_t *err)
 {
@@ -1416,6 +1492,7 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
   cleanup_free char *shared = xasprintf ("%s/shared", cfg->state_dir);
   cleanup_json json_t *resp = NULL;
   struct uvm_launch l;
+  cleanup_close int restore_fd = -1;
   int r;
 
   s->booting = true;
@@ -1463,6 +1540,11 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
     /* A shim stays where containerd put it, as runc's does.  */
     .caller_stays_out = s->hosted,
   };
+  if (choose_template (s, cfg, &l, &restore_fd) < 0)
+    {
+      close (sv[1]);
+      return -1;
+    }
   r = uvm_vmm_spawn (&l, &s->qemu, &s->alive_fd, err);
   close (sv[1]);
   if (r < 0)
@@ -1482,10 +1564,23 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
   leave_vm_ns (s);
   set_nonblock (s->agent, true);
   {
-    cleanup_json json_t *hello = json_pack ("{s:s,s:i}", "op", "hello", "version", AGENT_PROTO_VERSION);
+    cleanup_json json_t *hello = vm_hello ();
+    if (hello == NULL)
+      return runhv_make_error (err, errno, "getrandom: the VM's seed");
     if (agent_call (s, hello, cfg->boot_timeout_ms, &resp, err) < 0)
-      return -1;
-    events_record (cfg->runtime_root, "vm-started", cfg->id, "hypervisor", s->qemu, NULL);
+      {
+        if (l.restore)
+          {
+            /* A template no VM starts from is no use: the next VM makes
+               it anew.  */
+            uvm_template_discard (&l, UVM_TEMPLATE_DIR);
+            runhv_error_wrap (err, "the VM did not start from its template, which is now removed (the next VM "
+                                   "makes it anew; [vm] template = false boots each VM instead)");
+          }
+        return -1;
+      }
+    events_record_boot (cfg->runtime_root, "vm-started", cfg->id, "hypervisor", s->qemu, NULL,
+                        l.restore ? "template" : "cold");
     s->vm_started = true;
     json_decref (resp);
     resp = NULL;
@@ -1520,10 +1615,11 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
   s->next_sid = 16;
   {
     cleanup_free char *cgroup = uvm_jail_cgroup_path (&l);
-    s->info = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s,s:s,s:b}", "guest_pid", (int)s->vc[0].guest_pid, "accel", cfg->accel,
-                         "memory_mb", (json_int_t)cfg->sizing.memory_mb, "cpus", (json_int_t)cfg->sizing.cpus,
-                         "memory_source", cfg->sizing.memory_source, "cpus_source", cfg->sizing.cpus_source, "cgroup",
-                         cgroup, "hosted", s->hosted);
+    s->info
+      = json_pack ("{s:i,s:s,s:I,s:I,s:s,s:s,s:s,s:b,s:s,s:s*}", "guest_pid", (int)s->vc[0].guest_pid, "accel",
+                   cfg->accel, "memory_mb", (json_int_t)cfg->sizing.memory_mb, "cpus", (json_int_t)cfg->sizing.cpus,
+                   "memory_source", cfg->sizing.memory_source, "cpus_source", cfg->sizing.cpus_source, "cgroup", cgroup,
+                   "hosted", s->hosted, "boot", l.restore ? "template" : "cold", "boot_why", s->boot_why);
   }
   s->booting = false;
   return 0;
@@ -1649,6 +1745,7 @@ uvm_session_free (struct uvm_session *s)
   free (s->pkind);
   free (s->psid);
   free (s->runtime_root);
+  free (s->boot_why);
   free (s->id);
   free (s->state_dir);
   free (s->console_log);

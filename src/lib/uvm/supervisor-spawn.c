@@ -44,29 +44,30 @@ config_to_json (const struct supervisor_config *c)
   for (size_t i = 0; i < c->n_binds; i++)
     json_array_append_new (binds, json_pack ("{s:I,s:s,s:s,s:b}", "index", (json_int_t)c->binds[i].index, "host",
                                              c->binds[i].host, "shared", c->binds[i].shared, "file", c->binds[i].file));
-  return json_pack (
-    "{s:o,s:o,s:o,s:o,s:o,s:o,s:O,s:o,"
-    "s:{s:I,s:I,s:o,s:o,s:I,s:I,s:f},"
-    "s:{s:o,s:o,s:o,s:o,s:o,s:o},"
-    "s:o,s:o,s:I,s:b,s:I,s:b,s:o,s:b,s:b,s:b,s:o,s:o,s:o,s:I,s:i}",
-    "runtime_root", nullable (c->runtime_root), "id", nullable (c->id), "state_dir", nullable (c->state_dir),
-    "console_log", nullable (c->console_log), "vmm_log", nullable (c->vmm_log), "rootfs", nullable (c->rootfs),
-    "guest_spec", c->guest_spec, "binds", binds,
-    /* sizing */
-    "sizing", "memory_mb", (json_int_t)c->sizing.memory_mb, "cpus", (json_int_t)c->sizing.cpus, "memory_source",
-    nullable (c->sizing.memory_source), "cpus_source", nullable (c->sizing.cpus_source), "qos_bps",
-    (json_int_t)c->sizing.qos_bps, "qos_iops", (json_int_t)c->sizing.qos_iops, "cpu_quota_scale",
-    c->sizing.cpu_quota_scale,
-    /* artifacts */
-    "art", "kernel", nullable (a->kernel), "initrd", nullable (a->initrd), "qemu", nullable (a->qemu), "virtiofsd",
-    nullable (a->virtiofsd), "kernel_release", nullable (a->kernel_release), "initrd_release",
-    nullable (a->initrd_release),
-    /* the rest */
-    "accel", nullable (c->accel), "shared_fs", nullable (c->shared_fs), "tsc_khz", (json_int_t)c->tsc_khz,
-    "tsc_reliable", c->tsc_reliable, "boot_timeout_ms", (json_int_t)c->boot_timeout_ms, "terminal", c->terminal,
-    "console_socket", nullable (c->console_socket), "console_receiver", c->console_receiver >= 0, "tap", c->tap_fd >= 0,
-    "debug", c->debug, "mac", nullable (c->mac), "net_cmdline", nullable (c->net_cmdline), "cgroup_parent",
-    nullable (c->cgroup_parent), "jail_id_base", (json_int_t)c->jail_id_base, "log_level", (int)log_get_level ());
+  return json_pack ("{s:o,s:o,s:o,s:o,s:o,s:o,s:O,s:o,"
+                    "s:{s:I,s:I,s:o,s:o,s:I,s:I,s:f},"
+                    "s:{s:o,s:o,s:o,s:o,s:o,s:o},"
+                    "s:o,s:o,s:I,s:b,s:I,s:b,s:o,s:b,s:b,s:b,s:o,s:o,s:o,s:I,s:b,s:i}",
+                    "runtime_root", nullable (c->runtime_root), "id", nullable (c->id), "state_dir",
+                    nullable (c->state_dir), "console_log", nullable (c->console_log), "vmm_log", nullable (c->vmm_log),
+                    "rootfs", nullable (c->rootfs), "guest_spec", c->guest_spec, "binds", binds,
+                    /* sizing */
+                    "sizing", "memory_mb", (json_int_t)c->sizing.memory_mb, "cpus", (json_int_t)c->sizing.cpus,
+                    "memory_source", nullable (c->sizing.memory_source), "cpus_source",
+                    nullable (c->sizing.cpus_source), "qos_bps", (json_int_t)c->sizing.qos_bps, "qos_iops",
+                    (json_int_t)c->sizing.qos_iops, "cpu_quota_scale", c->sizing.cpu_quota_scale,
+                    /* artifacts */
+                    "art", "kernel", nullable (a->kernel), "initrd", nullable (a->initrd), "qemu", nullable (a->qemu),
+                    "virtiofsd", nullable (a->virtiofsd), "kernel_release", nullable (a->kernel_release),
+                    "initrd_release", nullable (a->initrd_release),
+                    /* the rest */
+                    "accel", nullable (c->accel), "shared_fs", nullable (c->shared_fs), "tsc_khz",
+                    (json_int_t)c->tsc_khz, "tsc_reliable", c->tsc_reliable, "boot_timeout_ms",
+                    (json_int_t)c->boot_timeout_ms, "terminal", c->terminal, "console_socket",
+                    nullable (c->console_socket), "console_receiver", c->console_receiver >= 0, "tap", c->tap_fd >= 0,
+                    "debug", c->debug, "mac", nullable (c->mac), "net_cmdline", nullable (c->net_cmdline),
+                    "cgroup_parent", nullable (c->cgroup_parent), "jail_id_base", (json_int_t)c->jail_id_base,
+                    "template", c->template, "log_level", (int)log_get_level ());
 }
 
 pid_t
@@ -150,6 +151,7 @@ config_from_json (json_t *j, struct supervisor_config *c, runhv_error_t *err)
   c->debug = json_is_true (json_object_get (j, "debug"));
   c->cgroup_parent = str_or_null (j, "cgroup_parent");
   c->jail_id_base = json_integer_value (json_object_get (j, "jail_id_base"));
+  c->template = json_is_true (json_object_get (j, "template"));
   if (c->id == NULL || c->state_dir == NULL || c->rootfs == NULL || c->accel == NULL || art.kernel == NULL
       || art.initrd == NULL || art.qemu == NULL || c->sizing.memory_mb <= 0 || c->sizing.cpus <= 0)
     return runhv_error (err, "the VM supervisor's configuration is malformed (a required field is missing)");

@@ -57,6 +57,7 @@ struct supervisor_config
   bool debug;
   const char *cgroup_parent; /* the VMM's parent cgroup (jail.h), NULL = /runhv */
   int64_t jail_id_base;      /* [vm] jail_id_base, 0 = default */
+  bool template;             /* [vm] template: start from a VM template where one can be (template.h) */
 };
 
 /* The exec'd supervisor's life: it hosts the VM's session (session.h)

@@ -170,6 +170,21 @@ uvm_vmm_argv (const struct uvm_launch *l)
       add (&v, "-device");
       addf (&v, "virtio-net-device,netdev=net0%s%s", l->mac ? ",mac=" : "", l->mac ? l->mac : "");
     }
+  /* A template (template.h): its maker drives QEMU's monitor; a VM made
+     from it starts by loading where the template's guest stood and runs
+     on from there once loaded (the template was saved running).  */
+  if (l->qmp)
+    {
+      add (&v, "-chardev");
+      addf (&v, "socket,id=qmp,fd=%d", UVM_JAIL_QMP_FD);
+      add (&v, "-mon");
+      add (&v, "chardev=qmp,mode=control");
+    }
+  if (l->restore)
+    {
+      add (&v, "-incoming");
+      addf (&v, "fd:%d", UVM_JAIL_RESTORE_FD);
+    }
   /* QEMU's own seccomp filter: no obsolete syscalls, no setuid, no fork or
      exec, no scheduler or resource changes.  */
   add (&v, "-sandbox");

@@ -28,6 +28,14 @@ struct uvm_launch
   const char *mac;
   const char *net_cmdline; /* runhv.net=... for the agent */
   bool debug;
+  /* A VM template (template.h): `restore` starts the VM from the
+     migration stream on restore_fd, where the template's guest stood, not
+     from a boot; `qmp` gives QEMU a QMP monitor on qmp_fd (the template's
+     maker saves the VM through it).  */
+  bool restore;
+  int restore_fd;
+  bool qmp;
+  int qmp_fd;
   /* The jail (jail.h).  NULL/0 = defaults: the cgroup under /runhv, host
      ids from UVM_JAIL_DEFAULT_ID_BASE.  */
   const char *cgroup_parent; /* parent cgroup path, e.g. from uvm_jail_cgroup_parent */
