@@ -21,7 +21,9 @@ def breakdown(pid, ram_mib, tb_mib):
             size = int(m.group(2), 16) - int(m.group(1), 16)
             perms, name = m.group(3), m.group(4)
             mib = size / (1 << 20)
-            if name in ("/kernel", "/initrd") or name.endswith(("vmlinux", "initramfs.cpio")):
+            if name.startswith("/memfd:runhv-vm-ram"):  # a VM from a template: its copy of the template's memory
+                cur = "guest RAM"
+            elif name in ("/kernel", "/initrd") or name.endswith(("vmlinux", "initramfs.cpio")):
                 cur = "kernel and initrd files"
             elif name.startswith("/") and "(deleted)" not in name:
                 cur = "QEMU binary and libraries"

@@ -22,7 +22,7 @@ template_of() {
 # Remove the templates of VMs of $1 MiB (only this test's).
 forget_template() {
   local t
-  for t in $(template_of "$1"); do rm -f "$TEMPLATES/$t.key" "$TEMPLATES/$t.state"; done
+  for t in $(template_of "$1"); do rm -f "$TEMPLATES/$t.key" "$TEMPLATES/$t.state" "$TEMPLATES/$t.mem"; done
 }
 
 sized() {
@@ -52,7 +52,9 @@ boot_of() {
   name=$(template_of 232)
   [ -n "$name" ] || fail "no template of 232 MiB VMs in $TEMPLATES"
   ino=$(stat -c %i "$TEMPLATES/$name.state")
-  [ "$(stat -c '%a %U' "$TEMPLATES/$name.state")" = "400 root" ] || fail "template mode: $(stat -c '%a %U' "$TEMPLATES/$name.state")"
+  for f in state mem; do
+    [ "$(stat -c '%a %U' "$TEMPLATES/$name.$f")" = "400 root" ] || fail "template's $f: $(stat -c '%a %U' "$TEMPLATES/$name.$f")"
+  done
   [ "$(stat -c '%a %U' "$TEMPLATES")" = "700 root" ]
   run rhc run --isolation=hypervisor --bundle "$BUNDLE" t2
   [ "$status" -eq 0 ] || fail "t2: $output; QEMU: $(vmm_log t2)"

@@ -907,7 +907,8 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, int *
                   confd,
                   alive_w,
                   l->restore ? l->restore_fd : -1,
-                  l->qmp ? l->qmp_fd : -1 };
+                  l->qmp ? l->qmp_fd : -1,
+                  l->memory_file ? l->memory_fd : -1 };
     int dst[] = { 0,
                   1,
                   2,
@@ -916,7 +917,8 @@ uvm_jail_spawn (const struct uvm_launch *l, char *const *argv, pid_t *pid, int *
                   UVM_JAIL_CONSOLE_FD,
                   UVM_JAIL_ALIVE_FD,
                   UVM_JAIL_RESTORE_FD,
-                  UVM_JAIL_QMP_FD };
+                  UVM_JAIL_QMP_FD,
+                  UVM_JAIL_MEMORY_FD };
     for (size_t i = 0; i < sizeof (src) / sizeof (src[0]); i++)
       if (src[i] >= 0)
         {

@@ -27,8 +27,10 @@
 #define UVM_JAIL_CONSOLE_FD 5
 #define UVM_JAIL_ALIVE_FD 6   /* held until the VMM exits: its cgroup goes then */
 #define UVM_JAIL_RESTORE_FD 7 /* a template's migration stream (template.h) */
-#define UVM_JAIL_QMP_FD 8     /* a template's maker's QMP monitor */
-#define UVM_JAIL_LAST_FD UVM_JAIL_QMP_FD
+#define UVM_JAIL_RESTORE_FD_STR "7"
+#define UVM_JAIL_QMP_FD 8    /* QMP monitor: a template's maker, a VM loading a template */
+#define UVM_JAIL_MEMORY_FD 9 /* guest RAM as a file: a template's, or a VM's copy of one */
+#define UVM_JAIL_LAST_FD UVM_JAIL_MEMORY_FD
 
 /* Host ids: VM ranges start at base (default below), each 65536 ids wide, at
    slot hash(id) mod UVM_JAIL_SLOTS.  */

@@ -1435,30 +1435,38 @@ vm_booted (struct uvm_session *s, const struct supervisor_config *cfg, uvm_sessi
 
 /* Start from a VM template where this VM can (template.h), making it
    first when there is none; else boot, and say why in the VM's info.  A
-   template that cannot be made is no reason to fail a VM: it boots.  */
+   template that cannot be made is no reason to fail a VM: it boots.  The
+   launch gets the template's state, a copy of its memory and a monitor,
+   whose host end is *qmp; the caller closes all three.  */
 static int
-choose_template (struct uvm_session *s, const struct supervisor_config *cfg, struct uvm_launch *l, int *restore_fd)
+choose_template (struct uvm_session *s, const struct supervisor_config *cfg, struct uvm_launch *l,
+                 struct uvm_template_files *files, int *qmp, runhv_error_t *err)
 {
   const char *unusable = cfg->template ? uvm_template_unusable (l) : "[vm] template = false";
   runhv_error_t terr = NULL;
   bool made = false;
+  int sv[2];
   if (unusable != NULL)
     {
       s->boot_why = xstrdup (unusable);
       return 0;
     }
-  *restore_fd = uvm_template_open (l, UVM_TEMPLATE_DIR, cfg->boot_timeout_ms, &made, &terr);
-  if (*restore_fd < 0)
+  if (uvm_template_open (l, UVM_TEMPLATE_DIR, cfg->boot_timeout_ms, &made, files, &terr) < 0)
     {
       log_warning ("container `%s`: its VM boots without a template: %s", cfg->id, terr->msg);
       s->boot_why = xasprintf ("no template: %s", terr->msg);
       runhv_error_release (&terr);
       return 0;
     }
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return runhv_make_error (err, errno, "socketpair");
   if (made)
     s->boot_why = xstrdup ("its template was made for it");
-  l->restore = true;
-  l->restore_fd = *restore_fd;
+  *qmp = sv[0];
+  l->restore = l->memory_file = l->qmp = true;
+  l->restore_fd = files->state_fd;
+  l->memory_fd = files->memory_fd;
+  l->qmp_fd = sv[1];
   return 0;
 }
 
@@ -1492,7 +1500,8 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
   cleanup_free char *shared = xasprintf ("%s/shared", cfg->state_dir);
   cleanup_json json_t *resp = NULL;
   struct uvm_launch l;
-  cleanup_close int restore_fd = -1;
+  struct uvm_template_files files = { .state_fd = -1, .memory_fd = -1 };
+  cleanup_close int qmp = -1;
   int r;
 
   s->booting = true;
@@ -1540,13 +1549,22 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
     /* A shim stays where containerd put it, as runc's does.  */
     .caller_stays_out = s->hosted,
   };
-  if (choose_template (s, cfg, &l, &restore_fd) < 0)
+  r = choose_template (s, cfg, &l, &files, &qmp, err);
+  if (r == 0)
+    r = uvm_vmm_spawn (&l, &s->qemu, &s->alive_fd, err);
+  close (sv[1]);
+  /* QEMU holds its copies now.  */
+  for (int i = 0; i < 3; i++)
     {
-      close (sv[1]);
+      int fd = i == 0 ? files.state_fd : i == 1 ? files.memory_fd : l.qmp ? l.qmp_fd : -1;
+      if (fd >= 0)
+        close (fd);
+    }
+  if (r == 0 && l.restore && uvm_template_start (qmp, cfg->boot_timeout_ms, err) < 0)
+    {
+      uvm_template_discard (&l, UVM_TEMPLATE_DIR);
       return -1;
     }
-  r = uvm_vmm_spawn (&l, &s->qemu, &s->alive_fd, err);
-  close (sv[1]);
   if (r < 0)
     return -1;
   /* QEMU holds the tap now: it goes when QEMU does (a hosted session's

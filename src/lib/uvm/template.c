@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -42,8 +44,7 @@ key_add_file (char **key, const char *what, const char *path)
   else
     n = xasprintf ("%s%s %s dev=%llu ino=%llu size=%lld mtime=%lld.%09ld ctime=%lld.%09ld\n", *key, what, path,
                    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, (long long)st.st_size,
-                   (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec,
-                   st.st_ctim.tv_nsec);
+                   (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
   free (*key);
   *key = n;
 }
@@ -60,7 +61,7 @@ template_key (const struct uvm_launch *l)
   char *key = xasprintf ("runhv VM template, agent protocol %d\n", AGENT_PROTO_VERSION);
   k.id = "template";
   k.qos_bps = k.qos_iops = 0;
-  k.restore = k.qmp = false;
+  k.restore = k.qmp = k.memory_file = false;
   key_add_file (&key, "qemu", l->art->qemu);
   key_add_file (&key, "kernel", l->art->kernel);
   key_add_file (&key, "initrd", l->art->initrd);
@@ -84,25 +85,73 @@ template_name (const char *key)
   return xasprintf ("%016llx", (unsigned long long)h);
 }
 
-/* The template's state, when its key file says it is the one for `key`.  */
+/* A copy of the template's memory for one VM, whose guest writes it: a
+   memfd only that VM's QEMU holds (templates stay read-only), holes kept. */
 static int
-open_existing (int dirfd, const char *name, const char *key)
+copy_memory (int src, runhv_error_t *err)
 {
-  cleanup_free char *kf = xasprintf ("%s.key", name), *sf = xasprintf ("%s.state", name), *have = NULL;
+  struct stat st;
+  cleanup_close int dst = memfd_create ("runhv-vm-ram", MFD_CLOEXEC);
+  off_t data = 0, hole;
   int fd;
-  if (read_file_at (dirfd, kf, 1 << 20, &have, NULL, NULL) < 0 || strcmp (have, key) != 0)
-    return -1;
-  fd = openat (dirfd, sf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd >= 0)
-    utimensat (dirfd, kf, NULL, 0); /* recently used: evicted last */
+  if (dst < 0 || fstat (src, &st) < 0 || ftruncate (dst, st.st_size) < 0)
+    return runhv_make_error (err, errno, "VM template: a copy of its memory");
+  while ((data = lseek (src, data, SEEK_DATA)) >= 0)
+    {
+      hole = lseek (src, data, SEEK_HOLE);
+      if (hole < 0)
+        hole = st.st_size;
+      /* In the kernel, page cache to page cache (copy_file_range will not
+         cross from the template's tmpfs to a memfd).  */
+      if (lseek (dst, data, SEEK_SET) < 0)
+        return runhv_make_error (err, errno, "VM template: copy its memory");
+      while (data < hole)
+        {
+          ssize_t n = sendfile (dst, src, &data, (size_t)(hole - data));
+          if (n <= 0)
+            return runhv_make_error (err, n == 0 ? EIO : errno, "VM template: copy its memory");
+        }
+    }
+  if (errno != ENXIO)
+    return runhv_make_error (err, errno, "VM template: read its memory's extents");
+  fd = dst;
+  dst = -1;
   return fd;
+}
+
+/* The template's files, when its key file says it is the one for `key`:
+   its device state, and a copy of its memory.  False when there is none. */
+static bool
+open_existing (int dirfd, const char *name, const char *key, struct uvm_template_files *out, runhv_error_t *err)
+{
+  cleanup_free char *kf = xasprintf ("%s.key", name), *sf = xasprintf ("%s.state", name),
+                    *mf = xasprintf ("%s.mem", name), *have = NULL;
+  cleanup_close int state = -1, mem = -1;
+  if (read_file_at (dirfd, kf, 1 << 20, &have, NULL, NULL) < 0 || strcmp (have, key) != 0)
+    return false;
+  state = openat (dirfd, sf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  mem = openat (dirfd, mf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (state < 0 || mem < 0)
+    return false;
+  out->memory_fd = copy_memory (mem, err);
+  if (out->memory_fd < 0)
+    {
+      out->state_fd = -1;
+      return true; /* there is one, and *err says why it is no use */
+    }
+  out->state_fd = state;
+  state = -1;
+  utimensat (dirfd, kf, NULL, 0); /* recently used: evicted last */
+  return true;
 }
 
 static void
 remove_template (int dirfd, const char *name)
 {
-  cleanup_free char *kf = xasprintf ("%s.key", name), *sf = xasprintf ("%s.state", name);
+  cleanup_free char *kf = xasprintf ("%s.key", name), *sf = xasprintf ("%s.state", name),
+                    *mf = xasprintf ("%s.mem", name);
   unlinkat (dirfd, sf, 0);
+  unlinkat (dirfd, mf, 0);
   unlinkat (dirfd, kf, 0);
 }
 
@@ -156,7 +205,7 @@ static int
 template_hello (int agent, long deadline, runhv_error_t *err)
 {
   cleanup_json json_t *hello
-      = json_pack ("{s:s,s:i,s:b}", "op", "hello", "version", AGENT_PROTO_VERSION, "template", 1);
+    = json_pack ("{s:s,s:i,s:b}", "op", "hello", "version", AGENT_PROTO_VERSION, "template", 1);
   cleanup_free char *text = json_dumps (hello, JSON_COMPACT);
   uint8_t hdr[AGENT_PROTO_HEADER];
   struct frame_reader r;
@@ -274,8 +323,7 @@ qmp_command (struct qmp *q, json_t *cmd, int fd, json_t **ret, runhv_error_t *er
         return -1;
       if ((e = json_object_get (r, "error")) != NULL)
         {
-          runhv_error (err, "QEMU refused `%s`: %.256s", what,
-                       json_string_value (json_object_get (e, "desc")) ?: "?");
+          runhv_error (err, "QEMU refused `%s`: %.256s", what, json_string_value (json_object_get (e, "desc")) ?: "?");
           json_decref (r);
           return -1;
         }
@@ -288,6 +336,15 @@ qmp_command (struct qmp *q, json_t *cmd, int fd, json_t **ret, runhv_error_t *er
         }
       json_decref (r); /* an event */
     }
+}
+
+/* Guest RAM is a file of its own (the template's memory): the device
+   state leaves it out, and a VM loading that state expects it to.  */
+static json_t *
+ignore_shared (void)
+{
+  return json_pack ("{s:s,s:{s:[{s:s,s:b}]}}", "execute", "migrate-set-capabilities", "arguments", "capabilities",
+                    "capability", "x-ignore-shared", "state", 1);
 }
 
 /* Save the running VM into state_fd.  It is saved running, so a VM that
@@ -305,14 +362,15 @@ save_vm (int qmp_fd, int state_fd, long deadline, runhv_error_t *err)
   json_decref (greeting);
   {
     cleanup_json json_t *caps = json_pack ("{s:s}", "execute", "qmp_capabilities");
+    cleanup_json json_t *shared = ignore_shared ();
     /* QEMU's default of 32 MiB/s would make saving take 0.7 s.  */
     cleanup_json json_t *bw = json_pack ("{s:s,s:{s:I}}", "execute", "migrate-set-parameters", "arguments",
                                          "max-bandwidth", (json_int_t)1 << 40);
     cleanup_json json_t *getfd = json_pack ("{s:s,s:{s:s}}", "execute", "getfd", "arguments", "fdname", "template");
-    cleanup_json json_t *migrate
-        = json_pack ("{s:s,s:{s:s}}", "execute", "migrate", "arguments", "uri", "fd:template");
-    if (qmp_command (q, caps, -1, NULL, err) < 0 || qmp_command (q, bw, -1, NULL, err) < 0
-        || qmp_command (q, getfd, state_fd, NULL, err) < 0 || qmp_command (q, migrate, -1, NULL, err) < 0)
+    cleanup_json json_t *migrate = json_pack ("{s:s,s:{s:s}}", "execute", "migrate", "arguments", "uri", "fd:template");
+    if (qmp_command (q, caps, -1, NULL, err) < 0 || qmp_command (q, shared, -1, NULL, err) < 0
+        || qmp_command (q, bw, -1, NULL, err) < 0 || qmp_command (q, getfd, state_fd, NULL, err) < 0
+        || qmp_command (q, migrate, -1, NULL, err) < 0)
       goto out;
   }
   for (;;)
@@ -339,6 +397,16 @@ out:
   return ret;
 }
 
+/* Keep a made file: no one may write it any more; link it in place.  */
+static int
+keep_file (int fd, int dirfd, const char *dir, const char *name, runhv_error_t *err)
+{
+  cleanup_free char *proc = xasprintf ("/proc/self/fd/%d", fd);
+  if (fchown (fd, 0, 0) < 0 || fchmod (fd, 0400) < 0 || linkat (AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+    return runhv_make_error (err, errno, "VM template: keep `%s/%s`", dir, name);
+  return 0;
+}
+
 static int
 make_template (const struct uvm_launch *l, const char *dir, int dirfd, const char *name, const char *key,
                long timeout_ms, runhv_error_t *err)
@@ -346,24 +414,33 @@ make_template (const struct uvm_launch *l, const char *dir, int dirfd, const cha
   cleanup_free char *work = xasprintf ("%s/%s.work", dir, name), *shared = xasprintf ("%s/shared", work);
   cleanup_free char *console = xasprintf ("%s/%s.console", dir, name), *vmm_log = xasprintf ("%s/%s.log", dir, name);
   cleanup_free char *id = xasprintf ("template-%s", name), *kf = xasprintf ("%s.key", name);
-  cleanup_free char *sf = xasprintf ("%s.state", name), *kpath = xasprintf ("%s/%s", dir, kf), *tmp = NULL;
-  cleanup_close int state = -1, alive = -1;
+  cleanup_free char *sf = xasprintf ("%s.state", name), *mf = xasprintf ("%s.mem", name);
+  cleanup_free char *kpath = xasprintf ("%s/%s", dir, kf);
+  cleanup_close int state = -1, mem = -1, alive = -1;
   int agent[2] = { -1, -1 }, qmp[2] = { -1, -1 };
   long deadline = monotonic_ms () + timeout_ms;
   struct uvm_launch t = *l;
+  int64_t base;
   pid_t vmm = -1;
   int ret = -1;
   runhv_error_t ignored = NULL;
 
+  t.id = id;
+  base = uvm_jail_id_base (t.id, t.jail_id_base);
   /* A maker killed earlier may have left its work directory.  */
   if (rm_rf (work, &ignored) < 0)
     runhv_error_release (&ignored);
   if (mkdir_p (shared, 0755, err) < 0)
     return -1;
-  state = openat (dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0400);
-  if (state < 0)
+  /* Both files are nameless until whole.  The memory is the jailed QEMU's
+     own (its user namespace's root) while it boots and saves; root's and
+     read-only once kept.  */
+  state = openat (dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  mem = openat (dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (state < 0 || mem < 0 || ftruncate (mem, (off_t)l->memory_mb << 20) < 0
+      || fchown (mem, (uid_t)base, (gid_t)base) < 0)
     {
-      runhv_make_error (err, errno, "VM template: a file in `%s`", dir);
+      runhv_make_error (err, errno, "VM template: files in `%s`", dir);
       goto out;
     }
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, agent) < 0
@@ -372,7 +449,6 @@ make_template (const struct uvm_launch *l, const char *dir, int dirfd, const cha
       runhv_make_error (err, errno, "socketpair");
       goto out;
     }
-  t.id = id;
   t.shared_dir = shared;
   t.agent_fd = agent[1];
   t.console_log = console;
@@ -381,6 +457,8 @@ make_template (const struct uvm_launch *l, const char *dir, int dirfd, const cha
   t.restore = false;
   t.qmp = true;
   t.qmp_fd = qmp[1];
+  t.memory_file = true;
+  t.memory_fd = mem;
   /* The template's QEMU has a cgroup of its own, never its caller's.  */
   t.caller_stays_out = true;
   if (uvm_vmm_spawn (&t, &vmm, &alive, err) < 0)
@@ -396,14 +474,17 @@ make_template (const struct uvm_launch *l, const char *dir, int dirfd, const cha
       runhv_error_wrap (err, "make VM template %s (its console `%s`, QEMU's log `%s`)", name, console, vmm_log);
       goto out;
     }
-  tmp = xasprintf ("/proc/self/fd/%d", state);
+  /* Nothing writes the memory once its QEMU is gone.  */
+  kill (vmm, SIGKILL);
+  waitpid (vmm, NULL, 0);
+  vmm = -1;
   remove_template (dirfd, name);
-  if (write_file_atomic (kpath, key, strlen (key), 0600, err) < 0)
-    goto out;
-  if (linkat (AT_FDCWD, tmp, dirfd, sf, AT_SYMLINK_FOLLOW) < 0)
+  /* The key first, the state last: a template is whole once its state is
+     there, and whatever instant this is killed at, it is whole or not.  */
+  if (write_file_atomic (kpath, key, strlen (key), 0600, err) < 0 || keep_file (mem, dirfd, dir, mf, err) < 0
+      || keep_file (state, dirfd, dir, sf, err) < 0)
     {
-      runhv_make_error (err, errno, "VM template: keep `%s/%s`", dir, sf);
-      unlinkat (dirfd, kf, 0);
+      remove_template (dirfd, name);
       goto out;
     }
   ret = 0;
@@ -427,33 +508,42 @@ out:
   return ret;
 }
 
+/* The template's files, or *err.  */
+static int
+found (bool there, const struct uvm_template_files *out)
+{
+  return there && out->state_fd >= 0 ? 0 : -1;
+}
+
 int
-uvm_template_open (const struct uvm_launch *l, const char *dir, long timeout_ms, bool *made, runhv_error_t *err)
+uvm_template_open (const struct uvm_launch *l, const char *dir, long timeout_ms, bool *made,
+                   struct uvm_template_files *out, runhv_error_t *err)
 {
   cleanup_free char *key = template_key (l);
   cleanup_free char *name = template_name (key);
   cleanup_free char *lock = xasprintf ("%s.lock", name);
   cleanup_close int dirfd = -1, lockfd = -1;
-  int fd;
+  bool there;
 
   *made = false;
+  out->state_fd = out->memory_fd = -1;
   if (mkdir_p (dir, 0700, err) < 0)
     return -1;
   dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return runhv_make_error (err, errno, "open `%s`", dir);
-  fd = open_existing (dirfd, name, key);
-  if (fd >= 0)
-    return fd;
+  there = open_existing (dirfd, name, key, out, err);
+  if (there)
+    return found (there, out);
   lockfd = openat (dirfd, lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lockfd < 0)
     return runhv_make_error (err, errno, "open `%s/%s`", dir, lock);
   if (flock (lockfd, LOCK_EX) < 0)
     return runhv_make_error (err, errno, "lock `%s/%s`", dir, lock);
   /* Made by whoever held the lock before us?  */
-  fd = open_existing (dirfd, name, key);
-  if (fd >= 0)
-    return fd;
+  there = open_existing (dirfd, name, key, out, err);
+  if (there)
+    return found (there, out);
   {
     int64_t t0 = monotonic_ms ();
     if (make_template (l, dir, dirfd, name, key, timeout_ms, err) < 0)
@@ -462,10 +552,30 @@ uvm_template_open (const struct uvm_launch *l, const char *dir, long timeout_ms,
   }
   *made = true;
   evict (dirfd, name);
-  fd = open_existing (dirfd, name, key);
-  if (fd < 0)
-    return runhv_make_error (err, errno, "VM template: open `%s/%s.state`", dir, name);
-  return fd;
+  there = open_existing (dirfd, name, key, out, err);
+  if (!there)
+    return runhv_error (err, "VM template: `%s/%s` is gone as soon as made", dir, name);
+  return found (there, out);
+}
+
+int
+uvm_template_start (int qmp_fd, long timeout_ms, runhv_error_t *err)
+{
+  struct qmp *q = xmalloc0 (sizeof (*q));
+  cleanup_json json_t *caps = json_pack ("{s:s}", "execute", "qmp_capabilities");
+  cleanup_json json_t *shared = ignore_shared ();
+  cleanup_json json_t *incoming
+    = json_pack ("{s:s,s:{s:s}}", "execute", "migrate-incoming", "arguments", "uri", "fd:" UVM_JAIL_RESTORE_FD_STR);
+  json_t *greeting = NULL;
+  int ret = -1;
+  q->fd = qmp_fd;
+  q->deadline = monotonic_ms () + timeout_ms;
+  if (qmp_line (q, &greeting, err) == 0 && qmp_command (q, caps, -1, NULL, err) == 0
+      && qmp_command (q, shared, -1, NULL, err) == 0 && qmp_command (q, incoming, -1, NULL, err) == 0)
+    ret = 0;
+  json_decref (greeting);
+  free (q);
+  return ret < 0 ? runhv_error_wrap (err, "start the VM from its template") : 0;
 }
 
 void

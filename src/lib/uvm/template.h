@@ -1,9 +1,10 @@
 /* VM templates (Kata's VM factory, Firecracker's snapshots): a utility VM
-   booted once to the point where its agent waits for its host, then saved
-   with QEMU's migration to a file; each later VM of the same make loads
-   that file instead of booting (`-incoming`), and its agent finishes the
-   boot with what is the VM's own: fresh entropy into the guest's crng,
-   the host's time, its shared filesystem.  A template is specific to
+   booted once to the point where its agent waits for its host, its RAM a
+   file, its devices and CPUs then saved with QEMU's migration to another;
+   each later VM of the same make runs on a copy of that RAM and loads
+   those devices instead of booting, and its agent finishes the boot with
+   what is the VM's own: fresh entropy into the guest's crng, the host's
+   time, its shared filesystem.  A template is specific to
    everything that shapes the guest (QEMU, kernel and initramfs files,
    memory, vCPUs, accelerator, command line, devices): its name is a hash
    of those, its key file spells them out.  docs/hypervisor.md ("VM
@@ -20,7 +21,8 @@
 /* Where templates live: root's, in memory, gone at the host's reboot.  */
 #define UVM_TEMPLATE_DIR UVM_PROBE_CACHE_DIR "/vm-templates"
 /* Templates kept at once (each is the guest memory its boot touched,
-   16-20 MiB for the lean guest); the least recently used goes first.  */
+   16-20 MiB of memory for the lean guest); the least recently used goes
+   first.  */
 #define UVM_TEMPLATE_MAX 8
 
 /* Why a VM launched as `l` cannot start from a template (NULL: it can).
@@ -28,12 +30,27 @@
    template has none.  */
 const char *uvm_template_unusable (const struct uvm_launch *l);
 
-/* An fd open read-only on the template of VMs launched as `l` (their
-   restore_fd), made first when there is none (*made: by this call), in
-   `dir`; one maker per template at a time, the others wait for it.
-   Making boots a VM in the same jail as any other and waits at most
-   timeout_ms for its agent.  */
-int uvm_template_open (const struct uvm_launch *l, const char *dir, long timeout_ms, bool *made, runhv_error_t *err);
+/* What a VM loads from a template: its device state, read-only
+   (restore_fd), and a copy of its memory that only this VM's QEMU will
+   hold and write (memory_fd, a memfd).  */
+struct uvm_template_files
+{
+  int state_fd;
+  int memory_fd;
+};
+
+/* The template of VMs launched as `l` in `dir`, made first when there is
+   none (*made: by this call); one maker per template at a time, the
+   others wait for it.  Making boots a VM in the same jail as any other
+   and waits at most timeout_ms for its agent and its save.  The caller
+   closes both fds.  */
+int uvm_template_open (const struct uvm_launch *l, const char *dir, long timeout_ms, bool *made,
+                       struct uvm_template_files *out, runhv_error_t *err);
+
+/* A VM launched from a template waits (-incoming defer): allow RAM that
+   is not in the stream (its memory file is) and start the load, through
+   its QMP monitor (qmp_fd, the host's end).  The guest runs once loaded. */
+int uvm_template_start (int qmp_fd, long timeout_ms, runhv_error_t *err);
 
 /* A VM failed to start from the template of `l`: remove it, so that the
    next VM makes it anew.  */

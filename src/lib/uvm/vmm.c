@@ -82,6 +82,14 @@ uvm_vmm_argv (const struct uvm_launch *l)
   add (&v, strcmp (l->accel, "kvm") == 0 ? "host" : "qemu64,+arat");
   add (&v, "-m");
   addf (&v, "%lldM", (long long)l->memory_mb);
+  if (l->memory_file)
+    {
+      add (&v, "-object");
+      addf (&v, "memory-backend-file,id=ram,size=%lldM,mem-path=/proc/self/fd/%d,share=on", (long long)l->memory_mb,
+            UVM_JAIL_MEMORY_FD);
+      add (&v, "-machine");
+      add (&v, "memory-backend=ram");
+    }
   add (&v, "-smp");
   addf (&v, "%lld", (long long)l->cpus);
   add (&v, "-kernel");
@@ -171,8 +179,9 @@ uvm_vmm_argv (const struct uvm_launch *l)
       addf (&v, "virtio-net-device,netdev=net0%s%s", l->mac ? ",mac=" : "", l->mac ? l->mac : "");
     }
   /* A template (template.h): its maker drives QEMU's monitor; a VM made
-     from it starts by loading where the template's guest stood and runs
-     on from there once loaded (the template was saved running).  */
+     from it waits for its host to start the load (which must first allow
+     RAM that is not in the stream) and runs on from where the template's
+     guest stood once loaded (the template was saved running).  */
   if (l->qmp)
     {
       add (&v, "-chardev");
@@ -183,7 +192,7 @@ uvm_vmm_argv (const struct uvm_launch *l)
   if (l->restore)
     {
       add (&v, "-incoming");
-      addf (&v, "fd:%d", UVM_JAIL_RESTORE_FD);
+      add (&v, "defer");
     }
   /* QEMU's own seccomp filter: no obsolete syscalls, no setuid, no fork or
      exec, no scheduler or resource changes.  */

@@ -28,10 +28,15 @@ struct uvm_launch
   const char *mac;
   const char *net_cmdline; /* runhv.net=... for the agent */
   bool debug;
-  /* A VM template (template.h): `restore` starts the VM from the
-     migration stream on restore_fd, where the template's guest stood, not
-     from a boot; `qmp` gives QEMU a QMP monitor on qmp_fd (the template's
-     maker saves the VM through it).  */
+  /* A VM template (template.h).  memory_file: guest RAM is the file on
+     memory_fd, mapped shared (a template's memory, or a VM's copy of it),
+     so that a template's devices and CPUs are saved without its RAM.
+     restore: the VM starts where the template's guest stood, from the
+     device state on restore_fd, once told to through its monitor (its
+     RAM already is the template's).  qmp: a QMP monitor on qmp_fd, through
+     which a template's maker saves it and a VM loading one is started.  */
+  bool memory_file;
+  int memory_fd;
   bool restore;
   int restore_fd;
   bool qmp;
