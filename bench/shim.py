@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import cri  # noqa: E402
 from cri_pods import remove_pod, run_pod  # noqa: E402
 
-HANDLERS = ["runc", "runhv-process", "runhv-hypervisor", "runhv-hypervisor-generic"]
+HANDLERS = ["runc", "runhv-process", "runhv-hypervisor", "runhv-hypervisor-generic", "runhv-hypervisor-cold"]
 RUNS = int(os.environ.get("RUNS", "5"))
 BATCHES = [int(n) for n in os.environ.get("BATCHES", "4,8").split(",") if n]
 

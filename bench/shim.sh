@@ -2,7 +2,8 @@
 # Pod start latency through containerd's CRI for containerd's own runc
 # handler and runhv's runhv-process and runhv-hypervisor handlers (the
 # release build's shim, configured by `runhv config containerd`; plus
-# runhv-hypervisor-generic, the same on Debian's generic kernel), side by
+# runhv-hypervisor-generic, the same on Debian's generic kernel, and
+# runhv-hypervisor-cold, the lean kernel without VM templates), side by
 # side in one run on a private containerd (tests/lib/containerd-cri.sh):
 # single pods, then 4 and 8 started at once.  RUNS (5) and BATCHES (4,8)
 # change the amounts.  Results: bench/shim.py prints the table; the raw
@@ -28,6 +29,13 @@ ln -s "$shim" "$dir/bin/containerd-shim-runhv-v1"
   > "$dir/etc/runhv-hypervisor-generic.toml"
 sed -n '/runtimes.runhv-hypervisor]/,$p' "$dir/snippet.toml" |
   sed "s/runtimes.runhv-hypervisor\([].]\)/runtimes.runhv-hypervisor-generic\1/; s|runhv-hypervisor.toml|runhv-hypervisor-generic.toml|" \
+  >> "$dir/snippet.toml"
+# A fifth boots every VM of the lean kernel ([vm] template = false), as every
+# pod's VM did before VM templates (docs/hypervisor.md), in the same run.
+{ cat "$dir/etc/runhv-hypervisor.toml"; printf '[vm]\ntemplate = false\n'; } > "$dir/etc/runhv-hypervisor-cold.toml"
+sed -n '/runtimes.runhv-hypervisor]/,$p' "$dir/snippet.toml" |
+  sed -n '/runtimes.runhv-hypervisor-generic/q;p' |
+  sed "s/runtimes.runhv-hypervisor\([].]\)/runtimes.runhv-hypervisor-cold\1/; s|runhv-hypervisor.toml|runhv-hypervisor-cold.toml|" \
   >> "$dir/snippet.toml"
 cri_start "$dir" "$dir/bin" "$dir/snippet.toml"
 /usr/bin/python3 "$src/bench/shim.py" "$CRI_ENDPOINT" "$CRI_PAUSE_IMAGE" "$CRI_BUSYBOX_IMAGE" "${OUT:-/tmp/runhv-bench-shim.json}"

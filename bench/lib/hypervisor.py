@@ -7,8 +7,7 @@
       to its first output line and to runhv's exit;
   (3) the same container with process isolation.
 Each kernel's VMs start from a VM template; "lean-cold" boots every VM of
-the lean kernel ([vm] template = false), the previous design and what a VM
-with a network device still does.  Interleaved runs, medians and ratios.
+the lean kernel ([vm] template = false), the previous design.  Interleaved runs, medians and ratios.
 Then, per column, the host memory of one idle VM container (PSS of every
 host process it has, and where QEMU's goes) and of 8 started at once."""
 import json
@@ -40,7 +39,7 @@ qemu = subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"], capture_out
 # previous lean kernel with the previous agent) adds a third column, "before".
 # Each kernel starts its VMs from a VM template (the default, docs/
 # hypervisor.md "VM templates"); "lean-cold" boots every VM of the lean
-# kernel instead ([vm] template = false), as a VM with a network device does.
+# kernel instead ([vm] template = false).
 kernels = {}
 guests = [("generic", os.path.join(guest, "generic"), True), ("lean", guest, True), ("lean-cold", guest, False)]
 if os.environ.get("BEFORE_GUEST"):
@@ -203,13 +202,13 @@ for k in kernels:
 print(f"  lean/generic = {l['pss'] / g['pss']:.3f}, lean/lean-cold = {l['pss'] / kernels['lean-cold']['pss']:.3f}")
 
 # The RuntimeClass overhead (src/cli/config-kubernetes.c) as a line in the
-# VM's size: idle lean VMs of 256 MiB and 1 GiB, booted as a pod's VM is
-# (it has a network device, which no template has).
+# VM's size: idle lean VMs of 256 MiB and 1 GiB, from their templates as a
+# pod's VM is.
 fit = {}
 for mb in (256, 1024):
     toml = os.path.join(confdir, f"runhv-lean-{mb}.toml")
     with open(toml, "w") as f:
-        f.write(f'VmMemorySizeInMb = {mb}\n[vm]\nkernel = "{l["dir"]}/vmlinux"\ntemplate = false\n')
+        f.write(f'VmMemorySizeInMb = {mb}\n[vm]\nkernel = "{l["dir"]}/vmlinux"\n')
     env = dict(os.environ, RUNHV_CONFIG=toml)
     subprocess.run([runhv, "--root", root, "run", "--detach", "--isolation=hypervisor", "--bundle", bundle_sleep,
                     f"size{mb}"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)

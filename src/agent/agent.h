@@ -18,7 +18,6 @@ struct agent_boot
 {
   char fs[16];    /* 9p | virtiofs | none */
   char port[128]; /* virtio-serial port name */
-  char net[256];  /* ip=ADDR/PREFIX,gw=...,mac=... from the host, or empty */
   bool share_mounted;
 };
 
@@ -27,10 +26,12 @@ struct agent_boot
 int agent_boot (struct agent_boot *b, runhv_error_t *err);
 /* The rest of the boot, at the host's hello, which a VM template leaves
    to each VM made from it (uvm/template.h): seed (when seed_len > 0) the
-   guest's crng afresh, set its clock (now, when not NULL), mount the
-   shared filesystem (once).  */
+   guest's crng afresh, set its clock (now, when not NULL); once, the pod
+   network (net, when not NULL) and the shared filesystem.  */
 int agent_finish_boot (struct agent_boot *b, const unsigned char *seed, size_t seed_len, const struct timespec *now,
-                       runhv_error_t *err);
+                       const char *net, runhv_error_t *err);
+/* The pod network (hello's `net`) on the VM's NIC.  */
+int agent_configure_network (const char *spec, runhv_error_t *err);
 /* Serve the host until it asks for shutdown.  */
 int agent_serve (struct agent_boot *b, int port_fd, runhv_error_t *err);
 void agent_poweroff (void) __attribute__ ((noreturn));

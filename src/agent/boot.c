@@ -3,6 +3,7 @@
 #include <linux/fs.h>
 #include <dirent.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <net/route.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -59,7 +60,6 @@ parse_cmdline (struct agent_boot *b)
   cleanup_free char *cmd = NULL;
   snprintf (b->fs, sizeof (b->fs), "9p");
   snprintf (b->port, sizeof (b->port), "%s", AGENT_PORT_NAME);
-  b->net[0] = '\0';
   if (read_file ("/proc/cmdline", 65536, &cmd, NULL, NULL) < 0)
     return;
   for (char *p = cmd, *next; p && *p; p = next)
@@ -71,15 +71,14 @@ parse_cmdline (struct agent_boot *b)
         snprintf (b->fs, sizeof (b->fs), "%s", p + 9);
       else if (strncmp (p, "runhv.port=", 11) == 0)
         snprintf (b->port, sizeof (b->port), "%s", p + 11);
-      else if (strncmp (p, "runhv.net=", 10) == 0)
-        snprintf (b->net, sizeof (b->net), "%s", p + 10);
     }
 }
 
 /* Modules in the order provisioning computed from modules.dep; only what
-   this boot needs (the share's filesystem, the channel, the network).  */
+   this boot needs (the share's filesystem, the channel, the network: a
+   VM's NIC, if it has one, is known only at the host's hello).  */
 static int
-load_modules (const char *fs, bool net, runhv_error_t *err)
+load_modules (const char *fs, runhv_error_t *err)
 {
   cleanup_free char *order = NULL;
   if (read_file ("/lib/modules/load-order", 65536, &order, NULL, NULL) < 0)
@@ -97,9 +96,6 @@ load_modules (const char *fs, bool net, runhv_error_t *err)
         continue;
       if ((strncmp (p, "9p", 2) == 0 || strcmp (p, "netfs.ko") == 0 || strcmp (p, "fscache.ko") == 0)
           && strcmp (fs, "9p") != 0)
-        continue;
-      if ((strcmp (p, "failover.ko") == 0 || strcmp (p, "net_failover.ko") == 0 || strcmp (p, "virtio_net.ko") == 0)
-          && !net)
         continue;
       if (strcmp (p, "overlay.ko") == 0)
         continue; /* not used by the agent */
@@ -225,11 +221,30 @@ set_addr (int s, const char *name, unsigned long req, struct in_addr a)
   return ioctl (s, req, &ifr);
 }
 
-/* runhv.net=IP/PREFIX,GATEWAY,MAC,MTU: the pod's addressing, which the
-   guest's NIC (given the pod's MAC by QEMU) takes over.  The containers
-   share the VM's network, so they answer at the pod's IP.  */
 static int
-configure_network (const char *spec, runhv_error_t *err)
+set_mac (int s, const char *nic, const char *mac)
+{
+  struct ifreq ifr;
+  unsigned int b[6];
+  if (sscanf (mac, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+    {
+      errno = EINVAL;
+      return -1;
+    }
+  memset (&ifr, 0, sizeof (ifr));
+  snprintf (ifr.ifr_name, sizeof (ifr.ifr_name), "%s", nic);
+  ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+  for (int i = 0; i < 6; i++)
+    ifr.ifr_hwaddr.sa_data[i] = (char)b[i];
+  return ioctl (s, SIOCSIFHWADDR, &ifr);
+}
+
+/* IP/PREFIX,GATEWAY,MAC,MTU from the host's hello: the pod's addressing,
+   which the guest's NIC takes over, and the pod's MAC, which the NIC may
+   not have yet (a VM from a template has the template's).  The
+   containers share the VM's network, so they answer at the pod's IP.  */
+int
+agent_configure_network (const char *spec, runhv_error_t *err)
 {
   cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   char ip[48] = "", gw[48] = "", mac[24] = "";
@@ -238,29 +253,23 @@ configure_network (const char *spec, runhv_error_t *err)
   struct in_addr addr, mask, gwa;
   if (s < 0)
     return runhv_make_error (err, errno, "socket");
-  if_up (s, "lo");
-  if (spec[0] == '\0')
-    return 0;
   if (sscanf (spec, "%47[^/]/%d,%47[^,],%23[^,],%d", ip, &prefix, gw, mac, &mtu) != 5 || prefix < 0 || prefix > 32
       || inet_pton (AF_INET, ip, &addr) != 1)
-    return runhv_error (err, "runhv.net=`%s` is malformed", spec);
+    return runhv_error (err, "hello: the pod network `%s` is malformed", spec);
   /* The NIC appears once virtio_net has probed it; it is the interface
-     with the pod's MAC, not just any that is not lo (a kernel may bring
-     tunnel devices of its own, such as sit0).  */
+     backed by a device, not just any that is not lo (a kernel may bring
+     tunnel devices of its own, such as sit0).  A VM has one.  */
   for (int attempt = 0; attempt < 200 && nic[0] == '\0'; attempt++)
     {
       cleanup_dir DIR *d = opendir ("/sys/class/net");
       struct dirent *de;
       while (d && (de = readdir (d)) != NULL)
         {
-          cleanup_free char *path = NULL, *address = NULL;
+          cleanup_free char *path = NULL;
           if (de->d_name[0] == '.' || strlen (de->d_name) >= sizeof (nic))
             continue;
-          path = xasprintf ("/sys/class/net/%s/address", de->d_name);
-          if (read_file (path, 64, &address, NULL, NULL) < 0)
-            continue;
-          address[strcspn (address, "\n")] = '\0';
-          if (strcasecmp (address, mac) == 0)
+          path = xasprintf ("/sys/class/net/%s/device", de->d_name);
+          if (access (path, F_OK) == 0)
             {
               memcpy (nic, de->d_name, strlen (de->d_name) + 1);
               break;
@@ -270,7 +279,15 @@ configure_network (const char *spec, runhv_error_t *err)
         usleep (10000);
     }
   if (nic[0] == '\0')
-    return runhv_error (err, "runhv.net is set but the VM has no network interface with MAC %s", mac);
+    return runhv_error (err, "hello: a pod network is given but the VM has no network interface");
+  {
+    cleanup_free char *path = xasprintf ("/sys/class/net/%s/address", nic), *address = NULL;
+    if (read_file (path, 64, &address, NULL, NULL) < 0)
+      return runhv_make_error (err, errno, "read %s", path);
+    address[strcspn (address, "\n")] = '\0';
+    if (strcasecmp (address, mac) != 0 && set_mac (s, nic, mac) < 0)
+      return runhv_make_error (err, errno, "give %s the pod's MAC %s", nic, mac);
+  }
   mask.s_addr = prefix == 0 ? 0 : htonl (0xffffffffu << (32 - prefix));
   {
     struct ifreq ifr;
@@ -305,7 +322,7 @@ agent_boot (struct agent_boot *b, runhv_error_t *err)
       || mount_one ("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", err) < 0)
     return -1;
   parse_cmdline (b);
-  if (load_modules (b->fs, b->net[0] != '\0', err) < 0)
+  if (load_modules (b->fs, err) < 0)
     return -1;
   if (wait_for_crng (err) < 0)
     return -1;
@@ -323,8 +340,11 @@ agent_boot (struct agent_boot *b, runhv_error_t *err)
       && mount ("securityfs", "/sys/kernel/security", "securityfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     log_info ("securityfs: %s (LSM labels will be refused)", strerror (errno));
   mkdir (AGENT_RUNTIME_ROOT, 0700);
-  if (configure_network (b->net, err) < 0)
-    return -1;
+  {
+    cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || if_up (s, "lo") < 0)
+      return runhv_make_error (err, errno, "bring lo up");
+  }
   return open_port (b->port, err);
 }
 
@@ -354,7 +374,7 @@ reseed_crng (const unsigned char *seed, size_t len, runhv_error_t *err)
 
 int
 agent_finish_boot (struct agent_boot *b, const unsigned char *seed, size_t seed_len, const struct timespec *now,
-                   runhv_error_t *err)
+                   const char *net, runhv_error_t *err)
 {
   if (seed_len > 0 && reseed_crng (seed, seed_len, err) < 0)
     return -1;
@@ -362,6 +382,8 @@ agent_finish_boot (struct agent_boot *b, const unsigned char *seed, size_t seed_
     return runhv_make_error (err, errno, "hello: set the guest's clock");
   if (b->share_mounted)
     return 0;
+  if (net != NULL && agent_configure_network (net, err) < 0)
+    return -1;
   if (strcmp (b->fs, "9p") == 0)
     {
       if (mount_one ("rootfs", AGENT_SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap", err)

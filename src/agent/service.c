@@ -357,7 +357,7 @@ op_hello (struct agent *a, json_t *req, json_t **resp, runhv_error_t *err)
       now.tv_nsec = (long)json_integer_value (json_array_get (rt, 1));
       nowp = &now;
     }
-  if (agent_finish_boot (a->boot, seed, seed_len, nowp, err) < 0)
+  if (agent_finish_boot (a->boot, seed, seed_len, nowp, json_string_value (json_object_get (req, "net")), err) < 0)
     return -1;
   explicit_bzero (seed, sizeof (seed));
   a->hello_done = true;

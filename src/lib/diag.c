@@ -88,7 +88,7 @@ check_hypervisor (struct checker *c, struct runtime_context *ctx, struct runhv_c
           n++;
       }
     if (cfg->vm_template)
-      w = xasprintf ("VM templates: on, %zu kept in %s (a VM with a network device boots)", n, UVM_TEMPLATE_DIR);
+      w = xasprintf ("VM templates: on, %zu kept in %s", n, UVM_TEMPLATE_DIR);
     else
       w = xasprintf ("VM templates: off ([vm] template = false): every VM boots");
     check (c, true, w, NULL);

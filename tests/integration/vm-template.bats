@@ -129,16 +129,20 @@ boot_of() {
   [ -s "$TEMPLATES/$name.state" ]
 }
 
-@test "a VM with a network device boots, and says why" {
+@test "a VM with a network device starts from a template too, with the pod's MAC and address" {
   local ns="runhv-tpl-$$"
   ip netns add "$ns"
   ip -n "$ns" link add eth0 type veth peer name eth0p
   ip -n "$ns" addr add 10.99.0.2/24 dev eth0
   ip -n "$ns" link set eth0 up
+  mac=$(ip -n "$ns" -j link show eth0 | jq -r '.[0].address')
   config ".linux.namespaces |= map(if .type == \"network\" then .path = \"/var/run/netns/$ns\" else . end)
-    | .process.args = [\"sh\", \"-c\", \"ip -4 addr show eth0 | grep -c 10.99.0.2/24\"]"
-  run rh run --isolation=hypervisor --bundle "$BUNDLE" n1
+    | .process.args = [\"sh\", \"-c\", \"cat /sys/class/net/eth0/address; ip -4 addr show eth0 | grep -c 10.99.0.2/24\"]"
+  for id in n1 n2; do
+    run rh run --isolation=hypervisor --bundle "$BUNDLE" $id
+    [ "$status" -eq 0 ] || { ip netns del "$ns"; fail "$id: $output"; }
+    [ "${lines[0]}" = "$mac" ] && [ "${lines[1]}" = 1 ] || { ip netns del "$ns"; fail "$id's NIC: $output (the pod's MAC is $mac)"; }
+    [ "$(boot_of $id)" = template ] || { ip netns del "$ns"; fail "$id started $(boot_of $id)"; }
+  done
   ip netns del "$ns"
-  [ "$status" -eq 0 ] && [ "$output" = 1 ] || fail "n1: $output"
-  [ "$(boot_of n1)" = cold ]
 }

@@ -112,10 +112,16 @@ hostile = {
     "create with a relative rootfs": frame(1, 9, json.dumps({"op": "create", "id": "x", "spec": {}, "rootfs": "r"}).encode()),
     "data for a stream nobody owns": frame(4, 999, b"junk"),
     "a frame type only the agent sends": frame(3, 0, json.dumps({"event": "exit", "id": "x", "status": 1}).encode()),
+    # A VM's hello was answered: it can no longer become a VM template, and
+    # a pod network that is not one is refused before anything is set.
+    "a template's hello after a VM's": frame(1, 10, json.dumps({"op": "hello", "version": VERSION,
+                                                                "template": True}).encode()),
+    "a pod network with a shell's characters": frame(1, 11, json.dumps({"op": "hello", "version": VERSION,
+                                                                         "net": "10.0.0.2/24,-,aa:bb:cc:dd:ee:ff,1500;reboot"}).encode()),
 }
 for what, data in hostile.items():
     a.send(data)
-    if what.startswith(("unknown", "not JSON", "JSON but", "a bad id", "create with")):
+    if what.startswith(("unknown", "not JSON", "JSON but", "a bad id", "create with", "a template's", "a pod network")):
         t, i, p = a.recv()
         resp = json.loads(p)
         check(t == 2 and resp.get("ok") is False and "\n" not in resp.get("error", ""),

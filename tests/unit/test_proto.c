@@ -155,7 +155,10 @@ test_requests (void **state)
   expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"realtime\":[-1,0]}", "`realtime`");
   expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"realtime\":5}", "`realtime`");
   expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"template\":true,\"realtime\":[1,0]}",
-                      "carries no seed or time");
+                      "carries no seed, time or network");
+  expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"net\":\"10.0.0.2/24,10.0.0.1,aa:bb:cc:dd:ee:ff,1500;rm\"}",
+                      "`net` must be");
+  expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"net\":7}", "`net` must be");
 }
 
 static void

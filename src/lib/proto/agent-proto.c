@@ -319,11 +319,13 @@ proto_hello_seed (json_t *req, unsigned char out[AGENT_HELLO_SEED_BYTES])
 }
 
 /* hello: version; template (bool); seed (64 lower-case hex digits);
-   realtime ([seconds, nanoseconds] since the epoch).  */
+   realtime ([seconds, nanoseconds] since the epoch); net (the pod's
+   IP/PREFIX,GATEWAY,MAC,MTU; the agent parses it whole).  */
 static int
 check_hello (json_t *req, runhv_error_t *err)
 {
-  json_t *t = json_object_get (req, "template"), *rt = json_object_get (req, "realtime");
+  json_t *t = json_object_get (req, "template"), *rt = json_object_get (req, "realtime"),
+         *net = json_object_get (req, "net");
   unsigned char seed[AGENT_HELLO_SEED_BYTES];
   if (need_uint (req, "version", true, 1, 255, err) < 0)
     return -1;
@@ -338,8 +340,13 @@ check_hello (json_t *req, runhv_error_t *err)
           || json_integer_value (json_array_get (rt, 1)) < 0
           || json_integer_value (json_array_get (rt, 1)) > 999999999))
     return runhv_error (err, "agent protocol: `realtime` must be [seconds, nanoseconds] since the epoch");
-  if (json_is_true (t) && (json_object_get (req, "seed") != NULL || rt != NULL))
-    return runhv_error (err, "agent protocol: a template's hello carries no seed or time (they are each VM's own)");
+  if (net != NULL
+      && (!json_is_string (net) || json_string_length (net) == 0 || json_string_length (net) > 128
+          || strspn (json_string_value (net), "0123456789abcdefABCDEF.:/,-") != json_string_length (net)))
+    return runhv_error (err, "agent protocol: `net` must be IP/PREFIX,GATEWAY,MAC,MTU");
+  if (json_is_true (t) && (json_object_get (req, "seed") != NULL || rt != NULL || net != NULL))
+    return runhv_error (err, "agent protocol: a template's hello carries no seed, time or network (they are each VM's "
+                             "own)");
   return 0;
 }
 

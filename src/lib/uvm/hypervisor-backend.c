@@ -788,7 +788,7 @@ check_vm_spec (const struct oci_spec *spec, const struct create_options *o, runh
 /* A network namespace prepared by the caller (CNI for a CRI pod, podman):
    the VM takes over its interface through a tap, recorded for delete.  */
 static int
-join_pod_network (const struct oci_spec *spec, struct container_state *st, struct podnet *net, char **net_cmdline,
+join_pod_network (const struct oci_spec *spec, struct container_state *st, struct podnet *net, char **net_config,
                   runhv_error_t *err)
 {
   const char *netns = NULL;
@@ -796,7 +796,7 @@ join_pod_network (const struct oci_spec *spec, struct container_state *st, struc
     {
       if (podnet_setup (netns, net, err) < 0)
         return -1;
-      *net_cmdline = podnet_cmdline (net);
+      *net_config = podnet_guest_config (net);
       if (st->backend == NULL)
         st->backend = json_object ();
       json_object_set_new (
@@ -929,7 +929,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   pid_t sup = -1;
   bool sup_stops_itself = false;
   struct podnet net = { .tap_fd = -1, .setup_sock = -1 };
-  cleanup_free char *net_cmdline = NULL, *pdir = NULL;
+  cleanup_free char *net_config = NULL, *pdir = NULL;
 
   if (refuse_preserve_fds (o->preserve_fds, err) < 0 || check_vm_spec (spec, o, err) < 0)
     return -1;
@@ -946,7 +946,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
   gspec = guest_spec (spec, &sz, sdir, st->id, &binds, &nbinds);
   if (guest_namespaces (ctx, c, gspec, err) < 0)
     goto out;
-  if (join_pod_network (spec, st, &net, &net_cmdline, err) < 0)
+  if (join_pod_network (spec, st, &net, &net_config, err) < 0)
     goto out;
   pdir = propagate_dir (ctx, st->id);
   if (propagate_setup (pdir, err) < 0)
@@ -981,7 +981,7 @@ hv_create (struct runtime_context *ctx, struct container *c, const struct create
       .console_receiver = o->console_receiver,
       .tap_fd = net.tap_fd,
       .mac = net.tap_fd >= 0 ? net.mac : NULL,
-      .net_cmdline = net_cmdline,
+      .net_config = net_config,
       .report_fd = sv[1],
       .debug = cfg->debug || log_get_level () >= LOG_LEVEL_DEBUG,
       .cgroup_parent = uvm_jail_cgroup_parent (spec->cgroups_path, ctx->systemd_cgroup),

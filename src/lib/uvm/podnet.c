@@ -325,7 +325,7 @@ podnet_teardown (const char *netns_path, const char *ifname)
 }
 
 char *
-podnet_cmdline (const struct podnet *n)
+podnet_guest_config (const struct podnet *n)
 {
   return xasprintf ("%s/%d,%s,%s,%d", n->ip, n->prefix, n->gateway[0] ? n->gateway : "-", n->mac, n->mtu);
 }

@@ -37,8 +37,8 @@ int podnet_finish (struct podnet *n, runhv_error_t *err);
 /* Undo the redirection (the tap goes with its last fd).  Tolerates a
    namespace that is already gone.  */
 void podnet_teardown (const char *netns_path, const char *ifname);
-/* "ip/prefix,gw,mac,mtu" for the agent's command line.  */
-char *podnet_cmdline (const struct podnet *n);
+/* "ip/prefix,gw,mac,mtu" for the agent's hello.  */
+char *podnet_guest_config (const struct podnet *n);
 /* The setup helper's hidden role (exec-self.h).  */
 #define UVM_PODNET_ARGV1 "__vm-podnet"
 void podnet_exec_main (void) __attribute__ ((noreturn));

@@ -1442,13 +1442,12 @@ static int
 choose_template (struct uvm_session *s, const struct supervisor_config *cfg, struct uvm_launch *l,
                  struct uvm_template_files *files, int *qmp, runhv_error_t *err)
 {
-  const char *unusable = cfg->template ? uvm_template_unusable (l) : "[vm] template = false";
   runhv_error_t terr = NULL;
   bool made = false;
   int sv[2];
-  if (unusable != NULL)
+  if (!cfg->template)
     {
-      s->boot_why = xstrdup (unusable);
+      s->boot_why = xstrdup ("[vm] template = false");
       return 0;
     }
   if (uvm_template_open (l, UVM_TEMPLATE_DIR, cfg->boot_timeout_ms, &made, files, &terr) < 0)
@@ -1472,10 +1471,10 @@ choose_template (struct uvm_session *s, const struct supervisor_config *cfg, str
 
 /* The VM's hello: the rest of its boot is its own (agent_finish_boot):
    fresh entropy for its crng, which a VM from a template shares with the
-   template until then, and the host's time, where the template's clock
-   stopped.  */
+   template until then, the host's time, where the template's clock
+   stopped, and the pod's network (its NIC has the template's MAC).  */
 static json_t *
-vm_hello (void)
+vm_hello (const char *net)
 {
   unsigned char seed[AGENT_HELLO_SEED_BYTES];
   char hex[2 * AGENT_HELLO_SEED_BYTES + 1];
@@ -1490,6 +1489,8 @@ vm_hello (void)
                      (json_int_t)now.tv_sec, (json_int_t)now.tv_nsec);
   explicit_bzero (seed, sizeof (seed));
   explicit_bzero (hex, sizeof (hex));
+  if (net != NULL)
+    json_object_set_new (hello, "net", json_string (net));
   return hello;
 }
 
@@ -1542,7 +1543,6 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
     .tsc_reliable = cfg->tsc_reliable,
     .tap_fd = cfg->tap_fd,
     .mac = cfg->mac,
-    .net_cmdline = cfg->net_cmdline,
     .debug = cfg->debug,
     .cgroup_parent = cfg->cgroup_parent,
     .jail_id_base = cfg->jail_id_base,
@@ -1582,7 +1582,7 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
   leave_vm_ns (s);
   set_nonblock (s->agent, true);
   {
-    cleanup_json json_t *hello = vm_hello ();
+    cleanup_json json_t *hello = vm_hello (cfg->net_config);
     if (hello == NULL)
       return runhv_make_error (err, errno, "getrandom: the VM's seed");
     if (agent_call (s, hello, cfg->boot_timeout_ms, &resp, err) < 0)

@@ -65,7 +65,7 @@ config_to_json (const struct supervisor_config *c)
                     (json_int_t)c->tsc_khz, "tsc_reliable", c->tsc_reliable, "boot_timeout_ms",
                     (json_int_t)c->boot_timeout_ms, "terminal", c->terminal, "console_socket",
                     nullable (c->console_socket), "console_receiver", c->console_receiver >= 0, "tap", c->tap_fd >= 0,
-                    "debug", c->debug, "mac", nullable (c->mac), "net_cmdline", nullable (c->net_cmdline),
+                    "debug", c->debug, "mac", nullable (c->mac), "net_config", nullable (c->net_config),
                     "cgroup_parent", nullable (c->cgroup_parent), "jail_id_base", (json_int_t)c->jail_id_base,
                     "template", c->template, "log_level", (int)log_get_level ());
 }
@@ -144,7 +144,7 @@ config_from_json (json_t *j, struct supervisor_config *c, runhv_error_t *err)
   c->console_receiver = json_is_true (json_object_get (j, "console_receiver")) ? FD_CONSOLE : -1;
   c->tap_fd = json_is_true (json_object_get (j, "tap")) ? FD_TAP : -1;
   c->mac = str_or_null (j, "mac");
-  c->net_cmdline = str_or_null (j, "net_cmdline");
+  c->net_config = str_or_null (j, "net_config");
   c->report_fd = EXEC_SELF_REPORT_FD;
   for (int k = 0; k < 3; k++)
     c->stdio[k] = k; /* exec_self gave us the container's */

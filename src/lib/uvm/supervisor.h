@@ -48,9 +48,9 @@ struct supervisor_config
   bool terminal;
   const char *console_socket;
   int console_receiver;
-  int tap_fd;              /* the pod network's tap, or -1 */
-  const char *mac;         /* the pod's MAC, for the guest's NIC */
-  const char *net_cmdline; /* runhv.net= for the agent */
+  int tap_fd;             /* the pod network's tap, or -1 */
+  const char *mac;        /* the pod's MAC, for the guest's NIC */
+  const char *net_config; /* the pod's IP/PREFIX,GATEWAY,MAC,MTU for the agent's hello */
   int report_fd; /* SYNC_BOOTED (value: VMM pid, fd: its pidfd), then SYNC_READY (value: VMM pid, text: JSON) or
                     SYNC_ERROR */
   int stdio[3];  /* the container's stdio as its host holds it (-1: none); a hosted session owns them */

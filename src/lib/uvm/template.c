@@ -26,14 +26,6 @@
 #include "uvm/template.h"
 #include "core/banned.h"
 
-const char *
-uvm_template_unusable (const struct uvm_launch *l)
-{
-  if (l->tap_fd >= 0)
-    return "the VM has a network device";
-  return NULL;
-}
-
 static void
 key_add_file (char **key, const char *what, const char *path)
 {
@@ -52,7 +44,8 @@ key_add_file (char **key, const char *what, const char *path)
 /* Everything that shapes the guest a template holds: the files QEMU loads
    (a rebuilt kernel or agent, an upgraded QEMU is another template) and
    QEMU's command line less what is the VM's own and not the guest's (its
-   name, the shared tree's throttling, which QEMU alone applies).  */
+   name, the shared tree's throttling, which QEMU alone applies, its NIC's
+   MAC, which the agent sets).  */
 static char *
 template_key (const struct uvm_launch *l)
 {
@@ -60,6 +53,7 @@ template_key (const struct uvm_launch *l)
   cleanup_strv char **argv = NULL;
   char *key = xasprintf ("runhv VM template, agent protocol %d\n", AGENT_PROTO_VERSION);
   k.id = "template";
+  k.mac = NULL;
   k.qos_bps = k.qos_iops = 0;
   k.restore = k.qmp = k.memory_file = false;
   key_add_file (&key, "qemu", l->art->qemu);
@@ -459,6 +453,10 @@ make_template (const struct uvm_launch *l, const char *dir, int dirfd, const cha
   t.qmp_fd = qmp[1];
   t.memory_file = true;
   t.memory_fd = mem;
+  /* A pod's VM has a tap; its template, a NIC that reaches nothing.  */
+  t.template_nic = l->tap_fd >= 0;
+  t.tap_fd = -1;
+  t.mac = NULL;
   /* The template's QEMU has a cgroup of its own, never its caller's.  */
   t.caller_stays_out = true;
   if (uvm_vmm_spawn (&t, &vmm, &alive, err) < 0)

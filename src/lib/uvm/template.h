@@ -25,11 +25,6 @@
    first.  */
 #define UVM_TEMPLATE_MAX 8
 
-/* Why a VM launched as `l` cannot start from a template (NULL: it can).
-   A network device is the VM's own (its MAC is in the guest) and a
-   template has none.  */
-const char *uvm_template_unusable (const struct uvm_launch *l);
-
 /* What a VM loads from a template: its device state, read-only
    (restore_fd), and a copy of its memory that only this VM's QEMU will
    hold and write (memory_fd, a memfd).  */

@@ -113,11 +113,12 @@ uvm_vmm_argv (const struct uvm_launch *l)
     if (l->tsc_khz > 0)
       snprintf (tsc, sizeof (tsc), " tsc_early_khz=%ld%s", l->tsc_khz,
                 l->tsc_reliable && strcmp (l->accel, "kvm") != 0 ? " tsc=reliable" : "");
+    /* Nothing of one VM's own: a template's guest kept its command line
+       (the pod's addressing comes with the host's hello).  */
     append
       = xasprintf ("console=ttyS0 %s panic=-1 rdinit=/init cryptomgr.notests lapic_timer_khz=1000000%s runhv.fs=%s "
-                   "runhv.port=%s%s%s",
-                   l->debug ? "loglevel=7" : "quiet", tsc, "9p", AGENT_PORT_NAME, l->net_cmdline ? " runhv.net=" : "",
-                   l->net_cmdline ? l->net_cmdline : "");
+                   "runhv.port=%s",
+                   l->debug ? "loglevel=7" : "quiet", tsc, "9p", AGENT_PORT_NAME);
   }
   add (&v, "-append");
   add (&v, append);
@@ -177,6 +178,18 @@ uvm_vmm_argv (const struct uvm_launch *l)
       addf (&v, "tap,id=net0,fd=%d,vhost=off", UVM_JAIL_TAP_FD);
       add (&v, "-device");
       addf (&v, "virtio-net-device,netdev=net0%s%s", l->mac ? ",mac=" : "", l->mac ? l->mac : "");
+    }
+  else if (l->template_nic)
+    {
+      /* A template of VMs with a NIC: the same device on a backend that
+         reaches nothing, with a MAC of no one's (each VM's agent sets its
+         pod's).  Neither backend has a vnet header (the pod's tap is made
+         without one), so the device offers the same features on both and
+         what the template's guest negotiated holds on the pod's tap.  */
+      add (&v, "-netdev");
+      add (&v, "hubport,id=net0,hubid=0");
+      add (&v, "-device");
+      add (&v, "virtio-net-device,netdev=net0,mac=" UVM_TEMPLATE_MAC);
     }
   /* A template (template.h): its maker drives QEMU's monitor; a VM made
      from it waits for its host to start the load (which must first allow

@@ -10,6 +10,9 @@
 #include "core/error.h"
 #include "uvm/host.h"
 
+/* A VM template's NIC's MAC, locally administered; no VM keeps it.  */
+#define UVM_TEMPLATE_MAC "02:72:68:76:00:00"
+
 struct uvm_launch
 {
   const char *id;
@@ -26,7 +29,7 @@ struct uvm_launch
   bool tsc_reliable;
   int tap_fd; /* -1 = no network */
   const char *mac;
-  const char *net_cmdline; /* runhv.net=... for the agent */
+  bool template_nic; /* no tap: a VM template's NIC (template.h) */
   bool debug;
   /* A VM template (template.h).  memory_file: guest RAM is the file on
      memory_fd, mapped shared (a template's memory, or a VM's copy of it),
