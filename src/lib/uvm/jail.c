@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "process/cgroup.h"
+#include "uvm/template.h"
 #include "core/log.h"
 #include "core/sync.h"
 #include "core/util.h"
@@ -692,7 +693,10 @@ static void __attribute__ ((noreturn)) jail_child (struct child_args *a)
     child_fail (a->sync, errno, "unshare the cgroup namespace");
   {
     runhv_error_t e = NULL;
-    if (build_root (a->root, a->l, a->exe, &e) < 0
+    /* In the VM's cgroup now: a VM from a template gets its RAM here, so
+       that it is charged to the VM and its limit.  */
+    if ((a->l->restore && uvm_template_fill_memory (a->l->memory_src_fd, a->l->memory_fd, &e) < 0)
+        || build_root (a->root, a->l, a->exe, &e) < 0
         || mount_shared (a->l->shared_dir, a->root, a->userns, a->base, &e) < 0)
       child_fail (a->sync, e->status, e->msg);
   }

@@ -1465,6 +1465,7 @@ choose_template (struct uvm_session *s, const struct supervisor_config *cfg, str
   l->restore = l->memory_file = l->qmp = true;
   l->restore_fd = files->state_fd;
   l->memory_fd = files->memory_fd;
+  l->memory_src_fd = files->memory_src_fd;
   l->qmp_fd = sv[1];
   return 0;
 }
@@ -1501,7 +1502,7 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
   cleanup_free char *shared = xasprintf ("%s/shared", cfg->state_dir);
   cleanup_json json_t *resp = NULL;
   struct uvm_launch l;
-  struct uvm_template_files files = { .state_fd = -1, .memory_fd = -1 };
+  struct uvm_template_files files = { .state_fd = -1, .memory_fd = -1, .memory_src_fd = -1 };
   cleanup_close int qmp = -1;
   int r;
 
@@ -1554,12 +1555,12 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
     r = uvm_vmm_spawn (&l, &s->qemu, &s->alive_fd, err);
   close (sv[1]);
   /* QEMU holds its copies now.  */
-  for (int i = 0; i < 3; i++)
-    {
-      int fd = i == 0 ? files.state_fd : i == 1 ? files.memory_fd : l.qmp ? l.qmp_fd : -1;
-      if (fd >= 0)
-        close (fd);
-    }
+  {
+    int held[] = { files.state_fd, files.memory_fd, files.memory_src_fd, l.qmp ? l.qmp_fd : -1 };
+    for (size_t i = 0; i < sizeof (held) / sizeof (held[0]); i++)
+      if (held[i] >= 0)
+        close (held[i]);
+  }
   if (r == 0 && l.restore && uvm_template_start (qmp, cfg->boot_timeout_ms, err) < 0)
     {
       uvm_template_discard (&l, UVM_TEMPLATE_DIR);

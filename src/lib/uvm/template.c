@@ -79,17 +79,13 @@ template_name (const char *key)
   return xasprintf ("%016llx", (unsigned long long)h);
 }
 
-/* A copy of the template's memory for one VM, whose guest writes it: a
-   memfd only that VM's QEMU holds (templates stay read-only), holes kept. */
-static int
-copy_memory (int src, runhv_error_t *err)
+int
+uvm_template_fill_memory (int src, int dst, runhv_error_t *err)
 {
   struct stat st;
-  cleanup_close int dst = memfd_create ("runhv-vm-ram", MFD_CLOEXEC);
   off_t data = 0, hole;
-  int fd;
-  if (dst < 0 || fstat (src, &st) < 0 || ftruncate (dst, st.st_size) < 0)
-    return runhv_make_error (err, errno, "VM template: a copy of its memory");
+  if (fstat (src, &st) < 0)
+    return runhv_make_error (err, errno, "VM template: its memory");
   while ((data = lseek (src, data, SEEK_DATA)) >= 0)
     {
       hole = lseek (src, data, SEEK_HOLE);
@@ -108,9 +104,7 @@ copy_memory (int src, runhv_error_t *err)
     }
   if (errno != ENXIO)
     return runhv_make_error (err, errno, "VM template: read its memory's extents");
-  fd = dst;
-  dst = -1;
-  return fd;
+  return 0;
 }
 
 /* The template's files, when its key file says it is the one for `key`:
@@ -120,21 +114,26 @@ open_existing (int dirfd, const char *name, const char *key, struct uvm_template
 {
   cleanup_free char *kf = xasprintf ("%s.key", name), *sf = xasprintf ("%s.state", name),
                     *mf = xasprintf ("%s.mem", name), *have = NULL;
-  cleanup_close int state = -1, mem = -1;
+  cleanup_close int state = -1, mem = -1, copy = -1;
+  struct stat st;
   if (read_file_at (dirfd, kf, 1 << 20, &have, NULL, NULL) < 0 || strcmp (have, key) != 0)
     return false;
   state = openat (dirfd, sf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   mem = openat (dirfd, mf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (state < 0 || mem < 0)
     return false;
-  out->memory_fd = copy_memory (mem, err);
-  if (out->memory_fd < 0)
+  /* The VM's own copy, filled by its jail in its cgroup (which the
+     memory is charged to) before QEMU starts.  */
+  copy = memfd_create ("runhv-vm-ram", MFD_CLOEXEC);
+  if (copy < 0 || fstat (mem, &st) < 0 || ftruncate (copy, st.st_size) < 0)
     {
-      out->state_fd = -1;
+      runhv_make_error (err, errno, "VM template: a copy of its memory");
       return true; /* there is one, and *err says why it is no use */
     }
   out->state_fd = state;
-  state = -1;
+  out->memory_fd = copy;
+  out->memory_src_fd = mem;
+  state = mem = copy = -1;
   utimensat (dirfd, kf, NULL, 0); /* recently used: evicted last */
   return true;
 }
@@ -524,7 +523,7 @@ uvm_template_open (const struct uvm_launch *l, const char *dir, long timeout_ms,
   bool there;
 
   *made = false;
-  out->state_fd = out->memory_fd = -1;
+  out->state_fd = out->memory_fd = out->memory_src_fd = -1;
   if (mkdir_p (dir, 0700, err) < 0)
     return -1;
   dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -26,21 +26,27 @@
 #define UVM_TEMPLATE_MAX 8
 
 /* What a VM loads from a template: its device state, read-only
-   (restore_fd), and a copy of its memory that only this VM's QEMU will
-   hold and write (memory_fd, a memfd).  */
+   (restore_fd), and its memory (read-only) with an empty memfd of its
+   size, which the VM's jail fills from it (uvm_template_fill_memory) and
+   only this VM's QEMU will hold and write.  */
 struct uvm_template_files
 {
   int state_fd;
   int memory_fd;
+  int memory_src_fd;
 };
 
 /* The template of VMs launched as `l` in `dir`, made first when there is
    none (*made: by this call); one maker per template at a time, the
    others wait for it.  Making boots a VM in the same jail as any other
    and waits at most timeout_ms for its agent and its save.  The caller
-   closes both fds.  */
+   closes the fds.  */
 int uvm_template_open (const struct uvm_launch *l, const char *dir, long timeout_ms, bool *made,
                        struct uvm_template_files *out, runhv_error_t *err);
+
+/* Copy the template's memory (src) into a VM's (dst, as long), data
+   extents only, holes kept.  */
+int uvm_template_fill_memory (int src, int dst, runhv_error_t *err);
 
 /* A VM launched from a template waits (-incoming defer): allow RAM that
    is not in the stream (its memory file is) and start the load, through

@@ -42,6 +42,7 @@ struct uvm_launch
   int memory_fd;
   bool restore;
   int restore_fd;
+  int memory_src_fd; /* with restore: the template's memory, which the jail copies into memory_fd */
   bool qmp;
   int qmp_fd;
   /* The jail (jail.h).  NULL/0 = defaults: the cgroup under /runhv, host
