@@ -149,8 +149,8 @@ test_requests (void **state)
   expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"template\":\"yes\"}", "`template` must be true or false");
   expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"seed\":\"00ff\"}", "`seed` must be 64");
   expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"seed\":"
-                      "\"00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\"}",
-                      "lower-case hex");
+                      "\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeegg\"}",
+                      "hex digits");
   expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"realtime\":[1,1000000000]}", "`realtime`");
   expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"realtime\":[-1,0]}", "`realtime`");
   expect_bad_request ("{\"op\":\"hello\",\"version\":3,\"realtime\":5}", "`realtime`");

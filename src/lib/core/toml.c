@@ -152,16 +152,12 @@ is_bare (int c)
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
+/* A digit's value in bases up to 16, 99 for anything else.  */
 static int
 digit_value (int c)
 {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return 99;
+  int v = hex_digit_value (c);
+  return v < 0 ? 99 : v;
 }
 
 static const char *

@@ -27,6 +27,8 @@ void strv_append (char ***v, const char *s); /* copies s */
 bool strv_contains (char *const *v, const char *s);
 
 /* Strict number parsing: the whole string, no sign surprises, no overflow.  */
+/* 0-9, a-f, A-F: the digit's value; anything else: -1.  */
+int hex_digit_value (int c);
 int parse_int64 (const char *s, int64_t *out);
 int parse_uint64 (const char *s, uint64_t *out);
 /* "512m", "1g", "1024" (bytes) as docker/podman/runc accept them.  */

@@ -292,16 +292,6 @@ check_stdio (json_t *req, runhv_error_t *err)
   return 0;
 }
 
-static int
-hex_value (char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 size_t
 proto_hello_seed (json_t *req, unsigned char out[AGENT_HELLO_SEED_BYTES])
 {
@@ -310,7 +300,7 @@ proto_hello_seed (json_t *req, unsigned char out[AGENT_HELLO_SEED_BYTES])
     return 0;
   for (size_t i = 0; i < AGENT_HELLO_SEED_BYTES; i++)
     {
-      int hi = hex_value (hex[2 * i]), lo = hex_value (hex[2 * i + 1]);
+      int hi = hex_digit_value ((unsigned char)hex[2 * i]), lo = hex_digit_value ((unsigned char)hex[2 * i + 1]);
       if (hi < 0 || lo < 0)
         return 0;
       out[i] = (unsigned char)(hi << 4 | lo);
@@ -318,7 +308,7 @@ proto_hello_seed (json_t *req, unsigned char out[AGENT_HELLO_SEED_BYTES])
   return AGENT_HELLO_SEED_BYTES;
 }
 
-/* hello: version; template (bool); seed (64 lower-case hex digits);
+/* hello: version; template (bool); seed (64 hex digits);
    realtime ([seconds, nanoseconds] since the epoch); net (the pod's
    IP/PREFIX,GATEWAY,MAC,MTU; the agent parses it whole).  */
 static int
@@ -332,7 +322,7 @@ check_hello (json_t *req, runhv_error_t *err)
   if (t != NULL && !json_is_boolean (t))
     return runhv_error (err, "agent protocol: `template` must be true or false");
   if (json_object_get (req, "seed") != NULL && proto_hello_seed (req, seed) != AGENT_HELLO_SEED_BYTES)
-    return runhv_error (err, "agent protocol: `seed` must be %d lower-case hex digits", 2 * AGENT_HELLO_SEED_BYTES);
+    return runhv_error (err, "agent protocol: `seed` must be %d hex digits", 2 * AGENT_HELLO_SEED_BYTES);
   if (rt != NULL
       && (!json_is_array (rt) || json_array_size (rt) != 2 || !json_is_integer (json_array_get (rt, 0))
           || !json_is_integer (json_array_get (rt, 1)) || json_integer_value (json_array_get (rt, 0)) < 0
