@@ -18,7 +18,7 @@ struct agent_boot
 {
   char fs[16];    /* 9p | virtiofs | none */
   char port[128]; /* virtio-serial port name */
-  bool share_mounted;
+  bool finished;  /* a VM's hello finished the boot (network, shared filesystem) */
 };
 
 /* PID 1 duties: mounts, modules, the network; returns the fd of the host

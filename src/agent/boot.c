@@ -361,15 +361,17 @@ reseed_crng (const unsigned char *seed, size_t len, runhv_error_t *err)
     unsigned char buf[64];
   } info;
   cleanup_close int fd = open ("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  bool ok;
+  int e;
   if (len > sizeof (info.buf))
     return runhv_error (err, "hello: a seed of %zu bytes is too long", len);
   info.entropy_count = (int)(len * 8);
   info.buf_size = (int)len;
   memcpy (info.buf, seed, len);
-  if (fd < 0 || ioctl (fd, RNDADDENTROPY, &info) < 0 || ioctl (fd, RNDRESEEDCRNG) < 0)
-    return runhv_make_error (err, errno, "hello: reseed the guest's crng");
+  ok = fd >= 0 && ioctl (fd, RNDADDENTROPY, &info) == 0 && ioctl (fd, RNDRESEEDCRNG) == 0;
+  e = errno;
   explicit_bzero (&info, sizeof (info));
-  return 0;
+  return ok ? 0 : runhv_make_error (err, e, "hello: reseed the guest's crng");
 }
 
 int
@@ -380,7 +382,7 @@ agent_finish_boot (struct agent_boot *b, const unsigned char *seed, size_t seed_
     return -1;
   if (now != NULL && clock_settime (CLOCK_REALTIME, now) < 0)
     return runhv_make_error (err, errno, "hello: set the guest's clock");
-  if (b->share_mounted)
+  if (b->finished)
     return 0;
   if (net != NULL && agent_configure_network (net, err) < 0)
     return -1;
@@ -395,7 +397,7 @@ agent_finish_boot (struct agent_boot *b, const unsigned char *seed, size_t seed_
       if (mount_one ("rootfs", AGENT_SHARED_DIR, "virtiofs", 0, NULL, err) < 0)
         return -1;
     }
-  b->share_mounted = true;
+  b->finished = true;
   return 0;
 }
 

@@ -9,7 +9,7 @@
 int
 main (void)
 {
-  struct agent_boot b = { .share_mounted = false };
+  struct agent_boot b = { .finished = false };
   runhv_error_t err = NULL;
   int port;
 

@@ -329,7 +329,7 @@ resolve_pod_namespaces (struct agent *a, json_t *spec, runhv_error_t *err)
 
 /* hello: a template's (answer, and do nothing that is a VM's own: the
    guest stands here in every VM made from it), or a VM's, which finishes
-   the boot with its entropy, time and shared filesystem first.  The boot
+   the boot with its entropy, time, network and shared filesystem first.  The boot
    id, which the kernel makes at its first read, is read only then, so
    each VM of a template gets its own.  */
 static int

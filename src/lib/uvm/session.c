@@ -1588,10 +1588,10 @@ boot (struct uvm_session *s, const struct supervisor_config *cfg, uvm_session_bo
       return runhv_make_error (err, errno, "getrandom: the VM's seed");
     if (agent_call (s, hello, cfg->boot_timeout_ms, &resp, err) < 0)
       {
-        if (l.restore)
+        if (l.restore && !s->caller_gone)
           {
             /* A template no VM starts from is no use: the next VM makes
-               it anew.  */
+               it anew.  (A create that went away says nothing of it.)  */
             uvm_template_discard (&l, UVM_TEMPLATE_DIR);
             runhv_error_wrap (err, "the VM did not start from its template, which is now removed (the next VM "
                                    "makes it anew; [vm] template = false boots each VM instead)");

@@ -456,8 +456,11 @@ make_template (const struct uvm_launch *l, const char *dir, int dirfd, const cha
   t.template_nic = l->tap_fd >= 0;
   t.tap_fd = -1;
   t.mac = NULL;
-  /* The template's QEMU has a cgroup of its own, never its caller's.  */
+  /* The template's QEMU has a cgroup of its own, never its caller's, and
+     under runhv's, not a pod's: the template's memory, charged to it,
+     outlives both, and a cgroup's charges go to its parent when it goes. */
   t.caller_stays_out = true;
+  t.cgroup_parent = NULL;
   if (uvm_vmm_spawn (&t, &vmm, &alive, err) < 0)
     {
       vmm = -1;
