@@ -188,6 +188,12 @@ evict (int dirfd, const char *keep)
         return;
       log_debug ("VM template %s: evicted (more than %d)", oldest, UVM_TEMPLATE_MAX);
       remove_template (dirfd, oldest);
+      /* and its maker's logs; its lock stays, for whoever holds it now */
+      for (size_t i = 0; i < 2; i++)
+        {
+          cleanup_free char *f = xasprintf ("%s.%s", oldest, i == 0 ? "console" : "log");
+          unlinkat (dirfd, f, 0);
+        }
     }
 }
 
