@@ -205,13 +205,17 @@ template_hello (int agent, long deadline, runhv_error_t *err)
 {
   cleanup_json json_t *hello
     = json_pack ("{s:s,s:i,s:b}", "op", "hello", "version", AGENT_PROTO_VERSION, "template", 1);
-  cleanup_free char *text = json_dumps (hello, JSON_COMPACT);
-  uint8_t hdr[AGENT_PROTO_HEADER];
+  struct outq q;
   struct frame_reader r;
-  int ret = -1;
-  frame_header_encode (hdr, FRAME_REQUEST, 1, (uint32_t)strlen (text));
-  if (write_all (agent, hdr, sizeof (hdr)) < 0 || write_all (agent, text, strlen (text)) < 0)
-    return runhv_make_error (err, errno, "send the agent its hello");
+  int ret;
+  outq_init (&q);
+  ret = outq_push_json (&q, FRAME_REQUEST, 1, hello, err);
+  if (ret == 0 && outq_flush (&q, agent) < 0)
+    ret = runhv_make_error (err, errno, "send the agent its hello");
+  outq_release (&q);
+  if (ret < 0)
+    return -1;
+  ret = -1;
   frame_reader_init (&r);
   for (;;)
     {
